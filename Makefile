@@ -1,0 +1,49 @@
+# Two commands matter: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
+
+.PHONY: run test venv venv-test browser postgres bench screenshot clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "billing-dash needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	@touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.run-installed
+
+venv: $(VENV)/.run-installed
+venv-test: $(VENV)/.test-installed
+
+## make run: migrate the embedded SQLite database, load demo data once, serve on :8050
+run: venv
+	$(BIN)/billing-dash quickstart
+	$(BIN)/billing-dash serve --host 127.0.0.1 --port 8050
+
+## Debian's Chromium and its driver, for the browser tests
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+		echo "installing Debian's chromium and chromium-driver"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+## the local PostgreSQL server the integration tests use (started when it is down)
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null || { [ -n "$(PG_VERSION)" ] && \
+		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start && sleep 2; } || \
+		echo "PostgreSQL is not running on 127.0.0.1:5432; its tests will be skipped (they fail under CI=true)"
+
+## make test: unit, integration (SQLite and PostgreSQL) and browser tests
+test: venv-test browser postgres
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,115 @@
+"""billing-dash: token usage and cost analytics for teams running AI agents; `create_app` builds it."""
+
+from __future__ import annotations
+
+import logging
+
+import dash
+import dash_bootstrap_components as dbc
+import flask_login
+from flask import Flask, jsonify, redirect, request
+from flask_cors import CORS
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
+
+from .config import DEV_SECRET_KEY, ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+# Paths anyone may fetch; everything else needs a login (the API checks its own bearer tokens).
+PUBLIC_PREFIXES = ("/login", "/healthz", "/api/", "/assets/")
+# Bodies larger than this are refused before parsing (a full 10,000-event batch is ~3 MB).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def _is_api(path: str) -> bool:
+    return path.startswith("/api/") or path == "/healthz"
+
+
+def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.Dash:
+    """Build the Flask server with the API, login and the Dash dashboard on top.
+
+    `dev=True` (used by `billing-dash serve`) allows running without SECRET_KEY.
+    """
+    from . import api, login
+    from .auth import load_user
+    from .components.shell import shell_layout
+    from .db import make_engine
+
+    settings = settings or Settings.from_env()
+    secret = settings.secret_key or (DEV_SECRET_KEY if dev else "")
+    if not secret:
+        raise RuntimeError("SECRET_KEY is not set: the production app refuses to start without one.")
+    logging.basicConfig(level=settings.log_level)
+
+    server = Flask(__name__)
+    server.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        JSON_SORT_KEYS=False,
+    )
+    server.json.sort_keys = False
+    engine = make_engine(settings.database_url)
+    server.extensions["billing_dash.engine"] = engine
+    server.extensions["billing_dash.settings"] = settings
+
+    login_manager = flask_login.LoginManager(server)
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str):
+        with engine.connect() as conn:
+            return load_user(conn, user_id)
+
+    server.register_blueprint(api.bp)
+    server.register_blueprint(api.health_bp)
+    server.register_blueprint(login.bp)
+    CORS(server, resources={r"/api/*": {"origins": settings.cors_origin_list}}, supports_credentials=False)
+
+    @server.before_request
+    def require_login():
+        path = request.path
+        if path.startswith(PUBLIC_PREFIXES) or path == "/logout" or flask_login.current_user.is_authenticated:
+            return None
+        if path.startswith("/_dash") or path.startswith("/_reload"):
+            return jsonify({"error": {"code": "unauthorized", "message": "Log in first."}}), 401
+        return redirect(f"/login?next={request.full_path.rstrip('?')}")
+
+    @server.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if _is_api(request.path):
+            code = (exc.name or "error").lower().replace(" ", "_")
+            return api.error_response(exc.code or 500, code, exc.description or exc.name)
+        return exc
+
+    @server.errorhandler(DBAPIError)
+    def database_error(exc: DBAPIError):
+        log.warning("database error on %s: %s", request.path, exc.__class__.__name__)
+        return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",
+                                  headers={"Retry-After": "5"})
+
+    @server.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("unhandled error on %s", request.path)
+        if _is_api(request.path):
+            return api.error_response(500, "internal_error", "Something went wrong on our side.")
+        return "Something went wrong on our side.", 500
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="pages",
+        assets_folder=str(ROOT / "assets"),
+        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        suppress_callback_exceptions=True,
+        title="billing-dash",
+        update_title=None,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = shell_layout
+    return app

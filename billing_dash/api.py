@@ -1,0 +1,147 @@
+"""The JSON and CSV API: billing report, usage ingestion, health and the OpenAPI document."""
+
+from __future__ import annotations
+
+import flask_login
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from .auth import Caller, caller_for_token
+from .ingest import IngestError, ingest, loads_json
+from .openapi import openapi_document
+from .periods import Period, PeriodError, resolve_period
+from .services.billing import DEFAULT_TOP, MAX_TOP, billing_report
+from .services.export import SECTIONS, csv_filename, report_json, section_csv
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+health_bp = Blueprint("health", __name__)
+
+
+class ApiError(Exception):
+    """An error answered as `{"error": {"code", "message"}}` with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, details: list | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.details, self.headers = status, code, message, details, headers
+
+
+def error_response(status: int, code: str, message: str, details: list | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    body: dict = {"error": {"code": code, "message": message}}
+    if details is not None:
+        body["error"]["details"] = details
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def get_engine() -> Engine:
+    return current_app.extensions["billing_dash.engine"]
+
+
+def _caller(scope: str) -> Caller:
+    """The organization a request acts for: from its bearer token, else from the login session."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(401, "unauthorized", "Use 'Authorization: Bearer <token>'.",
+                           headers={"WWW-Authenticate": "Bearer"})
+        with get_engine().begin() as conn:
+            caller = caller_for_token(conn, token.strip())
+        if caller is None:
+            raise ApiError(401, "unauthorized", "The token is unknown or revoked.",
+                           headers={"WWW-Authenticate": "Bearer"})
+    elif flask_login.current_user.is_authenticated:
+        caller = Caller(flask_login.current_user.org, frozenset({"read"}))
+    else:
+        raise ApiError(401, "unauthorized", "Authentication required: send a bearer token.",
+                       headers={"WWW-Authenticate": "Bearer"})
+    if scope not in caller.scopes:
+        raise ApiError(403, "forbidden", f"This token lacks the {scope!r} scope.")
+    return caller
+
+
+def _report_request(caller: Caller) -> tuple[Period, int]:
+    args = request.args
+    try:
+        period = resolve_period(args.get("period"), args.get("tz") or caller.org.timezone,
+                                args.get("startDate"), args.get("endDate"))
+    except PeriodError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+    raw_limit = args.get("limit", str(DEFAULT_TOP))
+    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_TOP):
+        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_TOP}; got {raw_limit!r}.")
+    return period, int(raw_limit)
+
+
+def _report(caller: Caller):
+    period, top = _report_request(caller)
+    with get_engine().connect() as conn:
+        return billing_report(conn, caller.org.id, period, top)
+
+
+@bp.get("/analytics/billing")
+def get_billing() -> Response:
+    return jsonify(report_json(_report(_caller("read"))))
+
+
+@bp.get("/analytics/billing.csv")
+def get_billing_csv() -> Response:
+    caller = _caller("read")
+    section = request.args.get("section", "")
+    if section not in SECTIONS:
+        raise ApiError(400, "invalid_section", f"section must be one of {', '.join(SECTIONS)}; got {section!r}.")
+    report = _report(caller)
+    return Response(
+        section_csv(report, section),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{csv_filename(report, section)}"'},
+    )
+
+
+@bp.post("/usage")
+def post_usage() -> tuple[Response, int]:
+    caller = _caller("ingest")
+    try:
+        body = loads_json(request.get_data(cache=False))
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "The body must be JSON: {\"events\": [...]}.") from None
+    events = body.get("events") if isinstance(body, dict) else None
+    if not isinstance(events, list):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object with an 'events' array.")
+    limit = current_app.extensions["billing_dash.settings"].max_ingest_batch
+    if len(events) > limit:
+        raise ApiError(413, "batch_too_large", f"At most {limit} events per request; got {len(events)}.")
+    try:
+        with get_engine().begin() as conn:
+            result = ingest(conn, caller.org.id, ((f"event {i}", e) for i, e in enumerate(events)))
+    except IngestError as exc:
+        details = [{"index": int(e.where.split()[-1]), "field": e.field, "message": e.message} for e in exc.errors]
+        raise ApiError(400, "invalid_events", "No event was stored: " + str(exc), details) from None
+    return jsonify(result.as_dict()), 200
+
+
+@bp.get("/openapi.json")
+def get_openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@bp.errorhandler(ApiError)
+@health_bp.errorhandler(ApiError)
+def handle_api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+@health_bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except DBAPIError:
+        return error_response(503, "database_unavailable", "The database is unreachable.",
+                              headers={"Retry-After": "5"}), 503
+    return jsonify({"status": "ok"}), 200

@@ -1,0 +1,166 @@
+"""Accounts and access: organizations, users and their logins, API tokens and who a request is for."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import flask_login
+from sqlalchemy import Connection, select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .models import api_tokens, organizations, users
+from .periods import parse_timezone
+
+TOKEN_PREFIX = "bd_"
+SCOPES = ("read", "ingest")
+# Compared against when the email is unknown, so both failures cost the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+class AccountError(ValueError):
+    """A user-facing problem with an account operation (unknown org, duplicate email, ...)."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Organization:
+    id: int
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a request acts for: the tenant comes from here and nowhere else."""
+
+    org: Organization
+    scopes: frozenset[str]
+
+
+def create_org(conn: Connection, name: str, tz: str = "UTC") -> Organization:
+    name = name.strip()
+    if not name:
+        raise AccountError("The organization needs a name.")
+    parse_timezone(tz)
+    if conn.execute(select(organizations.c.id).where(organizations.c.name == name)).first():
+        raise AccountError(f"Organization {name!r} already exists.")
+    org_id = conn.execute(
+        organizations.insert().values(name=name, timezone=tz, created_at=_now()).returning(organizations.c.id)
+    ).scalar_one()
+    return Organization(org_id, name, tz)
+
+
+def get_org(conn: Connection, name: str) -> Organization:
+    row = conn.execute(select(organizations).where(organizations.c.name == name)).first()
+    if row is None:
+        raise AccountError(f"No organization named {name!r}.")
+    return Organization(row.id, row.name, row.timezone)
+
+
+def create_user(conn: Connection, org: Organization, email: str, password: str) -> int:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise AccountError(f"{email!r} is not an email address.")
+    if len(password) < 8:
+        raise AccountError("The password needs at least 8 characters.")
+    if conn.execute(select(users.c.id).where(users.c.email == email)).first():
+        raise AccountError(f"A user with email {email!r} already exists.")
+    return conn.execute(
+        users.insert()
+        .values(organization_id=org.id, email=email, password_hash=generate_password_hash(password, method="scrypt"),
+                created_at=_now())
+        .returning(users.c.id)
+    ).scalar_one()
+
+
+class User(flask_login.UserMixin):
+    """The logged-in person, as flask-login keeps them in the session."""
+
+    def __init__(self, user_id: int, email: str, org: Organization) -> None:
+        self.id = user_id
+        self.email = email
+        self.org = org
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+_ORG_COLUMNS = (organizations.c.id.label("org_id"), organizations.c.name.label("org_name"), organizations.c.timezone)
+_USER_SELECT = select(users.c.id, users.c.email, users.c.password_hash, *_ORG_COLUMNS).join(
+    organizations, organizations.c.id == users.c.organization_id
+)
+
+
+def _row_org(row) -> Organization:
+    return Organization(row.org_id, row.org_name, row.timezone)
+
+
+def _user(row) -> User:
+    return User(row.id, row.email, _row_org(row))
+
+
+def load_user(conn: Connection, user_id: str) -> User | None:
+    if not user_id.isdigit():
+        return None
+    row = conn.execute(_USER_SELECT.where(users.c.id == int(user_id))).first()
+    return _user(row) if row else None
+
+
+def authenticate(conn: Connection, email: str, password: str) -> User | None:
+    """The user with this email and password, or None; unknown emails take as long as wrong passwords."""
+    row = conn.execute(_USER_SELECT.where(users.c.email == email.strip().lower())).first()
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return _user(row) if check_password_hash(row.password_hash, password) else None
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: Connection, org: Organization, name: str, scopes: tuple[str, ...] = SCOPES) -> str:
+    """Create an API token and return it; only its hash is stored, so this is the one time it is seen."""
+    bad = set(scopes) - set(SCOPES)
+    if bad or not scopes:
+        raise AccountError(f"Scopes must be among {', '.join(SCOPES)}.")
+    exists = select(api_tokens.c.id).where(api_tokens.c.organization_id == org.id, api_tokens.c.name == name)
+    if conn.execute(exists).first():
+        raise AccountError(f"Organization {org.name!r} already has a token named {name!r}.")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    conn.execute(api_tokens.insert().values(
+        organization_id=org.id, name=name, token_hash=_hash_token(token),
+        scopes=" ".join(s for s in SCOPES if s in scopes), created_at=_now(),
+    ))
+    return token
+
+
+def revoke_token(conn: Connection, org: Organization, name: str) -> None:
+    done = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.organization_id == org.id, api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=_now())
+    )
+    if done.rowcount == 0:
+        raise AccountError(f"Organization {org.name!r} has no active token named {name!r}.")
+
+
+def caller_for_token(conn: Connection, token: str) -> Caller | None:
+    """The organization and scopes of a live token (recording its use), or None."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = conn.execute(
+        select(api_tokens.c.id, api_tokens.c.scopes, *_ORG_COLUMNS)
+        .join(organizations, organizations.c.id == api_tokens.c.organization_id)
+        .where(api_tokens.c.token_hash == _hash_token(token), api_tokens.c.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=_now()))
+    return Caller(_row_org(row), frozenset(row.scopes.split()))

@@ -1,0 +1,228 @@
+"""The `billing-dash` command line: database, accounts, tokens, budgets, imports and the server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+import click
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import DBAPIError
+from tqdm import tqdm
+
+from . import auth, db
+from .config import Settings, settings_table
+from .ingest import IngestError, ingest, read_csv, read_jsonl
+from .models import agents, organizations
+from .periods import PeriodError
+
+DEMO_ORG = "Demo Inc"
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "demo-password"
+# Below this size an import is over before a progress bar would help.
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+
+
+class _Group(click.Group):
+    """Turns expected failures into one clear line on stderr and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (auth.AccountError, PeriodError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except DBAPIError as exc:
+            raise click.ClickException(f"database error: {exc.orig or exc}".splitlines()[0]) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """billing-dash: what your AI agents spend, and why. DATABASE_URL selects the database."""
+    ctx.obj = Settings.from_env()
+
+
+def _engine(ctx: click.Context) -> Engine:
+    engine = db.make_engine(ctx.obj.database_url)
+    ctx.call_on_close(engine.dispose)
+    return engine
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Create or migrate the schema to the newest version."""
+    db.upgrade(_engine(ctx))
+    click.echo("database is up to date")
+
+
+@main.command("config")
+def show_config() -> None:
+    """Print the settings table (environment variables, defaults, meaning)."""
+    click.echo(settings_table())
+
+
+@main.command("create-org")
+@click.argument("name")
+@click.option("--timezone", "tz", default="UTC", show_default=True, help="IANA time zone for days and periods.")
+@click.pass_context
+def create_org(ctx: click.Context, name: str, tz: str) -> None:
+    """Create an organization."""
+    with _engine(ctx).begin() as conn:
+        org = auth.create_org(conn, name, tz)
+    click.echo(f"created organization {org.name!r} (time zone {org.timezone})")
+
+
+@main.command("create-user")
+@click.option("--org", required=True, help="Organization name.")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when omitted.")
+@click.pass_context
+def create_user(ctx: click.Context, org: str, email: str, password: str) -> None:
+    """Create a dashboard user in an organization."""
+    with _engine(ctx).begin() as conn:
+        auth.create_user(conn, auth.get_org(conn, org), email, password)
+    click.echo(f"created user {email.strip().lower()} in {org!r}")
+
+
+@main.command("create-token")
+@click.option("--org", required=True, help="Organization name.")
+@click.option("--name", default="default", show_default=True, help="A label to find and revoke the token by.")
+@click.option("--scope", "scopes", type=click.Choice(auth.SCOPES), multiple=True,
+              help="read and/or ingest; both by default.")
+@click.pass_context
+def create_token(ctx: click.Context, org: str, name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
+    with _engine(ctx).begin() as conn:
+        token = auth.create_token(conn, auth.get_org(conn, org), name, scopes or auth.SCOPES)
+    click.echo(f"token {name!r} for {org!r} (scopes: {' '.join(scopes or auth.SCOPES)}); store it now, "
+               "it is not shown again:", err=True)
+    click.echo(token)
+
+
+@main.command("revoke-token")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("name")
+@click.pass_context
+def revoke_token(ctx: click.Context, org: str, name: str) -> None:
+    """Revoke an API token by its name."""
+    with _engine(ctx).begin() as conn:
+        auth.revoke_token(conn, auth.get_org(conn, org), name)
+    click.echo(f"revoked token {name!r} of {org!r}")
+
+
+@main.command("set-budget")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("agent_id")
+@click.argument("tokens", type=click.IntRange(min=0))
+@click.pass_context
+def set_budget(ctx: click.Context, org: str, agent_id: str, tokens: int) -> None:
+    """Set an agent's monthly token budget (0 removes it)."""
+    with _engine(ctx).begin() as conn:
+        org_obj = auth.get_org(conn, org)
+        done = conn.execute(
+            update(agents).where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
+            .values(monthly_token_budget=tokens or None)
+        )
+        if done.rowcount == 0:
+            raise click.ClickException(f"{org!r} has no agent {agent_id!r} (agents appear with their first usage).")
+    click.echo(f"budget of {agent_id!r}: {f'{tokens:,} tokens a month' if tokens else 'none'}")
+
+
+def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
+    for line in stream:
+        bar.update(len(line))
+        yield line
+
+
+def _import(engine: Engine, org_name: str, records: Iterable):
+    with engine.begin() as conn:
+        org = auth.get_org(conn, org_name)
+        return ingest(conn, org.id, records)
+
+
+@main.command("import")
+@click.option("--org", required=True, help="Organization name.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Default: from the file name; - is JSONL.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.pass_context
+def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> None:
+    """Import usage events from a .jsonl or .csv FILE (or - for JSONL on stdin).
+
+    All or nothing: if any line is invalid nothing is written. Event ids already stored are skipped.
+    """
+    fmt = fmt or ("csv" if file.lower().endswith(".csv") else "jsonl")
+    stream = sys.stdin.buffer if file == "-" else open(file, "rb")
+    size = 0 if file == "-" else os.fstat(stream.fileno()).st_size
+    reader = read_csv if fmt == "csv" else read_jsonl
+    with stream, tqdm(total=size or None, unit="B", unit_scale=True, desc="importing", file=sys.stderr,
+                      disable=True if size < PROGRESS_MIN_BYTES else None) as bar:
+        try:
+            result = _import(_engine(ctx), org, reader(_lines(stream, bar)))
+        except IngestError as exc:
+            bar.close()
+            for error in exc.errors:
+                click.echo(f"error: {error}", err=True)
+            more = " (stopped after the first errors)" if exc.truncated else ""
+            raise click.ClickException(f"{file}: {len(exc.errors)} invalid line(s){more}; nothing was imported.")
+    click.echo(f"inserted {result.inserted}, skipped {result.skipped} already imported"
+               + (f", {result.unpriced} unpriced (no price for their model)" if result.unpriced else ""))
+
+
+@main.command("demo-data")
+@click.option("--org", required=True, help="Organization name (created when missing).")
+@click.option("--days", default=400, show_default=True, type=click.IntRange(1, 3000))
+@click.option("--per-day", default=20.0, show_default=True, help="Conversations a day, on average.")
+@click.option("--seed", default=7, show_default=True)
+@click.pass_context
+def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int) -> None:
+    """Load realistic demo usage: several agents and models, many conversations, ending now."""
+    from .demo import demo_budgets, generate_events
+
+    engine = _engine(ctx)
+    with engine.begin() as conn:
+        try:
+            org_obj = auth.get_org(conn, org)
+        except auth.AccountError:
+            org_obj = auth.create_org(conn, org, "Europe/Berlin")
+        events = ((f"event {i}", e) for i, e in enumerate(generate_events(days, per_day, seed)))
+        result = ingest(conn, org_obj.id, events)
+        for agent_id, budget in demo_budgets().items():
+            conn.execute(update(agents).where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
+                         .values(monthly_token_budget=budget))
+    click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
+
+
+@main.command("quickstart")
+@click.pass_context
+def quickstart(ctx: click.Context) -> None:
+    """Migrate, load the demo organization on first run, and print its login (used by `make run`)."""
+    engine = _engine(ctx)
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        first_run = conn.execute(select(organizations.c.id).where(organizations.c.name == DEMO_ORG)).first() is None
+    if first_run:
+        ctx.invoke(demo_data, org=DEMO_ORG)
+        with engine.begin() as conn:
+            auth.create_user(conn, auth.get_org(conn, DEMO_ORG), DEMO_EMAIL, DEMO_PASSWORD)
+    click.echo(f"\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the dashboard and API (development server; use gunicorn app:server in production)."""
+    from . import create_app
+
+    app = create_app(dev=True)
+    click.echo(f"billing-dash on http://{host}:{port}/dashboard/billing")
+    app.run(host=host, port=port, debug=False)

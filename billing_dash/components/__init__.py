@@ -1,0 +1,1 @@
+"""Reusable Dash building blocks shared by the pages."""

@@ -1,0 +1,34 @@
+"""The page shell: navigation bar with the product, the organization and a log-out action."""
+
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+import flask_login
+from dash import html
+
+
+def navbar() -> dbc.Navbar:
+    user = flask_login.current_user
+    org = user.org.name if user.is_authenticated else ""
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("billing-dash", href="/dashboard/billing", className="fw-bold"),
+                dbc.Nav([dbc.NavItem(dbc.NavLink("Billing", href="/dashboard/billing", active="partial"))],
+                        className="me-auto", navbar=True),
+                html.Span(org, id="shell-org", className="navbar-text me-3 text-truncate"),
+                html.A("Log out", href="/logout", id="shell-logout", className="btn btn-outline-light btn-sm"),
+            ],
+            fluid=True,
+            className="flex-nowrap",
+        ),
+        color="dark",
+        dark=True,
+        className="mb-3",
+    )
+
+
+def shell_layout() -> html.Div:
+    """Evaluated per request: no data beyond the logged-in user's organization name."""
+    return html.Div([navbar(), dbc.Container(dash.page_container, fluid="xxl", className="pb-5")])

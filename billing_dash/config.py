@@ -1,0 +1,68 @@
+"""Settings: every knob declared once, read from the environment into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+
+
+def _setting(env: str, default: str, help: str) -> object:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of one deployment. Build it with `Settings.from_env()`."""
+
+    database_url: str = _setting(
+        "DATABASE_URL",
+        f"sqlite:///{ROOT / 'instance' / 'billing.db'}",
+        "Any SQLAlchemy URL. SQLite for the embedded default, "
+        "`postgresql+psycopg://user@host/db` in production.",
+    )
+    secret_key: str = _setting(
+        "SECRET_KEY",
+        "",
+        "Signs login sessions and CSRF tokens. Required by the production WSGI app "
+        "(`app:server`); `billing-dash serve` falls back to a development key.",
+    )
+    cors_origins: str = _setting(
+        "CORS_ORIGINS",
+        "",
+        "Comma-separated browser origins allowed to call `/api/*` (none by default).",
+    )
+    max_ingest_events: str = _setting(
+        "MAX_INGEST_EVENTS",
+        "10000",
+        "Largest batch `POST /api/v1/usage` accepts; larger batches get 413.",
+    )
+    log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: str) -> "Settings":
+        env = os.environ if environ is None else environ
+        values = {f.name: env.get(f.metadata["env"], f.default) for f in fields(cls)}
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+    @property
+    def max_ingest_batch(self) -> int:
+        return int(self.max_ingest_events)
+
+
+def settings_table() -> str:
+    """The configuration table of README, generated so it cannot drift from the code."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for f in fields(Settings):
+        default = f.default.replace(str(ROOT) + "/", "") if f.default else "(empty)"
+        rows.append(f"| `{f.metadata['env']}` | `{default}` | {f.metadata['help']} |")
+    return "\n".join(rows)

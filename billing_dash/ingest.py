@@ -1,0 +1,334 @@
+"""Usage ingestion: parse and validate events, price them, and store them atomically and idempotently."""
+
+from __future__ import annotations
+
+import csv
+import json
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, BinaryIO, Callable
+
+from sqlalchemy import Connection, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from .models import MONEY_SCALE, agents, conversations, model_prices, usage_events
+
+MAX_ID = 200
+MAX_TOKENS = 10**12
+MAX_COST = Decimal(10) ** 9
+MAX_ERRORS = 50
+BATCH_SIZE = 5000
+_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+_MILLION = Decimal(1_000_000)
+
+FIELDS = ("event_id", "timestamp", "agent_id", "agent_name", "conversation_id",
+          "conversation_title", "model", "prompt_tokens", "completion_tokens", "cost")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input record; `where` is 'line 7' or 'event 3'."""
+
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.field}: {self.message}" if self.field else f"{self.where}: {self.message}"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"where": self.where, "field": self.field, "message": self.message}
+
+
+class IngestError(ValueError):
+    """The input had errors; nothing was written."""
+
+    def __init__(self, errors: list[FieldError], truncated: bool = False) -> None:
+        self.errors = errors
+        self.truncated = truncated
+        more = " (and more; fix these first)" if truncated else ""
+        super().__init__(f"{len(errors)} invalid record(s){more}: " + "; ".join(map(str, errors[:5])))
+
+
+@dataclass(frozen=True)
+class UsageEvent:
+    event_id: str
+    ts: datetime
+    agent_id: str
+    agent_name: str | None
+    conversation_id: str
+    conversation_title: str | None
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Decimal | None
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    inserted: int
+    skipped: int
+    unpriced: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"inserted": self.inserted, "skipped": self.skipped, "unpriced": self.unpriced}
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+
+
+def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str | None:
+    value = raw.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is None or value == "":
+        if required:
+            raise _Invalid(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(name, "must be a string")
+    if len(value) > limit:
+        raise _Invalid(name, f"is longer than {limit} characters")
+    if "\x00" in value:
+        raise _Invalid(name, "must not contain NUL characters")
+    return value
+
+
+def _tokens(raw: Mapping[str, Any], name: str) -> int:
+    value = raw.get(name)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if value is None or value == "":
+        raise _Invalid(name, "is required")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Invalid(name, f"must be an integer >= 0, got {value!r}")
+    if value > MAX_TOKENS:
+        raise _Invalid(name, f"must be at most {MAX_TOKENS}")
+    return value
+
+
+def _cost(raw: Mapping[str, Any]) -> Decimal | None:
+    value = raw.get("cost")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+        raise _Invalid("cost", f"must be a decimal number of US dollars, got {value!r}")
+    try:
+        cost = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise _Invalid("cost", f"must be a decimal number of US dollars, got {value!r}") from None
+    if not cost.is_finite() or cost < 0 or cost > MAX_COST:
+        raise _Invalid("cost", f"must be a finite amount between 0 and {MAX_COST}, got {value!r}")
+    return cost.quantize(_QUANTUM)
+
+
+def _timestamp(raw: Mapping[str, Any]) -> datetime:
+    value = raw.get("timestamp")
+    if value is None or value == "":
+        raise _Invalid("timestamp", "is required")
+    if not isinstance(value, str):
+        raise _Invalid("timestamp", "must be an ISO 8601 string")
+    try:
+        ts = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _Invalid("timestamp", f"is not an ISO 8601 timestamp: {value!r}") from None
+    if ts.tzinfo is None:
+        raise _Invalid("timestamp", f"needs a UTC offset or Z: {value!r}")
+    if not 1970 <= ts.year <= 9998:
+        raise _Invalid("timestamp", f"is out of range: {value!r}")
+    return ts
+
+
+def parse_event(raw: Any) -> UsageEvent:
+    """Validate one raw record (a JSON object or a CSV row); raises _Invalid on the first bad field."""
+    if not isinstance(raw, Mapping):
+        raise _Invalid("", "must be a JSON object")
+    return UsageEvent(
+        event_id=_text(raw, "event_id", True, MAX_ID),
+        ts=_timestamp(raw),
+        agent_id=_text(raw, "agent_id", True, MAX_ID),
+        agent_name=_text(raw, "agent_name", False, 500),
+        conversation_id=_text(raw, "conversation_id", True, MAX_ID),
+        conversation_title=_text(raw, "conversation_title", False, 1000),
+        model=_text(raw, "model", True, MAX_ID),
+        prompt_tokens=_tokens(raw, "prompt_tokens"),
+        completion_tokens=_tokens(raw, "completion_tokens"),
+        cost=_cost(raw),
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse JSON keeping decimals exact (no floats) and refusing NaN and Infinity."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[tuple[str, Any]]:
+    """Yield ('line N', parsed object) per non-blank line; undecodable lines yield a FieldError."""
+    for number, line in enumerate(lines, start=1):
+        where = f"line {number}"
+        try:
+            text = line.decode("utf-8-sig" if number == 1 else "utf-8") if isinstance(line, bytes) else line
+            if not text.strip():
+                continue
+            yield where, loads_json(text)
+        except UnicodeDecodeError:
+            yield where, FieldError(where, "", "is not valid UTF-8")
+        except ValueError as exc:
+            yield where, FieldError(where, "", f"is not valid JSON ({exc})")
+
+
+def read_csv(lines: Iterable[bytes | str]) -> Iterator[tuple[str, Any]]:
+    """Yield ('line N', row dict) per CSV record; the header row names the fields."""
+    decoded = _decode(lines)
+    reader = csv.DictReader(decoded, restkey="\0extra")
+    try:
+        header = reader.fieldnames or []
+        missing = [f for f in ("event_id", "timestamp", "agent_id", "conversation_id", "model",
+                               "prompt_tokens", "completion_tokens") if f not in header]
+        if missing:
+            yield "line 1", FieldError("line 1", "", f"CSV header lacks column(s): {', '.join(missing)}")
+            return
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if "\0extra" in row or None in row.values():
+                yield where, FieldError(where, "", "has a different number of cells than the header")
+            else:
+                yield where, row
+    except (UnicodeDecodeError, csv.Error) as exc:
+        where = f"line {reader.line_num + 1}"
+        yield where, FieldError(where, "", f"cannot be read as CSV ({exc})")
+
+
+def _decode(lines: Iterable[bytes | str]) -> Iterator[str]:
+    for number, line in enumerate(lines, start=1):
+        yield line.decode("utf-8-sig" if number == 1 else "utf-8") if isinstance(line, bytes) else line
+
+
+class PriceBook:
+    """Model prices by effective date, loaded once per import."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._prices: dict[str, tuple[list[datetime], list[tuple[Decimal, Decimal]]]] = {}
+        rows = conn.execute(select(model_prices).order_by(model_prices.c.model, model_prices.c.effective_from))
+        for row in rows:
+            starts, prices = self._prices.setdefault(row.model, ([], []))
+            starts.append(row.effective_from)
+            prices.append((row.prompt_per_million, row.completion_per_million))
+
+    def cost(self, model: str, ts: datetime, prompt: int, completion: int) -> Decimal | None:
+        """The cost at the price in effect at `ts`, or None when the model had no price then."""
+        entry = self._prices.get(model)
+        if entry is None:
+            return None
+        i = bisect_right(entry[0], ts) - 1
+        if i < 0:
+            return None
+        per_prompt, per_completion = entry[1][i]
+        return ((prompt * per_prompt + completion * per_completion) / _MILLION).quantize(_QUANTUM)
+
+
+def _insert(conn: Connection, table):
+    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+
+
+def _upsert_names(conn: Connection, org_id: int, batch: list[UsageEvent]) -> None:
+    """Create the batch's agents and conversations; a name or title given later wins."""
+    named_agents: dict[str, str | None] = {}
+    convs: dict[str, tuple[str, str | None]] = {}
+    for e in batch:
+        if e.agent_name is not None or e.agent_id not in named_agents:
+            named_agents[e.agent_id] = e.agent_name or named_agents.get(e.agent_id)
+        title = e.conversation_title or (convs.get(e.conversation_id) or (None, None))[1]
+        convs[e.conversation_id] = (e.agent_id, title)
+
+    for with_name in (True, False):
+        rows = [{"organization_id": org_id, "id": a, "name": n or a}
+                for a, n in named_agents.items() if (n is not None) == with_name]
+        if rows:
+            stmt = _insert(conn, agents)
+            stmt = (stmt.on_conflict_do_update(index_elements=["organization_id", "id"], set_={"name": stmt.excluded.name})
+                    if with_name else stmt.on_conflict_do_nothing())
+            conn.execute(stmt, rows)
+    for with_title in (True, False):
+        rows = [{"organization_id": org_id, "id": c, "agent_id": a, "title": t or c}
+                for c, (a, t) in convs.items() if (t is not None) == with_title]
+        if rows:
+            stmt = _insert(conn, conversations)
+            update = {"agent_id": stmt.excluded.agent_id}
+            if with_title:
+                update["title"] = stmt.excluded.title
+            conn.execute(stmt.on_conflict_do_update(index_elements=["organization_id", "id"], set_=update), rows)
+
+
+def _write(conn: Connection, org_id: int, batch: list[UsageEvent], prices: PriceBook) -> tuple[int, int]:
+    """Store a batch; returns (inserted, unpriced among them). Known event ids are skipped."""
+    _upsert_names(conn, org_id, batch)
+    rows = []
+    for e in batch:
+        cost = e.cost if e.cost is not None else prices.cost(e.model, e.ts, e.prompt_tokens, e.completion_tokens)
+        rows.append({
+            "organization_id": org_id, "event_id": e.event_id, "ts": e.ts, "agent_id": e.agent_id,
+            "conversation_id": e.conversation_id, "model": e.model, "prompt_tokens": e.prompt_tokens,
+            "completion_tokens": e.completion_tokens, "cost": cost or Decimal(0), "priced": cost is not None,
+        })
+    stmt = _insert(conn, usage_events).on_conflict_do_nothing().returning(usage_events.c.priced)
+    inserted = conn.execute(stmt, rows).scalars().all()
+    return len(inserted), sum(1 for priced in inserted if not priced)
+
+
+def ingest(
+    conn: Connection,
+    org_id: int,
+    records: Iterable[tuple[str, Any]],
+    batch_size: int = BATCH_SIZE,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Validate and store `records` inside the caller's transaction.
+
+    Raises IngestError listing the bad records if any record is invalid; the caller's
+    transaction must then roll back, so a bad file writes nothing.
+    """
+    prices = PriceBook(conn)
+    errors: list[FieldError] = []
+    batch: list[UsageEvent] = []
+    seen = inserted = unpriced = 0
+
+    def flush() -> None:
+        nonlocal inserted, unpriced
+        if batch and not errors:
+            done, unpriced_now = _write(conn, org_id, batch, prices)
+            inserted += done
+            unpriced += unpriced_now
+            if on_batch:
+                on_batch(len(batch))
+        batch.clear()
+
+    for where, raw in records:
+        if isinstance(raw, FieldError):
+            errors.append(raw)
+        else:
+            try:
+                event = parse_event(raw)
+            except _Invalid as bad:
+                errors.append(FieldError(where, bad.field, bad.message))
+            else:
+                seen += 1
+                if not errors:
+                    batch.append(event)
+        if len(errors) >= MAX_ERRORS:
+            raise IngestError(errors, truncated=True)
+        if len(batch) >= batch_size:
+            flush()
+    if errors:
+        raise IngestError(errors)
+    flush()
+    return IngestResult(inserted=inserted, skipped=seen - inserted, unpriced=unpriced)

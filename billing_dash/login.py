@@ -1,0 +1,59 @@
+"""Login and logout for the dashboard (flask-login sessions, CSRF-protected form)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import flask_login
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+from .auth import authenticate
+
+bp = Blueprint("login", __name__)
+HOME = "/dashboard/billing"
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+
+
+def safe_next(target: str | None) -> str:
+    """Only a local path may follow a login: anything with a scheme or host is an open redirect."""
+    if not target:
+        return HOME
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return HOME
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        with current_app.extensions["billing_dash.engine"].connect() as conn:
+            user = authenticate(conn, form.email.data, form.password.data)
+        if user is not None:
+            flask_login.login_user(user)
+            return redirect(safe_next(request.args.get("next")))
+        error = "Wrong email or password."
+    elif request.method == "POST":
+        error = "Wrong email or password." if not form.csrf_token.errors else "The form expired; please try again."
+    status = 401 if error else 200
+    return render_template("login.html", form=form, error=error), status
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+def logout():
+    flask_login.logout_user()
+    return redirect(url_for("login.login"))
+
+
+@bp.route("/")
+def index():
+    return redirect(HOME)

@@ -1,0 +1,186 @@
+"""Table definitions shared by the migrations, the query layer and the ingest path."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+# Money keeps 10 decimal places: a price of $0.075 per million tokens is $7.5e-8 a token.
+MONEY_SCALE = 10
+_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+
+
+class Money(TypeDecorator):
+    """Exact money: NUMERIC on PostgreSQL, a scaled integer on SQLite (which has no decimal type).
+
+    SQLite would otherwise store floats and sum them with rounding error; as integers of
+    1e-10 dollars its SUM() stays exact and the same SQL text serves both databases.
+    """
+
+    impl = Numeric(20, MONEY_SCALE)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(20, MONEY_SCALE, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        value = Decimal(value).quantize(_QUANTUM)
+        if dialect.name == "sqlite":
+            return int(value.scaleb(MONEY_SCALE))
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-MONEY_SCALE)
+        return Decimal(value)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC instants on both databases (SQLite stores naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: billing timestamps must carry a UTC offset")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    # SHA-256 of the token: tokens are 256 random bits, so a fast hash is enough.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(100), nullable=False, server_default="read ingest"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("organization_id", "name"),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("monthly_token_budget", BigInteger),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
+    Column("id", String(200), primary_key=True),
+    Column("title", String(1000), nullable=False),
+    Column("agent_id", String(200), nullable=False),
+    ForeignKeyConstraint(
+        ["organization_id", "agent_id"], ["agents.organization_id", "agents.id"]
+    ),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("agent_id", String(200), nullable=False),
+    Column("conversation_id", String(200), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost", Money, nullable=False),
+    # False when the model had no price at the event's time: cost is 0 and reported as unpriced.
+    Column("priced", Boolean, nullable=False),
+    Index("ix_usage_events_org_ts", "organization_id", "ts"),
+)
+
+model_prices = Table(
+    "model_prices",
+    metadata,
+    Column("model", String(200), primary_key=True),
+    Column("effective_from", UTCDateTime, primary_key=True),
+    Column("prompt_per_million", Money, nullable=False),
+    Column("completion_per_million", Money, nullable=False),
+)
+
+__all__ = [
+    "Money",
+    "UTCDateTime",
+    "metadata",
+    "organizations",
+    "users",
+    "api_tokens",
+    "agents",
+    "conversations",
+    "usage_events",
+    "model_prices",
+]

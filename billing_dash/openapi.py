@@ -1,0 +1,411 @@
+"""The OpenAPI 3.1 document of the JSON and CSV API, served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .config import Settings
+from .ingest import MAX_COST, MAX_TOKENS
+from .models import MONEY_SCALE
+from .periods import MAX_CUSTOM_DAYS, PERIODS
+from .services.export import SECTIONS
+
+MAX_EVENTS = int(Settings.max_ingest_events)
+# RFC 3339 date-time as the server parses it: upper-case T and Z, no leap second, years 1970..9998.
+TIMESTAMP_PATTERN = (
+    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
+    r"T[0-9]{2}:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+# A decimal amount of US dollars below 10^9; digits past the 10th decimal are rounded off.
+COST_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,%d})?$" % MONEY_SCALE
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _count(description: str | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": 0}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _money(description: str = "US dollars, rounded to 6 decimals.") -> dict[str, Any]:
+    return {"type": "number", "minimum": 0, "description": description}
+
+
+def _average() -> dict[str, Any]:
+    return {"type": "number", "minimum": 0, "description": "Rounded to 2 decimals."}
+
+
+def _string() -> dict[str, str]:
+    return {"type": "string"}
+
+
+def _object(properties: dict[str, Any], description: str | None = None,
+            required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "required": list(properties) if required is None else required,
+        "properties": properties,
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _array(item: str) -> dict[str, Any]:
+    return {"type": "array", "items": _ref(item)}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None, schema: str = "Error") -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _response_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _param_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+_REPORT_PARAMS = ["period", "startDate", "endDate", "tz", "limit"]
+_REPORT_400 = (
+    "Bad query parameters. Codes: invalid_period, missing_date, invalid_date, "
+    "invalid_range (startDate after endDate, or a custom range over " f"{MAX_CUSTOM_DAYS} days), "
+    "invalid_timezone, invalid_limit."
+)
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "Error": _object(
+            {
+                "error": _object(
+                    {
+                        "code": {"type": "string", "description": "Machine-readable error code."},
+                        "message": {"type": "string", "description": "Human-readable explanation."},
+                        "details": {"type": "array", "items": {"type": "object"}},
+                    },
+                    required=["code", "message"],
+                ),
+            },
+            "Every error of the API, JSON whatever the endpoint.",
+        ),
+        "EventError": _object(
+            {
+                "index": _count("Position of the bad event in `events`, from 0."),
+                "field": {"type": "string", "description": "The bad field; empty when the event is not an object."},
+                "message": _string(),
+            }
+        ),
+        "IngestError": {
+            "allOf": [
+                _ref("Error"),
+                {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {"details": _array("EventError")},
+                        }
+                    },
+                },
+            ],
+            "description": "Codes: invalid_json, invalid_body, invalid_events (with `details`).",
+        },
+        "Summary": _object(
+            {
+                "totalTokens": _count(),
+                "totalCost": _money(),
+                "totalMessages": _count(),
+                "totalConversations": _count("Distinct conversations with a message in the period."),
+                "avgTokensPerMessage": _average(),
+                "avgCostPerMessage": _money(),
+                "promptTokens": _count(),
+                "completionTokens": _count(),
+                "unpricedMessages": _count("Messages whose model had no price; they count as cost 0."),
+            },
+            "Totals of the period; they equal the sums of `usageByDay`.",
+        ),
+        "DailyUsage": _object(
+            {
+                "date": {"type": "string", "format": "date", "description": "Local date in `period.timezone`."},
+                "totalTokens": _count(),
+                "promptTokens": _count(),
+                "completionTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+            },
+            "One local day; every day of the period is listed, days without usage as zeros.",
+        ),
+        "AgentUsage": _object(
+            {
+                "agentId": _string(),
+                "agentName": _string(),
+                "totalTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+                "conversationCount": _count(),
+            },
+            "Usage of one agent; costliest first.",
+        ),
+        "ModelUsage": _object(
+            {
+                "model": _string(),
+                "totalTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+                "avgTokensPerMessage": _average(),
+                "unpricedMessageCount": _count(),
+            },
+            "Usage of one model; costliest first.",
+        ),
+        "ConversationUsage": _object(
+            {
+                "conversationId": _string(),
+                "title": _string(),
+                "agentId": {"type": "string", "description": "Empty when the conversation is unknown."},
+                "totalTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+            },
+            "One of the costliest conversations of the period.",
+        ),
+        "Period": _object(
+            {
+                "name": {"type": "string", "enum": list(PERIODS)},
+                "startDate": {"type": "string", "format": "date"},
+                "endDate": {"type": "string", "format": "date", "description": "Inclusive."},
+                "timezone": {"type": "string", "description": "IANA zone the dates are local to."},
+                "days": {"type": "integer", "minimum": 1, "maximum": MAX_CUSTOM_DAYS},
+            },
+            "The resolved period: local dates, both inclusive.",
+        ),
+        "Budget": _object(
+            {
+                "agentId": _string(),
+                "agentName": _string(),
+                "monthlyTokenBudget": _count(),
+                "monthTokens": _count("Tokens used in the current calendar month."),
+                "budgetUsedPercent": {"type": "number", "minimum": 0,
+                                      "description": "monthTokens / monthlyTokenBudget * 100, rounded to 2 decimals."},
+            },
+            "An agent with a monthly token budget and its use this calendar month.",
+        ),
+        "BillingReport": _object(
+            {
+                "summary": _ref("Summary"),
+                "usageByDay": _array("DailyUsage"),
+                "usageByAgent": _array("AgentUsage"),
+                "usageByModel": _array("ModelUsage"),
+                "topConversations": _array("ConversationUsage"),
+                "period": _ref("Period"),
+                "budgets": _array("Budget"),
+            }
+        ),
+        "UsageEvent": {
+            "type": "object",
+            "required": ["event_id", "timestamp", "agent_id", "conversation_id", "model",
+                         "prompt_tokens", "completion_tokens"],
+            "properties": {
+                "event_id": {"type": "string", "minLength": 1, "maxLength": 200,
+                             "description": "Unique per organization; an id already stored is skipped."},
+                "timestamp": {"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN,
+                              "description": "ISO 8601 with a UTC offset or Z."},
+                "agent_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                "agent_name": {"type": ["string", "null"], "maxLength": 500},
+                "conversation_id": {"type": "string", "minLength": 1, "maxLength": 200},
+                "conversation_title": {"type": ["string", "null"], "maxLength": 1000},
+                "model": {"type": "string", "minLength": 1, "maxLength": 200},
+                "prompt_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
+                "completion_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
+                "cost": {
+                    "anyOf": [
+                        {"type": "number", "minimum": 0, "maximum": int(MAX_COST)},
+                        {"type": "string", "pattern": COST_PATTERN},
+                        {"type": "null"},
+                    ],
+                    "description": f"US dollars, stored to {MONEY_SCALE} decimals. When absent, computed from the "
+                                   "model price table at the event's time; a model without a price "
+                                   "then counts as unpriced (cost 0).",
+                },
+            },
+            "description": "One LLM call (message) of an agent.",
+        },
+        "IngestRequest": {
+            "type": "object",
+            "required": ["events"],
+            "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS, "items": _ref("UsageEvent")}},
+        },
+        "IngestResult": _object(
+            {
+                "inserted": _count("Events stored."),
+                "skipped": _count("Events whose event_id was already stored (idempotent retries)."),
+                "unpriced": _count("Stored events without a cost and without a model price."),
+            }
+        ),
+    }
+
+
+def _parameters() -> dict[str, Any]:
+    def query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+
+    return {
+        "period": query("period", {"type": "string", "enum": list(PERIODS), "default": "month"},
+                        "Calendar period up to today, in `tz`; `custom` needs startDate and endDate."),
+        "startDate": query("startDate", {"type": "string", "format": "date"},
+                           "First day (YYYY-MM-DD, inclusive); required when period=custom."),
+        "endDate": query("endDate", {"type": "string", "format": "date"},
+                         "Last day (YYYY-MM-DD, inclusive); required when period=custom."),
+        "tz": query("tz", {"type": "string"},
+                    "IANA time zone name, e.g. Europe/Berlin; defaults to the organization's zone."),
+        "limit": query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                       "How many topConversations to return."),
+        "section": query("section", {"type": "string", "enum": list(SECTIONS)},
+                         "Which table of the report to download.", required=True),
+    }
+
+
+def _responses() -> dict[str, Any]:
+    return {
+        "Unauthorized": _error(
+            "Missing, malformed, unknown or revoked bearer token (code unauthorized).",
+            {"WWW-Authenticate": {"schema": {"type": "string"}}},
+        ),
+        "ServiceUnavailable": _error(
+            "The database is unavailable (code database_unavailable); retry later.",
+            {"Retry-After": {"description": "Seconds to wait before retrying.",
+                             "schema": {"type": "integer", "minimum": 0}}},
+        ),
+    }
+
+
+def _report_responses(ok: dict[str, Any], bad_request: str) -> dict[str, Any]:
+    return {
+        "200": ok,
+        "400": _error(bad_request),
+        "401": _response_ref("Unauthorized"),
+        "403": _error("The token lacks the read scope (code forbidden)."),
+        "503": _response_ref("ServiceUnavailable"),
+    }
+
+
+def _paths() -> dict[str, Any]:
+    secured = [{"bearerAuth": []}]
+    return {
+        "/api/v1/analytics/billing": {
+            "get": {
+                "operationId": "getBillingReport",
+                "summary": "Token usage and cost report of one period",
+                "security": secured,
+                "parameters": [_param_ref(p) for p in _REPORT_PARAMS],
+                "responses": _report_responses(
+                    {"description": "The report.",
+                     "content": {"application/json": {"schema": _ref("BillingReport")}}},
+                    _REPORT_400,
+                ),
+            }
+        },
+        "/api/v1/analytics/billing.csv": {
+            "get": {
+                "operationId": "getBillingCsv",
+                "summary": "One section of the report as CSV",
+                "description": "Same rows, field names and rounding as the JSON report, with a header row.",
+                "security": secured,
+                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "section"]],
+                "responses": _report_responses(
+                    {"description": "The CSV file.",
+                     "headers": {"Content-Disposition": {
+                         "description": 'attachment; filename="billing-<section>-<period>-<start>-to-<end>.csv"',
+                         "schema": {"type": "string"}}},
+                     "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    _REPORT_400 + " Also invalid_section.",
+                ),
+            }
+        },
+        "/api/v1/usage": {
+            "post": {
+                "operationId": "ingestUsage",
+                "summary": "Ingest a batch of usage events",
+                "description": (
+                    "The batch is atomic: if any event is invalid nothing is stored and the answer is "
+                    "400 invalid_events with `details` [{index, field, message}]. It is idempotent: an "
+                    f"event_id already stored for the organization is skipped. At most {MAX_EVENTS:,} events."
+                ),
+                "security": secured,
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref("IngestRequest")}}},
+                "responses": {
+                    "200": {"description": "The batch was stored.",
+                            "content": {"application/json": {"schema": _ref("IngestResult")}}},
+                    "400": _error("Invalid JSON, body or events; nothing was stored.", schema="IngestError"),
+                    "401": _response_ref("Unauthorized"),
+                    "403": _error("The token lacks the ingest scope (code forbidden)."),
+                    "413": _error(f"More than {MAX_EVENTS:,} events (code batch_too_large) or body too large."),
+                    "503": _response_ref("ServiceUnavailable"),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Liveness and database check",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Up, database reachable.",
+                            "content": {"application/json": {"schema": _object({"status": {"type": "string", "const": "ok"}})}}},
+                    "503": _response_ref("ServiceUnavailable"),
+                },
+            }
+        },
+        "/api/v1/openapi.json": {
+            "get": {
+                "operationId": "getOpenApi",
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {"description": "The OpenAPI document.",
+                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                },
+            }
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict:
+    """The OpenAPI 3.1.0 document of the API, built once."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "billing-dash API",
+            "version": "1.0.0",
+            "description": (
+                "Token usage and cost analytics for teams running AI agents: ingest usage events, "
+                "then read reports by day, agent, model and conversation as JSON or CSV. "
+                "A token only ever sees its own organization's data."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "parameters": _parameters(),
+            "responses": _responses(),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An organization API token (scopes: read, ingest)."},
+            },
+        },
+    }

@@ -1,0 +1,117 @@
+"""Calendar periods (today, week, month, year, custom) resolved in an IANA time zone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+PERIODS = ("today", "week", "month", "year", "custom")
+# A custom range is capped so one request cannot ask for centuries of empty days.
+MAX_CUSTOM_DAYS = 3660
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+class PeriodError(ValueError):
+    """Bad period input; `code` is the machine-readable error code the API returns."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def parse_timezone(name: str) -> ZoneInfo:
+    """The IANA zone `name`, or PeriodError('invalid_timezone')."""
+    if not isinstance(name, str) or name not in _zones():
+        raise PeriodError("invalid_timezone", f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin.")
+    return ZoneInfo(name)
+
+
+@dataclass(frozen=True)
+class Period:
+    """Local dates `start`..`end` (both inclusive) in zone `tz`, and their UTC bounds."""
+
+    name: str
+    start: date
+    end: date
+    tz: str
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    @property
+    def start_utc(self) -> datetime:
+        return local_midnight_utc(self.start, self.tz)
+
+    @property
+    def end_utc(self) -> datetime:
+        """Exclusive upper bound: the start of the day after `end`."""
+        return local_midnight_utc(self.end + timedelta(days=1), self.tz)
+
+    def dates(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range(self.days)]
+
+    def previous(self) -> "Period":
+        """The period of the same length that ends the day before this one starts."""
+        end = self.start - timedelta(days=1)
+        return Period(self.name, end - timedelta(days=self.days - 1), end, self.tz)
+
+
+def local_midnight_utc(day: date, tz: str) -> datetime:
+    """The UTC instant at which local `day` begins in `tz`.
+
+    Where a DST change skips midnight, fold=0 maps the missing 00:00 onto the transition
+    instant, which is exactly when that local day starts.
+    """
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def _parse_date(value: str | None, field: str) -> date:
+    if value is None or value == "":
+        raise PeriodError("missing_date", f"period=custom needs {field} (YYYY-MM-DD).")
+    try:
+        if not isinstance(value, str) or not _DATE.fullmatch(value):
+            raise ValueError
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise PeriodError("invalid_date", f"{field} must be a date as YYYY-MM-DD, got {value!r}.") from None
+
+
+def resolve_period(
+    period: str | None,
+    tz: str,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    now: datetime | None = None,
+) -> Period:
+    """Turn request parameters into a Period; raises PeriodError on any bad input."""
+    parse_timezone(tz)
+    name = period or "month"
+    if name not in PERIODS:
+        raise PeriodError("invalid_period", f"period must be one of {', '.join(PERIODS)}; got {name!r}.")
+    now = now or datetime.now(timezone.utc)
+    today = now.astimezone(ZoneInfo(tz)).date()
+    if name == "custom":
+        start = _parse_date(start_date, "startDate")
+        end = _parse_date(end_date, "endDate")
+        if start > end:
+            raise PeriodError("invalid_range", f"startDate {start} is after endDate {end}.")
+        if (end - start).days + 1 > MAX_CUSTOM_DAYS:
+            raise PeriodError("invalid_range", f"A custom range may span at most {MAX_CUSTOM_DAYS} days.")
+        return Period(name, start, end, tz)
+    starts = {
+        "today": today,
+        "week": today - timedelta(days=today.weekday()),
+        "month": today.replace(day=1),
+        "year": today.replace(month=1, day=1),
+    }
+    return Period(name, starts[name], today, tz)

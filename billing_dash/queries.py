@@ -1,0 +1,29 @@
+"""Loads the named SQL files of queries/ as typed SQLAlchemy statements."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from sqlalchemy import TextClause, bindparam, text
+
+from .config import ROOT
+from .models import Money, UTCDateTime
+
+QUERY_DIR = ROOT / "queries"
+# Parameters and result columns that need a type so both databases speak UTC instants and Decimal.
+_BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime()}
+_RESULT_TYPES = {"cost": Money()}
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+@lru_cache(maxsize=None)
+def load(name: str) -> TextClause:
+    """The statement in queries/<name>.sql, with typed parameters and money columns."""
+    sql = (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    stmt = text(sql)
+    params = set(_PARAM.findall(sql))
+    typed = [bindparam(p, type_=t) for p, t in _BIND_TYPES.items() if p in params]
+    if typed:
+        stmt = stmt.bindparams(*typed)
+    return stmt.columns(**{c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\bAS {c}\b", sql)})

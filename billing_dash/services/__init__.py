@@ -1,0 +1,1 @@
+"""Billing computations: database aggregates in, DataFrames and dataclasses out."""

@@ -1,0 +1,118 @@
+"""The billing report: one service that the API, the CSV downloads and the dashboard all call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import Connection
+
+from ..periods import Period, resolve_period
+from ..queries import load
+
+DEFAULT_TOP = 10
+MAX_TOP = 100
+
+DAILY_COLUMNS = ["date", "prompt_tokens", "completion_tokens", "total_tokens", "cost", "message_count", "unpriced_count"]
+_COUNTS = {"prompt_tokens", "completion_tokens", "total_tokens", "message_count", "unpriced_count",
+           "conversation_count", "month_tokens", "monthly_token_budget"}
+
+
+@dataclass(frozen=True)
+class Summary:
+    total_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_cost: Decimal
+    total_messages: int
+    total_conversations: int
+    unpriced_messages: int
+
+    @property
+    def avg_tokens_per_message(self) -> Decimal:
+        return Decimal(self.total_tokens) / self.total_messages if self.total_messages else Decimal(0)
+
+    @property
+    def avg_cost_per_message(self) -> Decimal:
+        return self.total_cost / self.total_messages if self.total_messages else Decimal(0)
+
+
+@dataclass(frozen=True)
+class BillingReport:
+    """Everything one period shows. Frames hold exact values: ints and Decimal money."""
+
+    period: Period
+    summary: Summary
+    daily: pd.DataFrame
+    agents: pd.DataFrame
+    models: pd.DataFrame
+    conversations: pd.DataFrame
+    budgets: pd.DataFrame
+
+
+def _frame(conn: Connection, query: str, **params) -> pd.DataFrame:
+    """Run queries/<query>.sql into a frame: counts as integers (PostgreSQL sums them as
+    NUMERIC), money as Decimal objects, budgets as nullable integers."""
+    result = conn.execute(load(query), params)
+    df = pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
+    for col in _COUNTS.intersection(df.columns):
+        df[col] = pd.array([None if v is None else int(v) for v in df[col]], dtype="Int64")
+    return df
+
+
+def _daily(conn: Connection, org_id: int, period: Period) -> pd.DataFrame:
+    """One row per local day of the period, days without usage included as zeros."""
+    raw = _frame(conn, "daily", org_id=org_id, tz=period.tz, start=period.start_utc, end=period.end_utc)
+    raw["date"] = [str(day) for day in raw["day"]]  # PostgreSQL gives dates, SQLite ISO text
+    days = pd.DataFrame({"date": [d.isoformat() for d in period.dates()]})
+    df = days.merge(raw.drop(columns="day"), on="date", how="left")
+    for col in ("prompt_tokens", "completion_tokens", "message_count", "unpriced_count"):
+        df[col] = df[col].fillna(0).astype("int64")
+    df["cost"] = [Decimal(0) if pd.isna(c) else c for c in df["cost"]]
+    df["total_tokens"] = df["prompt_tokens"] + df["completion_tokens"]
+    return df[DAILY_COLUMNS]
+
+
+def summarize(conn: Connection, org_id: int, period: Period, daily: pd.DataFrame | None = None) -> Summary:
+    """Totals of a period; they are the sums of its days, so the two can never disagree."""
+    if daily is None:
+        daily = _daily(conn, org_id, period)
+    conversations = conn.execute(
+        load("conversation_count"), {"org_id": org_id, "start": period.start_utc, "end": period.end_utc}
+    ).scalar_one()
+    return Summary(
+        total_tokens=int(daily["total_tokens"].sum()),
+        prompt_tokens=int(daily["prompt_tokens"].sum()),
+        completion_tokens=int(daily["completion_tokens"].sum()),
+        total_cost=sum(daily["cost"], Decimal(0)),
+        total_messages=int(daily["message_count"].sum()),
+        total_conversations=int(conversations),
+        unpriced_messages=int(daily["unpriced_count"].sum()),
+    )
+
+
+def agent_budgets(conn: Connection, org_id: int, tz: str) -> pd.DataFrame:
+    """Tokens each agent with a monthly budget used this calendar month, and the share used."""
+    month = resolve_period("month", tz)
+    df = _frame(conn, "agent_budgets", org_id=org_id, start=month.start_utc, end=month.end_utc)
+    df["budget_used"] = [
+        Decimal(int(used)) / int(budget) if budget else Decimal(0)
+        for used, budget in zip(df["month_tokens"], df["monthly_token_budget"])
+    ]
+    return df
+
+
+def billing_report(conn: Connection, org_id: int, period: Period, top: int = DEFAULT_TOP) -> BillingReport:
+    """Compute the full report of `period` for organization `org_id` from database aggregates."""
+    window = {"org_id": org_id, "start": period.start_utc, "end": period.end_utc}
+    daily = _daily(conn, org_id, period)
+    return BillingReport(
+        period=period,
+        summary=summarize(conn, org_id, period, daily),
+        daily=daily,
+        agents=_frame(conn, "by_agent", **window),
+        models=_frame(conn, "by_model", **window),
+        conversations=_frame(conn, "top_conversations", limit=top, **window),
+        budgets=agent_budgets(conn, org_id, period.tz),
+    )

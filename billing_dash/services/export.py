@@ -1,0 +1,127 @@
+"""The report as it leaves the service: camelCase rows for JSON and CSV, money rounded only here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import pandas as pd
+
+from .billing import BillingReport
+
+MONEY_PLACES = Decimal("0.000001")
+AVG_PLACES = Decimal("0.01")
+HEADERS = {
+    "daily": ["date", "totalTokens", "promptTokens", "completionTokens", "cost", "messageCount"],
+    "agents": ["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount"],
+    "models": ["model", "totalTokens", "cost", "messageCount", "avgTokensPerMessage", "unpricedMessageCount"],
+    "conversations": ["conversationId", "title", "agentId", "totalTokens", "cost", "messageCount"],
+}
+SECTIONS = tuple(HEADERS)
+# Spreadsheet apps run a cell starting with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def money(value: Decimal) -> float:
+    """Round to 6 decimals for output. The float's repr is the shortest string naming that value,
+    so the JSON text shows exactly the rounded decimal."""
+    return float(Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def average(value: Decimal) -> float:
+    return float(Decimal(value).quantize(AVG_PLACES, rounding=ROUND_HALF_EVEN))
+
+
+def _avg(total: int, count: int) -> Decimal:
+    return Decimal(int(total)) / int(count) if count else Decimal(0)
+
+
+def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
+    """One section of the report as JSON-ready rows (the API's field names and rounding)."""
+    if section == "daily":
+        return [
+            {"date": r.date, "totalTokens": int(r.total_tokens), "promptTokens": int(r.prompt_tokens),
+             "completionTokens": int(r.completion_tokens), "cost": money(r.cost), "messageCount": int(r.message_count)}
+            for r in report.daily.itertuples()
+        ]
+    if section == "agents":
+        return [
+            {"agentId": r.agent_id, "agentName": r.agent_name, "totalTokens": int(r.total_tokens),
+             "cost": money(r.cost), "messageCount": int(r.message_count),
+             "conversationCount": int(r.conversation_count)}
+            for r in report.agents.itertuples()
+        ]
+    if section == "models":
+        return [
+            {"model": r.model, "totalTokens": int(r.total_tokens), "cost": money(r.cost),
+             "messageCount": int(r.message_count),
+             "avgTokensPerMessage": average(_avg(r.total_tokens, r.message_count)),
+             "unpricedMessageCount": int(r.unpriced_count)}
+            for r in report.models.itertuples()
+        ]
+    if section == "conversations":
+        return [
+            {"conversationId": r.conversation_id, "title": r.title,
+             "agentId": r.agent_id if isinstance(r.agent_id, str) else "",
+             "totalTokens": int(r.total_tokens), "cost": money(r.cost), "messageCount": int(r.message_count)}
+            for r in report.conversations.itertuples()
+        ]
+    raise ValueError(f"unknown section {section!r}")
+
+
+def budget_rows(budgets: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {"agentId": r.agent_id, "agentName": r.agent_name, "monthlyTokenBudget": int(r.monthly_token_budget),
+         "monthTokens": int(r.month_tokens), "budgetUsedPercent": average(r.budget_used * 100)}
+        for r in budgets.itertuples()
+    ]
+
+
+def report_json(report: BillingReport) -> dict[str, Any]:
+    """The `GET /api/v1/analytics/billing` body: the seed contract plus additive fields."""
+    s = report.summary
+    p = report.period
+    return {
+        "summary": {
+            "totalTokens": s.total_tokens,
+            "totalCost": money(s.total_cost),
+            "totalMessages": s.total_messages,
+            "totalConversations": s.total_conversations,
+            "avgTokensPerMessage": average(s.avg_tokens_per_message),
+            "avgCostPerMessage": money(s.avg_cost_per_message),
+            "promptTokens": s.prompt_tokens,
+            "completionTokens": s.completion_tokens,
+            "unpricedMessages": s.unpriced_messages,
+        },
+        "usageByDay": section_rows(report, "daily"),
+        "usageByAgent": section_rows(report, "agents"),
+        "usageByModel": section_rows(report, "models"),
+        "topConversations": section_rows(report, "conversations"),
+        "period": {"name": p.name, "startDate": p.start.isoformat(), "endDate": p.end.isoformat(),
+                   "timezone": p.tz, "days": p.days},
+        "budgets": budget_rows(report.budgets),
+    }
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def section_csv(report: BillingReport, section: str) -> str:
+    """One section as CSV with a header row: the same rows and rounding as the JSON."""
+    header = HEADERS[section]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in section_rows(report, section):
+        writer.writerow([_cell(row[h]) for h in header])
+    return out.getvalue()
+
+
+def csv_filename(report: BillingReport, section: str) -> str:
+    p = report.period
+    return f"billing-{section}-{p.name}-{p.start.isoformat()}-to-{p.end.isoformat()}.csv"

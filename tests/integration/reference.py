@@ -1,0 +1,146 @@
+"""An independent reference: the billing report computed in plain Python over the raw events."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_EVEN, Decimal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from billing_dash.models import model_prices
+
+TEN = Decimal("1e-10")
+SIX = Decimal("0.000001")
+TWO = Decimal("0.01")
+OFFSETS = ["Z", "+00:00", "+05:30", "-08:00", "+13:45", "-03:00"]
+
+
+def r6(x: Decimal) -> float:
+    return float(x.quantize(SIX, rounding=ROUND_HALF_EVEN))
+
+
+def r2(x: Decimal) -> float:
+    return float(x.quantize(TWO, rounding=ROUND_HALF_EVEN))
+
+
+class Scenario:
+    """Random events around `now` with their own priced models (two price periods each)."""
+
+    def __init__(self, seed: int, n: int, now: datetime, days: int = 420) -> None:
+        rng = random.Random(seed)
+        tag = uuid.uuid4().hex[:8]
+        self.change = now - timedelta(days=days // 2)
+        self.prices = {  # model -> [(effective_from, prompt_per_m, completion_per_m)]
+            f"ref-a-{tag}": [(datetime(2000, 1, 1, tzinfo=timezone.utc), Decimal("2.5"), Decimal("10")),
+                             (self.change, Decimal("1.25"), Decimal("5"))],
+            f"ref-b-{tag}": [(datetime(2000, 1, 1, tzinfo=timezone.utc), Decimal("0.075"), Decimal("0.3"))],
+        }
+        self.unpriced_model = f"unpriced-{tag}"
+        models = [*self.prices, self.unpriced_model]
+        agents = [(f"agent-{i}", f"Agent {i}") for i in range(5)]
+        convs = [(f"conv-{i}", f"Conversation {i}", rng.choice(agents)[0]) for i in range(n // 6 + 1)]
+        self.events: list[dict] = []
+        for i in range(n):
+            conv_id, title, agent_id = rng.choice(convs)
+            instant = now - timedelta(seconds=rng.randint(0, days * 86400))
+            offset = rng.choice(OFFSETS)
+            shown = instant.astimezone(timezone(_offset(offset))).isoformat()
+            event = {
+                "event_id": f"e-{seed}-{i}",
+                "timestamp": shown.replace("+00:00", "Z") if offset == "Z" else shown,
+                "agent_id": agent_id,
+                "agent_name": dict(agents)[agent_id],
+                "conversation_id": conv_id,
+                "conversation_title": title,
+                "model": rng.choice(models),
+                "prompt_tokens": rng.randint(0, 20000),
+                "completion_tokens": rng.randint(0, 4000),
+            }
+            if rng.random() < 0.4:
+                event["cost"] = str(Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(4, 12)))
+            self.events.append(event)
+
+    def store_prices(self, conn: sa.Connection) -> None:
+        conn.execute(model_prices.insert(), [
+            {"model": m, "effective_from": start, "prompt_per_million": p, "completion_per_million": c}
+            for m, rows in self.prices.items() for start, p, c in rows
+        ])
+
+    def cost(self, e: dict) -> tuple[Decimal, bool]:
+        if "cost" in e:
+            return Decimal(e["cost"]).quantize(TEN, rounding=ROUND_HALF_EVEN), True
+        ts = datetime.fromisoformat(e["timestamp"])
+        rows = [r for r in self.prices.get(e["model"], []) if r[0] <= ts]
+        if not rows:
+            return Decimal(0), False
+        _, p, c = rows[-1]
+        return ((e["prompt_tokens"] * p + e["completion_tokens"] * c) / 1_000_000).quantize(TEN), True
+
+    def report(self, start: date, end: date, tz: str, limit: int = 10) -> dict:
+        """What the API must answer for local dates start..end in tz, rounded as the API rounds."""
+        zone = ZoneInfo(tz)
+        day = defaultdict(lambda: [0, 0, Decimal(0), 0])
+        agent = defaultdict(lambda: [0, Decimal(0), 0, set()])
+        model = defaultdict(lambda: [0, Decimal(0), 0, 0])
+        conv = defaultdict(lambda: [0, Decimal(0), 0])
+        conversations = set()
+        for e in self.events:
+            local = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date()
+            if not start <= local <= end:
+                continue
+            cost, priced = self.cost(e)
+            tokens = e["prompt_tokens"] + e["completion_tokens"]
+            d = day[local]
+            d[0] += e["prompt_tokens"]; d[1] += e["completion_tokens"]; d[2] += cost; d[3] += 1
+            a = agent[e["agent_id"]]
+            a[0] += tokens; a[1] += cost; a[2] += 1; a[3].add(e["conversation_id"])
+            m = model[e["model"]]
+            m[0] += tokens; m[1] += cost; m[2] += 1; m[3] += 0 if priced else 1
+            c = conv[e["conversation_id"]]
+            c[0] += tokens; c[1] += cost; c[2] += 1
+            conversations.add(e["conversation_id"])
+        dates = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+        total_tokens = sum(d[0] + d[1] for d in day.values())
+        total_cost = sum((d[2] for d in day.values()), Decimal(0))
+        messages = sum(d[3] for d in day.values())
+        return {
+            "summary": {
+                "totalTokens": total_tokens,
+                "totalCost": r6(total_cost),
+                "totalMessages": messages,
+                "totalConversations": len(conversations),
+                "avgTokensPerMessage": r2(Decimal(total_tokens) / messages) if messages else 0.0,
+                "avgCostPerMessage": r6(total_cost / messages) if messages else 0.0,
+            },
+            "usageByDay": [
+                {"date": d.isoformat(), "totalTokens": day[d][0] + day[d][1], "promptTokens": day[d][0],
+                 "completionTokens": day[d][1], "cost": r6(day[d][2]), "messageCount": day[d][3]}
+                for d in dates
+            ],
+            "usageByAgent": [
+                {"agentId": k, "totalTokens": v[0], "cost": r6(v[1]), "messageCount": v[2],
+                 "conversationCount": len(v[3])}
+                for k, v in sorted(agent.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+            ],
+            "usageByModel": [
+                {"model": k, "totalTokens": v[0], "cost": r6(v[1]), "messageCount": v[2],
+                 "avgTokensPerMessage": r2(Decimal(v[0]) / v[2]), "unpricedMessageCount": v[3]}
+                for k, v in sorted(model.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+            ],
+            "topConversations": [
+                {"conversationId": k, "totalTokens": v[0], "cost": r6(v[1]), "messageCount": v[2]}
+                for k, v in sorted(conv.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:limit]
+            ],
+        }
+
+
+def _offset(text: str) -> timedelta:
+    if text == "Z":
+        return timedelta(0)
+    sign = -1 if text[0] == "-" else 1
+    hours, minutes = text[1:].split(":")
+    return sign * timedelta(hours=int(hours), minutes=int(minutes))
