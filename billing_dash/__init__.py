@@ -73,6 +73,9 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     @server.before_request
     def require_login():
         path = request.path
+        if _is_api(path) and request.blueprint not in ("api", "health"):
+            # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
+            return api.error_response(404, "not_found", f"No API endpoint at {path}.")
         if path.startswith(PUBLIC_PREFIXES) or path == "/logout" or flask_login.current_user.is_authenticated:
             return None
         if path.startswith("/_dash") or path.startswith("/_reload"):

@@ -1,0 +1,88 @@
+"""Login, logout and the guard in front of every Dash endpoint (Flask test client)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from billing_dash import create_app
+from billing_dash.config import Settings
+
+from ..conftest import TEST_PASSWORD
+
+DASH_ENDPOINTS = [("get", "/_dash-layout"), ("get", "/_dash-dependencies"), ("post", "/_dash-update-component")]
+
+
+def csrf(client) -> str:
+    page = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def login(client, email: str, password: str, next_url: str | None = None):
+    url = "/login" + (f"?next={next_url}" if next_url else "")
+    return client.post(url, data={"email": email, "password": password, "csrf_token": csrf(client)})
+
+
+@pytest.mark.parametrize("method, path", DASH_ENDPOINTS)
+def test_dash_endpoints_refuse_anonymous_callers(client, method, path):
+    response = getattr(client, method)(path, json={} if method == "post" else None)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+
+
+def test_pages_send_anonymous_visitors_to_login(client):
+    response = client.get("/dashboard/billing?period=week")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/dashboard/billing?period=week"
+
+
+def test_login_with_right_password_opens_the_dashboard(client, user_email):
+    response = login(client, user_email, TEST_PASSWORD, next_url="/dashboard/billing?period=year")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard/billing?period=year"
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.get("/dashboard/billing").status_code == 200
+    assert client.get("/").headers["Location"] == "/dashboard/billing"
+    # The session works for the JSON API too, for the user's own organization.
+    assert client.get("/api/v1/analytics/billing").status_code == 200
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, user_email):
+    wrong = login(client, user_email, "not-the-password")
+    unknown = login(client, "nobody@example.com", TEST_PASSWORD)
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Wrong email or password." in wrong.get_data(as_text=True)
+    assert wrong.get_data(as_text=True).count("Wrong email") == unknown.get_data(as_text=True).count("Wrong email")
+    assert client.get("/_dash-layout").status_code == 401
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"])
+def test_login_never_redirects_off_site(client, user_email, target):
+    response = login(client, user_email, TEST_PASSWORD, next_url=target)
+    assert response.headers["Location"] == "/dashboard/billing"
+
+
+def test_login_form_needs_its_csrf_token(client, user_email):
+    response = client.post("/login", data={"email": user_email, "password": TEST_PASSWORD})
+    assert response.status_code == 401
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_logout_ends_the_session(client, user_email):
+    login(client, user_email, TEST_PASSWORD)
+    assert client.get("/_dash-layout").status_code == 200
+    assert client.get("/logout").headers["Location"].endswith("/login")
+    assert client.get("/_dash-layout").status_code == 401
+
+
+def test_session_cookie_is_httponly_and_samesite(client, user_email):
+    response = login(client, user_email, TEST_PASSWORD)
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_production_app_refuses_to_start_without_secret_key(database_url):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(Settings.from_env({}, database_url=database_url))
+    create_app(Settings.from_env({}, database_url=database_url), dev=True)
