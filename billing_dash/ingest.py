@@ -18,7 +18,9 @@ from .models import MONEY_SCALE, agents, conversations, model_prices, usage_even
 
 MAX_ID = 200
 MAX_TOKENS = 10**12
-MAX_COST = Decimal(10) ** 9
+# One message costing a million dollars is surely an error; and SQLite stores money as 64-bit
+# integers of 1e-10 dollars, which top out near $922 million per sum.
+MAX_COST = Decimal(10) ** 6
 MAX_ERRORS = 50
 BATCH_SIZE = 5000
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)

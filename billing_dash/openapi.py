@@ -17,8 +17,8 @@ TIMESTAMP_PATTERN = (
     r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
     r"T[0-9]{2}:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
-# A decimal amount of US dollars below 10^9; digits past the 10th decimal are rounded off.
-COST_PATTERN = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,%d})?$" % MONEY_SCALE
+# A decimal amount of US dollars below MAX_COST; digits past the 10th decimal are rounded off.
+COST_PATTERN = r"^(0|[1-9][0-9]{0,%d})(\.[0-9]{1,%d})?$" % (len(str(int(MAX_COST))) - 2, MONEY_SCALE)
 
 
 def _ref(name: str) -> dict[str, str]:
