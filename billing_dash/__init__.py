@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 import dash
-import dash_bootstrap_components as dbc
 import flask_login
 from flask import Flask, jsonify, redirect, request
 from flask_cors import CORS
@@ -107,8 +106,10 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         server=server,
         use_pages=True,
         pages_folder="pages",
+        # Bootstrap's CSS is served from assets/ (00_bootstrap.min.css), not a CDN: the app works
+        # offline and a strict Content-Security-Policy can stay 'self'.
         assets_folder=str(ROOT / "assets"),
-        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        serve_locally=True,
         suppress_callback_exceptions=True,
         title="billing-dash",
         update_title=None,

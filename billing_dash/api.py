@@ -12,7 +12,7 @@ from .ingest import IngestError, ingest, loads_json
 from .openapi import openapi_document
 from .periods import Period, PeriodError, resolve_period
 from .services.billing import DEFAULT_TOP, MAX_TOP, billing_report
-from .services.export import SECTIONS, csv_filename, report_json, section_csv
+from .services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
@@ -99,7 +99,7 @@ def get_billing_csv() -> Response:
     return Response(
         section_csv(report, section),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{csv_filename(report, section)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{csv_filename(period_json(report), section)}"'},
     )
 
 

@@ -180,7 +180,7 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
 @main.command("demo-data")
 @click.option("--org", required=True, help="Organization name (created when missing).")
 @click.option("--days", default=400, show_default=True, type=click.IntRange(1, 3000))
-@click.option("--per-day", default=20.0, show_default=True, help="Conversations a day, on average.")
+@click.option("--per-day", default=40.0, show_default=True, help="Conversations a day, on average.")
 @click.option("--seed", default=7, show_default=True)
 @click.pass_context
 def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int) -> None:

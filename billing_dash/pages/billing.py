@@ -1,10 +1,223 @@
-"""The billing dashboard at /dashboard/billing."""
+"""The billing dashboard at /dashboard/billing: one period, its report, charts, tables and CSVs."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
 
 import dash
-from dash import html
+import dash_bootstrap_components as dbc
+import flask_login
+import pandas as pd
+from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from flask import current_app
+from sqlalchemy.exc import DBAPIError
+
+from ..components.cards import summary_cards
+from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
+from ..figures.usage import build_daily_figure, build_model_share_figure
+from ..periods import PERIODS, PeriodError, resolve_period
+from ..services.billing import billing_report, summarize, summary_changes
+from ..services.export import HEADERS, changes_json, csv_filename, report_json, rows_csv
 
 dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
 
+PREFIX = "billing"
+PERIOD = f"{PREFIX}-period"
+DATES = f"{PREFIX}-dates"
+DATES_WRAP = f"{PREFIX}-dates-wrap"
+URL_SYNC = f"{PREFIX}-url-sync"
+REPORT = f"{PREFIX}-report"
+ALERT = f"{PREFIX}-alert"
+RETRY = f"{PREFIX}-retry"
+EMPTY = f"{PREFIX}-empty"
+PERIOD_LABEL = f"{PREFIX}-period-label"
+CARDS = f"{PREFIX}-cards"
+DAILY_GRAPH = f"{PREFIX}-daily-graph"
+MODEL_GRAPH = f"{PREFIX}-model-graph"
+AGENTS_GRID = f"{PREFIX}-agents-grid"
+MODELS_GRID = f"{PREFIX}-models-grid"
+CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
+DOWNLOAD = f"{PREFIX}-download"
+DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+SECTION_KEYS = {"daily": "usageByDay", "agents": "usageByAgent", "models": "usageByModel",
+                "conversations": "topConversations"}
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
-def layout(**_query) -> html.Div:
-    return html.Div([html.H1("Billing & Usage", id="billing-title")])
+
+def _download_button(section: str, label: str) -> dbc.Button:
+    return dbc.Button(["⬇ ", label], id={"type": DOWNLOAD_BUTTON, "section": section}, color="secondary",
+                      outline=True, size="sm", className="ms-2 download-button")
+
+
+def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> dbc.Card:
+    header = [html.H2(title, className="h6 mb-0 me-auto")]
+    if section:
+        header.append(_download_button(section, label))
+    return dbc.Card([dbc.CardHeader(header, className="d-flex align-items-center"), dbc.CardBody(body)],
+                    className="mb-3 panel")
+
+
+def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other) -> html.Div:
+    """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
+    period = period if period in PERIODS else "month"
+    if not (startDate and endDate):
+        # A custom range starts as the last 30 days, in the organization's zone.
+        last30 = resolve_period("today", flask_login.current_user.org.timezone)
+        startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
+    return html.Div([
+        dcc.Store(id=REPORT),
+        dcc.Store(id=URL_SYNC),
+        dcc.Download(id=DOWNLOAD),
+        html.Div([
+            html.Div([
+                html.H1("Billing & Usage", className="h3 mb-0"),
+                html.Div("Track your token usage and costs", className="text-muted"),
+            ], className="me-auto"),
+            html.Div([
+                dbc.RadioItems(
+                    id=PERIOD,
+                    options=[{"label": p.capitalize(), "value": p} for p in PERIODS],
+                    value=period,
+                    className="btn-group flex-wrap",
+                    inputClassName="btn-check",
+                    labelClassName="btn btn-outline-primary btn-sm",
+                    labelCheckedClassName="active",
+                ),
+                html.Div(
+                    dcc.DatePickerRange(id=DATES, start_date=startDate, end_date=endDate,
+                                        display_format="MMM D, YYYY", first_day_of_week=1,
+                                        minimum_nights=0, clearable=False),
+                    id=DATES_WRAP, className="mt-2", hidden=period != "custom",
+                ),
+            ], className="period-control"),
+        ], className="d-flex flex-wrap align-items-start gap-3 mb-2 page-header"),
+        html.Div(id=PERIOD_LABEL, className="text-muted small mb-3"),
+        dbc.Alert([html.Span("We could not load billing data: the database is unavailable. "),
+                   dbc.Button("Try again", id=RETRY, color="danger", size="sm", outline=True, className="ms-2")],
+                  id=ALERT, color="danger", is_open=False),
+        dbc.Alert("No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False),
+        dcc.Loading(
+            [
+                dbc.Row(id=CARDS, className="g-3 mb-1"),
+                _panel("Daily usage", dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG, className="daily-graph"),
+                       "daily"),
+                dbc.Row([
+                    dbc.Col(_panel("Usage by agent", grid(AGENTS_GRID, AGENT_COLUMNS), "agents"), lg=8),
+                    dbc.Col(_panel("Cost share by model",
+                                   dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG, className="model-graph")), lg=4),
+                ], className="g-3"),
+                _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
+                _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
+            ],
+            type="default", delay_show=150, overlay_style={"visibility": "visible", "opacity": 0.5},
+        ),
+    ], className="billing-page")
+
+
+clientside_callback(
+    dash.ClientsideFunction(namespace="billing", function_name="push_url"),
+    Output(URL_SYNC, "data"),
+    Input(PERIOD, "value"),
+    Input(DATES, "start_date"),
+    Input(DATES, "end_date"),
+)
+
+
+@callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))
+def toggle_date_range(period: str) -> bool:
+    return period != "custom"
+
+
+@callback(
+    Output(REPORT, "data"),
+    Output(ALERT, "is_open"),
+    Input(PERIOD, "value"),
+    Input(DATES, "start_date"),
+    Input(DATES, "end_date"),
+    Input(RETRY, "n_clicks"),
+)
+def load_report(period: str, start: str | None, end: str | None, _retry: int | None):
+    """The one billing query of a period change; every widget reads its result from the store."""
+    org = flask_login.current_user.org
+    if period == "custom" and not (start and end):
+        return no_update, False
+    try:
+        chosen = resolve_period(period, org.timezone, (start or "")[:10] or None, (end or "")[:10] or None)
+    except PeriodError:
+        return no_update, False
+    try:
+        with current_app.extensions["billing_dash.engine"].connect() as conn:
+            report = billing_report(conn, org.id, chosen)
+            previous = summarize(conn, org.id, chosen.previous())
+    except DBAPIError:
+        current_app.logger.warning("billing report failed: database unavailable")
+        return no_update, True
+    return {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous))}, False
+
+
+def _period_label(period: dict) -> str:
+    start, end = date.fromisoformat(period["startDate"]), date.fromisoformat(period["endDate"])
+    span = f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
+    return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
+
+
+@callback(
+    Output(CARDS, "children"),
+    Output(PERIOD_LABEL, "children"),
+    Output(EMPTY, "is_open"),
+    Input(REPORT, "data"),
+    prevent_initial_call=True,
+)
+def render_summary(data: dict):
+    report = data["report"]
+    return (summary_cards(report["summary"], data["changes"], PREFIX), _period_label(report["period"]),
+            report["summary"]["totalMessages"] == 0)
+
+
+@callback(
+    Output(DAILY_GRAPH, "figure"),
+    Output(MODEL_GRAPH, "figure"),
+    Input(REPORT, "data"),
+    prevent_initial_call=True,
+)
+def render_charts(data: dict):
+    report = data["report"]
+    daily = pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])
+    models = pd.DataFrame(report["usageByModel"], columns=HEADERS["models"])
+    return build_daily_figure(daily), build_model_share_figure(models)
+
+
+def agent_rows(report: dict) -> list[dict]:
+    """Agent rows with this month's budget use merged in where the agent has a budget."""
+    budgets = {b["agentId"]: b for b in report["budgets"]}
+    return [{**row, "budgetUsedPercent": budgets[row["agentId"]]["budgetUsedPercent"],
+             "monthlyTokenBudget": budgets[row["agentId"]]["monthlyTokenBudget"]}
+            if row["agentId"] in budgets else row for row in report["usageByAgent"]]
+
+
+@callback(
+    Output(AGENTS_GRID, "rowData"),
+    Output(MODELS_GRID, "rowData"),
+    Output(CONVERSATIONS_GRID, "rowData"),
+    Input(REPORT, "data"),
+    prevent_initial_call=True,
+)
+def render_tables(data: dict):
+    report = data["report"]
+    return agent_rows(report), report["usageByModel"], report["topConversations"]
+
+
+@callback(
+    Output(DOWNLOAD, "data"),
+    Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
+    State(REPORT, "data"),
+    prevent_initial_call=True,
+)
+def download_csv(_clicks: list, data: dict | None):
+    """The CSV of what is on screen: the stored report's rows, not a new query."""
+    if not data or not ctx.triggered_id or not any(_clicks):
+        return no_update
+    section = ctx.triggered_id["section"]
+    report = data["report"]
+    return {"content": rows_csv(section, report[SECTION_KEYS[section]]),
+            "filename": csv_filename(report["period"], section), "type": "text/csv"}

@@ -116,3 +116,14 @@ def billing_report(conn: Connection, org_id: int, period: Period, top: int = DEF
         conversations=_frame(conn, "top_conversations", limit=top, **window),
         budgets=agent_budgets(conn, org_id, period.tz),
     )
+
+
+def summary_changes(current: Summary, previous: Summary) -> dict[str, Decimal | None]:
+    """Percent change of the headline figures against the previous period (None: nothing to compare)."""
+    pairs = {
+        "totalCost": (current.total_cost, previous.total_cost),
+        "totalTokens": (current.total_tokens, previous.total_tokens),
+        "avgCostPerMessage": (current.avg_cost_per_message, previous.avg_cost_per_message),
+        "totalConversations": (current.total_conversations, previous.total_conversations),
+    }
+    return {key: (Decimal(now) - before) * 100 / before if before else None for key, (now, before) in pairs.items()}

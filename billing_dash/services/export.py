@@ -82,7 +82,6 @@ def budget_rows(budgets: pd.DataFrame) -> list[dict[str, Any]]:
 def report_json(report: BillingReport) -> dict[str, Any]:
     """The `GET /api/v1/analytics/billing` body: the seed contract plus additive fields."""
     s = report.summary
-    p = report.period
     return {
         "summary": {
             "totalTokens": s.total_tokens,
@@ -99,10 +98,13 @@ def report_json(report: BillingReport) -> dict[str, Any]:
         "usageByAgent": section_rows(report, "agents"),
         "usageByModel": section_rows(report, "models"),
         "topConversations": section_rows(report, "conversations"),
-        "period": {"name": p.name, "startDate": p.start.isoformat(), "endDate": p.end.isoformat(),
-                   "timezone": p.tz, "days": p.days},
+        "period": period_json(report),
         "budgets": budget_rows(report.budgets),
     }
+
+
+def changes_json(changes: dict[str, Decimal | None]) -> dict[str, float | None]:
+    return {key: None if pct is None else average(pct) for key, pct in changes.items()}
 
 
 def _cell(value: Any) -> Any:
@@ -111,17 +113,28 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def section_csv(report: BillingReport, section: str) -> str:
-    """One section as CSV with a header row: the same rows and rounding as the JSON."""
+def rows_csv(section: str, rows: list[dict[str, Any]]) -> str:
+    """JSON-ready rows of a section as CSV with a header row, neutralized against formula injection."""
     header = HEADERS[section]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    for row in section_rows(report, section):
+    for row in rows:
         writer.writerow([_cell(row[h]) for h in header])
     return out.getvalue()
 
 
-def csv_filename(report: BillingReport, section: str) -> str:
+def section_csv(report: BillingReport, section: str) -> str:
+    """One section as CSV: the same rows and rounding as the JSON."""
+    return rows_csv(section, section_rows(report, section))
+
+
+def csv_filename(period: dict[str, Any], section: str) -> str:
+    """`period` is the JSON report's period object, so the dashboard names files as the API does."""
+    return f"billing-{section}-{period['name']}-{period['startDate']}-to-{period['endDate']}.csv"
+
+
+def period_json(report: BillingReport) -> dict[str, Any]:
     p = report.period
-    return f"billing-{section}-{p.name}-{p.start.isoformat()}-to-{p.end.isoformat()}.csv"
+    return {"name": p.name, "startDate": p.start.isoformat(), "endDate": p.end.isoformat(),
+            "timezone": p.tz, "days": p.days}

@@ -1,0 +1,51 @@
+"""Sortable AG Grid tables for agents, models and conversations."""
+
+from __future__ import annotations
+
+import dash_ag_grid as dag
+
+MONEY = {"function": "d3.format('$,.2f')(params.value)"}
+MONEY_PRECISE = {"function": "d3.format('$,.4f')(params.value)"}
+COUNT = {"function": "d3.format(',')(params.value)"}
+NUMERIC = {"type": "numericColumn"}
+
+AGENT_COLUMNS = [
+    {"field": "agentName", "headerName": "Agent", "minWidth": 160, "flex": 2},
+    {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, "sort": "desc", **NUMERIC},
+    {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "conversationCount", "headerName": "Conversations", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "budgetUsedPercent", "headerName": "Budget used (this month)", "minWidth": 190,
+     "valueFormatter": {"function": "params.value == null ? '—' : d3.format(',.1f')(params.value) + '% of '"
+                                    " + d3.format(',')(params.data.monthlyTokenBudget)"},
+     "cellClassRules": {"budget-over": "params.value >= 100", "budget-near": "params.value >= 80 && params.value < 100"},
+     **NUMERIC},
+]
+MODEL_COLUMNS = [
+    {"field": "model", "headerName": "Model", "minWidth": 150, "flex": 2},
+    {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, "sort": "desc", **NUMERIC},
+    {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "avgTokensPerMessage", "headerName": "Avg tokens/msg", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "unpricedMessageCount", "headerName": "Unpriced msgs", "valueFormatter": COUNT, **NUMERIC},
+]
+CONVERSATION_COLUMNS = [
+    {"field": "title", "headerName": "Conversation", "minWidth": 180, "flex": 2, "tooltipField": "conversationId"},
+    {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY_PRECISE, "sort": "desc", **NUMERIC},
+    {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
+]
+
+
+def grid(grid_id: str, columns: list[dict]) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id,
+        columnDefs=columns,
+        rowData=[],
+        defaultColDef={"sortable": True, "resizable": True, "minWidth": 110, "flex": 1},
+        dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
+                         "overlayNoRowsTemplate": "No usage in this period"},
+        columnSize="responsiveSizeToFit",
+        className="billing-grid",
+        style={"width": "100%"},
+    )

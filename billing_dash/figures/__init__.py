@@ -1,0 +1,1 @@
+"""Pure figure builders: a small DataFrame in, a plotly Figure out."""
