@@ -103,7 +103,7 @@ def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str 
 
 def _tokens(raw: Mapping[str, Any], name: str) -> int:
     value = raw.get(name)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_TOKENS)):
         value = int(value)
     if value is None or value == "":
         raise _Invalid(name, "is required")
@@ -133,7 +133,7 @@ def _timestamp(raw: Mapping[str, Any]) -> datetime:
     value = raw.get("timestamp")
     if value is None or value == "":
         raise _Invalid("timestamp", "is required")
-    if not isinstance(value, str):
+    if not isinstance(value, str) or "\x00" in value:
         raise _Invalid("timestamp", "must be an ISO 8601 string")
     try:
         ts = datetime.fromisoformat(value.strip())
@@ -170,7 +170,10 @@ def _reject_constant(name: str) -> Any:
 
 def loads_json(text: str | bytes) -> Any:
     """Parse JSON keeping decimals exact (no floats) and refusing NaN and Infinity."""
-    return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[tuple[str, Any]]:

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo, available_timezones
 PERIODS = ("today", "week", "month", "year", "custom")
 # A custom range is capped so one request cannot ask for centuries of empty days.
 MAX_CUSTOM_DAYS = 3660
+# Dates whose local midnights convert to UTC in every zone (the same years events may have).
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9998, 12, 31)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
 
@@ -81,9 +84,13 @@ def _parse_date(value: str | None, field: str) -> date:
     try:
         if not isinstance(value, str) or not _DATE.fullmatch(value):
             raise ValueError
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
+        if not FIRST_DATE <= parsed <= LAST_DATE:
+            raise ValueError
+        return parsed
     except (TypeError, ValueError):
-        raise PeriodError("invalid_date", f"{field} must be a date as YYYY-MM-DD, got {value!r}.") from None
+        raise PeriodError("invalid_date", f"{field} must be a date as YYYY-MM-DD between {FIRST_DATE} and "
+                         f"{LAST_DATE}, got {value!r}.") from None
 
 
 def resolve_period(

@@ -1,0 +1,200 @@
+"""Unit tests for billing_dash.services.export: money rounding and CSV output with formula neutralising."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+
+import pandas as pd
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from billing_dash.periods import Period
+from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
+from billing_dash.services.export import HEADERS, SECTIONS, average, money, section_csv, section_rows
+
+DANGEROUS = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0"]
+ORDINARY = ["Support Bot", "a=b", "x+1", "1-2", "mail@example.com", "", "'quoted", " =spaced"]
+
+
+def half_even(value: Decimal, places: int) -> Decimal:
+    """Round half to even with exact rational arithmetic (no Decimal.quantize)."""
+    scaled = Fraction(value) * 10**places
+    floor = scaled.numerator // scaled.denominator
+    rest = scaled - floor
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2 == 1):
+        floor += 1
+    return Decimal(floor).scaleb(-places)
+
+
+# --- money and average ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value,expected", [
+    ("0.0000125", "0.000012"),      # tie, 2 is even: down
+    ("0.0000135", "0.000014"),      # tie, 3 is odd: up
+    ("1234.5678915", "1234.567892"),
+    ("1234.5678925", "1234.567892"),
+    ("0.0000005", "0"),
+    ("0.0000015", "0.000002"),
+    ("0.00000051", "0.000001"),
+    ("2.5", "2.5"),
+    ("0", "0"),
+    ("999999999.9999995", "1000000000"),
+])
+def test_money_rounds_half_even_to_6_places(value, expected):
+    assert half_even(Decimal(value), 6) == Decimal(expected)
+    result = money(Decimal(value))
+    assert isinstance(result, float)
+    assert Decimal(repr(result)) == Decimal(expected)
+    assert Decimal(json.dumps(result)) == Decimal(expected)
+
+
+@given(st.decimals(min_value=0, max_value=10**9 - 1, places=12, allow_nan=False, allow_infinity=False))
+@example(Decimal("0.0000125"))
+@example(Decimal("1234.5678915"))
+@example(Decimal("999999999.999999499999"))
+def test_money_repr_is_exactly_the_rounded_decimal(value):
+    result = money(value)
+    assert Decimal(repr(result)) == half_even(value, 6)
+
+
+@given(st.decimals(min_value=-(10**9), max_value=0, places=9, allow_nan=False, allow_infinity=False))
+def test_money_negative_values(value):
+    assert Decimal(repr(money(value))) == half_even(value, 6)
+
+
+@pytest.mark.parametrize("value,expected", [("2.345", "2.34"), ("2.355", "2.36"), ("7", "7"),
+                                            ("0.005", "0"), ("0.015", "0.02"), ("1.999", "2")])
+def test_average_rounds_half_even_to_2_places(value, expected):
+    assert half_even(Decimal(value), 2) == Decimal(expected)
+    assert Decimal(repr(average(Decimal(value)))) == Decimal(expected)
+
+
+@given(st.integers(0, 10**12), st.integers(1, 10**6))
+def test_average_of_a_ratio(total, count):
+    exact = Decimal(total) / count
+    assert Decimal(repr(average(exact))) == half_even(exact, 2)
+
+
+# --- a hand-built report -------------------------------------------------------------------------
+
+def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingReport:
+    period = Period("custom", date(2026, 3, 1), date(2026, 3, 2), "UTC")
+    daily = pd.DataFrame(
+        [] if empty else [
+            {"date": "2026-03-01", "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
+             "cost": Decimal("0.0000125"), "message_count": 2, "unpriced_count": 0},
+            {"date": "2026-03-02", "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
+             "cost": Decimal(0), "message_count": 0, "unpriced_count": 0},
+        ],
+        columns=DAILY_COLUMNS,
+    )
+    agents = pd.DataFrame(
+        [{"agent_id": name, "agent_name": name, "total_tokens": 15, "cost": Decimal("1234.5678915"),
+          "message_count": 2, "conversation_count": 1} for name in agent_names],
+        columns=["agent_id", "agent_name", "total_tokens", "cost", "message_count", "conversation_count"],
+    )
+    model_frame = pd.DataFrame(
+        [{"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1}
+         for m in models],
+        columns=["model", "total_tokens", "cost", "message_count", "unpriced_count"],
+    )
+    conversations = pd.DataFrame(
+        [{"conversation_id": t, "title": t, "agent_id": t, "total_tokens": 7, "cost": Decimal("0.25"),
+          "message_count": 1} for t in titles],
+        columns=["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"],
+    )
+    summary = Summary(total_tokens=15, prompt_tokens=10, completion_tokens=5, total_cost=Decimal("0.0000125"),
+                      total_messages=2, total_conversations=1, unpriced_messages=0)
+    budgets = pd.DataFrame(columns=["agent_id", "agent_name", "monthly_token_budget", "month_tokens", "budget_used"])
+    return BillingReport(period=period, summary=summary, daily=daily, agents=agents, models=model_frame,
+                         conversations=conversations, budgets=budgets)
+
+
+def parse_csv(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline="")))
+
+
+def test_agent_cells_starting_with_formula_characters_are_quoted():
+    names = DANGEROUS + ORDINARY
+    report = make_report(agent_names=names)
+    rows = parse_csv(section_csv(report, "agents"))
+    assert rows[0] == HEADERS["agents"]
+    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    assert len(body) == len(names)
+    for name, r in zip(names, body):
+        for column in ("agentId", "agentName"):
+            if name in DANGEROUS:
+                assert r[column].startswith("'"), (column, name)
+                assert r[column] == "'" + name
+            else:
+                assert r[column] == name, (column, name)
+
+
+def test_formula_neutralising_in_every_text_section():
+    report = make_report(models=DANGEROUS + ORDINARY, titles=DANGEROUS + ORDINARY)
+    models = [dict(zip(HEADERS["models"], r)) for r in parse_csv(section_csv(report, "models"))[1:]]
+    convs = [dict(zip(HEADERS["conversations"], r)) for r in parse_csv(section_csv(report, "conversations"))[1:]]
+    for text, m, c in zip(DANGEROUS + ORDINARY, models, convs):
+        expected = "'" + text if text in DANGEROUS else text
+        assert m["model"] == expected
+        assert c["conversationId"] == c["title"] == c["agentId"] == expected
+
+
+def test_json_rows_keep_names_verbatim():
+    report = make_report(agent_names=DANGEROUS)
+    assert [r["agentName"] for r in section_rows(report, "agents")] == DANGEROUS
+    assert [r["agentId"] for r in section_rows(report, "agents")] == DANGEROUS
+
+
+def test_numbers_are_not_quoted_and_use_the_same_rounding_as_json():
+    report = make_report(agent_names=["bot"])
+    row = dict(zip(HEADERS["agents"], parse_csv(section_csv(report, "agents"))[1]))
+    json_row = section_rows(report, "agents")[0]
+    assert Decimal(row["cost"]) == half_even(Decimal("1234.5678915"), 6) == Decimal(repr(json_row["cost"]))
+    assert row["totalTokens"] == "15" and row["messageCount"] == "2" and row["conversationCount"] == "1"
+    daily = [dict(zip(HEADERS["daily"], r)) for r in parse_csv(section_csv(report, "daily"))[1:]]
+    assert [d["date"] for d in daily] == ["2026-03-01", "2026-03-02"]
+    assert Decimal(daily[0]["cost"]) == half_even(Decimal("0.0000125"), 6)
+    assert int(daily[0]["totalTokens"]) == int(daily[0]["promptTokens"]) + int(daily[0]["completionTokens"])
+
+
+def test_model_average_tokens_per_message():
+    report = make_report(models=["m"])
+    row = section_rows(report, "models")[0]
+    assert Decimal(repr(row["avgTokensPerMessage"])) == half_even(Decimal(10) / 3, 2)
+    assert row["unpricedMessageCount"] == 1
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_empty_section_has_only_the_header_row(section):
+    text = section_csv(make_report(empty=True), section)
+    assert parse_csv(text) == [HEADERS[section]]
+    assert text.endswith("\r\n")
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_csv_rows_match_json_rows(section):
+    report = make_report(agent_names=["a", "=b"], models=["m"], titles=["t", "+t"])
+    csv_rows = parse_csv(section_csv(report, section))
+    json_rows = section_rows(report, section)
+    assert csv_rows[0] == HEADERS[section]
+    assert len(csv_rows) - 1 == len(json_rows)
+    for c, j in zip(csv_rows[1:], json_rows):
+        assert list(j) == HEADERS[section]
+        for h, cell in zip(HEADERS[section], c):
+            value = j[h]
+            if isinstance(value, str):
+                assert cell in (value, "'" + value)
+            else:
+                assert Decimal(cell) == Decimal(repr(value))
+
+
+def test_unknown_section():
+    with pytest.raises((KeyError, ValueError)):
+        section_csv(make_report(), "budgets")
