@@ -45,5 +45,12 @@ postgres:
 test: venv-test browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## README's picture: serve the demo database on :8051 and photograph the dashboard
+screenshot: venv-test browser
+	$(BIN)/billing-dash quickstart
+	@$(BIN)/billing-dash serve --port 8051 > /tmp/billing-dash-screenshot.log 2>&1 & pid=$$!; \
+	for i in $$(seq 50); do curl -sf http://127.0.0.1:8051/healthz >/dev/null && break; sleep 0.2; done; \
+	$(BIN)/python scripts/screenshot.py http://127.0.0.1:8051 docs/dashboard.png; status=$$?; kill $$pid; exit $$status
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache
