@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import dash
 import flask_login
@@ -116,4 +117,9 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = shell_layout
+    for page in dash.page_registry.values():
+        # Dash has just imported the page modules for this app; each binds its own callbacks.
+        register = getattr(sys.modules[page["module"]], "register_callbacks", None)
+        if register:
+            register(app)
     return app

@@ -8,7 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 import flask_login
 import pandas as pd
-from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
@@ -114,28 +114,12 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
     ], className="billing-page")
 
 
-clientside_callback(
-    dash.ClientsideFunction(namespace="billing", function_name="push_url"),
-    Output(URL_SYNC, "data"),
-    Input(PERIOD, "value"),
-    Input(DATES, "start_date"),
-    Input(DATES, "end_date"),
-)
 
 
-@callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))
 def toggle_date_range(period: str) -> bool:
     return period != "custom"
 
 
-@callback(
-    Output(REPORT, "data"),
-    Output(ALERT, "is_open"),
-    Input(PERIOD, "value"),
-    Input(DATES, "start_date"),
-    Input(DATES, "end_date"),
-    Input(RETRY, "n_clicks"),
-)
 def load_report(period: str, start: str | None, end: str | None, _retry: int | None):
     """The one billing query of a period change; every widget reads its result from the store."""
     org = flask_login.current_user.org
@@ -161,25 +145,12 @@ def _period_label(period: dict) -> str:
     return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
 
 
-@callback(
-    Output(CARDS, "children"),
-    Output(PERIOD_LABEL, "children"),
-    Output(EMPTY, "is_open"),
-    Input(REPORT, "data"),
-    prevent_initial_call=True,
-)
 def render_summary(data: dict):
     report = data["report"]
     return (summary_cards(report["summary"], data["changes"], PREFIX), _period_label(report["period"]),
             report["summary"]["totalMessages"] == 0)
 
 
-@callback(
-    Output(DAILY_GRAPH, "figure"),
-    Output(MODEL_GRAPH, "figure"),
-    Input(REPORT, "data"),
-    prevent_initial_call=True,
-)
 def render_charts(data: dict):
     report = data["report"]
     daily = pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])
@@ -195,24 +166,11 @@ def agent_rows(report: dict) -> list[dict]:
             if row["agentId"] in budgets else row for row in report["usageByAgent"]]
 
 
-@callback(
-    Output(AGENTS_GRID, "rowData"),
-    Output(MODELS_GRID, "rowData"),
-    Output(CONVERSATIONS_GRID, "rowData"),
-    Input(REPORT, "data"),
-    prevent_initial_call=True,
-)
 def render_tables(data: dict):
     report = data["report"]
     return agent_rows(report), report["usageByModel"], report["topConversations"]
 
 
-@callback(
-    Output(DOWNLOAD, "data"),
-    Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
-    State(REPORT, "data"),
-    prevent_initial_call=True,
-)
 def download_csv(_clicks: list, data: dict | None):
     """The CSV of what is on screen: the stored report's rows, not a new query."""
     if not data or not ctx.triggered_id or not any(_clicks):
@@ -221,3 +179,26 @@ def download_csv(_clicks: list, data: dict | None):
     report = data["report"]
     return {"content": rows_csv(section, report[SECTION_KEYS[section]]),
             "filename": csv_filename(report["period"], section), "type": "text/csv"}
+
+def register_callbacks(app: dash.Dash) -> None:
+    """Bind this page's callbacks to `app` (called by create_app).
+
+    Explicit rather than `dash.callback`: that process-wide list goes to whichever app serves
+    a request first, which leaves other apps built in the same process (tests) without any.
+    """
+    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="push_url"),
+                            Output(URL_SYNC, "data"),
+                            Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"))
+    app.callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))(toggle_date_range)
+    app.callback(Output(REPORT, "data"), Output(ALERT, "is_open"),
+                 Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"),
+                 Input(RETRY, "n_clicks"))(load_report)
+    app.callback(Output(CARDS, "children"), Output(PERIOD_LABEL, "children"), Output(EMPTY, "is_open"),
+                 Input(REPORT, "data"), prevent_initial_call=True)(render_summary)
+    app.callback(Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure"),
+                 Input(REPORT, "data"), prevent_initial_call=True)(render_charts)
+    app.callback(Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"),
+                 Output(CONVERSATIONS_GRID, "rowData"),
+                 Input(REPORT, "data"), prevent_initial_call=True)(render_tables)
+    app.callback(Output(DOWNLOAD, "data"), Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
+                 State(REPORT, "data"), prevent_initial_call=True)(download_csv)

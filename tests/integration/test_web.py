@@ -86,3 +86,15 @@ def test_production_app_refuses_to_start_without_secret_key(database_url):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(Settings.from_env({}, database_url=database_url))
     create_app(Settings.from_env({}, database_url=database_url), dev=True)
+
+
+def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, user_email):
+    apps = [create_app(Settings.from_env({}, database_url=database_url, secret_key="s")) for _ in range(2)]
+    outputs = []
+    for app in apps:
+        client = app.server.test_client()
+        login(client, user_email, TEST_PASSWORD)
+        outputs.append(sorted(d["output"] for d in client.get("/_dash-dependencies").get_json()))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == len(set(outputs[0]))
+    assert any("billing-report.data" in o for o in outputs[0])

@@ -1,0 +1,114 @@
+"""Dashboard callbacks called as plain functions: the store carries the API's exact numbers."""
+
+from __future__ import annotations
+
+import sys
+
+import flask_login
+import pytest
+from dash import no_update
+
+from billing_dash import create_app
+from billing_dash.auth import Organization, User
+from billing_dash.config import Settings
+from billing_dash.ingest import ingest
+from billing_dash.services.export import rows_csv
+
+from .test_api import event
+
+
+@pytest.fixture
+def page(app):
+    """The billing page module as the app loaded it (Dash imports pages when an app is created)."""
+    return sys.modules["billing_dash.pages.billing"]
+
+
+@pytest.fixture
+def as_user(app, org):
+    """A request context logged in as a user of `org`, as Dash runs callbacks."""
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        flask_login.login_user(User(1, "someone@example.com", org))
+        yield
+
+
+@pytest.fixture
+def usage(engine, org):
+    events = [event(i, timestamp=f"2026-01-{10 + i % 5:02d}T12:00:00Z", agent_id=f"a{i % 2}", agent_name=f"A{i % 2}")
+              for i in range(20)]
+    with engine.begin() as conn:
+        ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(events)))
+
+
+def test_load_report_stores_exactly_what_the_api_answers(client, auth_headers, as_user, usage, page):
+    data, alert_open = page.load_report("custom", "2026-01-01", "2026-01-31T00:00:00", None)
+    api = client.get("/api/v1/analytics/billing", headers=auth_headers,
+                     query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}).get_json()
+    assert alert_open is False
+    assert data["report"] == api
+    assert data["report"]["summary"]["totalMessages"] == 20
+    # Nothing before January: no baseline to compare against.
+    assert data["changes"]["totalCost"] is None
+
+
+def test_changes_compare_with_the_previous_period_of_the_same_length(engine, org, as_user, page):
+    with engine.begin() as conn:
+        ingest(conn, org.id, [("event 0", event(0, timestamp="2026-01-05T12:00:00Z", cost="1")),
+                              ("event 1", event(1, timestamp="2026-01-12T12:00:00Z", cost="1.5"))])
+    data, _ = page.load_report("custom", "2026-01-08", "2026-01-14", None)  # previous: Jan 1-7
+    assert data["changes"]["totalCost"] == 50.0
+
+
+def test_custom_without_dates_waits_for_them(as_user, page):
+    assert page.load_report("custom", None, None, None) == (no_update, False)
+    assert page.load_report("custom", "2026-02-01", "2026-01-01", None) == (no_update, False)
+
+
+def test_render_callbacks_show_the_store(as_user, usage, page):
+    data, _ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
+    cards, label, empty = page.render_summary(data)
+    assert empty is False
+    assert "Jan 1, 2026 – Jan 31, 2026" in label
+    assert cards[0].children.children.children[1].children == f"${data['report']['summary']['totalCost']:,.2f}"
+    daily, share = page.render_charts(data)
+    assert list(daily.data[0].y) == [d["promptTokens"] for d in data["report"]["usageByDay"]]
+    agents, models, conversations = page.render_tables(data)
+    assert [a["agentId"] for a in agents] == [a["agentId"] for a in data["report"]["usageByAgent"]]
+    assert models == data["report"]["usageByModel"] and conversations == data["report"]["topConversations"]
+
+
+def test_empty_period_opens_the_empty_note(as_user, page):
+    data, _ = page.load_report("custom", "2020-01-01", "2020-01-31", None)
+    _, _, empty = page.render_summary(data)
+    assert empty is True
+
+
+def test_download_gives_the_api_csv(client, auth_headers, as_user, usage, page):
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    data, _ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
+    context_value.set(AttributeDict(triggered_inputs=[
+        {"prop_id": '{"section":"agents","type":"billing-download-button"}.n_clicks', "value": 1}]))
+    download = page.download_csv([None, 1, None, None], data)
+    api_csv = client.get("/api/v1/analytics/billing.csv", headers=auth_headers, query_string={
+        "period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": "agents"})
+    assert download["content"] == api_csv.get_data(as_text=True)
+    assert download["content"] == rows_csv("agents", data["report"]["usageByAgent"])
+    assert download["filename"] in api_csv.headers["Content-Disposition"]
+
+
+def test_budget_use_is_merged_into_agent_rows(page):
+    report = {"usageByAgent": [{"agentId": "a", "cost": 1}, {"agentId": "b", "cost": 0.5}],
+              "budgets": [{"agentId": "b", "monthlyTokenBudget": 1000, "budgetUsedPercent": 12.5}]}
+    rows = page.agent_rows(report)
+    assert "budgetUsedPercent" not in rows[0]
+    assert rows[1]["budgetUsedPercent"] == 12.5 and rows[1]["monthlyTokenBudget"] == 1000
+
+
+def test_database_down_opens_the_alert_instead_of_failing(page):
+    dead = create_app(Settings.from_env({}, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                                       secret_key="s"))
+    page = sys.modules["billing_dash.pages.billing"]
+    with dead.server.test_request_context("/_dash-update-component", method="POST"):
+        flask_login.login_user(User(1, "x@example.com", Organization(1, "o", "UTC")))
+        assert page.load_report("month", None, None, None) == (no_update, True)
