@@ -26,7 +26,8 @@ MODEL_COLUMNS = [
     {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, "sort": "desc", **NUMERIC},
     {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
     {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
-    {"field": "avgTokensPerMessage", "headerName": "Avg tokens/msg", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "avgTokensPerMessage", "headerName": "Avg tokens/msg",
+     "valueFormatter": {"function": "d3.format(',.2f')(params.value)"}, **NUMERIC},
     {"field": "unpricedMessageCount", "headerName": "Unpriced msgs", "valueFormatter": COUNT, **NUMERIC},
 ]
 CONVERSATION_COLUMNS = [
