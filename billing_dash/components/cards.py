@@ -29,7 +29,7 @@ def summary_card(card_id: str, title: str, value: str, detail: str, pct: float |
             className="summary-card h-100",
             id=card_id,
         ),
-        xs=12, sm=6, xl=3, className="mb-3",
+        xs=6, xl=3,
     )
 
 

@@ -17,7 +17,7 @@ def _base_layout(fig: go.Figure) -> go.Figure:
     fig.update_layout(
         template="plotly_white",
         margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
         hovermode="x unified",
         font={"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
     )
