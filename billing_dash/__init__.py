@@ -9,7 +9,7 @@ import dash
 import flask_login
 from flask import Flask, jsonify, redirect, request
 from flask_cors import CORS
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .config import DEV_SECRET_KEY, ROOT, Settings
@@ -89,7 +89,10 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
             return api.error_response(exc.code or 500, code, exc.description or exc.name)
         return exc
 
-    @server.errorhandler(DBAPIError)
+    # Connection failures (and SQLite's "database is locked") are worth a retry; any other
+    # database error is a bug and goes to the 500 handler below.
+    @server.errorhandler(OperationalError)
+    @server.errorhandler(InterfaceError)
     def database_error(exc: DBAPIError):
         log.warning("database error on %s: %s", request.path, exc.__class__.__name__)
         return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",

@@ -81,7 +81,7 @@ def _report_request(caller: Caller) -> tuple[Period, int]:
 def _report(caller: Caller):
     period, top = _report_request(caller)
     with get_engine().connect() as conn:
-        return billing_report(conn, caller.org.id, period, top)
+        return billing_report(conn, caller.org, period, top)
 
 
 @bp.get("/analytics/billing")

@@ -177,6 +177,18 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
                + (f", {result.unpriced} unpriced (no price for their model)" if result.unpriced else ""))
 
 
+@main.command("rebuild-aggregates")
+@click.option("--org", help="Organization name (default: all organizations).")
+@click.pass_context
+def rebuild_aggregates(ctx: click.Context, org: str | None) -> None:
+    """Recompute the pre-aggregated usage from the stored events (after a repair or a time zone change)."""
+    from .aggregates import rebuild
+
+    with _engine(ctx).begin() as conn:
+        events = rebuild(conn, None if org is None else [auth.get_org(conn, org).id])
+    click.echo(f"rebuilt aggregates from {events} events")
+
+
 @main.command("demo-data")
 @click.option("--org", required=True, help="Organization name (created when missing).")
 @click.option("--days", default=400, show_default=True, type=click.IntRange(1, 3000))

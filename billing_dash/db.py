@@ -28,8 +28,18 @@ def sqlite_local_date(ts: str | None, tz: str) -> str | None:
     return instant.astimezone(_zone(tz)).date().isoformat()
 
 
+def sqlite_quarter_start(ts: str | None) -> str | None:
+    """SQLite twin of PostgreSQL's `date_bin('15 minutes', ts, ...)` on naive-UTC text timestamps."""
+    if ts is None:
+        return None
+    instant = datetime.fromisoformat(ts)
+    start = instant.replace(minute=instant.minute - instant.minute % 15, second=0, microsecond=0)
+    return start.strftime("%Y-%m-%d %H:%M:%S.000000")
+
+
 def _on_sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
+    dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")  # readers keep reading while an import writes

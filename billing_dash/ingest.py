@@ -14,7 +14,8 @@ from typing import Any, BinaryIO, Callable
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .models import MONEY_SCALE, agents, conversations, model_prices, usage_events
+from .aggregates import EventWriter
+from .models import MONEY_SCALE, agents, conversations, model_prices, organizations
 
 MAX_ID = 200
 MAX_TOKENS = 10**12
@@ -274,20 +275,21 @@ def _upsert_names(conn: Connection, org_id: int, batch: list[UsageEvent]) -> Non
             conn.execute(stmt.on_conflict_do_update(index_elements=["organization_id", "id"], set_=update), rows)
 
 
-def _write(conn: Connection, org_id: int, batch: list[UsageEvent], prices: PriceBook) -> tuple[int, int]:
+def _write(conn: Connection, org_id: int, batch: list[UsageEvent], prices: PriceBook,
+           writer: EventWriter) -> tuple[int, int]:
     """Store a batch; returns (inserted, unpriced among them). Known event ids are skipped."""
     _upsert_names(conn, org_id, batch)
-    rows = []
+    rows: dict[str, dict] = {}
     for e in batch:
+        if e.event_id in rows:
+            continue  # the first of two equal ids in one batch wins, as across batches
         cost = e.cost if e.cost is not None else prices.cost(e.model, e.ts, e.prompt_tokens, e.completion_tokens)
-        rows.append({
+        rows[e.event_id] = {
             "organization_id": org_id, "event_id": e.event_id, "ts": e.ts, "agent_id": e.agent_id,
             "conversation_id": e.conversation_id, "model": e.model, "prompt_tokens": e.prompt_tokens,
             "completion_tokens": e.completion_tokens, "cost": cost or Decimal(0), "priced": cost is not None,
-        })
-    stmt = _insert(conn, usage_events).on_conflict_do_nothing().returning(usage_events.c.priced)
-    inserted = conn.execute(stmt, rows).scalars().all()
-    return len(inserted), sum(1 for priced in inserted if not priced)
+        }
+    return writer.write(list(rows.values()))
 
 
 def ingest(
@@ -303,6 +305,8 @@ def ingest(
     transaction must then roll back, so a bad file writes nothing.
     """
     prices = PriceBook(conn)
+    tz = conn.execute(select(organizations.c.timezone).where(organizations.c.id == org_id)).scalar_one()
+    writer = EventWriter(conn, org_id, tz)
     errors: list[FieldError] = []
     batch: list[UsageEvent] = []
     seen = inserted = unpriced = 0
@@ -310,7 +314,7 @@ def ingest(
     def flush() -> None:
         nonlocal inserted, unpriced
         if batch and not errors:
-            done, unpriced_now = _write(conn, org_id, batch, prices)
+            done, unpriced_now = _write(conn, org_id, batch, prices, writer)
             inserted += done
             unpriced += unpriced_now
             if on_batch:
@@ -336,4 +340,5 @@ def ingest(
     if errors:
         raise IngestError(errors)
     flush()
+    writer.close()
     return IngestResult(inserted=inserted, skipped=seen - inserted, unpriced=unpriced)

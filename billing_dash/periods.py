@@ -63,6 +63,30 @@ class Period:
     def dates(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range(self.days)]
 
+    def window(self, org_tz: str) -> dict[str, date | datetime]:
+        """SQL parameters splitting the period into whole local days of the organization's zone
+        (read from the aggregates, kept per such day) and partial edge days (read from events).
+
+        In the organization's own zone the whole period is whole days and the edges are empty.
+        """
+        start, end = self.start_utc, self.end_utc
+        if org_tz == self.tz:
+            first, last = self.start, self.end
+        else:
+            zone = ZoneInfo(org_tz)
+            first = start.astimezone(zone).date()
+            if local_midnight_utc(first, org_tz) < start:
+                first += timedelta(days=1)
+            last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+            if local_midnight_utc(last + timedelta(days=1), org_tz) > end:
+                last -= timedelta(days=1)
+        if first > last:  # no whole day inside: all of it is edge
+            return {"start": start, "end": end, "day_from": first, "day_to": first - timedelta(days=1),
+                    "full_start": end, "full_end": end}
+        return {"start": start, "end": end, "day_from": first, "day_to": last,
+                "full_start": local_midnight_utc(first, org_tz),
+                "full_end": local_midnight_utc(last + timedelta(days=1), org_tz)}
+
     def previous(self) -> "Period":
         """The period of the same length that ends the day before this one starts."""
         end = self.start - timedelta(days=1)

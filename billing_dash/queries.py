@@ -5,25 +5,29 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from sqlalchemy import TextClause, bindparam, text
+from sqlalchemy import Date, bindparam, text
 
 from .config import ROOT
 from .models import Money, UTCDateTime
 
 QUERY_DIR = ROOT / "queries"
 # Parameters and result columns that need a type so both databases speak UTC instants and Decimal.
-_BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime()}
+_BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime(), "full_start": UTCDateTime(),
+               "full_end": UTCDateTime(), "day_from": Date(), "day_to": Date()}
 _RESULT_TYPES = {"cost": Money()}
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 @lru_cache(maxsize=None)
-def load(name: str) -> TextClause:
+def load(name: str):
     """The statement in queries/<name>.sql, with typed parameters and money columns."""
-    sql = (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    lines = (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines()
+    # Comment lines go: a ':word' in a comment would otherwise be taken for a parameter.
+    sql = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
     stmt = text(sql)
     params = set(_PARAM.findall(sql))
     typed = [bindparam(p, type_=t) for p, t in _BIND_TYPES.items() if p in params]
     if typed:
         stmt = stmt.bindparams(*typed)
-    return stmt.columns(**{c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\bAS {c}\b", sql)})
+    typed_columns = {c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\bAS {c}\b", sql)}
+    return stmt.columns(**typed_columns) if typed_columns else stmt

@@ -1,12 +1,12 @@
--- Tokens each budgeted agent used in the current calendar month, against its monthly budget.
+-- Tokens each budgeted agent used in the current calendar month of the organization's zone.
 SELECT a.id AS agent_id,
        a.name AS agent_name,
        a.monthly_token_budget,
-       COALESCE(SUM(e.prompt_tokens + e.completion_tokens), 0) AS month_tokens
+       COALESCE(SUM(d.prompt_tokens + d.completion_tokens), 0) AS month_tokens
 FROM agents a
-LEFT JOIN usage_events e
-       ON e.organization_id = a.organization_id AND e.agent_id = a.id
-      AND e.ts >= :start AND e.ts < :end
+LEFT JOIN usage_daily d
+       ON d.organization_id = a.organization_id AND d.agent_id = a.id
+      AND d.day >= :day_from AND d.day <= :day_to
 WHERE a.organization_id = :org_id
   AND a.monthly_token_budget IS NOT NULL
 GROUP BY a.id, a.name, a.monthly_token_budget

@@ -10,7 +10,7 @@ import flask_login
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from flask import current_app
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..components.cards import summary_cards
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
@@ -131,9 +131,9 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
         return no_update, False
     try:
         with current_app.extensions["billing_dash.engine"].connect() as conn:
-            report = billing_report(conn, org.id, chosen)
-            previous = summarize(conn, org.id, chosen.previous())
-    except DBAPIError:
+            report = billing_report(conn, org, chosen)
+            previous = summarize(conn, org, chosen.previous())
+    except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return no_update, True
     return {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous))}, False

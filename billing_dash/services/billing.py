@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 import pandas as pd
 from sqlalchemy import Connection
 
 from ..periods import Period, resolve_period
 from ..queries import load
+
+class Tenant(Protocol):
+    """The organization a report is for: its id and its time zone (auth.Organization)."""
+
+    id: int
+    timezone: str
+
 
 DEFAULT_TOP = 10
 MAX_TOP = 100
@@ -74,12 +82,12 @@ def _daily(conn: Connection, org_id: int, period: Period) -> pd.DataFrame:
     return df[DAILY_COLUMNS]
 
 
-def summarize(conn: Connection, org_id: int, period: Period, daily: pd.DataFrame | None = None) -> Summary:
+def summarize(conn: Connection, org: Tenant, period: Period, daily: pd.DataFrame | None = None) -> Summary:
     """Totals of a period; they are the sums of its days, so the two can never disagree."""
     if daily is None:
-        daily = _daily(conn, org_id, period)
+        daily = _daily(conn, org.id, period)
     conversations = conn.execute(
-        load("conversation_count"), {"org_id": org_id, "start": period.start_utc, "end": period.end_utc}
+        load("conversation_count"), {"org_id": org.id, **period.window(org.timezone)}
     ).scalar_one()
     return Summary(
         total_tokens=int(daily["total_tokens"].sum()),
@@ -92,10 +100,10 @@ def summarize(conn: Connection, org_id: int, period: Period, daily: pd.DataFrame
     )
 
 
-def agent_budgets(conn: Connection, org_id: int, tz: str) -> pd.DataFrame:
-    """Tokens each agent with a monthly budget used this calendar month, and the share used."""
-    month = resolve_period("month", tz)
-    df = _frame(conn, "agent_budgets", org_id=org_id, start=month.start_utc, end=month.end_utc)
+def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
+    """Tokens each agent with a monthly budget used this calendar month (organization's zone)."""
+    month = resolve_period("month", org.timezone)
+    df = _frame(conn, "agent_budgets", org_id=org.id, day_from=month.start, day_to=month.end)
     df["budget_used"] = [
         Decimal(int(used)) / int(budget) if budget else Decimal(0)
         for used, budget in zip(df["month_tokens"], df["monthly_token_budget"])
@@ -103,18 +111,18 @@ def agent_budgets(conn: Connection, org_id: int, tz: str) -> pd.DataFrame:
     return df
 
 
-def billing_report(conn: Connection, org_id: int, period: Period, top: int = DEFAULT_TOP) -> BillingReport:
-    """Compute the full report of `period` for organization `org_id` from database aggregates."""
-    window = {"org_id": org_id, "start": period.start_utc, "end": period.end_utc}
-    daily = _daily(conn, org_id, period)
+def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> BillingReport:
+    """Compute the full report of `period` for organization `org` from the aggregates."""
+    window = {"org_id": org.id, **period.window(org.timezone)}
+    daily = _daily(conn, org.id, period)
     return BillingReport(
         period=period,
-        summary=summarize(conn, org_id, period, daily),
+        summary=summarize(conn, org, period, daily),
         daily=daily,
         agents=_frame(conn, "by_agent", **window),
         models=_frame(conn, "by_model", **window),
         conversations=_frame(conn, "top_conversations", limit=top, **window),
-        budgets=agent_budgets(conn, org_id, period.tz),
+        budgets=agent_budgets(conn, org),
     )
 
 

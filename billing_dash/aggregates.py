@@ -1,0 +1,99 @@
+"""Stores batches of events with their aggregates in one transaction, and rebuilds aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Connection, MetaData, Table, delete, select, text
+
+from .models import AGGREGATES, organizations, usage_event_columns, usage_events
+from .queries import load
+
+STAGING = "staging_usage"
+NEW = "new_usage"
+AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations")
+EVENT_COLUMNS = [c.name for c in usage_events.columns]
+COPY_STAGING = "COPY staging_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN"
+
+# Table objects for the temporary tables, so SQLite rows get the same type conversions
+# (money as scaled integers, UTC text timestamps) as usage_events itself.
+_temp_metadata = MetaData()
+staging_table = Table(STAGING, _temp_metadata, *usage_event_columns(), prefixes=["TEMPORARY"])
+new_table = Table(NEW, _temp_metadata, *usage_event_columns(), prefixes=["TEMPORARY"])
+
+
+class EventWriter:
+    """Writes event batches inside the caller's transaction: an event id already stored is
+    skipped, and only the events really inserted reach the aggregates (also when two imports
+    of the same events run at once)."""
+
+    def __init__(self, conn: Connection, org_id: int, tz: str) -> None:
+        self.conn, self.org_id, self.tz = conn, org_id, tz
+        self.postgres = conn.dialect.name == "postgresql"
+        if self.postgres:
+            for name in (STAGING, NEW):
+                conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} "  # a constant name, not input
+                                  "(LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DROP"))
+        else:
+            for table in (staging_table, new_table):
+                table.create(conn, checkfirst=True)
+
+    def write(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
+        """Store `rows` (dicts of usage_events columns, unique event ids); returns (inserted, unpriced)."""
+        conn = self.conn
+        conn.execute(text("DELETE FROM staging_usage"))
+        conn.execute(text("DELETE FROM new_usage"))
+        if self.postgres:
+            self._copy(rows)
+            conn.execute(text(
+                "WITH ins AS (INSERT INTO usage_events SELECT * FROM staging_usage "
+                "ON CONFLICT DO NOTHING RETURNING *) INSERT INTO new_usage SELECT * FROM ins"))
+        else:
+            # The caller's transaction already wrote to the database (agents), so SQLite's write
+            # lock is held: nobody can store these ids between the check and the insert.
+            conn.execute(staging_table.insert(), rows)
+            conn.execute(text(
+                "INSERT INTO new_usage SELECT * FROM staging_usage s WHERE NOT EXISTS (SELECT 1 FROM usage_events e "
+                "WHERE e.organization_id = s.organization_id AND e.event_id = s.event_id)"))
+            conn.execute(text("INSERT INTO usage_events SELECT * FROM new_usage"))
+        return self._aggregate()
+
+    def _copy(self, rows: list[dict[str, Any]]) -> None:
+        cursor = self.conn.connection.dbapi_connection.cursor()
+        with cursor.copy(COPY_STAGING) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in EVENT_COLUMNS])
+
+    def _aggregate(self) -> tuple[int, int]:
+        for query in AGGREGATE_QUERIES:
+            self.conn.execute(load(query), {"tz": self.tz})
+        inserted, unpriced = self.conn.execute(text(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0) FROM new_usage")).one()
+        return int(inserted), int(unpriced)
+
+    def close(self) -> None:
+        if not self.postgres:
+            for table in (staging_table, new_table):
+                table.drop(self.conn, checkfirst=True)
+
+
+def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
+    """Recompute the aggregates of the given organizations (all by default) from their events."""
+    orgs = conn.execute(select(organizations.c.id, organizations.c.timezone)).all()
+    wanted = None if org_ids is None else set(org_ids)
+    events = 0
+    for org_id, tz in orgs:
+        if wanted is not None and org_id not in wanted:
+            continue
+        for table in AGGREGATES:
+            conn.execute(delete(table).where(table.c.organization_id == org_id))
+        writer = EventWriter(conn, org_id, tz)
+        conn.execute(text("DELETE FROM new_usage"))
+        conn.execute(text("INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id"),
+                     {"org_id": org_id})
+        events += writer._aggregate()[0]
+        writer.close()
+    return events
+
+

@@ -1,0 +1,72 @@
+"""Pre-aggregated usage: per quarter hour, per local day x agent x model, per day x conversation.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from billing_dash.models import Money, UTCDateTime
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+QUARTER_START_PG = """
+CREATE OR REPLACE FUNCTION quarter_start(ts timestamptz) RETURNS timestamptz
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT date_bin('15 minutes', ts, TIMESTAMPTZ '2000-01-01 00:00:00+00') $$
+"""
+
+
+def _sums(*extra: sa.Column) -> list[sa.Column]:
+    return [
+        *extra,
+        sa.Column("cost", Money, nullable=False),
+        sa.Column("message_count", sa.BigInteger, nullable=False),
+    ]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(QUARTER_START_PG)
+    op.create_table(
+        "usage_quarter",
+        sa.Column("organization_id", sa.Integer, sa.ForeignKey("organizations.id"), primary_key=True),
+        sa.Column("bucket", UTCDateTime, primary_key=True),
+        *_sums(sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
+               sa.Column("completion_tokens", sa.BigInteger, nullable=False)),
+        sa.Column("unpriced_count", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "usage_daily",
+        sa.Column("organization_id", sa.Integer, sa.ForeignKey("organizations.id"), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("agent_id", sa.String(200), primary_key=True),
+        sa.Column("model", sa.String(200), primary_key=True),
+        *_sums(sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
+               sa.Column("completion_tokens", sa.BigInteger, nullable=False)),
+        sa.Column("unpriced_count", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "conversation_daily",
+        sa.Column("organization_id", sa.Integer, sa.ForeignKey("organizations.id"), primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("conversation_id", sa.String(200), primary_key=True),
+        sa.Column("agent_id", sa.String(200), primary_key=True),
+        *_sums(sa.Column("total_tokens", sa.BigInteger, nullable=False)),
+    )
+    # Databases that already hold events get their aggregates now.
+    from billing_dash.aggregates import rebuild
+
+    rebuild(op.get_bind())
+
+
+def downgrade() -> None:
+    for table in ("conversation_daily", "usage_daily", "usage_quarter"):
+        op.drop_table(table)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS quarter_start(timestamptz)")
