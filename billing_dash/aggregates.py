@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, delete, select, text
+from sqlalchemy import Connection, MetaData, Table, delete, select, text, update
 
 from .models import AGGREGATES, organizations, usage_event_columns, usage_events
 from .queries import load
 
 STAGING = "staging_usage"
 NEW = "new_usage"
-AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations")
+AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations", "aggregate/totals")
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
 COPY_STAGING = "COPY staging_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN"
 
@@ -68,6 +68,12 @@ class EventWriter:
     def _aggregate(self) -> tuple[int, int]:
         for query in AGGREGATE_QUERIES:
             self.conn.execute(load(query), {"tz": self.tz})
+        spans = self.conn.execute(load("aggregate/spans"), {"org_id": self.org_id}).all()
+        longest = max((int((last - first).total_seconds()) + 1 for first, last in spans), default=0)
+        self.conn.execute(
+            update(organizations)
+            .where(organizations.c.id == self.org_id, organizations.c.max_conversation_seconds < longest)
+            .values(max_conversation_seconds=longest))
         inserted, unpriced = self.conn.execute(text(
             "SELECT COUNT(*), COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0) FROM new_usage")).one()
         return int(inserted), int(unpriced)
@@ -88,6 +94,7 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
             continue
         for table in AGGREGATES:
             conn.execute(delete(table).where(table.c.organization_id == org_id))
+        conn.execute(update(organizations).where(organizations.c.id == org_id).values(max_conversation_seconds=0))
         writer = EventWriter(conn, org_id, tz)
         conn.execute(text("DELETE FROM new_usage"))
         conn.execute(text("INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id"),

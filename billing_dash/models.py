@@ -100,6 +100,9 @@ organizations = Table(
     Column("name", String(200), nullable=False, unique=True),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("created_at", UTCDateTime, nullable=False),
+    # The longest time between a conversation's first and last message: conversations that
+    # cross a period's start began at most this long before it.
+    Column("max_conversation_seconds", BigInteger, nullable=False, server_default="0"),
 )
 
 users = Table(
@@ -219,9 +222,29 @@ conversation_daily = Table(
     Column("total_tokens", BigInteger, nullable=False),
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
+    Index("ix_conversation_daily_conversation", "organization_id", "conversation_id", "day"),
 )
 
-AGGREGATES = (usage_quarter, usage_daily, conversation_daily)
+# Per conversation: its whole-life totals and first and last message, once for the conversation
+# (agent_id ALL_AGENTS) and once per agent in it. A conversation that lies inside a period adds
+# its totals as they are; only the few that cross the period's edges are summed from days.
+ALL_AGENTS = ""
+conversation_totals = Table(
+    "conversation_totals",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("conversation_id", String(200), primary_key=True),
+    Column("agent_id", String(200), primary_key=True),
+    Column("first_ts", UTCDateTime, nullable=False),
+    Column("last_ts", UTCDateTime, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cost", Money, nullable=False),
+    Column("message_count", BigInteger, nullable=False),
+    Index("ix_conversation_totals_first", "organization_id", "agent_id", "first_ts", "last_ts"),
+    Index("ix_conversation_totals_cost", "organization_id", "agent_id", "cost"),
+)
+
+AGGREGATES = (usage_quarter, usage_daily, conversation_daily, conversation_totals)
 
 model_prices = Table(
     "model_prices",
@@ -246,5 +269,7 @@ __all__ = [
     "usage_quarter",
     "usage_daily",
     "conversation_daily",
+    "conversation_totals",
+    "ALL_AGENTS",
     "AGGREGATES",
 ]

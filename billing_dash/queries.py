@@ -13,8 +13,8 @@ from .models import Money, UTCDateTime
 QUERY_DIR = ROOT / "queries"
 # Parameters and result columns that need a type so both databases speak UTC instants and Decimal.
 _BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime(), "full_start": UTCDateTime(),
-               "full_end": UTCDateTime(), "day_from": Date(), "day_to": Date()}
-_RESULT_TYPES = {"cost": Money()}
+               "full_end": UTCDateTime(), "span_start": UTCDateTime(), "day_from": Date(), "day_to": Date()}
+_RESULT_TYPES = {"cost": Money(), "first_ts": UTCDateTime(), "last_ts": UTCDateTime()}
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
@@ -27,7 +27,12 @@ def load(name: str):
     stmt = text(sql)
     params = set(_PARAM.findall(sql))
     typed = [bindparam(p, type_=t) for p, t in _BIND_TYPES.items() if p in params]
+    if "ids" in params:  # a list, expanded to one parameter per item
+        typed.append(bindparam("ids", expanding=True))
     if typed:
         stmt = stmt.bindparams(*typed)
-    typed_columns = {c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\bAS {c}\b", sql)}
+    if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+        return stmt
+    select_list = sql.split("FROM", 1)[0]
+    typed_columns = {c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\b{c}\b", select_list)}
     return stmt.columns(**typed_columns) if typed_columns else stmt

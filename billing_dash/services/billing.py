@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Protocol
 
 import pandas as pd
 from sqlalchemy import Connection
 
+from ..models import ALL_AGENTS
 from ..periods import Period, resolve_period
 from ..queries import load
 
@@ -82,20 +84,71 @@ def _daily(conn: Connection, org_id: int, period: Period) -> pd.DataFrame:
     return df[DAILY_COLUMNS]
 
 
-def summarize(conn: Connection, org: Tenant, period: Period, daily: pd.DataFrame | None = None) -> Summary:
+@dataclass(frozen=True)
+class ConversationStats:
+    """Distinct conversations of a period per agent (ALL_AGENTS: the whole organization) and
+    its costliest conversations (conversation_id, title, agent_id, total_tokens, cost,
+    message_count)."""
+
+    counts: dict[str, int]
+    top: pd.DataFrame
+
+
+_ID_CHUNK = 5000  # ids per statement: PostgreSQL takes at most 65,535 parameters
+TOP_COLUMNS = ["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"]
+
+
+def _in_chunks(conn: Connection, query: str, ids: list[str], **params) -> list:
+    rows = []
+    for i in range(0, len(ids), _ID_CHUNK):
+        rows += conn.execute(load(query), {**params, "ids": ids[i:i + _ID_CHUNK]}).all()
+    return rows
+
+
+def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> ConversationStats:
+    """Conversations lying wholly inside the period count with their stored totals; the few
+    crossing its edges are summed over their in-period days, so every figure stays exact."""
+    window = {"org_id": org.id, **period.window(org.timezone)}
+    counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"), window)}
+    span = conn.execute(load("organization_span"), {"org_id": org.id}).scalar_one()
+    crossing = conn.execute(load("conversations_crossing"),
+                            {**window, "span_start": window["start"] - timedelta(seconds=int(span))}).all()
+    partial: dict[tuple[str, str], list] = {}
+    if crossing:
+        ids = sorted({conversation for conversation, _ in crossing})
+        for conversation, agent, tokens, cost, messages in _in_chunks(conn, "conversations_partial", ids, **window):
+            for key in ((conversation, agent), (conversation, ALL_AGENTS)):
+                sums = partial.setdefault(key, [0, Decimal(0), 0])
+                sums[0] += int(tokens); sums[1] += cost; sums[2] += int(messages)
+    candidates = [tuple(r) for r in conn.execute(load("top_conversations"), {**window, "limit": top})]
+    for conversation, agent in crossing:
+        sums = partial.get((conversation, agent))
+        if sums and sums[2] > 0:
+            counts[agent] = counts.get(agent, 0) + 1
+            if agent == ALL_AGENTS:
+                candidates.append((conversation, *sums))
+    best = sorted(candidates, key=lambda r: (-r[2], -int(r[1]), r[0]))[:top]
+    titles = {r.conversation_id: r for r in _in_chunks(conn, "conversation_titles", [r[0] for r in best],
+                                                        org_id=org.id)}
+    top_rows = [(cid, titles[cid].title if cid in titles else cid, titles[cid].agent_id if cid in titles else "",
+                 int(tokens), cost, int(messages)) for cid, tokens, cost, messages in best]
+    return ConversationStats(counts, pd.DataFrame(top_rows, columns=TOP_COLUMNS))
+
+
+def summarize(conn: Connection, org: Tenant, period: Period, daily: pd.DataFrame | None = None,
+              conversations: ConversationStats | None = None) -> Summary:
     """Totals of a period; they are the sums of its days, so the two can never disagree."""
     if daily is None:
         daily = _daily(conn, org.id, period)
-    conversations = conn.execute(
-        load("conversation_count"), {"org_id": org.id, **period.window(org.timezone)}
-    ).scalar_one()
+    if conversations is None:
+        conversations = conversation_stats(conn, org, period, top=0)
     return Summary(
         total_tokens=int(daily["total_tokens"].sum()),
         prompt_tokens=int(daily["prompt_tokens"].sum()),
         completion_tokens=int(daily["completion_tokens"].sum()),
         total_cost=sum(daily["cost"], Decimal(0)),
         total_messages=int(daily["message_count"].sum()),
-        total_conversations=int(conversations),
+        total_conversations=conversations.counts.get(ALL_AGENTS, 0),
         unpriced_messages=int(daily["unpriced_count"].sum()),
     )
 
@@ -115,13 +168,17 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
     """Compute the full report of `period` for organization `org` from the aggregates."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     daily = _daily(conn, org.id, period)
+    conversations = conversation_stats(conn, org, period, top)
+    agents = _frame(conn, "by_agent", **window)
+    agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]],
+                                            dtype="Int64")
     return BillingReport(
         period=period,
-        summary=summarize(conn, org, period, daily),
+        summary=summarize(conn, org, period, daily, conversations),
         daily=daily,
-        agents=_frame(conn, "by_agent", **window),
+        agents=agents,
         models=_frame(conn, "by_model", **window),
-        conversations=_frame(conn, "top_conversations", limit=top, **window),
+        conversations=conversations.top,
         budgets=agent_budgets(conn, org),
     )
 

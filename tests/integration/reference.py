@@ -30,7 +30,9 @@ def r2(x: Decimal) -> float:
 class Scenario:
     """Random events around `now` with their own priced models (two price periods each)."""
 
-    def __init__(self, seed: int, n: int, now: datetime, days: int = 420) -> None:
+    def __init__(self, seed: int, n: int, now: datetime, days: int = 420, chat_hours: float | None = None) -> None:
+        """`chat_hours`: each conversation's messages fall within that many hours (as in real
+        chats); by default they are spread over all `days`, so most cross any period's edges."""
         rng = random.Random(seed)
         tag = uuid.uuid4().hex[:8]
         self.change = now - timedelta(days=days // 2)
@@ -43,10 +45,16 @@ class Scenario:
         models = [*self.prices, self.unpriced_model]
         agents = [(f"agent-{i}", f"Agent {i}") for i in range(5)]
         convs = [(f"conv-{i}", f"Conversation {i}", rng.choice(agents)[0]) for i in range(n // 6 + 1)]
+        starts = {c[0]: now - timedelta(seconds=rng.randint(0, days * 86400)) for c in convs}
         self.events: list[dict] = []
         for i in range(n):
             conv_id, title, agent_id = rng.choice(convs)
-            instant = now - timedelta(seconds=rng.randint(0, days * 86400))
+            if chat_hours is None:
+                instant = now - timedelta(seconds=rng.randint(0, days * 86400))
+            else:
+                instant = min(now, starts[conv_id] + timedelta(seconds=rng.randint(0, int(chat_hours * 3600))))
+            if rng.random() < 0.05:  # now and then another agent answers in the conversation
+                agent_id = rng.choice(agents)[0]
             offset = rng.choice(OFFSETS)
             shown = instant.astimezone(timezone(_offset(offset))).isoformat()
             event = {

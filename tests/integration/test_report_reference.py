@@ -15,9 +15,12 @@ from .reference import Scenario
 NOW = datetime.now(timezone.utc)
 
 
-@pytest.fixture
-def scenario(engine, org):
-    sc = Scenario(seed=hash(org.name) % 10_000, n=1500, now=NOW)
+@pytest.fixture(params=["spread", "chats"])
+def scenario(request, engine, org):
+    """Conversations spread over the whole year (they cross every period edge), or short chats
+    of a few hours (most lie wholly inside a period)."""
+    chat_hours = 6 if request.param == "chats" else None
+    sc = Scenario(seed=hash(org.name) % 10_000, n=1500, now=NOW, chat_hours=chat_hours)
     with engine.begin() as conn:
         sc.store_prices(conn)
         result = ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(sc.events)))

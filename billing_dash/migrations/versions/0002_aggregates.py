@@ -60,6 +60,22 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(200), primary_key=True),
         *_sums(sa.Column("total_tokens", sa.BigInteger, nullable=False)),
     )
+    op.create_index("ix_conversation_daily_conversation", "conversation_daily",
+                    ["organization_id", "conversation_id", "day"])
+    op.create_table(
+        "conversation_totals",
+        sa.Column("organization_id", sa.Integer, primary_key=True),
+        sa.Column("conversation_id", sa.String(200), primary_key=True),
+        sa.Column("agent_id", sa.String(200), primary_key=True),
+        sa.Column("first_ts", UTCDateTime, nullable=False),
+        sa.Column("last_ts", UTCDateTime, nullable=False),
+        *_sums(sa.Column("total_tokens", sa.BigInteger, nullable=False)),
+    )
+    op.create_index("ix_conversation_totals_first", "conversation_totals",
+                    ["organization_id", "agent_id", "first_ts", "last_ts"])
+    op.create_index("ix_conversation_totals_cost", "conversation_totals", ["organization_id", "agent_id", "cost"])
+    with op.batch_alter_table("organizations") as batch:
+        batch.add_column(sa.Column("max_conversation_seconds", sa.BigInteger, nullable=False, server_default="0"))
     # Databases that already hold events get their aggregates now.
     from billing_dash.aggregates import rebuild
 
@@ -67,7 +83,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("conversation_daily", "usage_daily", "usage_quarter"):
+    with op.batch_alter_table("organizations") as batch:
+        batch.drop_column("max_conversation_seconds")
+    for table in ("conversation_totals", "conversation_daily", "usage_daily", "usage_quarter"):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS quarter_start(timestamptz)")

@@ -1,0 +1,21 @@
+-- Add the events just stored to each conversation's totals, for the whole conversation (agent_id
+-- '') and per agent, widening its first and last message times.
+INSERT INTO conversation_totals (organization_id, conversation_id, agent_id, first_ts, last_ts, total_tokens,
+                                 cost, message_count)
+SELECT n.organization_id, n.conversation_id, '', MIN(n.ts), MAX(n.ts),
+       SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)
+FROM new_usage n
+GROUP BY n.organization_id, n.conversation_id
+UNION ALL
+SELECT n.organization_id, n.conversation_id, n.agent_id, MIN(n.ts), MAX(n.ts),
+       SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)
+FROM new_usage n
+GROUP BY n.organization_id, n.conversation_id, n.agent_id
+ON CONFLICT (organization_id, conversation_id, agent_id) DO UPDATE SET
+    first_ts = CASE WHEN excluded.first_ts < conversation_totals.first_ts
+                    THEN excluded.first_ts ELSE conversation_totals.first_ts END,
+    last_ts = CASE WHEN excluded.last_ts > conversation_totals.last_ts
+                   THEN excluded.last_ts ELSE conversation_totals.last_ts END,
+    total_tokens = conversation_totals.total_tokens + excluded.total_tokens,
+    cost = conversation_totals.cost + excluded.cost,
+    message_count = conversation_totals.message_count + excluded.message_count

@@ -1,0 +1,2 @@
+-- The organization's longest conversation, first to last message, in seconds.
+SELECT o.max_conversation_seconds FROM organizations o WHERE o.id = :org_id
