@@ -54,3 +54,10 @@ screenshot: venv-test browser
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+## make bench: generate BENCH_EVENTS events, import them, time the API under gunicorn and the baselines
+## (e.g. make bench BENCH_EVENTS=10000000 BENCH_BACKEND=sqlite BENCH_ARGS="--requests 50 --skip-naive")
+BENCH_EVENTS ?= 1000000
+BENCH_BACKEND ?= postgresql
+bench: venv-test postgres
+	$(BIN)/python -m bench.run --events $(BENCH_EVENTS) --backend $(BENCH_BACKEND) --out bench/results/$(BENCH_BACKEND)-$(BENCH_EVENTS).json $(BENCH_ARGS)
