@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from urllib.parse import quote
 
 import dash
 import flask_login
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     server.register_blueprint(api.bp)
     server.register_blueprint(api.health_bp)
     server.register_blueprint(login.bp)
+    server.extensions["billing_dash.limiter"] = login.init_rate_limits(
+        server, settings.redis_url, settings.login_rate_limit)
     CORS(server, resources={r"/api/*": {"origins": settings.cors_origin_list}}, supports_credentials=False)
 
     @server.before_request
@@ -80,7 +83,8 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
             return None
         if path.startswith("/_dash") or path.startswith("/_reload"):
             return jsonify({"error": {"code": "unauthorized", "message": "Log in first."}}), 401
-        return redirect(f"/login?next={request.full_path.rstrip('?')}")
+        # Quoted, so a deep link's own query (&startDate=...) survives the trip through login.
+        return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?="))
 
     @server.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

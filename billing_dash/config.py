@@ -41,6 +41,17 @@ class Settings:
         "10000",
         "Largest batch `POST /api/v1/usage` accepts; larger batches get 413.",
     )
+    redis_url: str = _setting(
+        "REDIS_URL",
+        "",
+        "Redis for the login rate limits, shared by all workers (`redis://127.0.0.1:6379/0`); "
+        "empty: each process counts on its own.",
+    )
+    login_rate_limit: str = _setting(
+        "LOGIN_RATE_LIMIT",
+        "5 per minute",
+        "Failed logins allowed per client IP and, separately, per account.",
+    )
     log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.")
 
     @classmethod

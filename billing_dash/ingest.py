@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO, Callable
+from typing import Any, Callable
 
 from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite

@@ -5,7 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask_login
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask_limiter import Limiter, RequestLimit
+from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
@@ -46,6 +48,28 @@ def login():
         error = "Wrong email or password." if not form.csrf_token.errors else "The form expired; please try again."
     status = 401 if error else 200
     return render_template("login.html", form=form, error=error), status
+
+
+def _account_key() -> str:
+    return "account:" + (request.form.get("email") or "").strip().lower()[:320]
+
+
+def _too_many(_limit: RequestLimit) -> Response:
+    page = render_template("login.html", form=LoginForm(), error="Too many failed attempts; try again in a minute.")
+    return make_response(page, 429)
+
+
+def init_rate_limits(server: Flask, storage_uri: str, limit: str) -> Limiter:
+    """Count failed logins per client IP and per account (flask-limiter; Redis when configured,
+    so every gunicorn worker shares the counts)."""
+    limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri or "memory://",
+                      strategy="moving-window", headers_enabled=False)
+    failed = dict(methods=["POST"], deduct_when=lambda response: response.status_code == 401, on_breach=_too_many)
+    view = server.view_functions["login.login"]
+    view = limiter.limit(limit, **failed)(view)
+    view = limiter.limit(limit, key_func=_account_key, scope="login-account", **failed)(view)
+    server.view_functions["login.login"] = view
+    return limiter
 
 
 @bp.route("/logout", methods=["GET", "POST"])

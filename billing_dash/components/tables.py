@@ -45,7 +45,7 @@ def grid(grid_id: str, columns: list[dict]) -> dag.AgGrid:
         rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "minWidth": 110, "flex": 1},
         dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                         "overlayNoRowsTemplate": "No usage in this period"},
+                         "localeText": {"noRowsToShow": "No usage in this period"}},
         columnSize="responsiveSizeToFit",
         className="billing-grid",
         style={"width": "100%"},

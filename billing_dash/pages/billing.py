@@ -41,6 +41,7 @@ DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 SECTION_KEYS = {"daily": "usageByDay", "agents": "usageByAgent", "models": "usageByModel",
                 "conversations": "topConversations"}
+FLOAT_FIELDS = ("cost", "avgTokensPerMessage")
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -177,7 +178,10 @@ def download_csv(_clicks: list, data: dict | None):
         return no_update
     section = ctx.triggered_id["section"]
     report = data["report"]
-    return {"content": rows_csv(section, report[SECTION_KEYS[section]]),
+    # The store came back through the browser's JSON, where 1235.0 turned into 1235: make the
+    # decimals floats again so the file is byte for byte the API's CSV.
+    rows = [{k: float(v) if k in FLOAT_FIELDS else v for k, v in row.items()} for row in report[SECTION_KEYS[section]]]
+    return {"content": rows_csv(section, rows),
             "filename": csv_filename(report["period"], section), "type": "text/csv"}
 
 def register_callbacks(app: dash.Dash) -> None:
