@@ -23,3 +23,20 @@ window.dash_clientside = Object.assign({}, window.dash_clientside, {
     },
   },
 });
+
+/* Back and Forward: our pushState entries are invisible to Dash's router, so put the
+   controls back to what the URL says; the report then follows through the usual callbacks. */
+window.addEventListener("popstate", function () {
+  if (window.location.pathname !== "/dashboard/billing" || !window.dash_clientside.set_props) {
+    return;
+  }
+  const params = new URLSearchParams(window.location.search);
+  const period = params.get("period") || "month";
+  window.dash_clientside.set_props("billing-period", {value: period});
+  if (period === "custom" && params.get("startDate") && params.get("endDate")) {
+    window.dash_clientside.set_props("billing-dates", {
+      start_date: params.get("startDate"),
+      end_date: params.get("endDate"),
+    });
+  }
+});

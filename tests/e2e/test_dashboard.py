@@ -1,0 +1,167 @@
+"""The billing dashboard in headless Chromium: login, periods, URL state, CSV, empty state, logout, safety."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+
+import pytest
+from selenium.webdriver.common.by import By
+
+from .conftest import E2E_BACKENDS, HOME, api_report, local_instant, make_event, store
+
+pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", E2E_BACKENDS, indirect=True)]
+
+
+
+def _today(client, auth_headers) -> date:
+    return date.fromisoformat(api_report(client, auth_headers, period="today")["period"]["startDate"])
+
+
+def test_login_rejects_a_wrong_password_and_accepts_the_right_one(page, user_email):
+    page.login(user_email, "not-the-password")
+    page.duo.wait_for_text_to_equal(".login-error", "Wrong email or password.")
+    assert page.path == "/login"
+    assert not page.driver.find_elements(By.ID, "billing-cards")
+
+    page.login(user_email)
+    page.wait_for_url(HOME)
+    page.duo.wait_for_element("#billing-cost-value", timeout=15)
+    assert not page.driver.find_elements(By.CSS_SELECTOR, ".login-error")
+
+
+def test_each_period_button_shows_the_api_totals(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email)
+    page.wait_for_report(api_report(client, auth_headers, period="month"))
+    page.wait_for_url(HOME, "period=month")
+    totals = {}
+    for period in ("today", "week", "month", "year"):
+        api = api_report(client, auth_headers, period=period)
+        page.click_period(period.capitalize())
+        page.wait_for_url(HOME, f"period={period}")
+        page.wait_for_report(api)
+        assert not page.driver.find_element(By.ID, "billing-dates-wrap").is_displayed()
+        totals[period] = api["summary"]["totalCost"]
+    # The seeded events make the periods nest (equal only when today also starts the week/month/year).
+    assert totals["year"] > totals["month"] >= totals["week"] >= totals["today"] > 0
+
+
+def test_custom_range_from_the_url(page, user_email, client, auth_headers, usage):
+    today = _today(client, auth_headers)
+    start, end = today - timedelta(days=45), today - timedelta(days=1)
+    query = f"period=custom&startDate={start}&endDate={end}"
+    api = api_report(client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat())
+
+    page.open_dashboard(user_email, query)
+    page.wait_for_report(api)
+    assert page.query == query
+    assert page.driver.find_element(By.ID, "billing-dates-wrap").is_displayed()
+    assert page.driver.find_element(By.ID, "billing-dates").is_displayed()
+    checked = page.driver.find_element(By.CSS_SELECTOR, "#billing-period input:checked")
+    assert checked.get_attribute("value") == "custom"
+
+
+def test_custom_range_link_survives_the_login_redirect(page, user_email, client, auth_headers, usage):
+    today = _today(client, auth_headers)
+    start, end = today - timedelta(days=10), today - timedelta(days=3)
+    query = f"period=custom&startDate={start}&endDate={end}"
+    page.visit(f"{HOME}?{query}")
+    page.wait_for_url("/login")
+    page.login_here(user_email)
+    page.wait_for_url(HOME)
+    api = api_report(client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat())
+    page.wait_for_report(api, timeout=5)
+    assert page.query == query
+
+
+def test_browser_back_returns_to_the_month_view(page, user_email, client, auth_headers, usage):
+    month, week = (api_report(client, auth_headers, period=p) for p in ("month", "week"))
+    page.open_dashboard(user_email)
+    page.wait_for_report(month)
+    page.wait_for_url(HOME, "period=month")
+    page.click_period("Week")
+    page.wait_for_url(HOME, "period=week")
+    page.wait_for_report(week)
+
+    page.driver.back()
+    page.wait_for_url(HOME, "period=month")
+    page.wait_for_report(month)
+
+
+def test_browser_back_works_from_a_shared_link_and_every_time(page, user_email, client, auth_headers, usage):
+    month, week = (api_report(client, auth_headers, period=p) for p in ("month", "week"))
+    page.open_dashboard(user_email, "period=month")
+    page.wait_for_report(month)
+    for _ in range(2):
+        page.click_period("Week")
+        page.wait_for_url(HOME, "period=week")
+        page.wait_for_report(week)
+        page.driver.back()
+        page.wait_for_url(HOME, "period=month")
+        page.wait_for_report(month, timeout=5)
+
+
+def _downloads(folder: str) -> list[str]:
+    return [f for f in os.listdir(folder) if not f.endswith((".crdownload", ".tmp"))]
+
+
+def test_daily_csv_download_equals_the_api_csv(page, user_email, client, auth_headers, usage):
+    api = api_report(client, auth_headers, period="month")
+    page.open_dashboard(user_email)
+    page.wait_for_report(api)
+    folder = page.duo.download_path
+    page.driver.find_element(By.CSS_SELECTOR, '[id*="billing-download-button"][id*="daily"]').click()
+    page.wait_until(lambda: _downloads(folder), f"no CSV arrived in {folder}")
+    (name,) = _downloads(folder)
+    response = client.get("/api/v1/analytics/billing.csv", headers=auth_headers,
+                          query_string={"period": "month", "section": "daily"})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert name.startswith(f"billing-daily-month-{api['period']['startDate']}-to-")
+    with open(os.path.join(folder, name), newline="", encoding="utf-8") as fh:
+        content = fh.read()
+    assert content == response.get_data(as_text=True)
+
+
+def test_empty_organization_shows_zeros_and_a_note(page, user_email, client, auth_headers):
+    api = api_report(client, auth_headers, period="month")
+    assert api["summary"]["totalMessages"] == 0
+    page.open_dashboard(user_email)
+    page.wait_for_report(api)
+    assert page.driver.find_element(By.ID, "billing-cost-value").text == "$0.00"
+    assert page.driver.find_element(By.ID, "billing-tokens-value").text == "0"
+    page.duo.wait_for_contains_text("#billing-empty", "No usage in this period")
+    assert page.driver.find_element(By.ID, "billing-empty").is_displayed()
+    assert not [a for a in page.driver.find_elements(By.ID, "billing-alert") if a.is_displayed()]
+
+
+def test_logout_returns_to_login_and_guards_the_dashboard(page, user_email):
+    page.open_dashboard(user_email)
+    page.driver.find_element(By.ID, "shell-logout").click()
+    page.wait_for_url("/login")
+    page.duo.wait_for_element("#login-submit")
+    page.visit(HOME)
+    page.wait_for_url("/login")
+    assert page.query == "next=/dashboard/billing"
+    page.duo.wait_for_element("#login-submit")
+
+
+def test_dashboard_leaves_a_clean_console(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email)
+    page.wait_for_report(api_report(client, auth_headers, period="month"))
+    page.duo.wait_for_element("#billing-daily-graph .main-svg")
+    page.duo.wait_for_element('#billing-agents-grid .ag-cell[col-id="agentName"]')
+    severe = [e for e in page.duo.get_logs() if e["level"] == "SEVERE" and "favicon.ico" not in e["message"]]
+    assert [e["message"] for e in severe] == []
+
+
+def test_hostile_names_render_as_text(page, user_email, engine, org, client, auth_headers):
+    hostile = "<img src=x onerror=alert(1)>"
+    ts = local_instant(_today(client, auth_headers), org.timezone, timedelta(seconds=5))
+    store(engine, org, [make_event(ts, "evil", "c-evil", 10, 10, "1.5", agent_name=hostile,
+                                   conversation_title=hostile)])
+    page.open_dashboard(user_email)
+    page.duo.wait_for_text_to_equal('#billing-agents-grid .ag-cell[col-id="agentName"]', hostile)
+    page.duo.wait_for_text_to_equal('#billing-conversations-grid .ag-cell[col-id="title"]', hostile)
+    assert page.driver.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0
+    assert page.no_alert_fired()
