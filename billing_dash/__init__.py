@@ -13,6 +13,7 @@ from flask_cors import CORS
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from . import security
 from .config import DEV_SECRET_KEY, ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -129,4 +130,5 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         register = getattr(sys.modules[page["module"]], "register_callbacks", None)
         if register:
             register(app)
+    security.init_security(app)
     return app

@@ -67,8 +67,8 @@ class EventWriter:
 
     def _aggregate(self) -> tuple[int, int]:
         for query in AGGREGATE_QUERIES:
-            self.conn.execute(load(query), {"tz": self.tz})
-        spans = self.conn.execute(load("aggregate/spans"), {"org_id": self.org_id}).all()
+            result = self.conn.execute(load(query), {"tz": self.tz})
+        spans = result.all()  # the last query, the conversation totals, returns their spans
         longest = max((int((last - first).total_seconds()) + 1 for first, last in spans), default=0)
         self.conn.execute(
             update(organizations)

@@ -31,8 +31,11 @@ def load(name: str):
         typed.append(bindparam("ids", expanding=True))
     if typed:
         stmt = stmt.bindparams(*typed)
-    if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+    if "RETURNING" in sql:
+        select_list = sql.rsplit("RETURNING", 1)[1]
+    elif sql.lstrip().upper().startswith(("SELECT", "WITH")):
+        select_list = sql.split("FROM", 1)[0]
+    else:
         return stmt
-    select_list = sql.split("FROM", 1)[0]
     typed_columns = {c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\b{c}\b", select_list)}
     return stmt.columns(**typed_columns) if typed_columns else stmt

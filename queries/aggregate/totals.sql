@@ -1,5 +1,5 @@
 -- Add the events just stored to each conversation's totals, for the whole conversation (agent_id
--- '') and per agent, widening its first and last message times.
+-- '') and per agent, widening its first and last message times; returns the new spans.
 INSERT INTO conversation_totals (organization_id, conversation_id, agent_id, first_ts, last_ts, total_tokens,
                                  cost, message_count)
 SELECT n.organization_id, n.conversation_id, '', MIN(n.ts), MAX(n.ts),
@@ -19,3 +19,4 @@ ON CONFLICT (organization_id, conversation_id, agent_id) DO UPDATE SET
     total_tokens = conversation_totals.total_tokens + excluded.total_tokens,
     cost = conversation_totals.cost + excluded.cost,
     message_count = conversation_totals.message_count + excluded.message_count
+RETURNING first_ts, last_ts
