@@ -240,7 +240,7 @@ conversation_totals = Table(
     Column("total_tokens", BigInteger, nullable=False),
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
-    Index("ix_conversation_totals_first", "organization_id", "agent_id", "first_ts", "last_ts"),
+    Index("ix_conversation_totals_first", "organization_id", "first_ts", "last_ts", "agent_id"),
     Index("ix_conversation_totals_cost", "organization_id", "agent_id", "cost"),
 )
 

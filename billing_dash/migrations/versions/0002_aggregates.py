@@ -72,7 +72,7 @@ def upgrade() -> None:
         *_sums(sa.Column("total_tokens", sa.BigInteger, nullable=False)),
     )
     op.create_index("ix_conversation_totals_first", "conversation_totals",
-                    ["organization_id", "agent_id", "first_ts", "last_ts"])
+                    ["organization_id", "first_ts", "last_ts", "agent_id"])
     op.create_index("ix_conversation_totals_cost", "conversation_totals", ["organization_id", "agent_id", "cost"])
     with op.batch_alter_table("organizations") as batch:
         batch.add_column(sa.Column("max_conversation_seconds", sa.BigInteger, nullable=False, server_default="0"))
