@@ -12,7 +12,9 @@ from .queries import load
 
 STAGING = "staging_usage"
 NEW = "new_usage"
-AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations", "aggregate/totals")
+# starts reads the stored totals before totals updates them; totals, last, returns the spans.
+AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations", "aggregate/starts",
+                     "aggregate/totals")
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
 COPY_STAGING = "COPY staging_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN"
 

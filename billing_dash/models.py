@@ -244,7 +244,18 @@ conversation_totals = Table(
     Index("ix_conversation_totals_cost", "organization_id", "agent_id", "cost"),
 )
 
-AGGREGATES = (usage_quarter, usage_daily, conversation_daily, conversation_totals)
+# Per local day of the organization's zone and agent (ALL_AGENTS too): conversations whose first
+# message fell on that day, so counting a year's conversations reads a year of days.
+conversation_starts = Table(
+    "conversation_starts",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("agent_id", String(200), primary_key=True),
+    Column("started", BigInteger, nullable=False),
+)
+
+AGGREGATES = (usage_quarter, usage_daily, conversation_daily, conversation_totals, conversation_starts)
 
 model_prices = Table(
     "model_prices",
@@ -270,6 +281,7 @@ __all__ = [
     "usage_daily",
     "conversation_daily",
     "conversation_totals",
+    "conversation_starts",
     "ALL_AGENTS",
     "AGGREGATES",
 ]

@@ -13,7 +13,8 @@ from .models import Money, UTCDateTime
 QUERY_DIR = ROOT / "queries"
 # Parameters and result columns that need a type so both databases speak UTC instants and Decimal.
 _BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime(), "full_start": UTCDateTime(),
-               "full_end": UTCDateTime(), "span_start": UTCDateTime(), "day_from": Date(), "day_to": Date()}
+               "full_end": UTCDateTime(), "span_start": UTCDateTime(),
+               "end_span_start": UTCDateTime(), "day_from": Date(), "day_to": Date()}
 _RESULT_TYPES = {"cost": Money(), "first_ts": UTCDateTime(), "last_ts": UTCDateTime()}
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 

@@ -109,10 +109,11 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
     """Conversations lying wholly inside the period count with their stored totals; the few
     crossing its edges are summed over their in-period days, so every figure stays exact."""
     window = {"org_id": org.id, **period.window(org.timezone)}
-    counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"), window)}
-    span = conn.execute(load("organization_span"), {"org_id": org.id}).scalar_one()
+    span = timedelta(seconds=int(conn.execute(load("organization_span"), {"org_id": org.id}).scalar_one()))
+    counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"),
+                                                         {**window, "end_span_start": window["end"] - span})}
     crossing = conn.execute(load("conversations_crossing"),
-                            {**window, "span_start": window["start"] - timedelta(seconds=int(span))}).all()
+                            {**window, "span_start": window["start"] - span}).all()
     partial: dict[tuple[str, str], list] = {}
     if crossing:
         ids = sorted({conversation for conversation, _ in crossing})

@@ -17,8 +17,11 @@ from .reference import Scenario
 
 
 def snapshot(conn, org_id: int) -> dict[str, list[tuple]]:
-    return {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
+    snap = {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
             for t in AGGREGATES}
+    # A conversation whose first message moves to an earlier day leaves a 0 on the old day.
+    snap["conversation_starts"] = [r for r in snap["conversation_starts"] if r[3] != 0]
+    return snap
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ def scenario(request, engine, org):
     sc = Scenario(seed=hash(org.name) % 10_000, n=1500, now=NOW, chat_hours=chat_hours)
     with engine.begin() as conn:
         sc.store_prices(conn)
-        result = ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(sc.events)))
+        # Small batches: later batches move conversations' first messages earlier, as backfills do.
+        result = ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(sc.events)), batch_size=200)
     assert result.inserted == len(sc.events)
     return sc
 

@@ -74,6 +74,13 @@ def upgrade() -> None:
     op.create_index("ix_conversation_totals_first", "conversation_totals",
                     ["organization_id", "first_ts", "last_ts", "agent_id"])
     op.create_index("ix_conversation_totals_cost", "conversation_totals", ["organization_id", "agent_id", "cost"])
+    op.create_table(
+        "conversation_starts",
+        sa.Column("organization_id", sa.Integer, primary_key=True),
+        sa.Column("day", sa.Date, primary_key=True),
+        sa.Column("agent_id", sa.String(200), primary_key=True),
+        sa.Column("started", sa.BigInteger, nullable=False),
+    )
     with op.batch_alter_table("organizations") as batch:
         batch.add_column(sa.Column("max_conversation_seconds", sa.BigInteger, nullable=False, server_default="0"))
     # Databases that already hold events get their aggregates now.
@@ -85,7 +92,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("organizations") as batch:
         batch.drop_column("max_conversation_seconds")
-    for table in ("conversation_totals", "conversation_daily", "usage_daily", "usage_quarter"):
+    for table in ("conversation_starts", "conversation_totals", "conversation_daily", "usage_daily", "usage_quarter"):
         op.drop_table(table)
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS quarter_start(timestamptz)")
