@@ -34,9 +34,8 @@ class EventWriter:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
         if self.postgres:
-            for name in (STAGING, NEW):
-                conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {name} "  # a constant name, not input
-                                  "(LIKE usage_events INCLUDING DEFAULTS) ON COMMIT DROP"))
+            conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS staging_usage (LIKE usage_events) ON COMMIT DROP"))
+            conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS new_usage (LIKE usage_events) ON COMMIT DROP"))
         else:
             for table in (staging_table, new_table):
                 table.create(conn, checkfirst=True)
@@ -59,7 +58,7 @@ class EventWriter:
                 "INSERT INTO new_usage SELECT * FROM staging_usage s WHERE NOT EXISTS (SELECT 1 FROM usage_events e "
                 "WHERE e.organization_id = s.organization_id AND e.event_id = s.event_id)"))
             conn.execute(text("INSERT INTO usage_events SELECT * FROM new_usage"))
-        return self._aggregate()
+        return self.aggregate_new()
 
     def _copy(self, rows: list[dict[str, Any]]) -> None:
         cursor = self.conn.connection.dbapi_connection.cursor()
@@ -67,7 +66,8 @@ class EventWriter:
             for row in rows:
                 copy.write_row([row[c] for c in EVENT_COLUMNS])
 
-    def _aggregate(self) -> tuple[int, int]:
+    def aggregate_new(self) -> tuple[int, int]:
+        """Add the rows of new_usage to every aggregate; returns (events, unpriced among them)."""
         for query in AGGREGATE_QUERIES:
             result = self.conn.execute(load(query), {"tz": self.tz})
         spans = result.all()  # the last query, the conversation totals, returns their spans
@@ -101,7 +101,7 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
         conn.execute(text("DELETE FROM new_usage"))
         conn.execute(text("INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id"),
                      {"org_id": org_id})
-        events += writer._aggregate()[0]
+        events += writer.aggregate_new()[0]
         writer.close()
     return events
 
