@@ -13,6 +13,8 @@ from .queries import load
 STAGING = "staging_usage"
 NEW = "new_usage"
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
+# Each writes its rows in key order, so concurrent imports lock shared rows in the same order
+# and cannot deadlock.
 AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations", "aggregate/starts",
                      "aggregate/totals")
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
@@ -28,7 +30,12 @@ new_table = Table(NEW, _temp_metadata, *usage_event_columns(), prefixes=["TEMPOR
 class EventWriter:
     """Writes event batches inside the caller's transaction: an event id already stored is
     skipped, and only the events really inserted reach the aggregates (also when two imports
-    of the same events run at once)."""
+    of the same events run at once).
+
+    The start counts read a conversation's stored first message before updating it; they stay
+    right under concurrent imports because the caller first upserts the batch's conversations
+    (ingest._upsert_names), and that row lock makes a second import of the same conversation
+    wait until the first commits."""
 
     def __init__(self, conn: Connection, org_id: int, tz: str) -> None:
         self.conn, self.org_id, self.tz = conn, org_id, tz
@@ -48,7 +55,7 @@ class EventWriter:
         if self.postgres:
             self._copy(rows)
             conn.execute(text(
-                "WITH ins AS (INSERT INTO usage_events SELECT * FROM staging_usage "
+                "WITH ins AS (INSERT INTO usage_events SELECT * FROM staging_usage ORDER BY event_id "
                 "ON CONFLICT DO NOTHING RETURNING *) INSERT INTO new_usage SELECT * FROM ins"))
         else:
             # The caller's transaction already wrote to the database (agents), so SQLite's write

@@ -265,8 +265,9 @@ def _upsert_names(conn: Connection, org_id: int, batch: list[UsageEvent]) -> Non
         convs[e.conversation_id] = (e.agent_id, title)
 
     for with_name in (True, False):
+        # Sorted: concurrent imports then lock shared rows in the same order and cannot deadlock.
         rows = [{"organization_id": org_id, "id": a, "name": n or a}
-                for a, n in named_agents.items() if (n is not None) == with_name]
+                for a, n in sorted(named_agents.items()) if (n is not None) == with_name]
         if rows:
             stmt = _insert(conn, agents)
             stmt = (stmt.on_conflict_do_update(index_elements=["organization_id", "id"], set_={"name": stmt.excluded.name},
@@ -275,7 +276,7 @@ def _upsert_names(conn: Connection, org_id: int, batch: list[UsageEvent]) -> Non
             conn.execute(stmt, rows)
     for with_title in (True, False):
         rows = [{"organization_id": org_id, "id": c, "agent_id": a, "title": t or c}
-                for c, (a, t) in convs.items() if (t is not None) == with_title]
+                for c, (a, t) in sorted(convs.items()) if (t is not None) == with_title]
         if rows:
             stmt = _insert(conn, conversations)
             update = {"agent_id": stmt.excluded.agent_id}

@@ -5,6 +5,7 @@ SELECT n.organization_id, local_date(n.ts, :tz), n.conversation_id, n.agent_id,
 FROM new_usage n
 WHERE true
 GROUP BY n.organization_id, local_date(n.ts, :tz), n.conversation_id, n.agent_id
+ORDER BY n.organization_id, local_date(n.ts, :tz), n.conversation_id, n.agent_id
 ON CONFLICT (organization_id, day, conversation_id, agent_id) DO UPDATE SET
     total_tokens = conversation_daily.total_tokens + excluded.total_tokens,
     cost = conversation_daily.cost + excluded.cost,

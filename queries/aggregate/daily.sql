@@ -6,6 +6,7 @@ SELECT n.organization_id, local_date(n.ts, :tz), n.agent_id, n.model, SUM(n.prom
 FROM new_usage n
 WHERE true
 GROUP BY n.organization_id, local_date(n.ts, :tz), n.agent_id, n.model
+ORDER BY n.organization_id, local_date(n.ts, :tz), n.agent_id, n.model
 ON CONFLICT (organization_id, day, agent_id, model) DO UPDATE SET
     prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
     completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens,

@@ -5,6 +5,7 @@ SELECT n.organization_id, quarter_start(n.ts), SUM(n.prompt_tokens), SUM(n.compl
 FROM new_usage n
 WHERE true
 GROUP BY n.organization_id, quarter_start(n.ts)
+ORDER BY n.organization_id, quarter_start(n.ts)
 ON CONFLICT (organization_id, bucket) DO UPDATE SET
     prompt_tokens = usage_quarter.prompt_tokens + excluded.prompt_tokens,
     completion_tokens = usage_quarter.completion_tokens + excluded.completion_tokens,

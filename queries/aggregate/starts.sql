@@ -29,5 +29,6 @@ FROM (
 ) d
 WHERE true
 GROUP BY d.organization_id, d.day, d.agent_id
+ORDER BY d.organization_id, d.day, d.agent_id
 ON CONFLICT (organization_id, day, agent_id) DO UPDATE SET
     started = conversation_starts.started + excluded.started

@@ -2,15 +2,22 @@
 -- '') and per agent, widening its first and last message times; returns the new spans.
 INSERT INTO conversation_totals (organization_id, conversation_id, agent_id, first_ts, last_ts, total_tokens,
                                  cost, message_count)
-SELECT n.organization_id, n.conversation_id, '', MIN(n.ts), MAX(n.ts),
-       SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)
-FROM new_usage n
-GROUP BY n.organization_id, n.conversation_id
-UNION ALL
-SELECT n.organization_id, n.conversation_id, n.agent_id, MIN(n.ts), MAX(n.ts),
-       SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)
-FROM new_usage n
-GROUP BY n.organization_id, n.conversation_id, n.agent_id
+SELECT u.organization_id, u.conversation_id, u.agent_id, u.first_ts, u.last_ts, u.total_tokens, u.cost,
+       u.message_count
+FROM (
+    SELECT n.organization_id, n.conversation_id, '' AS agent_id, MIN(n.ts) AS first_ts, MAX(n.ts) AS last_ts,
+           SUM(n.prompt_tokens + n.completion_tokens) AS total_tokens, SUM(n.cost) AS cost,
+           COUNT(*) AS message_count
+    FROM new_usage n
+    GROUP BY n.organization_id, n.conversation_id
+    UNION ALL
+    SELECT n.organization_id, n.conversation_id, n.agent_id, MIN(n.ts), MAX(n.ts),
+           SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)
+    FROM new_usage n
+    GROUP BY n.organization_id, n.conversation_id, n.agent_id
+) u
+WHERE true
+ORDER BY u.organization_id, u.conversation_id, u.agent_id
 ON CONFLICT (organization_id, conversation_id, agent_id) DO UPDATE SET
     first_ts = CASE WHEN excluded.first_ts < conversation_totals.first_ts
                     THEN excluded.first_ts ELSE conversation_totals.first_ts END,

@@ -122,3 +122,45 @@ def test_upgrading_a_database_with_events_builds_its_aggregates(empty_database):
     with engine.connect() as conn:
         quarter = snapshot(conn, org.id)["usage_quarter"]
     assert sum(r[5] for r in quarter) == 200 and sum(r[4] for r in quarter) == 200
+
+
+def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, org):
+    """The second import must wait for the first to commit before counting the conversation's
+    start (on SQLite the database's single writer already guarantees it)."""
+    import threading
+
+    from billing_dash.models import conversation_starts
+
+    from .test_api import event
+
+    first = engine.connect()
+    first.begin()
+    ingest(first, org.id, [("event 0", event(0, conversation_id="shared", timestamp="2026-01-10T10:00:00Z"))])
+    errors = []
+
+    def second():
+        try:
+            with engine.begin() as conn:
+                ingest(conn, org.id, [("event 0", event(1, conversation_id="shared",
+                                                        timestamp="2026-01-10T09:00:00Z"))])
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    if engine.dialect.name == "sqlite":
+        first.commit()  # SQLite would make the second writer wait for the lock; commit first
+    worker = threading.Thread(target=second)
+    worker.start()
+    worker.join(timeout=1.0)
+    if engine.dialect.name == "postgresql":
+        assert worker.is_alive(), "the second import did not wait for the first"
+        first.commit()
+    worker.join(timeout=30)
+    first.close()
+    assert not errors and not worker.is_alive()
+    with engine.begin() as conn:
+        starts = conn.execute(sa.select(sa.func.sum(conversation_starts.c.started)).where(
+            conversation_starts.c.organization_id == org.id, conversation_starts.c.agent_id == "")).scalar_one()
+        assert starts == 1
+        before = snapshot(conn, org.id)
+        rebuild(conn, [org.id])
+        assert snapshot(conn, org.id) == before
