@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 
-.PHONY: run test venv venv-test browser postgres bench screenshot clean
+.PHONY: run test venv venv-test browser postgres bench screenshot clean loadtest
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "billing-dash needs Python 3.11+"'
@@ -61,3 +61,8 @@ BENCH_EVENTS ?= 1000000
 BENCH_BACKEND ?= postgresql
 bench: venv-test postgres
 	$(BIN)/python -m bench.run --events $(BENCH_EVENTS) --backend $(BENCH_BACKEND) --out bench/results/$(BENCH_BACKEND)-$(BENCH_EVENTS).json $(BENCH_ARGS)
+
+## make loadtest: locust against gunicorn on PostgreSQL for 60 s (API reads, dashboard callbacks, ingestion),
+## then check that no event was lost or counted twice (e.g. make loadtest LOADTEST_ARGS="--seconds 15 --users 10")
+loadtest: venv-test postgres
+	$(BIN)/python -m loadtest.run $(LOADTEST_ARGS)

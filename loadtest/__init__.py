@@ -1,0 +1,1 @@
+"""Load test of billing-dash under gunicorn on PostgreSQL: `python -m loadtest.run` (or `make loadtest`)."""
