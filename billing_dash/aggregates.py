@@ -95,7 +95,7 @@ class EventWriter:
 
 def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
     """Recompute the aggregates of the given organizations (all by default) from their events."""
-    orgs = conn.execute(select(organizations.c.id, organizations.c.timezone)).all()
+    orgs = conn.execute(select(organizations.c.id, organizations.c.timezone).with_for_update()).all()
     wanted = None if org_ids is None else set(org_ids)
     events = 0
     for org_id, tz in orgs:

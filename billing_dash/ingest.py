@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -86,9 +87,13 @@ class _Invalid(Exception):
         self.field, self.message = field, message
 
 
+# NUL cannot be stored by PostgreSQL, and a lone surrogate is not text at all (it cannot be encoded).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str | None:
     value = raw.get(name)
-    if type(value) is str and 0 < len(value) <= limit and "\x00" not in value:
+    if type(value) is str and 0 < len(value) <= limit and not _UNSTORABLE.search(value):
         return value  # the common case, checked first: imports spend most of their time here
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -100,8 +105,8 @@ def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str 
         raise _Invalid(name, "must be a string")
     if len(value) > limit:
         raise _Invalid(name, f"is longer than {limit} characters")
-    if "\x00" in value:
-        raise _Invalid(name, "must not contain NUL characters")
+    if _UNSTORABLE.search(value):
+        raise _Invalid(name, "must not contain NUL characters or unpaired surrogates")
     return value
 
 
@@ -111,6 +116,8 @@ def _tokens(raw: Mapping[str, Any], name: str) -> int:
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_TOKENS)):
         value = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and 0 <= value <= MAX_TOKENS and value == value.to_integral():
+        value = int(value)  # JSON's 5.0 or 1e2: an integer in JSON Schema's eyes too
     if value is None or value == "":
         raise _Invalid(name, "is required")
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -139,7 +146,7 @@ def _timestamp(raw: Mapping[str, Any]) -> datetime:
     value = raw.get("timestamp")
     if value is None or value == "":
         raise _Invalid("timestamp", "is required")
-    if not isinstance(value, str) or "\x00" in value:
+    if not isinstance(value, str) or _UNSTORABLE.search(value):
         raise _Invalid("timestamp", "must be an ISO 8601 string")
     try:
         ts = datetime.fromisoformat(value.strip())
@@ -149,7 +156,7 @@ def _timestamp(raw: Mapping[str, Any]) -> datetime:
         raise _Invalid("timestamp", f"needs a UTC offset or Z: {value!r}")
     if not 1970 <= ts.year <= 9998:
         raise _Invalid("timestamp", f"is out of range: {value!r}")
-    return ts
+    return ts.astimezone(timezone.utc)  # PostgreSQL refuses offsets beyond 15:59, UTC it always takes
 
 
 def parse_event(raw: Any) -> UsageEvent:
@@ -345,7 +352,10 @@ def ingest(
     next batch runs in a second thread while the database stores the current one.
     """
     prices = PriceBook(conn)
-    tz = conn.execute(select(organizations.c.timezone).where(organizations.c.id == org_id)).scalar_one()
+    # One import at a time per organization, as SQLite's single writer does anyway: two imports
+    # adding batches in different orders would otherwise lock each other's rows and deadlock.
+    tz = conn.execute(select(organizations.c.timezone).where(organizations.c.id == org_id)
+                      .with_for_update()).scalar_one()
     writer = EventWriter(conn, org_id, tz)
     errors: list[FieldError] = []
     batches = _parsed_batches(records, batch_size, errors)
