@@ -12,6 +12,7 @@ from flask import Flask, jsonify, redirect, request
 from flask_cors import CORS
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import security
 from .config import DEV_SECRET_KEY, ROOT, Settings
@@ -55,6 +56,9 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         JSON_SORT_KEYS=False,
     )
     server.json.sort_keys = False
+    if int(settings.trust_proxy):
+        hops = int(settings.trust_proxy)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     engine = make_engine(settings.database_url)
     server.extensions["billing_dash.engine"] = engine
     server.extensions["billing_dash.settings"] = settings
@@ -102,6 +106,11 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         log.warning("database error on %s: %s", request.path, exc.__class__.__name__)
         return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",
                                   headers={"Retry-After": "5"})
+
+    @server.errorhandler(dash.exceptions.DashException)
+    def bad_callback(exc: Exception):
+        # A callback request that does not match the app's callbacks: the caller's mistake.
+        return api.error_response(400, "bad_callback", "The callback request does not match this app.")
 
     @server.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -17,6 +17,11 @@ TIMESTAMP_PATTERN = (
     r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
     r"T[0-9]{2}:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
+# Text the server can store: no NUL (PostgreSQL). Unpaired surrogates are refused too, but
+# ECMA/Rust regex engines cannot name them in a pattern.
+TEXT_PATTERN = r"^[^\x00]*$"
+# A date in the years periods may use (periods.FIRST_DATE to LAST_DATE).
+DATE_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$"
 # A decimal amount of US dollars below MAX_COST; digits past the 10th decimal are rounded off.
 COST_PATTERN = r"^(0|[1-9][0-9]{0,%d})(\.[0-9]{1,%d})?$" % (len(str(int(MAX_COST))) - 2, MONEY_SCALE)
 
@@ -218,15 +223,15 @@ def _schemas() -> dict[str, Any]:
             "required": ["event_id", "timestamp", "agent_id", "conversation_id", "model",
                          "prompt_tokens", "completion_tokens"],
             "properties": {
-                "event_id": {"type": "string", "minLength": 1, "maxLength": 200,
+                "event_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN,
                              "description": "Unique per organization; an id already stored is skipped."},
                 "timestamp": {"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN,
                               "description": "ISO 8601 with a UTC offset or Z."},
-                "agent_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                "agent_name": {"type": ["string", "null"], "maxLength": 500},
-                "conversation_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                "conversation_title": {"type": ["string", "null"], "maxLength": 1000},
-                "model": {"type": "string", "minLength": 1, "maxLength": 200},
+                "agent_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
+                "agent_name": {"type": ["string", "null"], "maxLength": 500, "pattern": TEXT_PATTERN},
+                "conversation_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
+                "conversation_title": {"type": ["string", "null"], "maxLength": 1000, "pattern": TEXT_PATTERN},
+                "model": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
                 "prompt_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
                 "completion_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
                 "cost": {
@@ -264,9 +269,9 @@ def _parameters() -> dict[str, Any]:
     return {
         "period": query("period", {"type": "string", "enum": list(PERIODS), "default": "month"},
                         "Calendar period up to today, in `tz`; `custom` needs startDate and endDate."),
-        "startDate": query("startDate", {"type": "string", "format": "date"},
+        "startDate": query("startDate", {"type": "string", "format": "date", "pattern": DATE_PATTERN},
                            "First day (YYYY-MM-DD, inclusive); required when period=custom."),
-        "endDate": query("endDate", {"type": "string", "format": "date"},
+        "endDate": query("endDate", {"type": "string", "format": "date", "pattern": DATE_PATTERN},
                          "Last day (YYYY-MM-DD, inclusive); required when period=custom."),
         "tz": query("tz", {"type": "string"},
                     "IANA time zone name, e.g. Europe/Berlin; defaults to the organization's zone."),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol
 
@@ -94,6 +94,7 @@ class ConversationStats:
     top: pd.DataFrame
 
 
+_EPOCH_FLOOR = datetime(1, 1, 2, tzinfo=timezone.utc)
 _ID_CHUNK = 5000  # ids per statement: PostgreSQL takes at most 65,535 parameters
 TOP_COLUMNS = ["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"]
 
@@ -110,10 +111,14 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
     crossing its edges are summed over their in-period days, so every figure stays exact."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     span = timedelta(seconds=int(conn.execute(load("organization_span"), {"org_id": org.id}).scalar_one()))
+
+    def back(instant: datetime) -> datetime:
+        # A conversation spanning all of history would reach before year 1: stop at the floor.
+        return instant - span if instant - _EPOCH_FLOOR > span else _EPOCH_FLOOR
+
     counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"),
-                                                         {**window, "end_span_start": window["end"] - span})}
-    crossing = conn.execute(load("conversations_crossing"),
-                            {**window, "span_start": window["start"] - span}).all()
+                                                         {**window, "end_span_start": back(window["end"])})}
+    crossing = conn.execute(load("conversations_crossing"), {**window, "span_start": back(window["start"])}).all()
     partial: dict[tuple[str, str], list] = {}
     if crossing:
         ids = sorted({conversation for conversation, _ in crossing})
