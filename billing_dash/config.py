@@ -52,6 +52,12 @@ class Settings:
         "5 per minute",
         "Failed logins allowed per client IP and, separately, per account.",
     )
+    trust_proxy: str = _setting(
+        "TRUST_PROXY",
+        "0",
+        "Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (for client IPs "
+        "in rate limits and Secure cookies behind TLS). Keep 0 without a proxy: clients could fake both.",
+    )
     log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.")
 
     @classmethod

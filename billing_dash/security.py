@@ -48,8 +48,9 @@ def content_security_policy(app: dash.Dash) -> str:
     parser (no eval), and the plotly.js bundle only reaches `new Function` for WebGL traces we do
     not draw (tests/e2e/test_csp.py checks the console for violations).
     """
-    # Asked per response, not once at start-up: hooks, pages and clientside callbacks may add
-    # inline scripts after create_app returns (Dash itself collects them on the first request).
+    # Asked per response, not once at start-up: Dash pages adds its inline clientside callback
+    # (the page-title one) only on the first request, so hashes taken in create_app would miss it
+    # and the dashboard would not render. Hashing two short strings per response costs nothing.
     directives = [f"{name} {value}" for name, value in _POLICY.items()]
     directives.insert(1, " ".join(["script-src 'self'", *app.csp_hashes()]))
     return "; ".join(directives)
