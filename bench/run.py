@@ -771,19 +771,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         res["total_seconds"] = round(time.perf_counter() - started, 1)
         return res
     finally:
-        if server is not None:
-            server.stop()
-        if db is not None and not args.keep:
-            try:
-                db.drop()
-            except Exception as exc:
-                log(f"warning: could not drop {db.name}: {exc}")
-        elif db is not None:
-            log(f"kept database: {db.url}")
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)  # a --jsonl file lives outside it and stays
+        teardown(server, db, workdir, args.keep)  # a --jsonl file lives outside workdir and stays
+
+
+def teardown(server, db, workdir, keep: bool) -> None:
+    """Stop the server, drop the database and remove the work folder (unless keep)."""
+    if server is not None:
+        server.stop()
+    if db is not None and not keep:
+        try:
+            db.drop()
+        except Exception as exc:
+            log(f"warning: could not drop {db.name}: {exc}")
+    elif db is not None:
+        log(f"kept database: {db.url}")
+    if keep:
+        log(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 _ORG_IDS: dict[str, int] = {}

@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from zoneinfo import ZoneInfo
 from bench.generate import generate
 from bench.run import (DEFAULT_ADMIN_URL, HOST, ORG_TZ, USER_EMAIL, USER_PASSWORD, Client, Database, Gunicorn,
                        _bin, callback_body, cli, create_database, db_scalar, free_port, git_commit, login,
-                       percentile, settle, sigterm_as_interrupt)
+                       percentile, settle, sigterm_as_interrupt, teardown)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "loadtest" / "results"
@@ -315,19 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         res["total_seconds"] = round(time.perf_counter() - started, 1)
         return res
     finally:
-        if server is not None:
-            server.stop()
-        if db is not None and not args.keep:
-            try:
-                db.drop()
-            except Exception as exc:
-                log(f"warning: could not drop {db.name}: {exc}")
-        elif db is not None:
-            log(f"kept database: {db.url}")
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        teardown(server, db, workdir, args.keep)
 
 
 def _n(value: float | None, digits: int = 1) -> str:
