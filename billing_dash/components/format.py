@@ -14,10 +14,3 @@ def small_money(value: float) -> str:
 
 def count(value: float) -> str:
     return f"{value:,.0f}"
-
-
-def tokens_short(value: float) -> str:
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= limit:
-            return f"{value / limit:,.1f}{suffix}"
-    return f"{value:,.0f}"
