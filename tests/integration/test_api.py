@@ -204,3 +204,19 @@ def test_database_down_is_a_503_with_retry_after():
     assert health.status_code == 503 and health.headers["Retry-After"]
     report = client.get(REPORT, headers={"Authorization": "Bearer bd_whatever"})
     assert report.status_code == 503 and report.get_json()["error"]["code"] == "database_unavailable"
+
+
+def test_a_token_records_when_it_was_last_used(client, engine, org, token, auth_headers):
+    from billing_dash.models import api_tokens
+
+    def last_used():
+        with engine.connect() as conn:
+            return conn.execute(sa.select(api_tokens.c.last_used_at)
+                                .where(api_tokens.c.organization_id == org.id)).scalar_one()
+
+    assert last_used() is None
+    assert client.get(REPORT, headers=auth_headers).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get(REPORT, headers=auth_headers).status_code == 200
+    assert last_used() >= first
