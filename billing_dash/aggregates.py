@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
-
 from sqlalchemy import Connection, MetaData, Table, delete, select, text, update
 
 from .models import AGGREGATES, organizations, usage_event_columns, usage_events
@@ -15,10 +13,12 @@ NEW = "new_usage"
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
 # and cannot deadlock.
-AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/daily", "aggregate/conversations", "aggregate/starts",
+AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/day", "aggregate/daily", "aggregate/conversations", "aggregate/starts",
                      "aggregate/totals")
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
-COPY_STAGING = "COPY staging_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN"
+COPY_STAGING = "COPY staging_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN (FORMAT BINARY)"
+COPY_TYPES = ["int4", "text", "timestamptz", "text", "text", "text", "int8", "int8", "numeric", "bool"]
+assert len(COPY_TYPES) == len(EVENT_COLUMNS), "COPY_TYPES must list a type per usage_events column"
 
 # Table objects for the temporary tables, so SQLite rows get the same type conversions
 # (money as scaled integers, UTC text timestamps) as usage_events itself.
@@ -41,17 +41,21 @@ class EventWriter:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
         if self.postgres:
+            # psycopg prepares a statement run five times, and PostgreSQL may then keep a plan made
+            # when the aggregate tables were small (a hash join reading all of conversation_totals
+            # for every batch of a long import). Plan each statement for the tables as they are.
+            conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS staging_usage (LIKE usage_events) ON COMMIT DROP"))
             conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS new_usage (LIKE usage_events) ON COMMIT DROP"))
         else:
             for table in (staging_table, new_table):
                 table.create(conn, checkfirst=True)
 
-    def write(self, rows: list[dict[str, Any]]) -> tuple[int, int]:
-        """Store `rows` (dicts of usage_events columns, unique event ids); returns (inserted, unpriced)."""
+    def write(self, rows: list[tuple]) -> tuple[int, int]:
+        """Store `rows` (tuples of usage_events columns in order, unique event ids); returns
+        (inserted, unpriced)."""
         conn = self.conn
-        conn.execute(text("DELETE FROM staging_usage"))
-        conn.execute(text("DELETE FROM new_usage"))
+        self._empty_temp_tables()
         if self.postgres:
             self._copy(rows)
             conn.execute(text(
@@ -60,18 +64,28 @@ class EventWriter:
         else:
             # The caller's transaction already wrote to the database (agents), so SQLite's write
             # lock is held: nobody can store these ids between the check and the insert.
-            conn.execute(staging_table.insert(), rows)
+            conn.execute(staging_table.insert(), [dict(zip(EVENT_COLUMNS, row)) for row in rows])
             conn.execute(text(
                 "INSERT INTO new_usage SELECT * FROM staging_usage s WHERE NOT EXISTS (SELECT 1 FROM usage_events e "
                 "WHERE e.organization_id = s.organization_id AND e.event_id = s.event_id)"))
             conn.execute(text("INSERT INTO usage_events SELECT * FROM new_usage"))
         return self.aggregate_new()
 
-    def _copy(self, rows: list[dict[str, Any]]) -> None:
+    def _empty_temp_tables(self) -> None:
+        # PostgreSQL: TRUNCATE, not DELETE. A whole import is one transaction, so deleted rows
+        # could never be vacuumed and every batch would scan all earlier batches' dead rows.
+        self.conn.execute(text("TRUNCATE staging_usage, new_usage" if self.postgres
+                               else "DELETE FROM staging_usage"))
+        if not self.postgres:
+            self.conn.execute(text("DELETE FROM new_usage"))
+
+    def _copy(self, rows: list[tuple]) -> None:
         cursor = self.conn.connection.dbapi_connection.cursor()
+        # Binary: psycopg then sends numbers and instants without formatting them as text.
         with cursor.copy(COPY_STAGING) as copy:
+            copy.set_types(COPY_TYPES)
             for row in rows:
-                copy.write_row([row[c] for c in EVENT_COLUMNS])
+                copy.write_row(row)
 
     def aggregate_new(self) -> tuple[int, int]:
         """Add the rows of new_usage to every aggregate; returns (events, unpriced among them)."""
@@ -105,7 +119,7 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
             conn.execute(delete(table).where(table.c.organization_id == org_id))
         conn.execute(update(organizations).where(organizations.c.id == org_id).values(max_conversation_seconds=0))
         writer = EventWriter(conn, org_id, tz)
-        conn.execute(text("DELETE FROM new_usage"))
+        writer._empty_temp_tables()
         conn.execute(text("INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id"),
                      {"org_id": org_id})
         events += writer.aggregate_new()[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -138,15 +139,26 @@ def set_budget(ctx: click.Context, org: str, agent_id: str, tokens: int) -> None
 
 
 def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
-    for line in stream:
-        bar.update(len(line))
+    done = 0
+    for number, line in enumerate(stream, start=1):
+        done += len(line)
+        if number % 10000 == 0:  # tqdm per line would cost more than parsing the line
+            bar.update(done)
+            done = 0
         yield line
+    bar.update(done)
 
 
 def _import(engine: Engine, org_name: str, records: Iterable):
-    with engine.begin() as conn:
-        org = auth.get_org(conn, org_name)
-        return ingest(conn, org.id, records)
+    # The import makes millions of short-lived, acyclic objects (reference counting frees them),
+    # and the cyclic garbage collector rescanning them took a third of its time.
+    gc.disable()
+    try:
+        with engine.begin() as conn:
+            org = auth.get_org(conn, org_name)
+            return ingest(conn, org.id, records)
+    finally:
+        gc.enable()
 
 
 @main.command("import")

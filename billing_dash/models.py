@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 
 # Money keeps 10 decimal places: a price of $0.075 per million tokens is $7.5e-8 a token.
@@ -195,6 +196,19 @@ usage_quarter = Table(
     Column("unpriced_count", BigInteger, nullable=False),
 )
 
+# Per local day of the organization's time zone: its own daily chart, a row a day.
+usage_day = Table(
+    "usage_day",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    Column("cost", Money, nullable=False),
+    Column("message_count", BigInteger, nullable=False),
+    Column("unpriced_count", BigInteger, nullable=False),
+)
+
 # Per local day of the organization's time zone, agent and model.
 usage_daily = Table(
     "usage_daily",
@@ -241,7 +255,9 @@ conversation_totals = Table(
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
     Index("ix_conversation_totals_first", "organization_id", "first_ts", "last_ts", "agent_id"),
-    Index("ix_conversation_totals_cost", "organization_id", "agent_id", "cost"),
+    # The costliest whole conversations (top_conversations); partial, see migration 0003.
+    Index("ix_conversation_totals_cost", "organization_id", "cost",
+          postgresql_where=text("agent_id = ''"), sqlite_where=text("agent_id = ''")),
 )
 
 # Per local day of the organization's zone and agent (ALL_AGENTS too): conversations whose first
@@ -255,7 +271,7 @@ conversation_starts = Table(
     Column("started", BigInteger, nullable=False),
 )
 
-AGGREGATES = (usage_quarter, usage_daily, conversation_daily, conversation_totals, conversation_starts)
+AGGREGATES = (usage_quarter, usage_day, usage_daily, conversation_daily, conversation_totals, conversation_starts)
 
 model_prices = Table(
     "model_prices",
@@ -278,6 +294,7 @@ __all__ = [
     "usage_events",
     "model_prices",
     "usage_quarter",
+    "usage_day",
     "usage_daily",
     "conversation_daily",
     "conversation_totals",

@@ -71,9 +71,12 @@ def _frame(conn: Connection, query: str, **params) -> pd.DataFrame:
     return df
 
 
-def _daily(conn: Connection, org_id: int, period: Period) -> pd.DataFrame:
+def _daily(conn: Connection, org: Tenant, period: Period) -> pd.DataFrame:
     """One row per local day of the period, days without usage included as zeros."""
-    raw = _frame(conn, "daily", org_id=org_id, tz=period.tz, start=period.start_utc, end=period.end_utc)
+    if period.tz == org.timezone:
+        raw = _frame(conn, "daily_org_zone", org_id=org.id, day_from=period.start, day_to=period.end)
+    else:
+        raw = _frame(conn, "daily", org_id=org.id, tz=period.tz, start=period.start_utc, end=period.end_utc)
     raw["date"] = [str(day) for day in raw["day"]]  # PostgreSQL gives dates, SQLite ISO text
     days = pd.DataFrame({"date": [d.isoformat() for d in period.dates()]})
     df = days.merge(raw.drop(columns="day"), on="date", how="left")
@@ -116,9 +119,9 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
         # A conversation spanning all of history would reach before year 1: stop at the floor.
         return instant - span if instant - _EPOCH_FLOOR > span else _EPOCH_FLOOR
 
-    counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"),
-                                                         {**window, "end_span_start": back(window["end"])})}
-    crossing = conn.execute(load("conversations_crossing"), {**window, "span_start": back(window["start"])}).all()
+    window |= {"span_start": back(window["start"]), "end_span_start": back(window["end"])}
+    counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"), window)}
+    crossing = conn.execute(load("conversations_crossing"), window).all()
     partial: dict[tuple[str, str], list] = {}
     if crossing:
         ids = sorted({conversation for conversation, _ in crossing})
@@ -145,7 +148,7 @@ def summarize(conn: Connection, org: Tenant, period: Period, daily: pd.DataFrame
               conversations: ConversationStats | None = None) -> Summary:
     """Totals of a period; they are the sums of its days, so the two can never disagree."""
     if daily is None:
-        daily = _daily(conn, org.id, period)
+        daily = _daily(conn, org, period)
     if conversations is None:
         conversations = conversation_stats(conn, org, period, top=0)
     return Summary(
@@ -173,7 +176,7 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
 def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> BillingReport:
     """Compute the full report of `period` for organization `org` from the aggregates."""
     window = {"org_id": org.id, **period.window(org.timezone)}
-    daily = _daily(conn, org.id, period)
+    daily = _daily(conn, org, period)
     conversations = conversation_stats(conn, org, period, top)
     agents = _frame(conn, "by_agent", **window)
     agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]],

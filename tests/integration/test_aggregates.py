@@ -62,6 +62,13 @@ def test_aggregates_equal_group_by_over_the_events(engine, org, stored):
     for r in snap["usage_daily"]:
         daily_models[r[3]] = daily_models.get(r[3], 0) + r[7]
     assert daily_models == per_model
+    # usage_day is usage_daily summed over agents and models.
+    days: dict = {}
+    for r in snap["usage_daily"]:
+        sums = days.setdefault(r[1], [0, 0, 0, 0, 0])
+        for i, v in enumerate(r[4:9]):
+            sums[i] += v
+    assert {r[1]: list(r[2:7]) for r in snap["usage_day"]} == days
     assert len({r[2] for r in snap["conversation_daily"]}) == conversations
     # Quarter buckets start on a quarter hour.
     assert all(r[1].minute % 15 == 0 and r[1].second == 0 for r in quarter)
@@ -163,4 +170,26 @@ def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, o
         assert starts == 1
         before = snapshot(conn, org.id)
         rebuild(conn, [org.id])
+        assert snapshot(conn, org.id) == before
+
+
+def test_upgrading_to_usage_day_sums_the_stored_daily_aggregates(empty_database):
+    """Migration 0004 fills usage_day from usage_daily: the same rows ingest maintains."""
+    from alembic import command
+
+    from billing_dash.auth import create_org
+    from billing_dash.db import alembic_config, upgrade
+
+    engine = empty_database
+    upgrade(engine)
+    scenario = Scenario(seed=7, n=300, now=datetime.now(timezone.utc))
+    with engine.begin() as conn:
+        org = create_org(conn, "kept", "Asia/Kolkata")
+        scenario.store_prices(conn)
+        ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(scenario.events)))
+        before = snapshot(conn, org.id)
+    assert before["usage_day"]
+    command.downgrade(alembic_config(engine), "0003")
+    upgrade(engine)
+    with engine.connect() as conn:
         assert snapshot(conn, org.id) == before

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 END = "2025-06-01T00:00:00Z"  # fixed, so the generated files are the same on every run
 KILL_EVENTS = max(150_000, 6 * BATCH_SIZE)  # an import that runs for several seconds
 CONCURRENT_EVENTS = 3 * BATCH_SIZE  # several batches per import
-ORG_TABLES = (usage_events, usage_quarter, usage_daily, conversation_daily, conversation_totals, agents, conversations)
+ORG_TABLES = (usage_events, *AGGREGATES, agents, conversations)
 APP_NAME = "import-faults-test"
 IMPORTED = re.compile(r"inserted (\d+), skipped (\d+) already imported")
 # Runs the real CLI entry point, but only once the file named by $IMPORT_GO exists: both imports

@@ -368,6 +368,66 @@ def test_loads_json_rejects_non_finite(text):
         loads_json(text)
 
 
+def _exact(text: str | bytes):
+    """The reference: the standard library alone, every fraction a Decimal."""
+    return json.loads(text, parse_float=Decimal, parse_constant=lambda name: 1 / 0)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.decimals(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _dumps(value) -> str:
+    """JSON text of `value`, Decimals written as the numbers they are (json.dumps cannot)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ",".join(map(_dumps, value)) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(json.dumps(k) + ":" + _dumps(v) for k, v in value.items()) + "}"
+    return json.dumps(value)
+
+
+@settings(max_examples=300)
+@given(JSON_VALUES)
+def test_loads_json_equals_the_exact_parse(value):
+    """The orjson fast path may never change a value: whatever it parses equals the standard
+    library's exact parse, fractions (also nested) included."""
+    text = _dumps(value)
+    expected = _exact(text)
+    for form in (text, text.encode()):
+        got = loads_json(form)
+        assert got == expected
+        assert repr(got) == repr(expected)  # Decimal stays Decimal, int stays int
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=40) | st.binary(max_size=40).map(lambda b: b.decode("latin-1")))
+def test_loads_json_accepts_and_refuses_what_the_standard_library_does(text):
+    try:
+        expected = _exact(text)
+    except (ValueError, ZeroDivisionError, RecursionError):
+        with pytest.raises(ValueError):
+            loads_json(text)
+    else:
+        assert repr(loads_json(text)) == repr(expected)
+
+
+@pytest.mark.parametrize("text", ['{"n": 123456789012345678901234567890}', '"\\ud800"', '[1e400]', '-0.0',
+                                  '{"a": 1, "a": 2.5}', '[' * 3000 + ']' * 3000])
+def test_loads_json_falls_back_where_orjson_differs(text):
+    try:
+        expected = _exact(text)
+    except RecursionError:
+        with pytest.raises(ValueError, match="nested too deeply"):
+            loads_json(text)
+    else:
+        assert repr(loads_json(text)) == repr(expected)
+
+
 # --- properties ----------------------------------------------------------------------------------
 
 def check_parse(raw) -> None:
