@@ -182,6 +182,17 @@ usage_events = Table(
 # Pre-aggregated usage, maintained in the transaction that stores the events, so a report
 # reads rows whose number does not grow with the number of messages.
 
+def _usage_sums() -> list[Column]:
+    """The sums an aggregate of usage keeps per key."""
+    return [
+        Column("prompt_tokens", BigInteger, nullable=False),
+        Column("completion_tokens", BigInteger, nullable=False),
+        Column("cost", Money, nullable=False),
+        Column("message_count", BigInteger, nullable=False),
+        Column("unpriced_count", BigInteger, nullable=False),
+    ]
+
+
 # Per 15 minutes (UTC): every IANA zone's offset since 1972 is a whole number of quarter
 # hours, so local days of any zone are exact sums of these buckets.
 usage_quarter = Table(
@@ -189,11 +200,7 @@ usage_quarter = Table(
     metadata,
     Column("organization_id", Integer, primary_key=True),
     Column("bucket", UTCDateTime, primary_key=True),
-    Column("prompt_tokens", BigInteger, nullable=False),
-    Column("completion_tokens", BigInteger, nullable=False),
-    Column("cost", Money, nullable=False),
-    Column("message_count", BigInteger, nullable=False),
-    Column("unpriced_count", BigInteger, nullable=False),
+    *_usage_sums(),
 )
 
 # Per local day of the organization's time zone: its own daily chart, a row a day.
@@ -202,11 +209,7 @@ usage_day = Table(
     metadata,
     Column("organization_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("prompt_tokens", BigInteger, nullable=False),
-    Column("completion_tokens", BigInteger, nullable=False),
-    Column("cost", Money, nullable=False),
-    Column("message_count", BigInteger, nullable=False),
-    Column("unpriced_count", BigInteger, nullable=False),
+    *_usage_sums(),
 )
 
 # Per local day of the organization's time zone, agent and model.
@@ -217,11 +220,7 @@ usage_daily = Table(
     Column("day", Date, primary_key=True),
     Column("agent_id", String(200), primary_key=True),
     Column("model", String(200), primary_key=True),
-    Column("prompt_tokens", BigInteger, nullable=False),
-    Column("completion_tokens", BigInteger, nullable=False),
-    Column("cost", Money, nullable=False),
-    Column("message_count", BigInteger, nullable=False),
-    Column("unpriced_count", BigInteger, nullable=False),
+    *_usage_sums(),
 )
 
 # Per local day of the organization's time zone, conversation and agent: distinct counts and
