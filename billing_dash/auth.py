@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import flask_login
 from sqlalchemy import Connection, select, update
@@ -22,6 +22,11 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
 
 class AccountError(ValueError):
     """A user-facing problem with an account operation (unknown org, duplicate email, ...)."""
+
+
+# A token's last use is recorded to the minute: a write on every API call would put an UPDATE
+# (and its lock and WAL) on the hot path of every read.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _now() -> datetime:
@@ -156,11 +161,13 @@ def caller_for_token(conn: Connection, token: str) -> Caller | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     row = conn.execute(
-        select(api_tokens.c.id, api_tokens.c.scopes, *_ORG_COLUMNS)
+        select(api_tokens.c.id, api_tokens.c.scopes, api_tokens.c.last_used_at, *_ORG_COLUMNS)
         .join(organizations, organizations.c.id == api_tokens.c.organization_id)
         .where(api_tokens.c.token_hash == _hash_token(token), api_tokens.c.revoked_at.is_(None))
     ).first()
     if row is None:
         return None
-    conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=_now()))
+    now = _now()
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
     return Caller(_row_org(row), frozenset(row.scopes.split()))
