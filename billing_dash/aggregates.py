@@ -8,23 +8,32 @@ from sqlalchemy import Connection, MetaData, Table, delete, select, text, update
 from .models import AGGREGATES, organizations, usage_event_columns, usage_events
 from .queries import load
 
-STAGING = "staging_usage"
-NEW = "new_usage"
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
 # and cannot deadlock.
-AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/day", "aggregate/daily", "aggregate/conversations", "aggregate/starts",
-                     "aggregate/totals")
+AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/day", "aggregate/daily", "aggregate/conversations",
+                     "aggregate/starts", "aggregate/totals")
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
-COPY_STAGING = "COPY staging_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN (FORMAT BINARY)"
+COPY_NEW = "COPY new_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN (FORMAT BINARY)"
 COPY_TYPES = ["int4", "text", "timestamptz", "text", "text", "text", "int8", "int8", "numeric", "bool"]
 assert len(COPY_TYPES) == len(EVENT_COLUMNS), "COPY_TYPES must list a type per usage_events column"
+# Stores the batch; of the batch, only the events really inserted stay in new_usage. RETURNING
+# only the ids: the rows themselves are already there.
+INSERT_NEW_PG = (
+    "WITH ins AS (INSERT INTO usage_events SELECT * FROM new_usage ORDER BY event_id "
+    "ON CONFLICT DO NOTHING RETURNING event_id) "
+    "DELETE FROM new_usage n WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = n.event_id)")
+# SQLite: the caller's transaction already wrote to the database (agents), so its write lock is
+# held: nobody can store these ids between the check and the insert.
+INSERT_NEW_SQLITE = (
+    "DELETE FROM new_usage WHERE EXISTS (SELECT 1 FROM usage_events e "
+    "WHERE e.organization_id = new_usage.organization_id AND e.event_id = new_usage.event_id)",
+    "INSERT INTO usage_events SELECT * FROM new_usage",
+)
 
-# Table objects for the temporary tables, so SQLite rows get the same type conversions
-# (money as scaled integers, UTC text timestamps) as usage_events itself.
-_temp_metadata = MetaData()
-staging_table = Table(STAGING, _temp_metadata, *usage_event_columns(), prefixes=["TEMPORARY"])
-new_table = Table(NEW, _temp_metadata, *usage_event_columns(), prefixes=["TEMPORARY"])
+# A Table object for the temporary table, so SQLite rows get the same type conversions (money
+# as scaled integers, UTC text timestamps) as usage_events itself.
+new_table = Table("new_usage", MetaData(), *usage_event_columns(), prefixes=["TEMPORARY"])
 
 
 class EventWriter:
@@ -45,44 +54,33 @@ class EventWriter:
             # when the aggregate tables were small (a hash join reading all of conversation_totals
             # for every batch of a long import). Plan each statement for the tables as they are.
             conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS staging_usage (LIKE usage_events) ON COMMIT DROP"))
             conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS new_usage (LIKE usage_events) ON COMMIT DROP"))
         else:
-            for table in (staging_table, new_table):
-                table.create(conn, checkfirst=True)
+            new_table.create(conn, checkfirst=True)
 
     def write(self, rows: list[tuple]) -> tuple[int, int]:
         """Store `rows` (tuples of usage_events columns in order, unique event ids); returns
         (inserted, unpriced)."""
         conn = self.conn
-        self._empty_temp_tables()
+        self._empty()
         if self.postgres:
             self._copy(rows)
-            conn.execute(text(
-                "WITH ins AS (INSERT INTO usage_events SELECT * FROM staging_usage ORDER BY event_id "
-                "ON CONFLICT DO NOTHING RETURNING *) INSERT INTO new_usage SELECT * FROM ins"))
+            conn.execute(text(INSERT_NEW_PG))
         else:
-            # The caller's transaction already wrote to the database (agents), so SQLite's write
-            # lock is held: nobody can store these ids between the check and the insert.
-            conn.execute(staging_table.insert(), [dict(zip(EVENT_COLUMNS, row)) for row in rows])
-            conn.execute(text(
-                "INSERT INTO new_usage SELECT * FROM staging_usage s WHERE NOT EXISTS (SELECT 1 FROM usage_events e "
-                "WHERE e.organization_id = s.organization_id AND e.event_id = s.event_id)"))
-            conn.execute(text("INSERT INTO usage_events SELECT * FROM new_usage"))
+            conn.execute(new_table.insert(), [dict(zip(EVENT_COLUMNS, row)) for row in rows])
+            for statement in INSERT_NEW_SQLITE:
+                conn.execute(text(statement))
         return self.aggregate_new()
 
-    def _empty_temp_tables(self) -> None:
+    def _empty(self) -> None:
         # PostgreSQL: TRUNCATE, not DELETE. A whole import is one transaction, so deleted rows
         # could never be vacuumed and every batch would scan all earlier batches' dead rows.
-        self.conn.execute(text("TRUNCATE staging_usage, new_usage" if self.postgres
-                               else "DELETE FROM staging_usage"))
-        if not self.postgres:
-            self.conn.execute(text("DELETE FROM new_usage"))
+        self.conn.execute(text("TRUNCATE new_usage" if self.postgres else "DELETE FROM new_usage"))
 
     def _copy(self, rows: list[tuple]) -> None:
         cursor = self.conn.connection.dbapi_connection.cursor()
         # Binary: psycopg then sends numbers and instants without formatting them as text.
-        with cursor.copy(COPY_STAGING) as copy:
+        with cursor.copy(COPY_NEW) as copy:
             copy.set_types(COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
@@ -103,8 +101,7 @@ class EventWriter:
 
     def close(self) -> None:
         if not self.postgres:
-            for table in (staging_table, new_table):
-                table.drop(self.conn, checkfirst=True)
+            new_table.drop(self.conn, checkfirst=True)
 
 
 def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
@@ -119,7 +116,7 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
             conn.execute(delete(table).where(table.c.organization_id == org_id))
         conn.execute(update(organizations).where(organizations.c.id == org_id).values(max_conversation_seconds=0))
         writer = EventWriter(conn, org_id, tz)
-        writer._empty_temp_tables()
+        writer._empty()
         conn.execute(text("INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id"),
                      {"org_id": org_id})
         events += writer.aggregate_new()[0]
