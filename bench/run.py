@@ -9,6 +9,7 @@ import math
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -554,6 +555,8 @@ def render_table(res: dict[str, Any]) -> str:
         lines.append(f"| {label} | {measured} | {tt['target'] if tt else ''} | {_mark(tt['pass']) if tt else ''} |")
 
     row("Import", f"{_n(res['ingest_events_per_s'], 0)} events/s ({_n(res['ingest_seconds'], 1)} s)", "import")
+    if res.get("import_peak_rss_mb") is not None:
+        row("Import peak RSS", f"{_n(res['import_peak_rss_mb'])} MB")
     for name, case in res["cases"].items():
         row(f"GET {name} p50 / p95 / max",
             f"{_n(case['p50_ms'])} / **{_n(case['p95_ms'])}** / {_n(case['max_ms'])} ms", f"GET {name} p95")
@@ -694,10 +697,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out = cli(env, "import", "--org", ORG, str(jsonl), timeout=args.import_timeout)
         res["ingest_seconds"] = round(time.perf_counter() - t0, 2)
         res["ingest_output"] = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""
+        # The largest child waited for so far: the import (the setup commands only start up).
+        res["import_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         res["events_in_db"] = db_scalar(db.url, "SELECT COUNT(*) FROM usage_events")
         res["ingest_events_per_s"] = round(res["events_in_db"] / res["ingest_seconds"], 0)
         log(f"  {res['events_in_db']:,} events in {res['ingest_seconds']:.1f} s = "
-            f"{res['ingest_events_per_s']:,.0f} events/s ({res['ingest_output']})")
+            f"{res['ingest_events_per_s']:,.0f} events/s ({res['ingest_output']}), peak RSS {res['import_peak_rss_mb']} MB")
         if res["events_in_db"] != args.events and not args.jsonl:
             log(f"warning: {res['events_in_db']:,} events stored, {args.events:,} generated")
         res["settle_seconds"] = 0.0 if args.no_settle else round(settle(db), 2)
