@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+
 from sqlalchemy import Connection, MetaData, Table, delete, select, text, update
 
 from .models import AGGREGATES, organizations, usage_event_columns, usage_events

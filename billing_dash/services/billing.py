@@ -173,12 +173,35 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
     return df
 
 
+AGENT_COLUMNS = ["agent_id", "agent_name", "monthly_token_budget", "total_tokens", "cost", "message_count"]
+MODEL_COLUMNS = ["model", "total_tokens", "cost", "message_count", "unpriced_count"]
+
+
+def _sum_by(pairs: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
+    """Sums of `pairs` per `key`, costliest first (ties: tokens, then the key)."""
+    if pairs.empty:
+        return pd.DataFrame(columns=[key, *columns])
+    sums = pairs.groupby(key, sort=False)[columns].sum().reset_index()
+    return sums.sort_values(["cost", "total_tokens", key], ascending=[False, False, True], ignore_index=True)
+
+
+def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usage per agent (with its name and budget) and per model in a period's window."""
+    pairs = _frame(conn, "by_agent_model", **window)
+    agents = _sum_by(pairs, "agent_id", ["total_tokens", "cost", "message_count"]).merge(
+        _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left")
+    # An agent without a row of its own (none is created without one, but a name is optional).
+    agents["agent_name"] = [n if isinstance(n, str) else a for a, n in zip(agents["agent_id"], agents["agent_name"])]
+    models = _sum_by(pairs, "model", ["total_tokens", "cost", "message_count", "unpriced_count"])
+    return agents[AGENT_COLUMNS], models[MODEL_COLUMNS]
+
+
 def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> BillingReport:
     """Compute the full report of `period` for organization `org` from the aggregates."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     daily = _daily(conn, org, period)
     conversations = conversation_stats(conn, org, period, top)
-    agents = _frame(conn, "by_agent", **window)
+    agents, models = _agents_and_models(conn, org.id, window)
     agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]],
                                             dtype="Int64")
     return BillingReport(
@@ -186,7 +209,7 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
         summary=summarize(conn, org, period, daily, conversations),
         daily=daily,
         agents=agents,
-        models=_frame(conn, "by_model", **window),
+        models=models,
         conversations=conversations.top,
         budgets=agent_budgets(conn, org),
     )
