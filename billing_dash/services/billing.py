@@ -190,7 +190,7 @@ def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.
     pairs = _frame(conn, "by_agent_model", **window)
     agents = _sum_by(pairs, "agent_id", ["total_tokens", "cost", "message_count"]).merge(
         _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left")
-    # An agent without a row of its own (none is created without one, but a name is optional).
+    # An agent id without a row in agents (imports always create one) shows as its id.
     agents["agent_name"] = [n if isinstance(n, str) else a for a, n in zip(agents["agent_id"], agents["agent_name"])]
     models = _sum_by(pairs, "model", ["total_tokens", "cost", "message_count", "unpriced_count"])
     return agents[AGENT_COLUMNS], models[MODEL_COLUMNS]
