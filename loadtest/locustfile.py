@@ -222,12 +222,13 @@ class Ingester(LoadUser):
         else:
             original, name = None, "ingest_new"
             n = rng.randint(CONFIG["batch_min"], CONFIG["batch_max"])
-            body = json.dumps({"events": self.new_events(n)}, separators=(",", ":")).encode()
+            events = self.new_events(n)
+            body = json.dumps({"events": events}, separators=(",", ":")).encode()
         number = next(_batch_numbers)
         # Recorded before sending: a batch counts as sent whatever its answer. A new batch's events
         # are numbered consecutively (nothing yields while they are made), so the driver can check a
         # batch left without an answer when the test stopped: stored all or none.
-        first = None if original is not None else int(json.loads(body)["events"][0]["event_id"].rsplit("-", 1)[1])
+        first = None if original is not None else int(events[0]["event_id"].rsplit("-", 1)[1])
         batch = {"batch": number, "resend_of": original, "events": n, "first_event": first, "status": None,
                  "inserted": None, "skipped": None}
         LEDGER["batches"].append(batch)
