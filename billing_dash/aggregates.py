@@ -24,8 +24,8 @@ INSERT_NEW_PG = (
     "WITH ins AS (INSERT INTO usage_events SELECT * FROM new_usage ORDER BY event_id "
     "ON CONFLICT DO NOTHING RETURNING event_id) "
     "DELETE FROM new_usage n WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = n.event_id)")
-# SQLite: the caller's transaction already wrote to the database (agents), so its write lock is
-# held: nobody can store these ids between the check and the insert.
+# SQLite: the caller's transaction already wrote to the database (ingest locks its organization
+# first), so its write lock is held: nobody can store these ids between the check and the insert.
 INSERT_NEW_SQLITE = (
     "DELETE FROM new_usage WHERE EXISTS (SELECT 1 FROM usage_events e "
     "WHERE e.organization_id = new_usage.organization_id AND e.event_id = new_usage.event_id)",
@@ -43,9 +43,8 @@ class EventWriter:
     of the same events run at once).
 
     The start counts read a conversation's stored first message before updating it; they stay
-    right under concurrent imports because the caller first upserts the batch's conversations
-    (ingest._upsert_names), and that row lock makes a second import of the same conversation
-    wait until the first commits."""
+    right under concurrent imports because the caller holds its organization's row lock
+    (ingest.ingest), so imports of one organization run one at a time."""
 
     def __init__(self, conn: Connection, org_id: int, tz: str) -> None:
         self.conn, self.org_id, self.tz = conn, org_id, tz
@@ -72,6 +71,10 @@ class EventWriter:
             for statement in INSERT_NEW_SQLITE:
                 conn.execute(text(statement))
         return self.aggregate_new()
+
+    def stored_ids(self) -> set[str]:
+        """Ids of the last batch's events that were really inserted (the others were stored before)."""
+        return set(self.conn.execute(text("SELECT event_id FROM new_usage")).scalars())
 
     def _empty(self) -> None:
         # PostgreSQL: TRUNCATE, not DELETE. A whole import is one transaction, so deleted rows

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .aggregates import EventWriter
@@ -285,45 +285,65 @@ def _insert(conn: Connection, table):
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
-def _upsert_names(conn: Connection, org_id: int, batch: list[UsageEvent]) -> None:
-    """Create the batch's agents and conversations; a name or title given later wins."""
-    named_agents: dict[str, str | None] = {}
-    convs: dict[str, tuple[str, str | None]] = {}
-    for e in batch:
-        if e.agent_name is not None or e.agent_id not in named_agents:
-            named_agents[e.agent_id] = e.agent_name or named_agents.get(e.agent_id)
-        title = e.conversation_title or (convs.get(e.conversation_id) or (None, None))[1]
-        convs[e.conversation_id] = (e.agent_id, title)
+def _upsert_names(conn: Connection, org_id: int, stored: list[UsageEvent]) -> None:
+    """Create the agents and conversations of events just stored, and apply their names.
 
-    for with_name in (True, False):
-        # Sorted: concurrent imports then lock shared rows in the same order and cannot deadlock.
-        rows = [{"organization_id": org_id, "id": a, "name": n or a}
-                for a, n in sorted(named_agents.items()) if (n is not None) == with_name]
-        if rows:
-            stmt = _insert(conn, agents)
-            stmt = (stmt.on_conflict_do_update(index_elements=["organization_id", "id"], set_={"name": stmt.excluded.name},
-                                               where=agents.c.name != stmt.excluded.name)
-                    if with_name else stmt.on_conflict_do_nothing())
-            conn.execute(stmt, rows)
-    for with_title in (True, False):
-        rows = [{"organization_id": org_id, "id": c, "agent_id": a, "title": t or c}
-                for c, (a, t) in sorted(convs.items()) if (t is not None) == with_title]
-        if rows:
-            stmt = _insert(conn, conversations)
-            update = {"agent_id": stmt.excluded.agent_id}
-            changed = conversations.c.agent_id != stmt.excluded.agent_id
-            if with_title:
-                update["title"] = stmt.excluded.title
-                changed = changed | (conversations.c.title != stmt.excluded.title)
-            # Rewriting unchanged rows would cost a dead row version each in PostgreSQL.
-            conn.execute(stmt.on_conflict_do_update(index_elements=["organization_id", "id"], set_=update,
-                                                    where=changed), rows)
+    One rule, whatever the order events arrive in: an agent's name and a conversation's title
+    come from the newest stored event (by timestamp) that gives one, a conversation's agent from
+    its newest stored event; of events with the same timestamp, the one stored last wins. Only
+    stored events count, so a re-sent or skipped event can never rename anything.
+    """
+    names: dict[str, tuple[datetime, str] | None] = {}
+    owners: dict[str, tuple[datetime, str]] = {}
+    titles: dict[str, tuple[datetime, str]] = {}
+    for e in stored:
+        if e.agent_name is None:
+            names.setdefault(e.agent_id, None)
+        elif (known := names.get(e.agent_id)) is None or e.ts >= known[0]:
+            names[e.agent_id] = (e.ts, e.agent_name)
+        if (owner := owners.get(e.conversation_id)) is None or e.ts >= owner[0]:
+            owners[e.conversation_id] = (e.ts, e.agent_id)
+        if e.conversation_title is not None and (
+                (title := titles.get(e.conversation_id)) is None or e.ts >= title[0]):
+            titles[e.conversation_id] = (e.ts, e.conversation_title)
+
+    # Sorted: concurrent imports then lock shared rows in the same order and cannot deadlock.
+    rows = [{"organization_id": org_id, "id": a, "name": n[1] if n else a, "name_ts": n[0] if n else None}
+            for a, n in sorted(names.items())]
+    if rows:
+        stmt = _insert(conn, agents)
+        newer = agents.c.name_ts.is_(None) | (stmt.excluded.name_ts >= agents.c.name_ts)
+        # Rows without a name only make sure the agent exists; the WHERE skips unchanged rows,
+        # which would otherwise cost PostgreSQL a dead row version each.
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["organization_id", "id"],
+            set_={"name": stmt.excluded.name, "name_ts": stmt.excluded.name_ts},
+            where=stmt.excluded.name_ts.is_not(None) & newer), rows)
+    rows = []
+    for c, (ts, agent) in sorted(owners.items()):
+        title_ts, title = titles.get(c, (None, c))
+        rows.append({"organization_id": org_id, "id": c, "agent_id": agent, "agent_ts": ts,
+                     "title": title, "title_ts": title_ts})
+    if rows:
+        stmt = _insert(conn, conversations)
+        new = stmt.excluded
+        owner_newer = conversations.c.agent_ts.is_(None) | (new.agent_ts >= conversations.c.agent_ts)
+        title_newer = new.title_ts.is_not(None) & (
+            conversations.c.title_ts.is_(None) | (new.title_ts >= conversations.c.title_ts))
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["organization_id", "id"],
+            set_={"agent_id": case((owner_newer, new.agent_id), else_=conversations.c.agent_id),
+                  "agent_ts": case((owner_newer, new.agent_ts), else_=conversations.c.agent_ts),
+                  "title": case((title_newer, new.title), else_=conversations.c.title),
+                  "title_ts": case((title_newer, new.title_ts), else_=conversations.c.title_ts)},
+            where=owner_newer | title_newer), rows)
 
 
-def _rows(org_id: int, batch: list[UsageEvent], prices: PriceBook) -> list[tuple]:
-    """usage_events rows of a batch (tuples in column order), priced; of two equal ids in one batch
-    the first wins, as across batches."""
+def _rows(org_id: int, batch: list[UsageEvent], prices: PriceBook) -> tuple[list[tuple], list[UsageEvent]]:
+    """usage_events rows of a batch (tuples in column order), priced, and the events they come
+    from; of two equal ids in one batch the first wins, as across batches."""
     rows: dict[str, tuple] = {}
+    kept: list[UsageEvent] = []
     zero = Decimal(0)
     for e in batch:
         if e.event_id in rows:
@@ -331,7 +351,8 @@ def _rows(org_id: int, batch: list[UsageEvent], prices: PriceBook) -> list[tuple
         cost = e.cost if e.cost is not None else prices.cost(e.model, e.ts, e.prompt_tokens, e.completion_tokens)
         rows[e.event_id] = (org_id, e.event_id, e.ts, e.agent_id, e.conversation_id, e.model, e.prompt_tokens,
                             e.completion_tokens, zero if cost is None else cost, cost is not None)
-    return list(rows.values())
+        kept.append(e)
+    return list(rows.values()), kept
 
 
 def _parsed_batches(records: Iterable[tuple[str, Any]], batch_size: int, errors: list[FieldError]
@@ -377,25 +398,33 @@ def ingest(
     prices = PriceBook(conn)
     # One import at a time per organization, as SQLite's single writer does anyway: two imports
     # adding batches in different orders would otherwise lock each other's rows and deadlock.
+    # SQLite: a write first, so the import holds the write lock from its start (had it read
+    # first, its first write after another import's commit would fail with "database is locked").
+    if conn.dialect.name == "sqlite":
+        conn.execute(update(organizations).where(organizations.c.id == org_id)
+                     .values(timezone=organizations.c.timezone))
     tz = conn.execute(select(organizations.c.timezone).where(organizations.c.id == org_id)
                       .with_for_update()).scalar_one()
     writer = EventWriter(conn, org_id, tz)
     errors: list[FieldError] = []
     batches = _parsed_batches(records, batch_size, errors)
 
-    def next_batch() -> tuple[list[UsageEvent], list[tuple], int] | None:
+    def next_batch() -> tuple[list[tuple], list[UsageEvent], int] | None:
         item = next(batches, None)
-        return None if item is None else (item[0], _rows(org_id, item[0], prices), item[1])
+        return None if item is None else (*_rows(org_id, item[0], prices), item[1])
 
     seen = inserted = unpriced = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
         upcoming = parser.submit(next_batch)
         while (item := upcoming.result()) is not None:
             upcoming = parser.submit(next_batch)
-            events, rows, count = item
+            rows, events, count = item
             seen += count
-            _upsert_names(conn, org_id, events)
             done, unpriced_now = writer.write(rows)
+            if done < len(events):  # some were stored before: only the new ones may name things
+                stored_ids = writer.stored_ids()
+                events = [e for e in events if e.event_id in stored_ids]
+            _upsert_names(conn, org_id, events)
             inserted += done
             unpriced += unpriced_now
     writer.close()

@@ -138,6 +138,8 @@ agents = Table(
     Column("id", String(200), primary_key=True),
     Column("name", String(500), nullable=False),
     Column("monthly_token_budget", BigInteger),
+    # When the event that gave the name happened (None: no event named the agent; name is its id).
+    Column("name_ts", UTCDateTime),
 )
 
 conversations = Table(
@@ -147,6 +149,9 @@ conversations = Table(
     Column("id", String(200), primary_key=True),
     Column("title", String(1000), nullable=False),
     Column("agent_id", String(200), nullable=False),
+    # When the events that set the title and the agent happened: the newest stored event wins.
+    Column("title_ts", UTCDateTime),
+    Column("agent_ts", UTCDateTime),
     ForeignKeyConstraint(
         ["organization_id", "agent_id"], ["agents.organization_id", "agents.id"]
     ),

@@ -1,12 +1,64 @@
-"""The migrations build exactly the schema models.py declares, on both databases."""
+"""The migrations build exactly the schema models.py declares, on both databases, and keep the data."""
 
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from billing_dash.models import metadata
+from billing_dash.db import make_engine, upgrade
+from billing_dash.models import agents, conversation_totals, conversations, metadata
+
+from ..conftest import BACKENDS, PG_ADMIN_URL
 
 
 def test_migrated_schema_matches_the_models(engine):
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
     assert diff == []
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database(request, tmp_path):
+    """An empty database of each kind, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'steps.db'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips (or fails in CI) without PostgreSQL
+    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"billing_dash_steps_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_existing_names_count_as_new_as_their_newest_event(empty_database):
+    """0006 gives existing names, titles and owners the time of their newest stored event."""
+    engine = make_engine(empty_database)
+    upgrade(engine, "0004")
+    newest = datetime(2026, 5, 1, 9, 30, tzinfo=timezone.utc)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO organizations (id, name, timezone, created_at) "
+                             "VALUES (1, 'o', 'UTC', :t)"), {"t": newest})
+        conn.execute(sa.text("INSERT INTO agents (organization_id, id, name) VALUES "
+                             "(1, 'named', 'A name'), (1, 'unnamed', 'unnamed')"))
+        conn.execute(sa.text("INSERT INTO conversations (organization_id, id, title, agent_id) VALUES "
+                             "(1, 'c1', 'A title', 'named'), (1, 'c2', 'c2', 'unnamed')"))
+        for conversation, agent, last in (("c1", "", newest), ("c1", "named", newest),
+                                          ("c2", "", newest - timedelta(days=1)),
+                                          ("c2", "unnamed", newest - timedelta(days=1))):
+            conn.execute(conversation_totals.insert().values(
+                organization_id=1, conversation_id=conversation, agent_id=agent, first_ts=last - timedelta(hours=1),
+                last_ts=last, total_tokens=1, cost=0, message_count=1))
+    upgrade(engine)
+    with engine.connect() as conn:
+        named = {r.id: r.name_ts for r in conn.execute(sa.select(agents))}
+        convs = {r.id: (r.agent_ts, r.title_ts) for r in conn.execute(sa.select(conversations))}
+    engine.dispose()
+    assert named == {"named": newest, "unnamed": None}
+    assert convs == {"c1": (newest, newest), "c2": (newest - timedelta(days=1), None)}

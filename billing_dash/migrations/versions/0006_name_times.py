@@ -1,0 +1,43 @@
+"""Names, titles and conversation owners remember the time of the event that set them.
+
+Revision ID: 0006
+Revises: 0004
+Create Date: 2026-11-29
+
+The newest stored event (by timestamp) decides an agent's name and a conversation's title and
+agent, so re-sent or old events cannot undo a rename. Existing rows take the time of their
+newest stored event: what they show now counts as that new.
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+# The newest event of a conversation (whole-conversation rows of conversation_totals).
+NEWEST_OF_CONVERSATION = (
+    "(SELECT t.last_ts FROM conversation_totals t WHERE t.organization_id = conversations.organization_id "
+    "AND t.conversation_id = conversations.id AND t.agent_id = '')")
+NEWEST_OF_AGENT = (
+    "(SELECT MAX(t.last_ts) FROM conversation_totals t WHERE t.organization_id = agents.organization_id "
+    "AND t.agent_id = agents.id)")
+
+
+def upgrade() -> None:
+    op.add_column("agents", sa.Column("name_ts", sa.DateTime(timezone=True)))
+    op.add_column("conversations", sa.Column("title_ts", sa.DateTime(timezone=True)))
+    op.add_column("conversations", sa.Column("agent_ts", sa.DateTime(timezone=True)))
+    op.execute(f"UPDATE agents SET name_ts = {NEWEST_OF_AGENT} WHERE name <> id")
+    op.execute(f"UPDATE conversations SET agent_ts = {NEWEST_OF_CONVERSATION}, "
+               f"title_ts = CASE WHEN title <> id THEN {NEWEST_OF_CONVERSATION} END")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("conversations") as batch:
+        batch.drop_column("agent_ts")
+        batch.drop_column("title_ts")
+    with op.batch_alter_table("agents") as batch:
+        batch.drop_column("name_ts")
