@@ -38,7 +38,7 @@ def empty_database(request, tmp_path):
 
 
 def test_existing_names_count_as_new_as_their_newest_event(empty_database):
-    """0006 gives existing names, titles and owners the time of their newest stored event."""
+    """0005 gives existing names, titles and owners the time of their newest stored event."""
     engine = make_engine(empty_database)
     upgrade(engine, "0004")
     newest = datetime(2026, 5, 1, 9, 30, tzinfo=timezone.utc)

@@ -1,6 +1,6 @@
 """Names, titles and conversation owners remember the time of the event that set them.
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29
 
@@ -12,7 +12,7 @@ newest stored event: what they show now counts as that new.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
