@@ -9,14 +9,15 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from click.testing import CliRunner
 
 from billing_dash.aggregates import rebuild
 from billing_dash.auth import create_org, create_token
+from billing_dash.cli import main
 from billing_dash.db import alembic_config, make_engine, upgrade
-from billing_dash.ingest import ingest
+from billing_dash.ingest import FIRST_INSTANT, ingest
 from billing_dash.models import AGGREGATES
-
-from alembic import command
 
 REPORT = "/api/v1/analytics/billing"
 # A winter and a summer day: zones with summer time differ from a fixed offset in one of them.
@@ -121,3 +122,54 @@ def test_upgrade_rebuilds_the_days_of_organizations_in_an_abbreviation_zone(make
             assert migrated == _day_aggregates(conn, org.id)
     finally:
         engine.dispose()
+
+
+# Zones whose offset was once not a whole number of quarter hours (-10:40 and -0:44:30).
+ODD_ZONES = ("Pacific/Kiritimati", "Africa/Monrovia")
+
+
+def _event(event_id: str, instant: datetime) -> dict:
+    return {**SUMMER_EVENT, "event_id": event_id, "timestamp": instant.isoformat()}
+
+
+def test_events_before_the_first_instant_are_refused_by_the_api(client, engine, org, auth_headers):
+    before = FIRST_INSTANT - timedelta(seconds=1)
+    response = client.post("/api/v1/usage", json={"events": [_event("ok", FIRST_INSTANT), _event("early", before)]},
+                           headers=auth_headers)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_events"
+    assert [(d["index"], d["field"]) for d in error["details"]] == [(1, "timestamp")]
+    assert FIRST_INSTANT.strftime("%Y-%m-%dT%H:%M:%SZ") in error["details"][0]["message"]
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM usage_events WHERE organization_id = :o"),
+                            {"o": org.id}).scalar_one() == 0
+
+
+def test_events_before_the_first_instant_are_refused_by_the_import(database_url, org, tmp_path):
+    path = tmp_path / "early.jsonl"
+    path.write_text("\n".join(json.dumps(_event(f"e{i}", instant)) for i, instant in
+                              enumerate([FIRST_INSTANT, datetime(1975, 6, 1, tzinfo=timezone.utc)])) + "\n")
+    result = CliRunner().invoke(main, ["import", "--org", org.name, str(path)], env={"DATABASE_URL": database_url})
+    assert result.exit_code == 1, result.output
+    assert "line 2: timestamp: must be at or after 1980-01-01T00:00:00Z" in result.output
+    assert "line 1" not in result.output
+
+
+@pytest.mark.parametrize("tz", ODD_ZONES)
+def test_reports_in_zones_once_off_the_quarter_hour_agree_with_themselves(client, org, auth_headers, tz):
+    """Events from the first instant on: every day's figures sum to the same totals, also for days
+    before it (empty)."""
+    # Every 173 seconds for two days: some fall between a local midnight and the next quarter hour.
+    events = [_event(f"q{i}", FIRST_INSTANT + timedelta(seconds=173 * i)) for i in range(1000)]
+    assert client.post("/api/v1/usage", json={"events": events}, headers=auth_headers).status_code == 200
+    first = FIRST_INSTANT.astimezone(ZoneInfo(tz)).date()
+    for start, end in ((first - timedelta(days=1), first + timedelta(days=3)), (first, first),
+                       (first - timedelta(days=120), first - timedelta(days=1))):
+        response = client.get(REPORT, headers=auth_headers, query_string={
+            "period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "tz": tz})
+        assert response.status_code == 200
+        counts = _counts(response.get_json())
+        in_period = [e for e in events if start <= _local_day(e, tz) <= end]
+        assert counts == {"summary": len(in_period), "days": len(in_period), "agents": len(in_period),
+                          "models": len(in_period), "conversations": int(bool(in_period))}, (tz, start, end)
