@@ -21,7 +21,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def sqlite_local_date(ts: str | None, tz: str) -> str | None:
-    """SQLite twin of PostgreSQL's `(ts AT TIME ZONE tz)::date`, for naive-UTC text timestamps."""
+    """SQLite twin of PostgreSQL's local_date (migration 0008), for naive-UTC text timestamps."""
     if ts is None:
         return None
     instant = datetime.fromisoformat(ts).replace(tzinfo=timezone.utc)
@@ -37,9 +37,16 @@ def sqlite_quarter_start(ts: str | None) -> str | None:
     return start.strftime("%Y-%m-%d %H:%M:%S.000000")
 
 
+def _code_point_order(a: str, b: str) -> int:
+    return (a > b) - (a < b)
+
+
 def _on_sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
+    # PostgreSQL's byte-order collation under its name, so COLLATE "C" in queries/ means code point
+    # order on both databases (and in Python's sorted()).
+    dbapi_conn.create_collation("C", _code_point_order)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
     cur.execute("PRAGMA journal_mode = WAL")  # readers keep reading while an import writes

@@ -26,6 +26,10 @@ MAX_TOKENS = 10**12
 # integers of 1e-10 dollars, which top out near $922 million per sum.
 MAX_COST = Decimal(10) ** 6
 MAX_ERRORS = 50
+# The earliest event: from then on every zone's offset is a whole number of quarter hours (the last
+# that was not, Pacific/Kiritimati's -10:40, ended in October 1979), so usage_quarter sums exactly
+# into the local days of any zone (tests/unit/test_quarter_hours.py proves it from zoneinfo).
+FIRST_INSTANT = datetime(1980, 1, 1, tzinfo=timezone.utc)
 BATCH_SIZE = 20000  # events per round trip: larger batches amortize statement overhead
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 _MILLION = Decimal(1_000_000)
@@ -156,8 +160,11 @@ def _timestamp(raw: Mapping[str, Any]) -> datetime:
         raise _Invalid("timestamp", f"is not an ISO 8601 timestamp: {value!r}") from None
     if ts.tzinfo is None:
         raise _Invalid("timestamp", f"needs a UTC offset or Z: {value!r}")
-    if not 1970 <= ts.year <= 9998:
+    if ts.year > 9998:
         raise _Invalid("timestamp", f"is out of range: {value!r}")
+    # The year first: converting year 1 with a positive offset to UTC would overflow.
+    if ts.year < FIRST_INSTANT.year - 1 or ts.astimezone(timezone.utc) < FIRST_INSTANT:
+        raise _Invalid("timestamp", f"must be at or after {FIRST_INSTANT:%Y-%m-%dT%H:%M:%SZ}, got {value!r}")
     return ts.astimezone(timezone.utc)  # PostgreSQL refuses offsets beyond 15:59, UTC it always takes
 
 

@@ -198,8 +198,8 @@ def _usage_sums() -> list[Column]:
     ]
 
 
-# Per 15 minutes (UTC): every IANA zone's offset since 1972 is a whole number of quarter
-# hours, so local days of any zone are exact sums of these buckets.
+# Per 15 minutes (UTC): every IANA zone's offset since ingest.FIRST_INSTANT (1980), the earliest
+# event, is a whole number of quarter hours, so local days of any zone are exact sums of these buckets.
 usage_quarter = Table(
     "usage_quarter",
     metadata,

@@ -12,9 +12,10 @@ from .periods import MAX_CUSTOM_DAYS, PERIODS
 from .services.export import SECTIONS
 
 MAX_EVENTS = int(Settings.max_ingest_events)
-# RFC 3339 date-time as the server parses it: upper-case T and Z, no leap second, years 1970..9998.
+# RFC 3339 date-time as the server parses it: upper-case T and Z, no leap second, years 1980..9998
+# (from ingest.FIRST_INSTANT; an offset can still put the instant before it, which is refused).
 TIMESTAMP_PATTERN = (
-    r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
+    r"^(19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}"
     r"T[0-9]{2}:[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 # Text the server can store: no NUL (PostgreSQL). Unpaired surrogates are refused too, but

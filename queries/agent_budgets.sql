@@ -1,4 +1,5 @@
--- Tokens each budgeted agent used in the current calendar month of the organization's zone.
+-- Tokens each budgeted agent used in the current calendar month of the organization's zone, by
+-- name and id in code point order whatever the database's collation.
 SELECT a.id AS agent_id,
        a.name AS agent_name,
        a.monthly_token_budget,
@@ -10,4 +11,4 @@ LEFT JOIN usage_daily d
 WHERE a.organization_id = :org_id
   AND a.monthly_token_budget IS NOT NULL
 GROUP BY a.id, a.name, a.monthly_token_budget
-ORDER BY a.name, a.id
+ORDER BY a.name COLLATE "C", a.id COLLATE "C"

@@ -44,6 +44,30 @@ def postgres_url():
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def make_postgres_database():
+    """Factory of fresh, empty PostgreSQL databases (`options` are CREATE DATABASE's, e.g. a
+    collation), each dropped after the session; returns its URL."""
+    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def make(options: str = "") -> str:
+        name = f"billing_dash_test_{uuid.uuid4().hex[:10]}"
+        try:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}" {options}'))
+        except sa.exc.OperationalError as exc:
+            _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig})")
+        names.append(name)
+        return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request, tmp_path_factory):
     if request.param == "sqlite":

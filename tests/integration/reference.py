@@ -33,6 +33,7 @@ class Scenario:
     def __init__(self, seed: int, n: int, now: datetime, days: int = 420, chat_hours: float | None = None) -> None:
         """`chat_hours`: each conversation's messages fall within that many hours (as in real
         chats); by default they are spread over all `days`, so most cross any period's edges."""
+        self.seed = seed
         rng = random.Random(seed)
         tag = uuid.uuid4().hex[:8]
         self.change = now - timedelta(days=days // 2)

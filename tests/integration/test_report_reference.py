@@ -13,14 +13,17 @@ from billing_dash.periods import resolve_period
 from .reference import Scenario
 
 NOW = datetime.now(timezone.utc)
+# Fixed seeds, named in each test's id, so a failure can be replayed (with NOW from its message).
+SCENARIOS = {"spread": 1, "chats": 2}
 
 
-@pytest.fixture(params=["spread", "chats"])
+@pytest.fixture(params=SCENARIOS.items(), ids=[f"{name}-seed{seed}" for name, seed in SCENARIOS.items()])
 def scenario(request, engine, org):
     """Conversations spread over the whole year (they cross every period edge), or short chats
     of a few hours (most lie wholly inside a period)."""
-    chat_hours = 6 if request.param == "chats" else None
-    sc = Scenario(seed=hash(org.name) % 10_000, n=1500, now=NOW, chat_hours=chat_hours)
+    name, seed = request.param
+    chat_hours = 6 if name == "chats" else None
+    sc = Scenario(seed=seed, n=1500, now=NOW, chat_hours=chat_hours)
     with engine.begin() as conn:
         sc.store_prices(conn)
         # Small batches: later batches move conversations' first messages earlier, as backfills do.
@@ -57,7 +60,7 @@ def test_custom_ranges_match_reference(client, auth_headers, scenario, tz):
         api = _get(client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat(),
                    tz=tz, limit=25)
         expected = scenario.report(start, end, tz, limit=25)
-        assert _project(api, expected) == expected, (tz, start, end)
+        assert _project(api, expected) == expected, (tz, start, end, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
 
 @pytest.mark.parametrize("period", ["today", "week", "month", "year"])
@@ -67,7 +70,7 @@ def test_named_periods_match_reference_in_org_zone(client, auth_headers, scenari
     assert api["period"] == {"name": period, "startDate": p.start.isoformat(), "endDate": p.end.isoformat(),
                              "timezone": org.timezone, "days": p.days}
     expected = scenario.report(p.start, p.end, org.timezone)
-    assert _project(api, expected) == expected
+    assert _project(api, expected) == expected, (period, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
 
 def test_days_agents_and_models_sum_to_summary(client, auth_headers, scenario):

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 
 from billing_dash.db import sqlite_local_date
 from billing_dash.periods import (
+    FIRST_DATE,
+    LAST_DATE,
     MAX_CUSTOM_DAYS,
     PERIODS,
     Period,
@@ -383,17 +385,33 @@ def test_resolve_period_returns_period_or_raises_period_error(period, start, end
     assert p.days <= MAX_CUSTOM_DAYS if p.name == "custom" else p.days <= 366
 
 
+# The zones furthest ahead of and behind UTC, and some between.
+EDGE_ZONES = ["Etc/GMT-14", "Pacific/Kiritimati", "Asia/Tokyo", "UTC", "America/Los_Angeles", "Etc/GMT+12"]
+
+
+@pytest.mark.parametrize("tz", EDGE_ZONES)
+@pytest.mark.parametrize("start,end", [(FIRST_DATE, FIRST_DATE + 30 * DAY), (LAST_DATE - 30 * DAY, LAST_DATE)])
+def test_accepted_custom_period_has_computable_utc_bounds(tz, start, end):
+    """The earliest and latest periods resolve_period accepts must be usable: billing_report needs
+    their UTC bounds, their window in another zone and the previous period's bounds."""
+    p = resolve_period("custom", tz, start.isoformat(), end.isoformat())
+    assert (p.start, p.end) == (start, end)
+    assert p.start_utc < p.end_utc
+    for org_tz in EDGE_ZONES:
+        window = p.window(org_tz)
+        assert p.start_utc == window["start"] <= window["full_start"] <= window["full_end"] <= window["end"] == p.end_utc
+    before = p.previous()
+    assert before.start_utc < before.end_utc == p.start_utc
+
+
 @pytest.mark.parametrize("tz,start,end", [
+    ("Etc/GMT-14", "9999-01-01", "9999-01-01"),
     ("UTC", "9990-01-01", "9999-12-31"),
+    ("Etc/GMT+12", "1969-12-31", "1970-01-01"),
     ("Asia/Tokyo", "0001-01-01", "0001-01-31"),
 ])
-def test_accepted_custom_period_has_computable_utc_bounds(tz, start, end):
-    """A period resolve_period accepts must be usable: billing_report needs start_utc and end_utc."""
-    try:
-        p = resolve_period("custom", tz, start, end)
-    except PeriodError:
-        return
-    assert p.start_utc < p.end_utc
+def test_custom_period_beyond_the_computable_dates_is_refused(tz, start, end):
+    assert error_code("custom", tz, start, end) == "invalid_date"
 
 
 DST_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "America/Santiago", "America/Sao_Paulo",
