@@ -103,7 +103,7 @@ WHERE e.organization_id = :org_id
   AND e.ts >= :start AND e.ts < :end
 """
 LOCAL_DAY = {
-    # ':': a zone named like an abbreviation (CET) is read from the tz database (see migration 0008).
+    # ':': a zone named like an abbreviation (CET) is read from the tz database (see migration 0006).
     "postgresql": "(e.ts AT TIME ZONE (':' || :tz))::date",
     # Registered on every connection by billing_dash.db.make_engine (a Python function).
     "sqlite": "local_date(e.ts, :tz)",

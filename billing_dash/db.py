@@ -21,7 +21,7 @@ def _zone(name: str) -> ZoneInfo:
 
 
 def sqlite_local_date(ts: str | None, tz: str) -> str | None:
-    """SQLite twin of PostgreSQL's local_date (migration 0008), for naive-UTC text timestamps."""
+    """SQLite twin of PostgreSQL's local_date (migration 0006), for naive-UTC text timestamps."""
     if ts is None:
         return None
     instant = datetime.fromisoformat(ts).replace(tzinfo=timezone.utc)

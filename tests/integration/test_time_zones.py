@@ -108,7 +108,7 @@ def test_upgrade_rebuilds_the_days_of_organizations_in_an_abbreviation_zone(make
     engine = make_engine(make_postgres_database())
     try:
         upgrade(engine)
-        command.downgrade(alembic_config(engine), "0008-1")  # local_date as it was before the fix
+        command.downgrade(alembic_config(engine), "0006-1")  # local_date as it was before the fix
         with engine.begin() as conn:
             org = create_org(conn, f"org-{uuid.uuid4().hex[:12]}", "CET")
             ingest(conn, org.id, [("line 1", SUMMER_EVENT)])

@@ -1,7 +1,7 @@
 """local_date() reads a zone name from the time zone database only, never as an abbreviation.
 
-Revision ID: 0008
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29
 
 PostgreSQL's AT TIME ZONE looks a name up in the abbreviations (pg_timezone_abbrevs) before the
@@ -13,8 +13,8 @@ an abbreviation or a POSIX rule. Organizations in such a zone get their per-day 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
