@@ -8,6 +8,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from .auth import Caller, caller_for_token
+from .db import check_schema
 from .ingest import IngestError, ingest, loads_json
 from .openapi import openapi_document
 from .periods import Period, PeriodError, resolve_period
@@ -143,8 +144,7 @@ def handle_api_error(exc: ApiError) -> Response:
 @health_bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        check_schema(get_engine())
     except DBAPIError:
         return error_response(503, "database_unavailable", "The database is unreachable.",
                               headers={"Retry-After": "5"}), 503

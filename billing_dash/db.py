@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -69,6 +71,38 @@ def alembic_config(engine: Engine) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+class SchemaNotReady(Exception):
+    """The database's schema is not the newest migration's; requests and commands cannot use it."""
+
+    def __init__(self, message: str, code: str = "database_not_migrated") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@lru_cache(maxsize=1)
+def _migrations() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaNotReady unless the database is migrated to the newest revision (Alembic's head)."""
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    script = _migrations()
+    heads = set(script.get_heads())
+    if current == heads:
+        return
+    if not current:
+        raise SchemaNotReady("The database has no schema yet: run `billing-dash db upgrade`.")
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current - known:
+        raise SchemaNotReady(f"The database schema is at revision {', '.join(sorted(current))}, which this "
+                             "version of billing-dash does not know (a newer version migrated it).",
+                             code="database_schema_unknown")
+    raise SchemaNotReady(f"The database schema is at revision {', '.join(sorted(current))}, older than this "
+                         f"version's {', '.join(sorted(heads))}: run `billing-dash db upgrade`.")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -289,7 +289,9 @@ def _responses() -> dict[str, Any]:
             {"WWW-Authenticate": {"schema": {"type": "string"}}},
         ),
         "ServiceUnavailable": _error(
-            "The database is unavailable (code database_unavailable); retry later.",
+            "The database is unavailable (code database_unavailable; retry later) or its schema is not "
+            "the newest migration (code database_not_migrated: run `billing-dash db upgrade`; "
+            "database_schema_unknown: a newer version migrated it).",
             {"Retry-After": {"description": "Seconds to wait before retrying.",
                              "schema": {"type": "integer", "minimum": 0}}},
         ),
