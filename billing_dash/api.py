@@ -114,7 +114,7 @@ def post_usage() -> tuple[Response, int]:
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise ApiError(400, "invalid_body", "The body must be a JSON object with an 'events' array.")
-    limit = current_app.extensions["billing_dash.settings"].max_ingest_batch
+    limit = current_app.extensions["billing_dash.settings"].max_ingest_events
     if len(events) > limit:
         raise ApiError(413, "batch_too_large", f"At most {limit} events per request; got {len(events)}.")
     try:
@@ -132,7 +132,7 @@ def post_usage() -> tuple[Response, int]:
 
 @bp.get("/openapi.json")
 def get_openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app.extensions["billing_dash.settings"]))
 
 
 @bp.errorhandler(ApiError)

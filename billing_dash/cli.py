@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
 from . import auth, db
-from .config import Settings, settings_table
+from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, ingest, read_csv, read_jsonl
 from .models import agents, organizations
 from .periods import PeriodError
@@ -32,7 +32,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (auth.AccountError, PeriodError, db.SchemaNotReady) as exc:
+        except (auth.AccountError, PeriodError, db.SchemaNotReady, ConfigError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(f"database error: {exc.orig or exc}".splitlines()[0]) from None

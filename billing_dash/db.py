@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from .config import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -54,8 +57,13 @@ def make_engine(url: str, **kwargs) -> Engine:
     """Create the engine for `url`; one per process, made by the app factory or the CLI."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+            path = Path(parsed.database)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sqlite3.connect(path).close()
+            except (OSError, sqlite3.Error) as exc:
+                raise ConfigError(f"DATABASE_URL: cannot open the SQLite database {path}: {exc}") from None
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
