@@ -16,7 +16,7 @@ from tqdm import tqdm
 from . import auth, db
 from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, ingest, read_csv, read_jsonl
-from .models import agents, organizations
+from .models import agents, organizations, users
 from .periods import PeriodError
 
 DEMO_ORG = "Demo Inc"
@@ -234,11 +234,14 @@ def quickstart(ctx: click.Context) -> None:
     """Migrate, load the demo organization on first run, and print its login (used by `make run`)."""
     engine = _engine(ctx, migrated=False)
     db.upgrade(engine)
+    # Each step runs only when its result is missing, so a run interrupted between the demo data
+    # (one transaction) and the user is completed by the next one.
     with engine.connect() as conn:
-        first_run = conn.execute(select(organizations.c.id).where(organizations.c.name == DEMO_ORG)).first() is None
-    if first_run:
+        have_org = conn.execute(select(organizations.c.id).where(organizations.c.name == DEMO_ORG)).first()
+    if have_org is None:
         ctx.invoke(demo_data, org=DEMO_ORG)
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        if conn.execute(select(users.c.id).where(users.c.email == DEMO_EMAIL)).first() is None:
             auth.create_user(conn, auth.get_org(conn, DEMO_ORG), DEMO_EMAIL, DEMO_PASSWORD)
     click.echo(f"\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n")
 
