@@ -61,8 +61,10 @@ def _origins(raw: str) -> str:
 
 
 def _redis_url(raw: str) -> str:
-    if raw and urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
-        raise ValueError(f"must be a redis://, rediss:// or unix:// URL (or empty), got {raw!r}")
+    scheme = urlsplit(raw).scheme
+    if raw and scheme not in ("redis", "rediss", "unix"):
+        # Only the scheme is echoed: the URL may hold a password.
+        raise ValueError(f"must be a redis://, rediss:// or unix:// URL (or empty), got {scheme or 'no'} scheme")
     return raw
 
 

@@ -19,6 +19,7 @@ from billing_dash.config import ConfigError, Settings
     ("LOG_LEVEL", "LOUD"),
     ("LOGIN_RATE_LIMIT", "five a minute"),
     ("REDIS_URL", "http://127.0.0.1:6379/0"),
+    ("REDIS_URL", "127.0.0.1:6379"),
     ("CORS_ORIGINS", "https://ok.example, app.example.com"),
     ("CORS_ORIGINS", "https://app.example.com/path"),
     ("DATABASE_URL", "mysql://user@db/billing"),
@@ -39,6 +40,9 @@ def test_database_url_error_names_what_is_supported_and_hides_the_password():
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({"DATABASE_URL": "mysql://billing:s3cret@db/billing"})
     assert "sqlite://" in str(raised.value) and "postgresql://" in str(raised.value)
+    assert "s3cret" not in str(raised.value)
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({"REDIS_URL": "http://:s3cret@127.0.0.1:6379/0"})
     assert "s3cret" not in str(raised.value)
 
 
