@@ -23,10 +23,13 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.run-installed
 venv-test: $(VENV)/.test-installed
 
-## make run: migrate the embedded SQLite database, load demo data once, serve on :8050
+## make run: migrate the embedded SQLite database, load demo data once, serve on HOST:PORT
+## (e.g. make run PORT=9000; HOST=0.0.0.0 serves other machines too)
+HOST ?= 127.0.0.1
+PORT ?= 8050
 run: venv
 	$(BIN)/billing-dash quickstart
-	$(BIN)/billing-dash serve --host 127.0.0.1 --port 8050
+	$(BIN)/billing-dash serve --host $(HOST) --port $(PORT)
 
 ## Debian's Chromium and its driver, for the browser tests
 browser:
@@ -52,8 +55,9 @@ screenshot: venv-test browser
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:8051/healthz >/dev/null && break; sleep 0.2; done; \
 	$(BIN)/python scripts/screenshot.py http://127.0.0.1:8051 docs/dashboard.png; status=$$?; kill $$pid; exit $$status
 
+## make clean: the venv and caches; never instance/, which holds the user's database
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) .pytest_cache
 
 ## make bench: generate BENCH_EVENTS events, import them, time the API under gunicorn and the baselines
 ## (e.g. make bench BENCH_EVENTS=10000000 BENCH_BACKEND=sqlite BENCH_ARGS="--requests 50 --skip-naive")

@@ -1,6 +1,13 @@
 """WSGI entry point: `gunicorn app:server`."""
 
-from billing_dash import create_app
+from gunicorn.errors import AppImportError
 
-app = create_app()
+from billing_dash import create_app
+from billing_dash.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    # gunicorn prints this one line and stops, instead of a traceback per worker it boots.
+    raise AppImportError(str(exc)) from None
 server = app.server

@@ -10,12 +10,14 @@ import dash
 import flask_login
 from flask import Flask, jsonify, redirect, request
 from flask_cors import CORS
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import security
 from .config import DEV_SECRET_KEY, ROOT, Settings
+from .db import SchemaNotReady, check_schema
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,25 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path == "/healthz"
+
+
+def _schema_ready(engine: Engine) -> bool:
+    try:
+        check_schema(engine)
+    except SchemaNotReady as exc:
+        log.error("%s", exc)
+        return False
+    except DBAPIError as exc:
+        log.warning("database unreachable at start (%s); its schema is checked on the next requests",
+                    exc.__class__.__name__)
+        return False
+    return True
+
+
+def _missing_table_or_column(exc: DBAPIError) -> bool:
+    # PostgreSQL's undefined_table / undefined_column; SQLite says it in words.
+    return (getattr(exc.orig, "sqlstate", None) in ("42P01", "42703")
+            or str(exc.orig).startswith(("no such table", "no such column")))
 
 
 def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.Dash:
@@ -62,6 +83,15 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     engine = make_engine(settings.database_url)
     server.extensions["billing_dash.engine"] = engine
     server.extensions["billing_dash.settings"] = settings
+    # Checked once here, then again only while not ready or after an error a missing table
+    # explains, so a migrated database costs requests nothing.
+    schema = {"ready": _schema_ready(engine)}
+
+    @server.before_request
+    def require_schema():
+        if not schema["ready"] and request.blueprint != "health":
+            check_schema(engine)
+            schema["ready"] = True
 
     login_manager = flask_login.LoginManager(server)
     login_manager.session_protection = "strong"
@@ -98,11 +128,39 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
             return api.error_response(exc.code or 500, code, exc.description or exc.name)
         return exc
 
+    @server.errorhandler(SchemaNotReady)
+    def schema_not_ready(exc: SchemaNotReady):
+        if schema["ready"]:
+            log.error("%s", exc)  # once, not on every request until someone migrates
+        schema["ready"] = False
+        if _is_api(request.path) or request.path.startswith("/_dash"):
+            return api.error_response(503, exc.code, str(exc))
+        return str(exc), 503, {"Content-Type": "text/plain; charset=utf-8"}
+
+    def schema_lost(exc: DBAPIError) -> SchemaNotReady | None:
+        if not _missing_table_or_column(exc):
+            return None
+        try:
+            check_schema(engine)
+        except SchemaNotReady as lost:
+            return lost
+        except DBAPIError:
+            pass
+        return None
+
+    @server.errorhandler(ProgrammingError)
+    def programming_error(exc: ProgrammingError):
+        lost = schema_lost(exc)
+        return schema_not_ready(lost) if lost else unexpected_error(exc)
+
     # Connection failures (and SQLite's "database is locked") are worth a retry; any other
     # database error is a bug and goes to the 500 handler below.
     @server.errorhandler(OperationalError)
     @server.errorhandler(InterfaceError)
     def database_error(exc: DBAPIError):
+        lost = schema_lost(exc)
+        if lost:
+            return schema_not_ready(lost)
         log.warning("database error on %s: %s", request.path, exc.__class__.__name__)
         return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",
                                   headers={"Retry-After": "5"})

@@ -8,6 +8,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from .auth import Caller, caller_for_token
+from .db import check_schema
 from .ingest import IngestError, ingest, loads_json
 from .openapi import openapi_document
 from .periods import Period, PeriodError, resolve_period
@@ -113,7 +114,7 @@ def post_usage() -> tuple[Response, int]:
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise ApiError(400, "invalid_body", "The body must be a JSON object with an 'events' array.")
-    limit = current_app.extensions["billing_dash.settings"].max_ingest_batch
+    limit = current_app.extensions["billing_dash.settings"].max_ingest_events
     if len(events) > limit:
         raise ApiError(413, "batch_too_large", f"At most {limit} events per request; got {len(events)}.")
     try:
@@ -131,7 +132,7 @@ def post_usage() -> tuple[Response, int]:
 
 @bp.get("/openapi.json")
 def get_openapi() -> Response:
-    return jsonify(openapi_document())
+    return jsonify(openapi_document(current_app.extensions["billing_dash.settings"]))
 
 
 @bp.errorhandler(ApiError)
@@ -143,8 +144,7 @@ def handle_api_error(exc: ApiError) -> Response:
 @health_bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        check_schema(get_engine())
     except DBAPIError:
         return error_response(503, "database_unavailable", "The database is unreachable.",
                               headers={"Retry-After": "5"}), 503

@@ -14,9 +14,9 @@ from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
 from . import auth, db
-from .config import Settings, settings_table
+from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, ingest, read_csv, read_jsonl
-from .models import agents, organizations
+from .models import agents, organizations, users
 from .periods import PeriodError
 
 DEMO_ORG = "Demo Inc"
@@ -32,7 +32,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (auth.AccountError, PeriodError) as exc:
+        except (auth.AccountError, PeriodError, db.SchemaNotReady, ConfigError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(f"database error: {exc.orig or exc}".splitlines()[0]) from None
@@ -45,9 +45,12 @@ def main(ctx: click.Context) -> None:
     ctx.obj = Settings.from_env()
 
 
-def _engine(ctx: click.Context) -> Engine:
+def _engine(ctx: click.Context, migrated: bool = True) -> Engine:
+    """The database engine; unless `migrated=False`, only once its schema is the newest."""
     engine = db.make_engine(ctx.obj.database_url)
     ctx.call_on_close(engine.dispose)
+    if migrated:
+        db.check_schema(engine)
     return engine
 
 
@@ -60,7 +63,7 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version."""
-    db.upgrade(_engine(ctx))
+    db.upgrade(_engine(ctx, migrated=False))
     click.echo("database is up to date")
 
 
@@ -229,13 +232,16 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
 @click.pass_context
 def quickstart(ctx: click.Context) -> None:
     """Migrate, load the demo organization on first run, and print its login (used by `make run`)."""
-    engine = _engine(ctx)
+    engine = _engine(ctx, migrated=False)
     db.upgrade(engine)
+    # Each step runs only when its result is missing, so a run interrupted between the demo data
+    # (one transaction) and the user is completed by the next one.
     with engine.connect() as conn:
-        first_run = conn.execute(select(organizations.c.id).where(organizations.c.name == DEMO_ORG)).first() is None
-    if first_run:
+        have_org = conn.execute(select(organizations.c.id).where(organizations.c.name == DEMO_ORG)).first()
+    if have_org is None:
         ctx.invoke(demo_data, org=DEMO_ORG)
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        if conn.execute(select(users.c.id).where(users.c.email == DEMO_EMAIL)).first() is None:
             auth.create_user(conn, auth.get_org(conn, DEMO_ORG), DEMO_EMAIL, DEMO_PASSWORD)
     click.echo(f"\n  Demo login: {DEMO_EMAIL} / {DEMO_PASSWORD}\n")
 

@@ -2,17 +2,89 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
 
 DEV_SECRET_KEY = "dev-only-insecure-secret-key"
 
+SUPPORTED_DATABASES = ("use sqlite:///path/to/billing.db or postgresql://user:password@host/db "
+                       "(postgres:// and postgresql+psycopg:// mean the same, with psycopg 3)")
+_POSTGRESQL = {"postgres", "postgresql", "postgresql+psycopg"}
+_SQLITE = {"sqlite", "sqlite+pysqlite"}
 
-def _setting(env: str, default: str, help: str) -> object:
-    return field(default=default, metadata={"env": env, "help": help})
+
+class ConfigError(ValueError):
+    """A setting is unusable; the message names its environment variable and fits on one line."""
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not (raw.strip().isascii() and raw.strip().isdigit() and int(raw) >= minimum):
+            raise ValueError(f"must be a whole number >= {minimum}, got {raw!r}")
+        return int(raw)
+    return parse
+
+
+def _database_url(raw: str) -> str:
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        # Not echoed: the text may hold a password.
+        raise ValueError(f"not a database URL; {SUPPORTED_DATABASES}") from None
+    if url.drivername in _POSTGRESQL:
+        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if url.drivername not in _SQLITE:
+        raise ValueError(f"{url.drivername!r} is not supported; {SUPPORTED_DATABASES}")
+    return raw
+
+
+def _origins(raw: str) -> str:
+    for origin in filter(None, (o.strip() for o in raw.split(","))):
+        if not re.fullmatch(r"https?://[^/?#\s]+", origin):
+            raise ValueError(f"{origin!r} is not an origin such as https://app.example.com (no path)")
+    return raw
+
+
+def _redis_url(raw: str) -> str:
+    scheme = urlsplit(raw).scheme
+    if raw and scheme not in ("redis", "rediss", "unix"):
+        # Only the scheme is echoed: the URL may hold a password.
+        raise ValueError(f"must be a redis://, rediss:// or unix:// URL (or empty), got {scheme or 'no'} scheme")
+    return raw
+
+
+def _rate_limit(raw: str) -> str:
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ValueError(f"must read like '5 per minute', got {raw!r}") from None
+    return raw
+
+
+def _log_level(raw: str) -> str:
+    if raw.strip().upper() not in logging.getLevelNamesMapping():
+        raise ValueError(f"must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {raw!r}")
+    return raw.strip().upper()
+
+
+def _setting(env: str, default: str, help: str, parse: Callable[[str], object] = _text) -> object:
+    # The class default is the parsed one; README's table shows the text, as it would be set.
+    return field(default=parse(default), metadata={"env": env, "help": help, "text": default, "parse": parse})
 
 
 @dataclass(frozen=True)
@@ -22,8 +94,10 @@ class Settings:
     database_url: str = _setting(
         "DATABASE_URL",
         f"sqlite:///{ROOT / 'instance' / 'billing.db'}",
-        "Any SQLAlchemy URL. SQLite for the embedded default, "
-        "`postgresql+psycopg://user@host/db` in production.",
+        "SQLite (`sqlite:///path/to/billing.db`) for the embedded default, PostgreSQL "
+        "(`postgresql://user@host/db`; `postgres://` and `postgresql+psycopg://` alike, all with psycopg 3) "
+        "in production. Other databases are refused.",
+        _database_url,
     )
     secret_key: str = _setting(
         "SECRET_KEY",
@@ -35,51 +109,61 @@ class Settings:
         "CORS_ORIGINS",
         "",
         "Comma-separated browser origins allowed to call `/api/*` (none by default).",
+        _origins,
     )
-    max_ingest_events: str = _setting(
+    max_ingest_events: int = _setting(
         "MAX_INGEST_EVENTS",
         "10000",
         "Largest batch `POST /api/v1/usage` accepts; larger batches get 413.",
+        _whole_number(1),
     )
     redis_url: str = _setting(
         "REDIS_URL",
         "",
         "Redis for the login rate limits, shared by all workers (`redis://127.0.0.1:6379/0`); "
         "empty: each process counts on its own.",
+        _redis_url,
     )
     login_rate_limit: str = _setting(
         "LOGIN_RATE_LIMIT",
         "5 per minute",
         "Failed logins allowed per client IP and, separately, per account.",
+        _rate_limit,
     )
-    trust_proxy: str = _setting(
+    trust_proxy: int = _setting(
         "TRUST_PROXY",
         "0",
         "Reverse proxies in front of the app whose X-Forwarded-For/-Proto to trust (for client IPs "
         "in rate limits and Secure cookies behind TLS). Keep 0 without a proxy: clients could fake both.",
+        _whole_number(0),
     )
-    log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.")
+    log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.", _log_level)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: str) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+        """Read and validate every setting (`overrides` by field name win); ConfigError names a bad one."""
         env = os.environ if environ is None else environ
-        values = {f.name: env.get(f.metadata["env"], f.default) for f in fields(cls)}
-        values.update(overrides)
+        values = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            raw = overrides.pop(f.name) if f.name in overrides else env.get(name, f.metadata["text"])
+            try:
+                values[f.name] = f.metadata["parse"](str(raw))
+            except ValueError as exc:
+                raise ConfigError(f"{name}: {exc}") from None
+        if overrides:
+            raise TypeError(f"unknown settings: {', '.join(overrides)}")
         return cls(**values)
 
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
-    @property
-    def max_ingest_batch(self) -> int:
-        return int(self.max_ingest_events)
-
 
 def settings_table() -> str:
     """The configuration table of README, generated so it cannot drift from the code."""
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for f in fields(Settings):
-        default = f.default.replace(str(ROOT) + "/", "") if f.default else "(empty)"
+        default = f.metadata["text"].replace(str(ROOT) + "/", "") or "(empty)"
         rows.append(f"| `{f.metadata['env']}` | `{default}` | {f.metadata['help']} |")
     return "\n".join(rows)

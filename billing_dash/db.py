@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -9,8 +10,12 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from .config import ConfigError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -59,8 +64,13 @@ def make_engine(url: str, **kwargs) -> Engine:
     """Create the engine for `url`; one per process, made by the app factory or the CLI."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+            path = Path(parsed.database)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                sqlite3.connect(path).close()
+            except (OSError, sqlite3.Error) as exc:
+                raise ConfigError(f"DATABASE_URL: cannot open the SQLite database {path}: {exc}") from None
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _on_sqlite_connect)
         return engine
@@ -76,6 +86,38 @@ def alembic_config(engine: Engine) -> Config:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
     return cfg
+
+
+class SchemaNotReady(Exception):
+    """The database's schema is not the newest migration's; requests and commands cannot use it."""
+
+    def __init__(self, message: str, code: str = "database_not_migrated") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@lru_cache(maxsize=1)
+def _migrations() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise SchemaNotReady unless the database is migrated to the newest revision (Alembic's head)."""
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    script = _migrations()
+    heads = set(script.get_heads())
+    if current == heads:
+        return
+    if not current:
+        raise SchemaNotReady("The database has no schema yet: run `billing-dash db upgrade`.")
+    known = {rev.revision for rev in script.walk_revisions()}
+    if current - known:
+        raise SchemaNotReady(f"The database schema is at revision {', '.join(sorted(current))}, which this "
+                             "version of billing-dash does not know (a newer version migrated it).",
+                             code="database_schema_unknown")
+    raise SchemaNotReady(f"The database schema is at revision {', '.join(sorted(current))}, older than this "
+                         f"version's {', '.join(sorted(heads))}: run `billing-dash db upgrade`.")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

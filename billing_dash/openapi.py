@@ -11,7 +11,6 @@ from .models import MONEY_SCALE
 from .periods import MAX_CUSTOM_DAYS, PERIODS
 from .services.export import SECTIONS
 
-MAX_EVENTS = int(Settings.max_ingest_events)
 # RFC 3339 date-time as the server parses it: upper-case T and Z, no leap second, years 1980..9998
 # (from ingest.FIRST_INSTANT; an offset can still put the instant before it, which is refused).
 TIMESTAMP_PATTERN = (
@@ -92,7 +91,7 @@ _REPORT_400 = (
 )
 
 
-def _schemas() -> dict[str, Any]:
+def _schemas(max_events: int) -> dict[str, Any]:
     return {
         "Error": _object(
             {
@@ -251,7 +250,7 @@ def _schemas() -> dict[str, Any]:
         "IngestRequest": {
             "type": "object",
             "required": ["events"],
-            "properties": {"events": {"type": "array", "maxItems": MAX_EVENTS, "items": _ref("UsageEvent")}},
+            "properties": {"events": {"type": "array", "maxItems": max_events, "items": _ref("UsageEvent")}},
         },
         "IngestResult": _object(
             {
@@ -290,7 +289,9 @@ def _responses() -> dict[str, Any]:
             {"WWW-Authenticate": {"schema": {"type": "string"}}},
         ),
         "ServiceUnavailable": _error(
-            "The database is unavailable (code database_unavailable); retry later.",
+            "The database is unavailable (code database_unavailable; retry later) or its schema is not "
+            "the newest migration (code database_not_migrated: run `billing-dash db upgrade`; "
+            "database_schema_unknown: a newer version migrated it).",
             {"Retry-After": {"description": "Seconds to wait before retrying.",
                              "schema": {"type": "integer", "minimum": 0}}},
         ),
@@ -307,7 +308,7 @@ def _report_responses(ok: dict[str, Any], bad_request: str) -> dict[str, Any]:
     }
 
 
-def _paths() -> dict[str, Any]:
+def _paths(max_events: int) -> dict[str, Any]:
     secured = [{"bearerAuth": []}]
     return {
         "/api/v1/analytics/billing": {
@@ -347,7 +348,7 @@ def _paths() -> dict[str, Any]:
                 "description": (
                     "The batch is atomic: if any event is invalid nothing is stored and the answer is "
                     "400 invalid_events with `details` [{index, field, message}]. It is idempotent: an "
-                    f"event_id already stored for the organization is skipped. At most {MAX_EVENTS:,} events."
+                    f"event_id already stored for the organization is skipped. At most {max_events:,} events."
                 ),
                 "security": secured,
                 "requestBody": {"required": True,
@@ -358,7 +359,7 @@ def _paths() -> dict[str, Any]:
                     "400": _error("Invalid JSON, body or events; nothing was stored.", schema="IngestError"),
                     "401": _response_ref("Unauthorized"),
                     "403": _error("The token lacks the ingest scope (code forbidden)."),
-                    "413": _error(f"More than {MAX_EVENTS:,} events (code batch_too_large) or body too large."),
+                    "413": _error(f"More than {max_events:,} events (code batch_too_large) or body too large."),
                     "503": _response_ref("ServiceUnavailable"),
                 },
             }
@@ -389,9 +390,9 @@ def _paths() -> dict[str, Any]:
     }
 
 
-@lru_cache(maxsize=1)
-def openapi_document() -> dict:
-    """The OpenAPI 3.1.0 document of the API, built once."""
+@lru_cache(maxsize=4)
+def openapi_document(settings: Settings) -> dict:
+    """The OpenAPI 3.1.0 document of the API as `settings` configure it, built once."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -404,9 +405,9 @@ def openapi_document() -> dict:
             ),
         },
         "servers": [{"url": "/"}],
-        "paths": _paths(),
+        "paths": _paths(settings.max_ingest_events),
         "components": {
-            "schemas": _schemas(),
+            "schemas": _schemas(settings.max_ingest_events),
             "parameters": _parameters(),
             "responses": _responses(),
             "securitySchemes": {

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -13,7 +14,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from click.testing import CliRunner
 
+from billing_dash import create_app
 from billing_dash.cli import main
+from billing_dash.config import Settings
 from billing_dash.models import (
     agents,
     api_tokens,
@@ -23,6 +26,8 @@ from billing_dash.models import (
     usage_events,
     users,
 )
+
+from .test_web import login
 
 TS = "2025-03-10T12:00:00+00:00"
 FIELDS = ["event_id", "timestamp", "agent_id", "agent_name", "conversation_id",
@@ -638,3 +643,20 @@ def test_import_empty_file(database_url, engine, org, tmp_path):
     ok(result)
     assert "inserted 0, skipped 0" in result.stdout
     nothing_stored(engine, org.id)
+
+
+def test_quickstart_completes_what_an_interrupted_run_left_out(empty_database_url):
+    # A run killed after loading the demo organization and before creating its user left this.
+    ok(run(empty_database_url, "db", "upgrade"))
+    ok(run(empty_database_url, "demo-data", "--org", "Demo Inc", "--days", "1", "--per-day", "1"))
+    for _ in range(2):  # the next run completes it; the one after changes nothing
+        result = run(empty_database_url, "quickstart")
+        ok(result)
+        email, password = re.search(r"Demo login: (\S+) / (\S+)", result.stdout).groups()
+        app = create_app(Settings.from_env({}, database_url=empty_database_url, secret_key="s"))
+        try:
+            client = app.server.test_client()
+            assert login(client, email, password).status_code == 302
+            assert client.get("/api/v1/analytics/billing").status_code == 200
+        finally:
+            app.server.extensions["billing_dash.engine"].dispose()

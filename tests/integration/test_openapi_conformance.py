@@ -32,12 +32,13 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from billing_dash.config import Settings
 from billing_dash.models import usage_events
 from billing_dash.openapi import openapi_document
 
 from .test_api import event
 
-DOCUMENT = openapi_document()
+DOCUMENT = openapi_document(Settings())
 OPERATIONS = [(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item]
 # Operations without any input have no negative variant to generate.
 WITH_INPUT = {(m, p) for m, p in OPERATIONS
