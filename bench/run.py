@@ -44,7 +44,7 @@ USER_PASSWORD = "bench-password-1"
 HOST = "127.0.0.1"
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 USER_AGENT = "billing-dash-bench/1"
-REPORT_OUTPUT = "..billing-report.data...billing-alert.is_open.."
+REPORT_OUTPUT = "..billing-report.data...billing-alert.is_open...billing-invalid.is_open...billing-invalid.children...billing-content.hidden.."
 
 # The spec's targets (defined for 10M events). Printed next to the measurements, never asserted.
 TARGET_EVENTS = 10_000_000

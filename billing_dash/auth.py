@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import flask_login
 from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .models import api_tokens, organizations, users
@@ -169,5 +170,23 @@ def caller_for_token(conn: Connection, token: str) -> Caller | None:
         return None
     now = _now()
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
-        conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now))
+        _record_use(conn, row.id, now)
     return Caller(_row_org(row), frozenset(row.scopes.split()))
+
+
+def _record_use(conn: Connection, token_id: int, now: datetime) -> None:
+    """Record a token's use, best effort on SQLite: a read must never queue for its single write lock."""
+    record = update(api_tokens).where(api_tokens.c.id == token_id).values(last_used_at=now)
+    if conn.dialect.name != "sqlite":
+        conn.execute(record)
+        return
+    # An import holds the write lock for its whole run; a use skipped now is recorded by a later request.
+    waits = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+    try:
+        conn.execute(record)
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig):
+            raise
+    finally:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {int(waits)}")

@@ -37,6 +37,9 @@ STATIC_HEADERS = {
     # frame-ancestors 'none' says the same to current browsers; this is for older ones.
     "X-Frame-Options": "DENY",
 }
+# Code and styles may be cached; pages and data never: a cache (the browser's Back included)
+# would show them after logout, or an old period's numbers as if current.
+CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/")
 
 
 def content_security_policy(app: dash.Dash) -> str:
@@ -83,4 +86,6 @@ def init_security(app: dash.Dash) -> None:
         response.headers.setdefault("Content-Security-Policy", content_security_policy(app))
         for name, value in STATIC_HEADERS.items():
             response.headers.setdefault(name, value)
+        if not request.path.startswith(CACHEABLE_PREFIXES):
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

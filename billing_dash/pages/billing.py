@@ -29,6 +29,8 @@ URL_SYNC = f"{PREFIX}-url-sync"
 REPORT = f"{PREFIX}-report"
 ALERT = f"{PREFIX}-alert"
 RETRY = f"{PREFIX}-retry"
+INVALID = f"{PREFIX}-invalid"
+CONTENT = f"{PREFIX}-content"
 EMPTY = f"{PREFIX}-empty"
 PERIOD_LABEL = f"{PREFIX}-period-label"
 CARDS = f"{PREFIX}-cards"
@@ -85,31 +87,39 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                     labelCheckedClassName="active",
                 ),
                 html.Div(
+                    # bothdates: picking a range is one change (one history entry), not two.
                     dcc.DatePickerRange(id=DATES, start_date=startDate, end_date=endDate,
                                         display_format="MMM D, YYYY", first_day_of_week=1,
-                                        minimum_nights=0, clearable=False),
+                                        minimum_nights=0, clearable=False, updatemode="bothdates"),
                     id=DATES_WRAP, className="mt-2", hidden=period != "custom",
                 ),
             ], className="period-control"),
         ], className="d-flex flex-wrap align-items-start gap-3 mb-2 page-header"),
-        html.Div(id=PERIOD_LABEL, className="text-muted small mb-3"),
         dbc.Alert([html.Span("We could not load billing data: the database is unavailable. "),
                    dbc.Button("Try again", id=RETRY, color="danger", size="sm", outline=True, className="ms-2")],
                   id=ALERT, color="danger", is_open=False),
-        dbc.Alert("No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False),
+        dbc.Alert(id=INVALID, color="warning", is_open=False),
         dcc.Loading(
-            [
+            # Hidden until a report arrives and whenever a load fails, so nothing on screen is
+            # ever another period's numbers (or empty axes) standing in for this one's.
+            html.Div([
+                html.Div(id=PERIOD_LABEL, className="text-muted small mb-3"),
+                dbc.Alert("No usage in this period yet: all figures are zero.", id=EMPTY, color="info",
+                          is_open=False),
                 dbc.Row(id=CARDS, className="g-3 mb-1"),
-                _panel("Daily usage", dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG, className="daily-graph"),
-                       "daily"),
+                # The graphs fill a box of fixed height: on its own a responsive graph takes its
+                # height from its container, which has none of its own (it collapsed to 0 px).
+                _panel("Daily usage", html.Div(dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG),
+                                               className="daily-graph"), "daily"),
                 dbc.Row([
                     dbc.Col(_panel("Usage by agent", grid(AGENTS_GRID, AGENT_COLUMNS), "agents"), lg=8),
                     dbc.Col(_panel("Cost share by model",
-                                   dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG, className="model-graph")), lg=4),
+                                   html.Div(dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG), className="model-graph")),
+                            lg=4),
                 ], className="g-3"),
                 _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
                 _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
-            ],
+            ], id=CONTENT, hidden=True),
             type="default", delay_show=150, overlay_style={"visibility": "visible", "opacity": 0.5},
         ),
     ], className="billing-page")
@@ -121,23 +131,31 @@ def toggle_date_range(period: str) -> bool:
     return period != "custom"
 
 
-def load_report(period: str, start: str | None, end: str | None, _retry: int | None):
-    """The one billing query of a period change; every widget reads its result from the store."""
+def _not_loaded(database_down: bool = False, message: str | None = None) -> tuple:
+    return no_update, database_down, message is not None, message, True
+
+
+def load_report(period: str, start: str | None, end: str | None, _retry: int | None) -> tuple:
+    """The one billing query of a period change; every widget reads its result from the store.
+
+    Returns the store's data, whether the database alert is open, whether the period's error
+    message shows and its text, and whether the report's widgets are hidden (when nothing loaded).
+    """
     org = flask_login.current_user.org
-    if period == "custom" and not (start and end):
-        return no_update, False
     try:
         chosen = resolve_period(period, org.timezone, (start or "")[:10] or None, (end or "")[:10] or None)
-    except PeriodError:
-        return no_update, False
+    except PeriodError as exc:
+        # The API's message for the same input: a bad link explains itself.
+        return _not_loaded(message=exc.message)
     try:
         with current_app.extensions["billing_dash.engine"].connect() as conn:
             report = billing_report(conn, org, chosen)
             previous = summarize(conn, org, chosen.previous())
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
-        return no_update, True
-    return {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous))}, False
+        return _not_loaded(database_down=True)
+    data = {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous))}
+    return data, False, False, None, False
 
 
 def _period_label(period: dict) -> str:
@@ -194,7 +212,8 @@ def register_callbacks(app: dash.Dash) -> None:
                             Output(URL_SYNC, "data"),
                             Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"))
     app.callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))(toggle_date_range)
-    app.callback(Output(REPORT, "data"), Output(ALERT, "is_open"),
+    app.callback(Output(REPORT, "data"), Output(ALERT, "is_open"), Output(INVALID, "is_open"),
+                 Output(INVALID, "children"), Output(CONTENT, "hidden"),
                  Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"),
                  Input(RETRY, "n_clicks"))(load_report)
     app.callback(Output(CARDS, "children"), Output(PERIOD_LABEL, "children"), Output(EMPTY, "is_open"),

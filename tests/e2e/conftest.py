@@ -142,6 +142,11 @@ def base_url(dash_duo, app) -> str:
 
     dash_duo is function-scoped (a fresh Chromium and a ThreadedRunner per test), so the same app
     instance is started again by every test; that costs about 1.5 s per test, mostly Chromium."""
+    return serve(dash_duo, app)
+
+
+def serve(dash_duo, app) -> str:
+    """Start `app` for dash_duo's browser on a free port and return its base URL."""
     port = free_port()
     # Set before start: the runner polls its url while the server thread picks the port.
     dash_duo.server.port = port

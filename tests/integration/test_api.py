@@ -228,3 +228,28 @@ def test_a_token_records_when_it_was_last_used(client, engine, org, token, auth_
                      .values(last_used_at=first - LAST_USED_RESOLUTION))
     assert client.get(REPORT, headers=auth_headers).status_code == 200
     assert last_used() > first
+
+
+def test_a_token_read_does_not_wait_for_a_running_import(client, engine, org, token, auth_headers):
+    """An import holds the database's write lock (SQLite: the only one) for its whole transaction;
+    a bearer-token read must not queue behind it to record the token's last use."""
+    import time
+
+    from billing_dash.ingest import ingest
+    from billing_dash.models import api_tokens
+
+    def last_used():
+        with engine.connect() as conn:
+            return conn.execute(sa.select(api_tokens.c.last_used_at)
+                                .where(api_tokens.c.organization_id == org.id)).scalar_one()
+
+    with engine.begin() as importing:
+        ingest(importing, org.id, [("line 1", event(1))])
+        started = time.monotonic()
+        response = client.get(REPORT, headers=auth_headers)
+        waited = time.monotonic() - started
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert waited < 5, f"the read waited {waited:.1f} s for the import's write lock"
+    # Recording the use is best effort: once nobody holds the lock, the next read records it.
+    assert client.get(REPORT, headers=auth_headers).status_code == 200
+    assert last_used() is not None

@@ -40,10 +40,10 @@ def usage(engine, org):
 
 
 def test_load_report_stores_exactly_what_the_api_answers(client, auth_headers, as_user, usage, page):
-    data, alert_open = page.load_report("custom", "2026-01-01", "2026-01-31T00:00:00", None)
+    data, *problems = page.load_report("custom", "2026-01-01", "2026-01-31T00:00:00", None)
     api = client.get("/api/v1/analytics/billing", headers=auth_headers,
                      query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}).get_json()
-    assert alert_open is False
+    assert problems == [False, False, None, False]  # no alert, no message, the widgets show
     assert data["report"] == api
     assert data["report"]["summary"]["totalMessages"] == 20
     # Nothing before January: no baseline to compare against.
@@ -54,17 +54,22 @@ def test_changes_compare_with_the_previous_period_of_the_same_length(engine, org
     with engine.begin() as conn:
         ingest(conn, org.id, [("event 0", event(0, timestamp="2026-01-05T12:00:00Z", cost="1")),
                               ("event 1", event(1, timestamp="2026-01-12T12:00:00Z", cost="1.5"))])
-    data, _ = page.load_report("custom", "2026-01-08", "2026-01-14", None)  # previous: Jan 1-7
+    data = page.load_report("custom", "2026-01-08", "2026-01-14", None)[0]  # previous: Jan 1-7
     assert data["changes"]["totalCost"] == 50.0
 
 
-def test_custom_without_dates_waits_for_them(as_user, page):
-    assert page.load_report("custom", None, None, None) == (no_update, False)
-    assert page.load_report("custom", "2026-02-01", "2026-01-01", None) == (no_update, False)
+@pytest.mark.parametrize("start, end", [(None, None), ("2026-02-01", "2026-01-01"), ("2016-01-01", "2026-01-31"),
+                                        ("2026-02-30", "2026-03-10"), ("2026-01-01", "soon")])
+def test_a_bad_period_shows_the_api_message_instead_of_the_widgets(client, auth_headers, as_user, page, start, end):
+    api = client.get("/api/v1/analytics/billing", headers=auth_headers,
+                     query_string={"period": "custom", "startDate": start or "", "endDate": end or ""})
+    assert api.status_code == 400
+    assert page.load_report("custom", start, end, None) == (no_update, False, True, api.get_json()["error"]["message"],
+                                                            True)
 
 
 def test_render_callbacks_show_the_store(as_user, usage, page):
-    data, _ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
+    data = page.load_report("custom", "2026-01-01", "2026-01-31", None)[0]
     cards, label, empty = page.render_summary(data)
     assert empty is False
     assert "Jan 1, 2026 – Jan 31, 2026" in label
@@ -77,7 +82,7 @@ def test_render_callbacks_show_the_store(as_user, usage, page):
 
 
 def test_empty_period_opens_the_empty_note(as_user, page):
-    data, _ = page.load_report("custom", "2020-01-01", "2020-01-31", None)
+    data = page.load_report("custom", "2020-01-01", "2020-01-31", None)[0]
     _, _, empty = page.render_summary(data)
     assert empty is True
 
@@ -86,7 +91,7 @@ def test_download_gives_the_api_csv(client, auth_headers, as_user, usage, page):
     from dash._callback_context import context_value
     from dash._utils import AttributeDict
 
-    data, _ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
+    data = page.load_report("custom", "2026-01-01", "2026-01-31", None)[0]
     context_value.set(AttributeDict(triggered_inputs=[
         {"prop_id": '{"section":"agents","type":"billing-download-button"}.n_clicks', "value": 1}]))
     download = page.download_csv([None, 1, None, None], data)
@@ -111,4 +116,4 @@ def test_database_down_opens_the_alert_instead_of_failing(page):
     page = sys.modules["billing_dash.pages.billing"]
     with dead.server.test_request_context("/_dash-update-component", method="POST"):
         flask_login.login_user(User(1, "x@example.com", Organization(1, "o", "UTC")))
-        assert page.load_report("month", None, None, None) == (no_update, True)
+        assert page.load_report("month", None, None, None) == (no_update, True, False, None, True)

@@ -214,7 +214,7 @@ def test_outage_answers_503_and_recovers_without_restart(outage_app, pg, proxy):
     def all_up():
         health = client.get("/healthz")
         report = client.get(REPORT, headers=headers, query_string=QUERY)
-        data, alert_open = load_report()
+        data, alert_open = load_report()[:2]
         ok = (health.status_code == 200 and health.get_json() == {"status": "ok"}
               and report.status_code == 200 and report.get_json()["summary"]["totalMessages"] == 0
               and isinstance(data, dict) and alert_open is False)
@@ -244,7 +244,7 @@ def test_outage_answers_503_and_recovers_without_restart(outage_app, pg, proxy):
     assert report.mimetype == "application/json"
     assert report.get_json()["error"]["code"] == "database_unavailable"
 
-    assert load_report() == (no_update, True)  # the dashboard's alert opens
+    assert load_report() == (no_update, True, False, None, True)  # the dashboard's alert opens, the widgets hide
 
     assert not any("Traceback" in body for body in bodies), bodies
     assert time.monotonic() - started < 10, "an outage must be answered fast, not after long timeouts"
