@@ -37,8 +37,25 @@ def sqlite_quarter_start(ts: str | None) -> str | None:
     return start.strftime("%Y-%m-%d %H:%M:%S.000000")
 
 
+class SqliteExactSum:
+    """SUM() without SQLite's 64-bit limit, for reports whose sums pass it (queries.load's
+    exact_sums); a sum past 64 bits leaves as text, which int() and models.Money read."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total = value if self.total is None else self.total + value
+
+    def finalize(self) -> int | str | None:
+        total = self.total
+        return total if total is None or -(2**63) <= total < 2**63 else str(total)
+
+
 def _on_sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
+    dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys = ON")
