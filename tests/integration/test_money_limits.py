@@ -99,8 +99,9 @@ def csv_rows(client, headers, section: str, **params) -> list[dict]:
 
 
 def assert_exact(value, expected: Decimal) -> None:
-    """A JSON number (parsed as Decimal, not a string or float) equal to the rounded amount."""
-    assert isinstance(value, Decimal), repr(value)
+    """A JSON number written exactly (parsed as Decimal or int, not a string or float) equal to
+    the rounded amount."""
+    assert isinstance(value, (Decimal, int)) and not isinstance(value, bool), repr(value)
     assert value == expected.quantize(TINY), (value, expected)
 
 
@@ -219,3 +220,43 @@ def test_import_names_the_line_that_passes_a_stored_total(database_url, engine, 
         failed_cleanly(result)
         assert f"line {bad + 1}: cost" in result.stderr
         nothing_stored(engine, org.id)
+
+
+def big_usage(pairs: int) -> list[dict]:
+    """Days of $900,000,000 (within SQLite's bound per stored total) whose sums pass 64 bits.
+
+    Each pair of days of the organization's zone falls on one UTC day (00:30 and 23:30 UTC),
+    so a report in UTC sums two of them per day, and the period sums them all."""
+    events, n = [], 0
+    for k in range(pairs):
+        day = f"2026-01-{1 + 2 * k:02d}"
+        for hour in (0, 23):
+            for i in range(900):
+                events.append(ev(n, at(day, i, hour), f"c-{k}-{hour}-{i % 3}", MILLION))
+                n += 1
+    events.append(ev(n, at("2026-01-01", 900, 0), "c-0-0-0", TINY))
+    return events
+
+
+@pytest.mark.parametrize("pairs", [5, 12])
+def test_totals_past_64_bits_report_exactly_in_json_and_csv(client, auth_headers, pairs):
+    events = big_usage(pairs)
+    post_all(client, auth_headers, events)
+    total = sum((Decimal(e["cost"]) for e in events), Decimal(0))
+    assert total > Decimal(2**63).scaleb(-10) and total % 1 == TINY  # 9000000000.000001 and larger
+    for zone in ("Europe/Berlin", "UTC"):
+        params = {"startDate": "2026-01-01", "endDate": "2026-01-31", "tz": zone}
+        by_day: dict[str, Decimal] = defaultdict(Decimal)
+        for e in events:
+            by_day[local_day(e, ZoneInfo(zone))] += Decimal(e["cost"])
+        text, body = report(client, auth_headers, **params)
+        assert re.search(r'"totalCost":\s*' + re.escape(text_of(total)) + r"[,}]", text), text[:300]
+        assert_exact(body["summary"]["totalCost"], total)
+        assert_exact(body["usageByAgent"][0]["cost"], total)
+        assert_exact(body["usageByModel"][0]["cost"], total)
+        assert {d["date"]: d["cost"] for d in body["usageByDay"] if d["cost"]} == {
+            day: cost.quantize(TINY) for day, cost in by_day.items()}
+        assert [r["cost"] for r in csv_rows(client, auth_headers, "agents", **params)] == [text_of(total)]
+        assert [r["cost"] for r in csv_rows(client, auth_headers, "models", **params)] == [text_of(total)]
+        assert {r["date"]: r["cost"] for r in csv_rows(client, auth_headers, "daily", **params) if r["cost"] != "0"} \
+            == {day: text_of(cost) for day, cost in by_day.items()}
