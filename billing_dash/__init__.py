@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         JSON_SORT_KEYS=False,
     )
+    server.json = api.DecimalJSONProvider(server)
     server.json.sort_keys = False
     if int(settings.trust_proxy):
         hops = int(settings.trust_proxy)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from decimal import Decimal
 
-from sqlalchemy import Connection, MetaData, Table, delete, select, text, update
+from sqlalchemy import Connection, MetaData, Table, bindparam, delete, select, text, update
 
-from .models import AGGREGATES, organizations, usage_event_columns, usage_events
+from .db import sqlite_local_date
+from .models import AGGREGATES, MONEY_SCALE, organizations, usage_event_columns, usage_events
 from .queries import load
 
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
@@ -31,6 +34,35 @@ INSERT_NEW_SQLITE = (
     "WHERE e.organization_id = new_usage.organization_id AND e.event_id = new_usage.event_id)",
     "INSERT INTO usage_events SELECT * FROM new_usage",
 )
+
+# SQLite keeps money as 64-bit integers of 1e-10 dollars: the most any stored total can hold
+# ($922,337,203.6854775807). The largest stored totals are an organization's day (every other
+# aggregate row of a day is part of it) and a conversation; each must stay within this.
+SQLITE_MAX_TOTAL = 2**63 - 1
+# Cheap check first: the batch's float total plus the largest stored totals, with a margin far
+# wider than float rounding; only batches near the bound take the exact walk.
+SQLITE_TOTALS = (
+    "SELECT TOTAL(n.cost), "
+    "(SELECT MAX(d.cost) FROM usage_day d WHERE d.organization_id = :org_id), "
+    "(SELECT MAX(t.cost) FROM conversation_totals t WHERE t.organization_id = :org_id AND t.agent_id = '') "
+    "FROM new_usage n")
+SQLITE_NEW = "SELECT event_id, ts, conversation_id, cost FROM new_usage ORDER BY rowid"
+SQLITE_DAYS = text("SELECT day, cost FROM usage_day WHERE organization_id = :org_id AND day IN :keys"
+                   ).bindparams(bindparam("keys", expanding=True))
+SQLITE_CONVERSATIONS = text(
+    "SELECT conversation_id, cost FROM conversation_totals "
+    "WHERE organization_id = :org_id AND agent_id = '' AND conversation_id IN :keys"
+).bindparams(bindparam("keys", expanding=True))
+_KEY_CHUNK = 5000
+
+
+class TotalTooLarge(Exception):
+    """An event would take a stored total past what SQLite can hold; nothing may be written."""
+
+    def __init__(self, event_id: str, message: str) -> None:
+        super().__init__(message)
+        self.event_id, self.message = event_id, message
+
 
 # A Table object for the temporary table, so SQLite rows get the same type conversions (money
 # as scaled integers, UTC text timestamps) as usage_events itself.
@@ -70,11 +102,39 @@ class EventWriter:
             conn.execute(new_table.insert(), [dict(zip(EVENT_COLUMNS, row)) for row in rows])
             for statement in INSERT_NEW_SQLITE:
                 conn.execute(text(statement))
+            self._check_sqlite_totals()
         return self.aggregate_new()
 
     def stored_ids(self) -> set[str]:
         """Ids of the last batch's events that were really inserted (the others were stored before)."""
         return set(self.conn.execute(text("SELECT event_id FROM new_usage")).scalars())
+
+    def _check_sqlite_totals(self) -> None:
+        """Raise TotalTooLarge, naming the first event of new_usage that would take its day or its
+        conversation past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on it, its + turn it into a
+        float)."""
+        params = {"org_id": self.org_id}
+        batch, day, conversation = self.conn.execute(text(SQLITE_TOTALS), params).one()
+        if batch + max(day or 0, conversation or 0) < SQLITE_MAX_TOTAL * 0.99:
+            return
+        new = [(event_id, sqlite_local_date(ts, self.tz), conv, cost)
+               for event_id, ts, conv, cost in self.conn.execute(text(SQLITE_NEW))]
+        totals = {"day": self._stored(SQLITE_DAYS, sorted({r[1] for r in new})),
+                  "conversation": self._stored(SQLITE_CONVERSATIONS, sorted({r[2] for r in new}))}
+        for event_id, event_day, conv, cost in new:
+            for kind, key in (("day", event_day), ("conversation", conv)):
+                totals[kind][key] += cost
+                if totals[kind][key] > SQLITE_MAX_TOTAL:
+                    limit = Decimal(SQLITE_MAX_TOTAL).scaleb(-MONEY_SCALE)
+                    what = f"the organization's total for {key}" if kind == "day" else f"conversation {key!r}"
+                    raise TotalTooLarge(event_id, f"would take {what} past {limit} dollars, the most "
+                                                  "one stored total holds on SQLite")
+
+    def _stored(self, query, keys: list[str]) -> defaultdict[str, int]:
+        stored: defaultdict[str, int] = defaultdict(int)
+        for i in range(0, len(keys), _KEY_CHUNK):
+            stored.update(self.conn.execute(query, {"org_id": self.org_id, "keys": keys[i:i + _KEY_CHUNK]}).all())
+        return stored
 
     def _empty(self) -> None:
         # PostgreSQL: TRUNCATE, not DELETE. A whole import is one transaction, so deleted rows

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import flask_login
+import simplejson
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -37,6 +41,17 @@ def error_response(status: int, code: str, message: str, details: list | None = 
     response.status_code = status
     response.headers.update(headers or {})
     return response
+
+
+class DecimalJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that a Decimal is written as the number it is: Flask writes it as a
+    string, and a float keeps only ~16 significant digits. Money stays exact to the response."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        return simplejson.dumps(obj, use_decimal=True, **kwargs)
 
 
 def get_engine() -> Engine:

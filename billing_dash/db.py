@@ -46,8 +46,25 @@ def _code_point_order(a: str, b: str) -> int:
     return (a > b) - (a < b)
 
 
+class SqliteExactSum:
+    """SUM() without SQLite's 64-bit limit, for reports whose sums pass it (queries.load's
+    exact_sums); a sum past 64 bits leaves as text, which int() and models.Money read."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+
+    def step(self, value: int | None) -> None:
+        if value is not None:
+            self.total = value if self.total is None else self.total + value
+
+    def finalize(self) -> int | str | None:
+        total = self.total
+        return total if total is None or -(2**63) <= total < 2**63 else str(total)
+
+
 def _on_sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
+    dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
     # PostgreSQL's byte-order collation under its name, so COLLATE "C" in queries/ means code point
     # order on both databases (and in Python's sorted()).

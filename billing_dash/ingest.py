@@ -17,13 +17,14 @@ import orjson
 from sqlalchemy import Connection, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .aggregates import EventWriter
+from .aggregates import EventWriter, TotalTooLarge
 from .models import MONEY_SCALE, agents, conversations, model_prices, organizations
 
 MAX_ID = 200
-MAX_TOKENS = 10**12
-# One message costing a million dollars is surely an error; and SQLite stores money as 64-bit
-# integers of 1e-10 dollars, which top out near $922 million per sum.
+# Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
+# but that leave sums room: see README, "Limits".
+MAX_TOKENS = 10**9
+# Whether given or computed from the price table.
 MAX_COST = Decimal(10) ** 6
 MAX_ERRORS = 50
 # The earliest event: from then on every zone's offset is a whole number of quarter hours (the last
@@ -346,48 +347,62 @@ def _upsert_names(conn: Connection, org_id: int, stored: list[UsageEvent]) -> No
             where=owner_newer | title_newer), rows)
 
 
-def _rows(org_id: int, batch: list[UsageEvent], prices: PriceBook) -> tuple[list[tuple], list[UsageEvent]]:
-    """usage_events rows of a batch (tuples in column order), priced, and the events they come
-    from; of two equal ids in one batch the first wins, as across batches."""
+def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[UsageEvent]]:
+    """usage_events rows of a batch (tuples in column order) and the events they come from; of two
+    equal ids in one batch the first wins, as across batches."""
     rows: dict[str, tuple] = {}
     kept: list[UsageEvent] = []
     zero = Decimal(0)
     for e in batch:
         if e.event_id in rows:
             continue
-        cost = e.cost if e.cost is not None else prices.cost(e.model, e.ts, e.prompt_tokens, e.completion_tokens)
         rows[e.event_id] = (org_id, e.event_id, e.ts, e.agent_id, e.conversation_id, e.model, e.prompt_tokens,
-                            e.completion_tokens, zero if cost is None else cost, cost is not None)
+                            e.completion_tokens, zero if e.cost is None else e.cost, e.cost is not None)
         kept.append(e)
     return list(rows.values()), kept
 
 
-def _parsed_batches(records: Iterable[tuple[str, Any]], batch_size: int, errors: list[FieldError]
-                    ) -> Iterator[tuple[list[UsageEvent], int]]:
-    """Validated events in batches, with how many records each consumed. Invalid records go to
+def _priced(event: UsageEvent, prices: PriceBook) -> UsageEvent:
+    """The event with its cost; None stays only when its model had no price at its time."""
+    if event.cost is not None:
+        return event
+    cost = prices.cost(event.model, event.ts, event.prompt_tokens, event.completion_tokens)
+    if cost is None:
+        return event
+    if cost > MAX_COST:
+        raise _Invalid("cost", f"computed from the model's price is {cost}, more than the {MAX_COST} "
+                               "an event may cost")
+    return event._replace(cost=cost)
+
+
+def _parsed_batches(records: Iterable[tuple[str, Any]], batch_size: int, errors: list[FieldError],
+                    prices: PriceBook) -> Iterator[tuple[list[UsageEvent], list[str]]]:
+    """Validated and priced events in batches, with where each came from. Invalid records go to
     `errors`; once there is one, batches stop (nothing will be written) but reading goes on to
     report more errors."""
     batch: list[UsageEvent] = []
+    wheres: list[str] = []
     for where, raw in records:
         if isinstance(raw, FieldError):
             errors.append(raw)
         else:
             try:
-                event = parse_event(raw)
+                event = _priced(parse_event(raw), prices)
             except _Invalid as bad:
                 errors.append(FieldError(where, bad.field, bad.message))
             else:
                 if not errors:
                     batch.append(event)
+                    wheres.append(where)
         if len(errors) >= MAX_ERRORS:
             raise IngestError(errors, truncated=True)
         if len(batch) >= batch_size:
-            yield batch, len(batch)
-            batch = []
+            yield batch, wheres
+            batch, wheres = [], []
     if errors:
         raise IngestError(errors)
     if batch:
-        yield batch, len(batch)
+        yield batch, wheres
 
 
 def ingest(
@@ -414,24 +429,28 @@ def ingest(
                       .with_for_update()).scalar_one()
     writer = EventWriter(conn, org_id, tz)
     errors: list[FieldError] = []
-    batches = _parsed_batches(records, batch_size, errors)
+    batches = _parsed_batches(records, batch_size, errors, prices)
 
-    def next_batch() -> tuple[list[tuple], list[UsageEvent], int] | None:
+    def next_batch() -> tuple[list[UsageEvent], list[str], list[tuple], list[UsageEvent]] | None:
         item = next(batches, None)
-        return None if item is None else (*_rows(org_id, item[0], prices), item[1])
+        return None if item is None else (*item, *_rows(org_id, item[0]))
 
     seen = inserted = unpriced = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
         upcoming = parser.submit(next_batch)
         while (item := upcoming.result()) is not None:
             upcoming = parser.submit(next_batch)
-            rows, events, count = item
-            seen += count
-            done, unpriced_now = writer.write(rows)
-            if done < len(events):  # some were stored before: only the new ones may name things
+            events, wheres, rows, kept = item
+            seen += len(events)
+            try:
+                done, unpriced_now = writer.write(rows)
+            except TotalTooLarge as exc:
+                where = next(w for e, w in zip(events, wheres) if e.event_id == exc.event_id)
+                raise IngestError([FieldError(where, "cost", exc.message)]) from None
+            if done < len(kept):  # some were stored before: only the new ones may name things
                 stored_ids = writer.stored_ids()
-                events = [e for e in events if e.event_id in stored_ids]
-            _upsert_names(conn, org_id, events)
+                kept = [e for e in kept if e.event_id in stored_ids]
+            _upsert_names(conn, org_id, kept)
             inserted += done
             unpriced += unpriced_now
     writer.close()

@@ -37,13 +37,13 @@ class Money(TypeDecorator):
     1e-10 dollars its SUM() stays exact and the same SQL text serves both databases.
     """
 
-    impl = Numeric(20, MONEY_SCALE)
+    impl = Numeric(38, MONEY_SCALE)
     cache_ok = True
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
-        return dialect.type_descriptor(Numeric(20, MONEY_SCALE, asdecimal=True))
+        return dialect.type_descriptor(Numeric(38, MONEY_SCALE, asdecimal=True))
 
     def process_bind_param(self, value, dialect):
         if value is None:

@@ -20,11 +20,16 @@ _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 
 @lru_cache(maxsize=None)
-def load(name: str):
-    """The statement in queries/<name>.sql, with typed parameters and money columns."""
+def load(name: str, exact_sums: bool = False):
+    """The statement in queries/<name>.sql, with typed parameters and money columns.
+
+    `exact_sums` (SQLite only) sums in Python past SQLite's 64-bit integers, where SUM() fails
+    with "integer overflow"; slower, so only for the statements that failed (services.billing)."""
     lines = (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines()
     # Comment lines go: a ':word' in a comment would otherwise be taken for a parameter.
     sql = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+    if exact_sums:
+        sql = re.sub(r"\bSUM\(", "exact_sum(", sql)
     stmt = text(sql)
     params = set(_PARAM.findall(sql))
     typed = [bindparam(p, type_=t) for p, t in _BIND_TYPES.items() if p in params]

@@ -17,7 +17,7 @@ from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUM
 from ..figures.usage import build_daily_figure, build_model_share_figure
 from ..periods import PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import HEADERS, changes_json, csv_filename, report_json, rows_csv
+from ..services.export import HEADERS, SECTIONS, changes_json, csv_filename, report_json, section_csv
 
 dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
 
@@ -41,9 +41,6 @@ MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
-SECTION_KEYS = {"daily": "usageByDay", "agents": "usageByAgent", "models": "usageByModel",
-                "conversations": "topConversations"}
-FLOAT_FIELDS = ("cost", "avgTokensPerMessage")
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
@@ -154,7 +151,10 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
-    data = {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous))}
+    # The store reaches the browser as JSON with money as floats, fine for drawing but not for a
+    # CSV: the downloads are made here, from the exact report, as the API makes them.
+    data = {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous)),
+            "csv": {section: section_csv(report, section) for section in SECTIONS}}
     return data, False, False, None, False
 
 
@@ -191,16 +191,12 @@ def render_tables(data: dict):
 
 
 def download_csv(_clicks: list, data: dict | None):
-    """The CSV of what is on screen: the stored report's rows, not a new query."""
+    """The CSV of what is on screen: made with the report in the store, not by a new query."""
     if not data or not ctx.triggered_id or not any(_clicks):
         return no_update
     section = ctx.triggered_id["section"]
-    report = data["report"]
-    # The store came back through the browser's JSON, where 1235.0 turned into 1235: make the
-    # decimals floats again so the file is byte for byte the API's CSV.
-    rows = [{k: float(v) if k in FLOAT_FIELDS else v for k, v in row.items()} for row in report[SECTION_KEYS[section]]]
-    return {"content": rows_csv(section, rows),
-            "filename": csv_filename(report["period"], section), "type": "text/csv"}
+    return {"content": data["csv"][section], "filename": csv_filename(data["report"]["period"], section),
+            "type": "text/csv"}
 
 def register_callbacks(app: dash.Dash) -> None:
     """Bind this page's callbacks to `app` (called by create_app).

@@ -9,6 +9,7 @@ from typing import Protocol
 
 import pandas as pd
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
 
 from ..models import ALL_AGENTS
 from ..periods import Period, resolve_period
@@ -64,7 +65,13 @@ class BillingReport:
 def _frame(conn: Connection, query: str, **params) -> pd.DataFrame:
     """Run queries/<query>.sql into a frame: counts as integers (PostgreSQL sums them as
     NUMERIC), money as Decimal objects, budgets as nullable integers."""
-    result = conn.execute(load(query), params)
+    try:
+        result = conn.execute(load(query), params)
+    except OperationalError as exc:
+        # SQLite's SUM() stops at 64-bit integers ($922M of money): sum such periods exactly.
+        if "integer overflow" not in str(exc.orig):
+            raise
+        result = conn.execute(load(query, exact_sums=True), params)
     df = pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
     for col in _COUNTS.intersection(df.columns):
         df[col] = pd.array([None if v is None else int(v) for v in df[col]], dtype="Int64")

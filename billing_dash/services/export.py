@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 import pandas as pd
@@ -13,6 +13,8 @@ from .billing import BillingReport
 
 MONEY_PLACES = Decimal("0.000001")
 AVG_PLACES = Decimal("0.01")
+# Room for any NUMERIC(38,10) amount with 6 decimals (the default context keeps 28 digits).
+_WIDE = Context(prec=40)
 HEADERS = {
     "daily": ["date", "totalTokens", "promptTokens", "completionTokens", "cost", "messageCount"],
     "agents": ["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount"],
@@ -24,10 +26,12 @@ SECTIONS = tuple(HEADERS)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def money(value: Decimal) -> float:
-    """Round to 6 decimals for output. The float's repr is the shortest string naming that value,
-    so the JSON text shows exactly the rounded decimal."""
-    return float(Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN))
+def money(value: Decimal) -> Decimal:
+    """Round to 6 decimals for output, as a Decimal that reads as plain digits without trailing
+    zeros (`9000000000.000001`, `2.5`, `0`): the JSON provider (api.DecimalJSONProvider) and the
+    CSV write exactly that text. A float would say 9000000000.000002: ~16 significant digits."""
+    text = f"{Decimal(value).quantize(MONEY_PLACES, rounding=ROUND_HALF_EVEN, context=_WIDE):f}"
+    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def average(value: Decimal) -> float:

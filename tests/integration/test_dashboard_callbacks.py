@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from decimal import Decimal
 
 import flask_login
 import pytest
 from dash import no_update
+from dash._utils import to_json
 
 from billing_dash import create_app
 from billing_dash.auth import Organization, User
@@ -15,6 +18,12 @@ from billing_dash.ingest import ingest
 from billing_dash.services.export import rows_csv
 
 from .test_api import event
+from .test_money_limits import big_usage, post_all, text_of
+
+
+def through_browser(data: dict) -> dict:
+    """The store as the browser holds it and sends it back: Dash's JSON, then parsed."""
+    return json.loads(to_json(data))
 
 
 @pytest.fixture
@@ -44,7 +53,7 @@ def test_load_report_stores_exactly_what_the_api_answers(client, auth_headers, a
     api = client.get("/api/v1/analytics/billing", headers=auth_headers,
                      query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}).get_json()
     assert problems == [False, False, None, False]  # no alert, no message, the widgets show
-    assert data["report"] == api
+    assert through_browser(data)["report"] == api
     assert data["report"]["summary"]["totalMessages"] == 20
     # Nothing before January: no baseline to compare against.
     assert data["changes"]["totalCost"] is None
@@ -100,6 +109,26 @@ def test_download_gives_the_api_csv(client, auth_headers, as_user, usage, page):
     assert download["content"] == api_csv.get_data(as_text=True)
     assert download["content"] == rows_csv("agents", data["report"]["usageByAgent"])
     assert download["filename"] in api_csv.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize("section", ["daily", "agents", "models", "conversations"])
+def test_download_gives_the_api_csv_for_money_past_float_precision(client, auth_headers, as_user, page, section):
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    events = big_usage(5)
+    post_all(client, auth_headers, events)
+    total = sum((Decimal(e["cost"]) for e in events), Decimal(0))  # 9000000000.000001; a float says ...002
+    data, _ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
+    context_value.set(AttributeDict(triggered_inputs=[
+        {"prop_id": f'{{"section":"{section}","type":"billing-download-button"}}.n_clicks', "value": 1}]))
+    download = page.download_csv([1, None, None, None], through_browser(data))
+    api_csv = client.get("/api/v1/analytics/billing.csv", headers=auth_headers, query_string={
+        "period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": section})
+    assert api_csv.status_code == 200
+    assert download["content"] == api_csv.get_data(as_text=True)
+    if section in ("agents", "models"):  # one agent, one model: each row holds the total
+        assert f",{text_of(total)}," in download["content"]
 
 
 def test_budget_use_is_merged_into_agent_rows(page):

@@ -11,12 +11,15 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-from billing_dash.models import Money, UTCDateTime
+from billing_dash.models import UTCDateTime
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# models.Money when this revision was written: NUMERIC(20,10), on SQLite 64-bit integers of 1e-10 dollars.
+Money = sa.Numeric(20, 10).with_variant(sa.BigInteger(), "sqlite")
 
 # USD per million tokens (prompt, completion), list prices of late 2025.
 SEED_PRICES = {
@@ -119,14 +122,19 @@ def upgrade() -> None:
         sa.Column("prompt_per_million", Money, nullable=False),
         sa.Column("completion_per_million", Money, nullable=False),
     )
+    sqlite = op.get_bind().dialect.name == "sqlite"
+
+    def money(text: str):
+        return int(Decimal(text).scaleb(10)) if sqlite else Decimal(text)
+
     op.bulk_insert(
         prices,
         [
             {
                 "model": model,
                 "effective_from": SEED_FROM,
-                "prompt_per_million": Decimal(prompt),
-                "completion_per_million": Decimal(completion),
+                "prompt_per_million": money(prompt),
+                "completion_per_million": money(completion),
             }
             for model, (prompt, completion) in SEED_PRICES.items()
         ],

@@ -8,12 +8,15 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from billing_dash.models import Money, UTCDateTime
+from billing_dash.models import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# models.Money when this revision was written: NUMERIC(20,10), on SQLite 64-bit integers of 1e-10 dollars.
+Money = sa.Numeric(20, 10).with_variant(sa.BigInteger(), "sqlite")
 
 QUARTER_START_PG = """
 CREATE OR REPLACE FUNCTION quarter_start(ts timestamptz) RETURNS timestamptz

@@ -11,12 +11,14 @@ rows for a year). Those stay for other zones; the organization's own zone reads 
 import sqlalchemy as sa
 from alembic import op
 
-from billing_dash.models import Money
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+# models.Money when this revision was written: NUMERIC(20,10), on SQLite 64-bit integers of 1e-10 dollars.
+Money = sa.Numeric(20, 10).with_variant(sa.BigInteger(), "sqlite")
 
 
 def upgrade() -> None:
