@@ -119,7 +119,7 @@ def test_download_gives_the_api_csv_for_money_past_float_precision(client, auth_
     events = big_usage(5)
     post_all(client, auth_headers, events)
     total = sum((Decimal(e["cost"]) for e in events), Decimal(0))  # 9000000000.000001; a float says ...002
-    data, _ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
+    data, *_ = page.load_report("custom", "2026-01-01", "2026-01-31", None)
     context_value.set(AttributeDict(triggered_inputs=[
         {"prop_id": f'{{"section":"{section}","type":"billing-download-button"}}.n_clicks', "value": 1}]))
     download = page.download_csv([1, None, None, None], through_browser(data))
