@@ -19,8 +19,9 @@ from .config import DEV_SECRET_KEY, ROOT, Settings
 
 log = logging.getLogger(__name__)
 
-# Paths anyone may fetch; everything else needs a login (the API checks its own bearer tokens).
-PUBLIC_PREFIXES = ("/login", "/healthz", "/api/", "/assets/")
+# Exact paths anyone may fetch (the login page and what it loads); everything else needs a login.
+# The /api/ blueprint checks its own bearer tokens.
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/assets/login.css"})
 # Bodies larger than this are refused before parsing (a full 10,000-event batch is ~3 MB).
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         if _is_api(path) and request.blueprint not in ("api", "health"):
             # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
             return api.error_response(404, "not_found", f"No API endpoint at {path}.")
-        if path.startswith(PUBLIC_PREFIXES) or path == "/logout" or flask_login.current_user.is_authenticated:
+        if path in PUBLIC_PATHS or request.blueprint == "api" or flask_login.current_user.is_authenticated:
             return None
         if path.startswith("/_dash") or path.startswith("/_reload"):
             return jsonify({"error": {"code": "unauthorized", "message": "Log in first."}}), 401

@@ -98,3 +98,19 @@ def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, us
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == len(set(outputs[0]))
     assert any("billing-report.data" in o for o in outputs[0])
+
+
+@pytest.mark.parametrize("path", ["/healthzx", "/loginx", "/logoutx", "/login/x", "/assetsx/billing.css",
+                                  "/assets/billing.js", "/assets/../dashboard/billing"])
+def test_only_exact_public_routes_are_public(client, path):
+    response = client.get(path)
+    assert response.status_code in (302, 404), (path, response.status_code)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/login?next=")
+    assert "_dash-config" not in response.get_data(as_text=True)  # the app shell's bootstrap script
+
+
+def test_the_login_page_loads_its_stylesheet_anonymously(client):
+    page = client.get("/login").get_data(as_text=True)
+    for href in re.findall(r'href="([^"]+)"', page):
+        assert client.get(href).status_code == 200, href
