@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import security
+from .callback_requests import callback_request_problem
 from .config import DEV_SECRET_KEY, ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -108,11 +109,6 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",
                                   headers={"Retry-After": "5"})
 
-    @server.errorhandler(dash.exceptions.DashException)
-    def bad_callback(exc: Exception):
-        # A callback request that does not match the app's callbacks: the caller's mistake.
-        return api.error_response(400, "bad_callback", "The callback request does not match this app.")
-
     @server.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         log.exception("unhandled error on %s", request.path)
@@ -135,6 +131,16 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = shell_layout
+
+    @server.before_request
+    def check_callback_request():
+        # After require_login: anonymous callers get their 401 first.
+        if request.path == app.config.routes_pathname_prefix + "_dash-update-component":
+            problem = callback_request_problem(app, request.get_json(silent=True))
+            if problem:
+                return api.error_response(400, "bad_callback", problem)
+        return None
+
     for page in dash.page_registry.values():
         # Dash has just imported the page modules for this app; each binds its own callbacks.
         register = getattr(sys.modules[page["module"]], "register_callbacks", None)

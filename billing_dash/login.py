@@ -28,7 +28,9 @@ def safe_next(target: str | None) -> str:
     if not target:
         return HOME
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Control characters (a newline) cannot go into a Location header at all.
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or not target.isprintable()):
         return HOME
     return target
 

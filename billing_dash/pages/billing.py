@@ -124,6 +124,8 @@ def toggle_date_range(period: str) -> bool:
 def load_report(period: str, start: str | None, end: str | None, _retry: int | None):
     """The one billing query of a period change; every widget reads its result from the store."""
     org = flask_login.current_user.org
+    if not all(v is None or isinstance(v, str) for v in (period, start, end)):
+        return no_update, False  # a crafted request: the widgets only ever send strings
     if period == "custom" and not (start and end):
         return no_update, False
     try:
