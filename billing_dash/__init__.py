@@ -16,7 +16,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import security
 from .callback_requests import callback_request_problem
-from .config import DEV_SECRET_KEY, ROOT, Settings
+from . import config
+from .config import ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ def _is_api(path: str) -> bool:
 def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.Dash:
     """Build the Flask server with the API, login and the Dash dashboard on top.
 
-    `dev=True` (used by `billing-dash serve`) allows running without SECRET_KEY.
+    `dev=True` (used by `billing-dash serve`) allows running without SECRET_KEY: the instance's own
+    random key is used instead.
     """
     from . import api, login
     from .auth import load_user
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     from .db import make_engine
 
     settings = settings or Settings.from_env()
-    secret = settings.secret_key or (DEV_SECRET_KEY if dev else "")
+    secret = settings.secret_key or (config.instance_secret_key() if dev else "")
     if not secret:
         raise RuntimeError("SECRET_KEY is not set: the production app refuses to start without one.")
     logging.basicConfig(level=settings.log_level)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
+import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -24,6 +26,8 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 # Below this size an import is over before a progress bar would help.
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class _Group(click.Group):
@@ -248,5 +252,15 @@ def serve(host: str, port: int) -> None:
     from . import create_app
 
     app = create_app(dev=True)
+    if not _is_loopback(host):
+        log.warning("serving on %s: other machines can reach this development server; in production run "
+                    "gunicorn app:server with its own SECRET_KEY", host)
     click.echo(f"billing-dash on http://{host}:{port}/dashboard/billing")
     app.run(host=host, port=port, debug=False)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

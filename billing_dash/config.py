@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+# This instance's own files: the default SQLite database and the development server's secret key.
+INSTANCE_DIR = ROOT / "instance"
 
 
 def _setting(env: str, default: str, help: str) -> object:
@@ -21,7 +22,7 @@ class Settings:
 
     database_url: str = _setting(
         "DATABASE_URL",
-        f"sqlite:///{ROOT / 'instance' / 'billing.db'}",
+        f"sqlite:///{INSTANCE_DIR / 'billing.db'}",
         "Any SQLAlchemy URL. SQLite for the embedded default, "
         "`postgresql+psycopg://user@host/db` in production.",
     )
@@ -29,7 +30,8 @@ class Settings:
         "SECRET_KEY",
         "",
         "Signs login sessions and CSRF tokens. Required by the production WSGI app "
-        "(`app:server`); `billing-dash serve` falls back to a development key.",
+        "(`app:server`); without it `billing-dash serve` generates a random key once and keeps it "
+        "in `instance/secret_key` (mode 0600).",
     )
     cors_origins: str = _setting(
         "CORS_ORIGINS",
@@ -74,6 +76,26 @@ class Settings:
     @property
     def max_ingest_batch(self) -> int:
         return int(self.max_ingest_events)
+
+
+def instance_secret_key() -> str:
+    """This instance's random secret key for the development server: made on first use, then reused."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private file, then linked into place: a server starting at the same
+        # time reads either no file or the complete key, and the first link wins.
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def settings_table() -> str:

@@ -85,7 +85,6 @@ def test_session_cookie_is_httponly_and_samesite(client, user_email):
 def test_production_app_refuses_to_start_without_secret_key(database_url):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(Settings.from_env({}, database_url=database_url))
-    create_app(Settings.from_env({}, database_url=database_url), dev=True)
 
 
 def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, user_email):
