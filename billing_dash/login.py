@@ -74,10 +74,18 @@ def init_rate_limits(server: Flask, storage_uri: str, limit: str) -> Limiter:
     return limiter
 
 
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: a link or another site's form must not end anyone's session."""
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    flask_login.logout_user()
-    return redirect(url_for("login.login"))
+    form = LogoutForm()
+    if form.validate_on_submit():
+        flask_login.logout_user()
+        return redirect(url_for("login.login"))
+    # A GET (an old link) or an expired token: ask, with a fresh token, rather than fail.
+    return render_template("logout.html", form=form), 400 if request.method == "POST" else 200
 
 
 @bp.route("/")

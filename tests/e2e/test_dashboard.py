@@ -146,6 +146,19 @@ def test_logout_returns_to_login_and_guards_the_dashboard(page, user_email):
     page.duo.wait_for_element("#login-submit")
 
 
+def test_a_link_to_logout_only_asks_and_its_button_logs_out(page, user_email):
+    page.open_dashboard(user_email)
+    page.visit("/logout")
+    page.duo.wait_for_element("#logout-submit")
+    page.visit(HOME)
+    page.duo.wait_for_element("#billing-cost-value", timeout=15)  # still logged in
+    page.visit("/logout")
+    page.duo.wait_for_element("#logout-submit").click()
+    page.wait_for_url("/login")
+    page.visit(HOME)
+    page.wait_for_url("/login")
+
+
 def test_dashboard_leaves_a_clean_console(page, user_email, client, auth_headers, usage):
     page.open_dashboard(user_email)
     page.wait_for_report(api_report(client, auth_headers, period="month"))

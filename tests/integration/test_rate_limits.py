@@ -12,7 +12,7 @@ from billing_dash import create_app
 from billing_dash.config import Settings
 
 from ..conftest import IN_CI, TEST_PASSWORD
-from .test_web import csrf
+from .test_web import csrf, logout
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -49,7 +49,7 @@ def test_successful_logins_do_not_count(database_url, user_email):
     client = fresh_client(database_url)
     for _ in range(8):
         assert attempt(client, user_email, TEST_PASSWORD, "10.2.0.1").status_code == 302
-        client.get("/logout")
+        logout(client)
 
 
 def test_workers_share_the_counts_through_redis(database_url, user_email):

@@ -69,11 +69,47 @@ def test_login_form_needs_its_csrf_token(client, user_email):
     assert client.get("/_dash-layout").status_code == 401
 
 
+def _components(node):
+    if isinstance(node, dict):
+        if "props" in node:
+            yield node
+        for value in node.values():
+            yield from _components(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _components(value)
+
+
+def logout_token(client) -> str:
+    """The CSRF token of the navbar's log-out form, as the dashboard layout carries it."""
+    form = next(c for c in _components(client.get("/_dash-layout").get_json()) if c["props"].get("action") == "/logout")
+    return next(c["props"]["value"] for c in _components(form["props"]) if c["props"].get("name") == "csrf_token")
+
+
+def logout(client):
+    return client.post("/logout", data={"csrf_token": logout_token(client)})
+
+
 def test_logout_ends_the_session(client, user_email):
     login(client, user_email, TEST_PASSWORD)
     assert client.get("/_dash-layout").status_code == 200
-    assert client.get("/logout").headers["Location"].endswith("/login")
+    assert logout(client).headers["Location"].endswith("/login")
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_logout_needs_a_post_with_the_csrf_token(client, user_email):
+    """A link or a form on another site must not log anyone out."""
+    login(client, user_email, TEST_PASSWORD)
+    page = client.get("/logout")
+    assert page.status_code in (200, 405)
+    assert client.get("/_dash-layout").status_code == 200
+    for data in ({}, {"csrf_token": "forged"}):
+        assert client.post("/logout", data=data).status_code == 400
+        assert client.get("/_dash-layout").status_code == 200
+    if page.status_code == 200:  # a page with a button that does log out
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+        assert client.get("/_dash-layout").status_code == 401
 
 
 def test_session_cookie_is_httponly_and_samesite(client, user_email):
