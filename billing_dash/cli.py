@@ -98,6 +98,18 @@ def create_user(ctx: click.Context, org: str, email: str, password: str) -> None
     click.echo(f"created user {email.strip().lower()} in {org!r}")
 
 
+@main.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when omitted.")
+@click.pass_context
+def set_password(ctx: click.Context, email: str, password: str) -> None:
+    """Change a user's password; every session of that user ends."""
+    with _engine(ctx).begin() as conn:
+        auth.set_password(conn, email, password)
+    click.echo(f"password of {email.strip().lower()} changed; their sessions have ended")
+
+
 @main.command("create-token")
 @click.option("--org", required=True, help="Organization name.")
 @click.option("--name", default="default", show_default=True, help="A label to find and revoke the token by.")

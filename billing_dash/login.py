@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .auth import authenticate
+from .auth import authenticate, end_sessions
 
 bp = Blueprint("login", __name__)
 HOME = "/dashboard/billing"
@@ -82,6 +82,10 @@ class LogoutForm(FlaskForm):
 def logout():
     form = LogoutForm()
     if form.validate_on_submit():
+        user = flask_login.current_user
+        if user.is_authenticated:
+            with current_app.extensions["billing_dash.engine"].begin() as conn:
+                end_sessions(conn, user.id)
         flask_login.logout_user()
         return redirect(url_for("login.login"))
     # A GET (an old link) or an expired token: ask, with a fresh token, rather than fail.
