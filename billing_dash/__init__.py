@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     server.register_blueprint(api.health_bp)
     server.register_blueprint(login.bp)
     server.extensions["billing_dash.limiter"] = login.init_rate_limits(
-        server, settings.redis_url, settings.login_rate_limit)
+        server, settings.redis_url, settings.login_rate_limit, settings.login_ip_rate_limit)
     CORS(server, resources={r"/api/*": {"origins": settings.cors_origin_list}}, supports_credentials=False)
 
     @server.before_request

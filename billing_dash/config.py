@@ -47,12 +47,18 @@ class Settings:
         "REDIS_URL",
         "",
         "Redis for the login rate limits, shared by all workers (`redis://127.0.0.1:6379/0`); "
-        "empty: each process counts on its own.",
+        "empty: each process counts on its own, so N gunicorn workers allow up to N times the limits.",
     )
     login_rate_limit: str = _setting(
         "LOGIN_RATE_LIMIT",
         "5 per minute",
-        "Failed logins allowed per client IP and, separately, per account.",
+        "Login attempts allowed per account, right or wrong (each is counted before the password is checked).",
+    )
+    login_ip_rate_limit: str = _setting(
+        "LOGIN_IP_RATE_LIMIT",
+        "20 per minute",
+        "Login attempts allowed per client IP, over all accounts; looser than the per-account limit, "
+        "so one person's typos do not lock out an office behind the same address.",
     )
     trust_proxy: str = _setting(
         "TRUST_PROXY",
