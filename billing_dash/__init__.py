@@ -16,13 +16,16 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import security
-from .config import DEV_SECRET_KEY, ROOT, Settings
+from . import config
+from .callback_requests import callback_request_problem
+from .config import ROOT, Settings
 from .db import SchemaNotReady, check_schema
 
 log = logging.getLogger(__name__)
 
-# Paths anyone may fetch; everything else needs a login (the API checks its own bearer tokens).
-PUBLIC_PREFIXES = ("/login", "/healthz", "/api/", "/assets/")
+# Exact paths anyone may fetch (the login page and what it loads); everything else needs a login.
+# The /api/ blueprint checks its own bearer tokens.
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/assets/login.css"})
 # Bodies larger than this are refused before parsing (a full 10,000-event batch is ~3 MB).
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -53,7 +56,8 @@ def _missing_table_or_column(exc: DBAPIError) -> bool:
 def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.Dash:
     """Build the Flask server with the API, login and the Dash dashboard on top.
 
-    `dev=True` (used by `billing-dash serve`) allows running without SECRET_KEY.
+    `dev=True` (used by `billing-dash serve`) allows running without SECRET_KEY: the instance's own
+    random key is used instead.
     """
     from . import api, login
     from .auth import load_user
@@ -61,7 +65,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     from .db import make_engine
 
     settings = settings or Settings.from_env()
-    secret = settings.secret_key or (DEV_SECRET_KEY if dev else "")
+    secret = settings.secret_key or (config.instance_secret_key() if dev else "")
     if not secret:
         raise RuntimeError("SECRET_KEY is not set: the production app refuses to start without one.")
     logging.basicConfig(level=settings.log_level)
@@ -106,7 +110,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     server.register_blueprint(api.health_bp)
     server.register_blueprint(login.bp)
     server.extensions["billing_dash.limiter"] = login.init_rate_limits(
-        server, settings.redis_url, settings.login_rate_limit)
+        server, settings.redis_url, settings.login_rate_limit, settings.login_ip_rate_limit)
     CORS(server, resources={r"/api/*": {"origins": settings.cors_origin_list}}, supports_credentials=False)
 
     @server.before_request
@@ -115,7 +119,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         if _is_api(path) and request.blueprint not in ("api", "health"):
             # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
             return api.error_response(404, "not_found", f"No API endpoint at {path}.")
-        if path.startswith(PUBLIC_PREFIXES) or path == "/logout" or flask_login.current_user.is_authenticated:
+        if path in PUBLIC_PATHS or request.blueprint == "api" or flask_login.current_user.is_authenticated:
             return None
         if path.startswith("/_dash") or path.startswith("/_reload"):
             return jsonify({"error": {"code": "unauthorized", "message": "Log in first."}}), 401
@@ -166,11 +170,6 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",
                                   headers={"Retry-After": "5"})
 
-    @server.errorhandler(dash.exceptions.DashException)
-    def bad_callback(exc: Exception):
-        # A callback request that does not match the app's callbacks: the caller's mistake.
-        return api.error_response(400, "bad_callback", "The callback request does not match this app.")
-
     @server.errorhandler(Exception)
     def unexpected_error(exc: Exception):
         log.exception("unhandled error on %s", request.path)
@@ -193,6 +192,16 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = shell_layout
+
+    @server.before_request
+    def check_callback_request():
+        # After require_login: anonymous callers get their 401 first.
+        if request.path == app.config.routes_pathname_prefix + "_dash-update-component":
+            problem = callback_request_problem(app, request.get_json(silent=True))
+            if problem:
+                return api.error_response(400, "bad_callback", problem)
+        return None
+
     for page in dash.page_registry.values():
         # Dash has just imported the page modules for this app; each binds its own callbacks.
         register = getattr(sys.modules[page["module"]], "register_callbacks", None)

@@ -89,8 +89,9 @@ def _report_request(caller: Caller) -> tuple[Period, int]:
     except PeriodError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     raw_limit = args.get("limit", str(DEFAULT_TOP))
-    if not (raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_TOP):
-        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_TOP}; got {raw_limit!r}.")
+    # The length first: int() refuses more than 4,300 digits with a ValueError.
+    if not (len(raw_limit) <= 10 and raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_TOP):
+        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_TOP}; got {raw_limit[:20]!r}.")
     return period, int(raw_limit)
 
 

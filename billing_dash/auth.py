@@ -73,32 +73,57 @@ def create_user(conn: Connection, org: Organization, email: str, password: str) 
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError(f"{email!r} is not an email address.")
-    if len(password) < 8:
-        raise AccountError("The password needs at least 8 characters.")
+    _check_password_rules(password)
     if conn.execute(select(users.c.id).where(users.c.email == email)).first():
         raise AccountError(f"A user with email {email!r} already exists.")
     return conn.execute(
         users.insert()
         .values(organization_id=org.id, email=email, password_hash=generate_password_hash(password, method="scrypt"),
-                created_at=_now())
+                created_at=_now(), session_token=_new_session_token())
         .returning(users.c.id)
     ).scalar_one()
+
+
+def _new_session_token() -> str:
+    return secrets.token_hex(32)
+
+
+def _check_password_rules(password: str) -> None:
+    if len(password) < 8:
+        raise AccountError("The password needs at least 8 characters.")
+
+
+def set_password(conn: Connection, email: str, password: str) -> None:
+    """Change a user's password and end every session they have."""
+    _check_password_rules(password)
+    email = email.strip().lower()
+    done = conn.execute(update(users).where(users.c.email == email).values(
+        password_hash=generate_password_hash(password, method="scrypt"), session_token=_new_session_token()))
+    if done.rowcount == 0:
+        raise AccountError(f"No user with email {email!r}.")
+
+
+def end_sessions(conn: Connection, user_id: int) -> None:
+    """Log a user out everywhere: the session token every login session carries is replaced."""
+    conn.execute(update(users).where(users.c.id == user_id).values(session_token=_new_session_token()))
 
 
 class User(flask_login.UserMixin):
     """The logged-in person, as flask-login keeps them in the session."""
 
-    def __init__(self, user_id: int, email: str, org: Organization) -> None:
+    def __init__(self, user_id: int, email: str, org: Organization, session_token: str = "") -> None:
         self.id = user_id
         self.email = email
         self.org = org
+        self.session_token = session_token
 
     def get_id(self) -> str:
-        return str(self.id)
+        # What the session cookie keeps: the cookie only counts while the token is the stored one.
+        return f"{self.id}:{self.session_token}"
 
 
 _ORG_COLUMNS = (organizations.c.id.label("org_id"), organizations.c.name.label("org_name"), organizations.c.timezone)
-_USER_SELECT = select(users.c.id, users.c.email, users.c.password_hash, *_ORG_COLUMNS).join(
+_USER_SELECT = select(users.c.id, users.c.email, users.c.password_hash, users.c.session_token, *_ORG_COLUMNS).join(
     organizations, organizations.c.id == users.c.organization_id
 )
 
@@ -108,14 +133,16 @@ def _row_org(row) -> Organization:
 
 
 def _user(row) -> User:
-    return User(row.id, row.email, _row_org(row))
+    return User(row.id, row.email, _row_org(row), row.session_token)
 
 
-def load_user(conn: Connection, user_id: str) -> User | None:
-    if not user_id.isdigit():
+def load_user(conn: Connection, session_id: str) -> User | None:
+    """The user of a login session's "id:token", while that token is still the user's."""
+    user_id, _, token = session_id.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) <= 10 and token):
         return None
     row = conn.execute(_USER_SELECT.where(users.c.id == int(user_id))).first()
-    return _user(row) if row else None
+    return _user(row) if row and secrets.compare_digest(row.session_token.encode(), token.encode()) else None
 
 
 def authenticate(conn: Connection, email: str, password: str) -> User | None:

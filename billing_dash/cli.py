@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import ipaddress
+import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -24,6 +26,8 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 # Below this size an import is over before a progress bar would help.
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class _Group(click.Group):
@@ -95,6 +99,18 @@ def create_user(ctx: click.Context, org: str, email: str, password: str) -> None
     with _engine(ctx).begin() as conn:
         auth.create_user(conn, auth.get_org(conn, org), email, password)
     click.echo(f"created user {email.strip().lower()} in {org!r}")
+
+
+@main.command("set-password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted for when omitted.")
+@click.pass_context
+def set_password(ctx: click.Context, email: str, password: str) -> None:
+    """Change a user's password; every session of that user ends."""
+    with _engine(ctx).begin() as conn:
+        auth.set_password(conn, email, password)
+    click.echo(f"password of {email.strip().lower()} changed; their sessions have ended")
 
 
 @main.command("create-token")
@@ -254,5 +270,15 @@ def serve(host: str, port: int) -> None:
     from . import create_app
 
     app = create_app(dev=True)
+    if not _is_loopback(host):
+        log.warning("serving on %s: other machines can reach this development server; in production run "
+                    "gunicorn app:server with its own SECRET_KEY", host)
     click.echo(f"billing-dash on http://{host}:{port}/dashboard/billing")
     app.run(host=host, port=port, debug=False)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -15,8 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ROOT = Path(__file__).resolve().parent.parent
-
-DEV_SECRET_KEY = "dev-only-insecure-secret-key"
+# This instance's own files: the default SQLite database and the development server's secret key.
+INSTANCE_DIR = ROOT / "instance"
 
 SUPPORTED_DATABASES = ("use sqlite:///path/to/billing.db or postgresql://user:password@host/db "
                        "(postgres:// and postgresql+psycopg:// mean the same, with psycopg 3)")
@@ -93,7 +94,7 @@ class Settings:
 
     database_url: str = _setting(
         "DATABASE_URL",
-        f"sqlite:///{ROOT / 'instance' / 'billing.db'}",
+        f"sqlite:///{INSTANCE_DIR / 'billing.db'}",
         "SQLite (`sqlite:///path/to/billing.db`) for the embedded default, PostgreSQL "
         "(`postgresql://user@host/db`; `postgres://` and `postgresql+psycopg://` alike, all with psycopg 3) "
         "in production. Other databases are refused.",
@@ -103,7 +104,8 @@ class Settings:
         "SECRET_KEY",
         "",
         "Signs login sessions and CSRF tokens. Required by the production WSGI app "
-        "(`app:server`); `billing-dash serve` falls back to a development key.",
+        "(`app:server`); without it `billing-dash serve` generates a random key once and keeps it "
+        "in `instance/secret_key` (mode 0600).",
     )
     cors_origins: str = _setting(
         "CORS_ORIGINS",
@@ -121,13 +123,20 @@ class Settings:
         "REDIS_URL",
         "",
         "Redis for the login rate limits, shared by all workers (`redis://127.0.0.1:6379/0`); "
-        "empty: each process counts on its own.",
+        "empty: each process counts on its own, so N gunicorn workers allow up to N times the limits.",
         _redis_url,
     )
     login_rate_limit: str = _setting(
         "LOGIN_RATE_LIMIT",
         "5 per minute",
-        "Failed logins allowed per client IP and, separately, per account.",
+        "Login attempts allowed per account, right or wrong (each is counted before the password is checked).",
+        _rate_limit,
+    )
+    login_ip_rate_limit: str = _setting(
+        "LOGIN_IP_RATE_LIMIT",
+        "20 per minute",
+        "Login attempts allowed per client IP, over all accounts; looser than the per-account limit, "
+        "so one person's typos do not lock out an office behind the same address.",
         _rate_limit,
     )
     trust_proxy: int = _setting(
@@ -158,6 +167,26 @@ class Settings:
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+def instance_secret_key() -> str:
+    """This instance's random secret key for the development server: made on first use, then reused."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private file, then linked into place: a server starting at the same
+        # time reads either no file or the complete key, and the first link wins.
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
 
 
 def settings_table() -> str:

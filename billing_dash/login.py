@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .auth import authenticate
+from .auth import authenticate, end_sessions
 
 bp = Blueprint("login", __name__)
 HOME = "/dashboard/billing"
@@ -28,7 +28,9 @@ def safe_next(target: str | None) -> str:
     if not target:
         return HOME
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Control characters (a newline) cannot go into a Location header at all.
+    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target
+            or not target.isprintable()):
         return HOME
     return target
 
@@ -55,27 +57,44 @@ def _account_key() -> str:
 
 
 def _too_many(_limit: RequestLimit) -> Response:
-    page = render_template("login.html", form=LoginForm(), error="Too many failed attempts; try again in a minute.")
+    page = render_template("login.html", form=LoginForm(), error="Too many login attempts; try again in a minute.")
     return make_response(page, 429)
 
 
-def init_rate_limits(server: Flask, storage_uri: str, limit: str) -> Limiter:
-    """Count failed logins per client IP and per account (flask-limiter; Redis when configured,
-    so every gunicorn worker shares the counts)."""
+def init_rate_limits(server: Flask, storage_uri: str, account_limit: str, ip_limit: str) -> Limiter:
+    """Limit login attempts per account and per client IP (flask-limiter; Redis when configured,
+    so every gunicorn worker shares the counts).
+
+    Every attempt is counted before the password is checked, by the storage's atomic
+    test-and-increment of the moving window: counting only failures, after the response, let
+    simultaneous attempts all pass the check before any of them was counted.
+    """
     limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri or "memory://",
                       strategy="moving-window", headers_enabled=False)
-    failed = dict(methods=["POST"], deduct_when=lambda response: response.status_code == 401, on_breach=_too_many)
+    attempts = dict(methods=["POST"], on_breach=_too_many)
     view = server.view_functions["login.login"]
-    view = limiter.limit(limit, **failed)(view)
-    view = limiter.limit(limit, key_func=_account_key, scope="login-account", **failed)(view)
+    view = limiter.limit(ip_limit, **attempts)(view)
+    view = limiter.limit(account_limit, key_func=_account_key, scope="login-account", **attempts)(view)
     server.view_functions["login.login"] = view
     return limiter
 
 
+class LogoutForm(FlaskForm):
+    """Only the CSRF token: a link or another site's form must not end anyone's session."""
+
+
 @bp.route("/logout", methods=["GET", "POST"])
 def logout():
-    flask_login.logout_user()
-    return redirect(url_for("login.login"))
+    form = LogoutForm()
+    if form.validate_on_submit():
+        user = flask_login.current_user
+        if user.is_authenticated:
+            with current_app.extensions["billing_dash.engine"].begin() as conn:
+                end_sessions(conn, user.id)
+        flask_login.logout_user()
+        return redirect(url_for("login.login"))
+    # A GET (an old link) or an expired token: ask, with a fresh token, rather than fail.
+    return render_template("logout.html", form=form), 400 if request.method == "POST" else 200
 
 
 @bp.route("/")

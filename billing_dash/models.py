@@ -114,6 +114,9 @@ users = Table(
     Column("email", String(320), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Part of every login session (flask-login's user id is "id:token"): a new token at logout and
+    # at a password change ends every session of the user, copies of the cookie included.
+    Column("session_token", String(64), nullable=False),
 )
 
 api_tokens = Table(

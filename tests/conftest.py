@@ -91,7 +91,8 @@ def engine(database_url):
 def app(database_url):
     # Tests log in wrongly on purpose; test_rate_limits checks the real limit on apps of its own.
     app = create_app(Settings.from_env({}, database_url=database_url, secret_key="test-secret",
-                                       cors_origins="https://allowed.example", login_rate_limit="1000 per minute"))
+                                       cors_origins="https://allowed.example", login_rate_limit="1000 per minute",
+                                       login_ip_rate_limit="1000 per minute"))
     app.server.config["TESTING"] = True
     yield app
     app.server.extensions["billing_dash.engine"].dispose()

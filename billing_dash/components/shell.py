@@ -5,7 +5,8 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import flask_login
-from dash import html
+from dash import dcc, html
+from flask_wtf.csrf import generate_csrf
 
 
 def navbar() -> dbc.Navbar:
@@ -18,7 +19,11 @@ def navbar() -> dbc.Navbar:
                 dbc.Nav([dbc.NavItem(dbc.NavLink("Billing", href="/dashboard/billing", active="partial"))],
                         className="me-auto", navbar=True),
                 html.Span(org, id="shell-org", className="navbar-text me-3 text-truncate"),
-                html.A("Log out", href="/logout", id="shell-logout", className="btn btn-outline-light btn-sm"),
+                # A POST with the CSRF token: a plain link could be followed (or embedded) by any site.
+                html.Form([dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+                           html.Button("Log out", id="shell-logout", type="submit",
+                                       className="btn btn-outline-light btn-sm")],
+                          action="/logout", method="POST", className="m-0"),
             ],
             fluid=True,
             className="flex-nowrap",

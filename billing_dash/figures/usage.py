@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -11,6 +13,12 @@ COST_COLOR = "#e8590c"
 PALETTE = ["#4c6ef5", "#e8590c", "#12b886", "#fab005", "#be4bdb", "#15aabf", "#fa5252", "#82c91e", "#868e96"]
 # Slices beyond this many models are folded into "Other" so the legend stays readable.
 MAX_SLICES = 8
+
+
+def as_text(value: object) -> str:
+    """A user-supplied string for a figure: Plotly renders tags (<a>, <b>, <br>) and entities in
+    labels, legends and hovers, so escaped it shows as itself."""
+    return html.escape(str(value), quote=False)
 
 
 def _base_layout(fig: go.Figure) -> go.Figure:
@@ -62,7 +70,7 @@ def build_model_share_figure(df: pd.DataFrame) -> go.Figure:
         head, tail = df.iloc[: MAX_SLICES - 1], df.iloc[MAX_SLICES - 1:]
         df = pd.concat([head, pd.DataFrame({"model": ["Other"], "cost": [tail["cost"].sum()]})], ignore_index=True)
     fig = go.Figure(go.Pie(
-        labels=df["model"] if len(df) else [], values=df["cost"] if len(df) else [], hole=0.55, sort=False,
+        labels=[as_text(m) for m in df["model"]] if len(df) else [], values=df["cost"] if len(df) else [], hole=0.55, sort=False,
         marker={"colors": PALETTE}, textinfo="percent", texttemplate="%{percent:.0%}",
         hovertemplate="%{label}<br>$%{value:,.2f} (%{percent:.1%})<extra></extra>",
     ))

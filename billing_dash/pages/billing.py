@@ -139,6 +139,8 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     message shows and its text, and whether the report's widgets are hidden (when nothing loaded).
     """
     org = flask_login.current_user.org
+    if not all(v is None or isinstance(v, str) for v in (period, start, end)):
+        return (no_update,) * 5  # a crafted request: the widgets only ever send strings
     try:
         chosen = resolve_period(period, org.timezone, (start or "")[:10] or None, (end or "")[:10] or None)
     except PeriodError as exc:

@@ -146,6 +146,19 @@ def test_logout_returns_to_login_and_guards_the_dashboard(page, user_email):
     page.duo.wait_for_element("#login-submit")
 
 
+def test_a_link_to_logout_only_asks_and_its_button_logs_out(page, user_email):
+    page.open_dashboard(user_email)
+    page.visit("/logout")
+    page.duo.wait_for_element("#logout-submit")
+    page.visit(HOME)
+    page.duo.wait_for_element("#billing-cost-value", timeout=15)  # still logged in
+    page.visit("/logout")
+    page.duo.wait_for_element("#logout-submit").click()
+    page.wait_for_url("/login")
+    page.visit(HOME)
+    page.wait_for_url("/login")
+
+
 def test_dashboard_leaves_a_clean_console(page, user_email, client, auth_headers, usage):
     page.open_dashboard(user_email)
     page.wait_for_report(api_report(client, auth_headers, period="month"))
@@ -165,3 +178,20 @@ def test_hostile_names_render_as_text(page, user_email, engine, org, client, aut
     page.duo.wait_for_text_to_equal('#billing-conversations-grid .ag-cell[col-id="title"]', hostile)
     assert page.driver.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert page.no_alert_fired()
+
+
+def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine, org, client, auth_headers):
+    names = ['<a href="https://evil.example/phish">Click for refund</a>', "<b>bold</b> model"]
+    ts = local_instant(_today(client, auth_headers), org.timezone, timedelta(seconds=5))
+    store(engine, org, [make_event(ts, "evil", f"c-evil-{i}", 10, 10, cost, model=name)
+                        for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5")))])
+    page.open_dashboard(user_email)
+    legend = "#billing-model-graph .legendtext"
+    page.wait_until(lambda: len(page.driver.find_elements(By.CSS_SELECTOR, legend)) == 2, "no model legend")
+    shown = [e.get_attribute("textContent") for e in page.driver.find_elements(By.CSS_SELECTOR, legend)]
+    assert shown == names
+    svg = "#billing-model-graph svg"
+    # Plotly turns <a> into an SVG link and <b> into a bold tspan: neither may come from data.
+    assert page.driver.execute_script(f"return document.querySelectorAll('{svg} a').length") == 0
+    assert page.driver.execute_script(
+        f"return [...document.querySelectorAll('{svg} tspan')].filter(t => /bold/.test(t.getAttribute('style'))).length") == 0

@@ -69,11 +69,47 @@ def test_login_form_needs_its_csrf_token(client, user_email):
     assert client.get("/_dash-layout").status_code == 401
 
 
+def _components(node):
+    if isinstance(node, dict):
+        if "props" in node:
+            yield node
+        for value in node.values():
+            yield from _components(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _components(value)
+
+
+def logout_token(client) -> str:
+    """The CSRF token of the navbar's log-out form, as the dashboard layout carries it."""
+    form = next(c for c in _components(client.get("/_dash-layout").get_json()) if c["props"].get("action") == "/logout")
+    return next(c["props"]["value"] for c in _components(form["props"]) if c["props"].get("name") == "csrf_token")
+
+
+def logout(client):
+    return client.post("/logout", data={"csrf_token": logout_token(client)})
+
+
 def test_logout_ends_the_session(client, user_email):
     login(client, user_email, TEST_PASSWORD)
     assert client.get("/_dash-layout").status_code == 200
-    assert client.get("/logout").headers["Location"].endswith("/login")
+    assert logout(client).headers["Location"].endswith("/login")
     assert client.get("/_dash-layout").status_code == 401
+
+
+def test_logout_needs_a_post_with_the_csrf_token(client, user_email):
+    """A link or a form on another site must not log anyone out."""
+    login(client, user_email, TEST_PASSWORD)
+    page = client.get("/logout")
+    assert page.status_code in (200, 405)
+    assert client.get("/_dash-layout").status_code == 200
+    for data in ({}, {"csrf_token": "forged"}):
+        assert client.post("/logout", data=data).status_code == 400
+        assert client.get("/_dash-layout").status_code == 200
+    if page.status_code == 200:  # a page with a button that does log out
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+        assert client.get("/_dash-layout").status_code == 401
 
 
 def test_session_cookie_is_httponly_and_samesite(client, user_email):
@@ -85,7 +121,6 @@ def test_session_cookie_is_httponly_and_samesite(client, user_email):
 def test_production_app_refuses_to_start_without_secret_key(database_url):
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app(Settings.from_env({}, database_url=database_url))
-    create_app(Settings.from_env({}, database_url=database_url), dev=True)
 
 
 def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, user_email):
@@ -98,3 +133,19 @@ def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, us
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == len(set(outputs[0]))
     assert any("billing-report.data" in o for o in outputs[0])
+
+
+@pytest.mark.parametrize("path", ["/healthzx", "/loginx", "/logoutx", "/login/x", "/assetsx/billing.css",
+                                  "/assets/billing.js", "/assets/../dashboard/billing"])
+def test_only_exact_public_routes_are_public(client, path):
+    response = client.get(path)
+    assert response.status_code in (302, 404), (path, response.status_code)
+    if response.status_code == 302:
+        assert response.headers["Location"].startswith("/login?next=")
+    assert "_dash-config" not in response.get_data(as_text=True)  # the app shell's bootstrap script
+
+
+def test_the_login_page_loads_its_stylesheet_anonymously(client):
+    page = client.get("/login").get_data(as_text=True)
+    for href in re.findall(r'href="([^"]+)"', page):
+        assert client.get(href).status_code == 200, href

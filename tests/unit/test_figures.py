@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
 from billing_dash.figures.usage import MAX_SLICES, build_daily_figure, build_model_share_figure
@@ -48,3 +50,27 @@ def test_model_share_folds_the_tail_into_other_and_skips_zero_cost():
 def test_model_share_of_no_models_is_empty():
     pie = build_model_share_figure(pd.DataFrame(columns=HEADERS["models"])).data[0]
     assert len(pie.values) == 0
+
+
+HOSTILE = ['<a href="https://evil.example/phish">Click for refund</a>', "<b>bold</b> & co", "a&lt;b", "x<br>y"]
+
+
+def _strings(node) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, (list, tuple)):
+        return [s for value in node for s in _strings(value)]
+    return []
+
+
+def test_model_names_are_text_not_markup_in_the_cost_share_figure():
+    fig = build_model_share_figure(pd.DataFrame({"model": HOSTILE, "cost": [4.0, 3.0, 2.0, 1.0]}))
+    pie = fig.data[0]
+    # Plotly reads a subset of HTML and entities in labels: each name must come back as itself.
+    assert [html.unescape(label) for label in pie.labels] == HOSTILE
+    assert not any("<" in label or ">" in label for label in pie.labels)
+    everything = _strings(fig.to_plotly_json())
+    for name in HOSTILE:
+        assert not any(name in s for s in everything), name
