@@ -36,7 +36,8 @@ def test_pages_and_data_are_never_cached(client, user_email, name, logged_in, fe
     assert response.headers.get("Cache-Control") == "no-store", (name, response.status_code)
 
 
-def test_static_code_stays_cacheable(client):
+def test_static_code_stays_cacheable(client, user_email):
+    assert login(client, user_email).status_code == 302  # the dashboard's assets are for users only
     response = client.get("/assets/billing.css")
     assert response.status_code == 200
     assert "no-store" not in response.headers.get("Cache-Control", "")

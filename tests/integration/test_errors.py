@@ -15,19 +15,26 @@ from ..conftest import TEST_PASSWORD
 from .test_web import login
 
 UPDATE = "/_dash-update-component"
-REPORT_OUTPUT = "..billing-report.data...billing-alert.is_open.."
-REPORT_INPUTS = [{"id": "billing-period", "property": "value", "value": "month"},
-                 {"id": "billing-dates", "property": "start_date", "value": None},
-                 {"id": "billing-dates", "property": "end_date", "value": None},
-                 {"id": "billing-retry", "property": "n_clicks", "value": None}]
-REPORT_OUTPUTS = [{"id": "billing-report", "property": "data"}, {"id": "billing-alert", "property": "is_open"}]
+VALUES = {"billing-period.value": "month"}
 
 
-def report_body(**changes) -> dict:
-    body = {"output": REPORT_OUTPUT, "outputs": REPORT_OUTPUTS, "inputs": REPORT_INPUTS, "state": [],
-            "changedPropIds": ["billing-period.value"]}
-    body.update(changes)
-    return {k: v for k, v in body.items() if v is not ...}
+@pytest.fixture
+def report_body(app):
+    """Builds the report callback's request as the browser does, from the app's own callbacks, with
+    `changes` (`...` removes a key)."""
+    output = next(key for key in app.callback_map if "billing-report.data" in key)
+    spec = app.callback_map[output]
+    declared = spec["output"] if isinstance(spec["output"], list) else [spec["output"]]
+    inputs = [{**i, "value": VALUES.get(f"{i['id']}.{i['property']}")} for i in spec["inputs"]]
+
+    def body(**changes) -> dict:
+        made = {"output": output, "outputs": [o.to_dict() for o in declared], "inputs": inputs, "state": [],
+                "changedPropIds": ["billing-period.value"]}
+        made.update(changes)
+        return {k: v for k, v in made.items() if v is not ...}
+
+    body.inputs = inputs
+    return body
 
 
 def test_a_newline_in_next_after_login_is_not_a_500(client, user_email):
@@ -46,7 +53,7 @@ def test_a_limit_with_too_many_digits_is_a_400(client, auth_headers, limit):
     assert len(response.get_data()) < 500  # the refused value is not echoed back in full
 
 
-def test_a_well_formed_callback_request_works(client, user_email):
+def test_a_well_formed_callback_request_works(client, user_email, report_body):
     login(client, user_email, TEST_PASSWORD)
     response = client.post(UPDATE, json=report_body())
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -54,28 +61,29 @@ def test_a_well_formed_callback_request_works(client, user_email):
 
 
 CRAFTED = {
-    "array": [],
-    "number": 5,
-    "string": "x",
-    "null": None,
-    "empty object": {},
-    "output not a string": report_body(output=5),
-    "unknown output id": report_body(output="nope.children", outputs={"id": "nope", "property": "children"}),
-    "no output": report_body(output=...),
-    "no inputs": report_body(inputs=...),
-    "inputs not a list": report_body(inputs="x"),
-    "input not an object": report_body(inputs=[5, 5, 5, 5]),
-    "input without property": report_body(inputs=[{"id": "billing-period", "value": "month"}] * 4),
-    "too few inputs": report_body(inputs=REPORT_INPUTS[:1]),
-    "outputs a number": report_body(outputs=5),
-    "outputs of another callback": report_body(outputs=[{"id": "billing-dates-wrap", "property": "hidden"}]),
-    "changedPropIds a number": report_body(changedPropIds=5),
-    "state a string": report_body(state="x"),
+    "array": lambda body: [],
+    "number": lambda body: 5,
+    "string": lambda body: "x",
+    "null": lambda body: None,
+    "empty object": lambda body: {},
+    "output not a string": lambda body: body(output=5),
+    "unknown output id": lambda body: body(output="nope.children", outputs={"id": "nope", "property": "children"}),
+    "no output": lambda body: body(output=...),
+    "no inputs": lambda body: body(inputs=...),
+    "inputs not a list": lambda body: body(inputs="x"),
+    "input not an object": lambda body: body(inputs=[5] * len(body.inputs)),
+    "input without property": lambda body: body(inputs=[{"id": "billing-period", "value": "month"}] * len(body.inputs)),
+    "too few inputs": lambda body: body(inputs=body.inputs[:1]),
+    "outputs a number": lambda body: body(outputs=5),
+    "outputs of another callback": lambda body: body(outputs=[{"id": "billing-dates-wrap", "property": "hidden"}]),
+    "changedPropIds a number": lambda body: body(changedPropIds=5),
+    "state a string": lambda body: body(state="x"),
 }
 
 
-@pytest.mark.parametrize("body", CRAFTED.values(), ids=CRAFTED.keys())
-def test_crafted_callback_bodies_are_client_errors(client, user_email, body):
+@pytest.mark.parametrize("craft", CRAFTED.values(), ids=CRAFTED.keys())
+def test_crafted_callback_bodies_are_client_errors(client, user_email, report_body, craft):
+    body = craft(report_body)
     login(client, user_email, TEST_PASSWORD)
     response = client.post(UPDATE, data=json.dumps(body), content_type="application/json")
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
@@ -92,10 +100,10 @@ def _wrong_shape(_value):
 
 @pytest.mark.parametrize("period, start, end", [(["month"], None, None), ({"a": 1}, None, None),
                                                 ("custom", 5, 6), ("custom", ["2026-01-01"], {"x": 1})])
-def test_wrong_typed_values_never_answer_5xx(client, user_email, period, start, end):
+def test_wrong_typed_values_never_answer_5xx(client, user_email, report_body, period, start, end):
     login(client, user_email, TEST_PASSWORD)
-    values = [period, start, end, None]
-    body = report_body(inputs=[{**spec, "value": value} for spec, value in zip(REPORT_INPUTS, values)])
+    values = {"billing-period.value": period, "billing-dates.start_date": start, "billing-dates.end_date": end}
+    body = report_body(inputs=[{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in report_body.inputs])
     response = client.post(UPDATE, json=body)
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
     assert "billing-report" not in response.get_data(as_text=True)  # no report for nonsense

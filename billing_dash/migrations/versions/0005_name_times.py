@@ -36,8 +36,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_column("agent_ts")
-        batch.drop_column("title_ts")
-    with op.batch_alter_table("agents") as batch:
-        batch.drop_column("name_ts")
+    # Plain ALTER TABLE (SQLite 3.35+ has DROP COLUMN): a batch copy of agents would DROP TABLE
+    # agents, which conversations reference, and SQLite refuses that with foreign keys on.
+    op.execute("ALTER TABLE conversations DROP COLUMN agent_ts")
+    op.execute("ALTER TABLE conversations DROP COLUMN title_ts")
+    op.execute("ALTER TABLE agents DROP COLUMN name_ts")
