@@ -2,26 +2,35 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Exact versions of every dependency, so the venv, CI and the Docker image install the same ones.
+LOCK := requirements.lock
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 
-.PHONY: run test venv venv-test browser postgres bench screenshot clean loadtest
+.PHONY: run test venv venv-test lock browser postgres bench screenshot clean loadtest
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "billing-dash needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+$(VENV)/.run-installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e .
 	@touch $@
 
-$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.test-installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install -q -c $(LOCK) -e '.[test]'
 	@touch $@ $(VENV)/.run-installed
 
 venv: $(VENV)/.run-installed
 venv-test: $(VENV)/.test-installed
+
+## make lock: pin requirements.lock to the newest versions pyproject.toml allows, resolved in a fresh venv
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && $(PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/pip" install -q --upgrade pip && "$$tmp/bin/pip" install -q -e '.[test]' && \
+	{ sed -n '/^#/p' $(LOCK); "$$tmp/bin/pip" freeze --all --exclude-editable | grep -v '^pip=='; } > $(LOCK).new && \
+	mv $(LOCK).new $(LOCK) && echo "$(LOCK) updated; review and commit it"
 
 ## make run: migrate the embedded SQLite database, load demo data once, serve on HOST:PORT
 ## (e.g. make run PORT=9000; HOST=0.0.0.0 serves other machines too)

@@ -2,8 +2,8 @@
 
 from gunicorn.errors import AppImportError
 
-from billing_dash import create_app
 from billing_dash.config import ConfigError
+from billing_dash.web.app import create_app
 
 try:
     app = create_app()

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 # The raw table's column types, so bounds and money read and write as the app stores them.
 from billing_dash.models import Money, UTCDateTime
 
-# Our own copies of the raw-table report queries (as queries/*.sql had them when this benchmark was
+# Our own copies of the raw-table report queries (as billing_dash/sql/*.sql had them when this benchmark was
 # written), so this baseline stays "GROUP BY over the raw events" whatever the app does later.
 # {day} is the dialect's local-day expression.
 DAILY_SQL = """

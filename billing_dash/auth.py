@@ -7,7 +7,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-import flask_login
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -108,8 +107,13 @@ def end_sessions(conn: Connection, user_id: int) -> None:
     conn.execute(update(users).where(users.c.id == user_id).values(session_token=_new_session_token()))
 
 
-class User(flask_login.UserMixin):
-    """The logged-in person, as flask-login keeps them in the session."""
+class User:
+    """The logged-in person, as flask-login keeps them in the session (its user attributes written out, so
+    the CLI does not import the web stack for them)."""
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
 
     def __init__(self, user_id: int, email: str, org: Organization, session_token: str = "") -> None:
         self.id = user_id

@@ -267,7 +267,7 @@ def quickstart(ctx: click.Context) -> None:
 @click.option("--port", default=8050, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the dashboard and API (development server; use gunicorn app:server in production)."""
-    from . import create_app
+    from .web.app import create_app
 
     app = create_app(dev=True)
     if not _is_loopback(host):

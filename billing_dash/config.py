@@ -15,9 +15,9 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-ROOT = Path(__file__).resolve().parent.parent
 # This instance's own files: the default SQLite database and the development server's secret key.
-INSTANCE_DIR = ROOT / "instance"
+# Relative, so they are the current directory's (the checkout for `make run`), never the package's.
+INSTANCE_DIR = Path("instance")
 
 SUPPORTED_DATABASES = ("use sqlite:///path/to/billing.db or postgresql://user:password@host/db "
                        "(postgres:// and postgresql+psycopg:// mean the same, with psycopg 3)")
@@ -193,6 +193,6 @@ def settings_table() -> str:
     """The configuration table of README, generated so it cannot drift from the code."""
     rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
     for f in fields(Settings):
-        default = f.metadata["text"].replace(str(ROOT) + "/", "") or "(empty)"
+        default = f.metadata["text"] or "(empty)"
         rows.append(f"| `{f.metadata['env']}` | `{default}` | {f.metadata['help']} |")
     return "\n".join(rows)

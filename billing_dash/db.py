@@ -1,4 +1,4 @@
-"""Engine creation and the per-dialect set-up the shared SQL in queries/ relies on."""
+"""Engine creation and the per-dialect set-up the shared SQL in sql/ relies on."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
     dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
-    # PostgreSQL's byte-order collation under its name, so COLLATE "C" in queries/ means code point
+    # PostgreSQL's byte-order collation under its name, so COLLATE "C" in sql/ means code point
     # order on both databases (and in Python's sorted()).
     dbapi_conn.create_collation("C", _code_point_order)
     cur = dbapi_conn.cursor()

@@ -1,16 +1,16 @@
-"""Loads the named SQL files of queries/ as typed SQLAlchemy statements."""
+"""Loads the named SQL files of the package's sql/ as typed SQLAlchemy statements."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from importlib import resources
 
 from sqlalchemy import Date, bindparam, text
 
-from .config import ROOT
 from .models import Money, UTCDateTime
 
-QUERY_DIR = ROOT / "queries"
+QUERY_DIR = resources.files(__package__) / "sql"
 # Parameters and result columns that need a type so both databases speak UTC instants and Decimal.
 _BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime(), "full_start": UTCDateTime(),
                "full_end": UTCDateTime(), "span_start": UTCDateTime(),
@@ -21,7 +21,7 @@ _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
 @lru_cache(maxsize=None)
 def load(name: str, exact_sums: bool = False):
-    """The statement in queries/<name>.sql, with typed parameters and money columns.
+    """The statement in sql/<name>.sql, with typed parameters and money columns.
 
     `exact_sums` (SQLite only) sums in Python past SQLite's 64-bit integers, where SUM() fails
     with "integer overflow"; slower, so only for the statements that failed (services.billing)."""

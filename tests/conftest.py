@@ -8,10 +8,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from billing_dash import create_app
 from billing_dash.auth import create_org, create_token, create_user
 from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
+from billing_dash.web.app import create_app
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

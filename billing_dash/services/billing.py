@@ -63,7 +63,7 @@ class BillingReport:
 
 
 def _frame(conn: Connection, query: str, **params) -> pd.DataFrame:
-    """Run queries/<query>.sql into a frame: counts as integers (PostgreSQL sums them as
+    """Run sql/<query>.sql into a frame: counts as integers (PostgreSQL sums them as
     NUMERIC), money as Decimal objects, budgets as nullable integers."""
     try:
         result = conn.execute(load(query), params)

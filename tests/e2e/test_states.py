@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from selenium.webdriver.common.by import By
 
-from billing_dash import create_app
 from billing_dash.config import Settings
+from billing_dash.web.app import create_app
 
 from ..integration.test_outage import SwitchableProxy
 from .conftest import E2E_BACKENDS, HOME, BillingPage, api_report, expected_cards, serve

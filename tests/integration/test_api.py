@@ -194,7 +194,7 @@ def test_unknown_api_path_is_json_404(client, auth_headers):
 
 
 def test_database_down_is_a_503_with_retry_after():
-    from billing_dash import create_app
+    from billing_dash.web.app import create_app
     from billing_dash.config import Settings
 
     # Nothing listens on port 1: the server behaves as with its database down.

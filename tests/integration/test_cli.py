@@ -14,9 +14,9 @@ from decimal import Decimal
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from billing_dash import create_app
 from billing_dash.cli import main
 from billing_dash.config import Settings
+from billing_dash.web.app import create_app
 from billing_dash.models import (
     agents,
     api_tokens,

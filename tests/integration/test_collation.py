@@ -7,11 +7,11 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from billing_dash import create_app
 from billing_dash.auth import create_org, create_token
 from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
 from billing_dash.models import agents
+from billing_dash.web.app import create_app
 
 # Code point order puts upper case before lower case; en-US puts 'az' before 'Bz'.
 IDS = ["az", "Bz", "b", "A", "a", "Ä", "ä", "Z"]

@@ -11,11 +11,11 @@ import pytest
 from dash import no_update
 from dash._utils import to_json
 
-from billing_dash import create_app
 from billing_dash.auth import Organization, User
 from billing_dash.config import Settings
 from billing_dash.ingest import ingest
 from billing_dash.services.export import rows_csv
+from billing_dash.web.app import create_app
 
 from .test_api import event
 from .test_money_limits import big_usage, post_all, text_of

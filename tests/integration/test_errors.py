@@ -8,8 +8,8 @@ import logging
 import pytest
 from dash import Input, Output
 
-from billing_dash import create_app
 from billing_dash.config import Settings
+from billing_dash.web.app import create_app
 
 from ..conftest import TEST_PASSWORD
 from .test_web import login

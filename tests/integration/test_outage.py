@@ -14,10 +14,10 @@ import pytest
 import sqlalchemy as sa
 from dash import no_update
 
-from billing_dash import create_app
 from billing_dash.auth import User, create_org, create_token
 from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
+from billing_dash.web.app import create_app
 
 REPORT = "/api/v1/analytics/billing"
 QUERY = {"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}

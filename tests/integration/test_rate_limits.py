@@ -19,9 +19,10 @@ import pytest
 import redis
 import requests
 
-from billing_dash import create_app
 from billing_dash.auth import create_user
-from billing_dash.config import ROOT, Settings
+from billing_dash.config import Settings
+from billing_dash.web.app import create_app
+from tests import ROOT
 
 from ..conftest import IN_CI, TEST_PASSWORD
 from .test_web import csrf, logout

@@ -8,11 +8,11 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 
-from billing_dash import create_app
 from billing_dash.auth import create_org, create_token
 from billing_dash.cli import main
 from billing_dash.config import Settings
 from billing_dash.db import MIGRATIONS, alembic_config, make_engine, upgrade
+from billing_dash.web.app import create_app
 
 REPORT = "/api/v1/analytics/billing"
 UPGRADE = "billing-dash db upgrade"

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
-from billing_dash import config, create_app
+from billing_dash import config
 from billing_dash.config import Settings
+from billing_dash.web.app import create_app
 
 from ..conftest import TEST_PASSWORD
 from .test_web import login

@@ -104,7 +104,7 @@ def test_a_forwarded_proto_header_alone_is_not_trusted(client):
 
 
 def test_forwarded_headers_count_only_behind_a_trusted_proxy(database_url):
-    from billing_dash import create_app
+    from billing_dash.web.app import create_app
     from billing_dash.config import Settings
 
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}

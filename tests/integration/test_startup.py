@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from billing_dash import create_app
-from billing_dash.config import ROOT, Settings
+from billing_dash.config import Settings
+from billing_dash.web.app import create_app
+from tests import ROOT
 
 from .test_api import event
 from .test_import_faults import cli_command

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from billing_dash import create_app
 from billing_dash.config import Settings
+from billing_dash.web.app import create_app
 
 from ..conftest import TEST_PASSWORD
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from billing_dash.config import ROOT
+from tests import ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 

@@ -1,6 +1,7 @@
 """README's configuration table is the one generated from the settings declaration."""
 
-from billing_dash.config import ROOT, settings_table
+from billing_dash.config import settings_table
+from tests import ROOT
 
 
 def test_readme_configuration_table_matches_settings():

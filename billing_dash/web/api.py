@@ -11,13 +11,13 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from .auth import Caller, caller_for_token
-from .db import check_schema
-from .ingest import IngestError, ingest, loads_json
-from .openapi import openapi_document
-from .periods import Period, PeriodError, resolve_period
-from .services.billing import DEFAULT_TOP, MAX_TOP, billing_report
-from .services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
+from ..auth import Caller, caller_for_token
+from ..db import check_schema
+from ..ingest import IngestError, ingest, loads_json
+from ..openapi import openapi_document
+from ..periods import Period, PeriodError, resolve_period
+from ..services.billing import DEFAULT_TOP, MAX_TOP, billing_report
+from ..services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)

@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from .auth import authenticate, end_sessions
+from ..auth import authenticate, end_sessions
 
 bp = Blueprint("login", __name__)
 HOME = "/dashboard/billing"
