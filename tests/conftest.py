@@ -26,25 +26,6 @@ def _unavailable(reason: str):
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
-    """A fresh database on the real PostgreSQL server, dropped after the session."""
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"billing_dash_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}); "
-                     "start it with `pg_ctlcluster --skip-systemctl-redirect 15 main start`")
-    url = sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-@pytest.fixture(scope="session")
 def make_postgres_database():
     """Factory of fresh, empty PostgreSQL databases (`options` are CREATE DATABASE's, e.g. a
     collation), each dropped after the session; returns its URL."""
@@ -57,15 +38,24 @@ def make_postgres_database():
             with admin.connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}" {options}'))
         except sa.exc.OperationalError as exc:
-            _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig})")
+            _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}); "
+                         "start it with `make postgres`")
         names.append(name)
         return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
     yield make
+    if not names:
+        return
     with admin.connect() as conn:
         for name in names:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(make_postgres_database):
+    """A fresh database on the real PostgreSQL server, dropped after the session."""
+    return make_postgres_database()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -131,19 +121,7 @@ def user_email(engine, org):
 
 @pytest.fixture(params=BACKENDS)
 def empty_database_url(request, tmp_path):
-    """A new database without any schema, as a first deployment finds it; dropped after the test."""
+    """A new database without any schema, as a first deployment finds it."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.db'}"
-        return
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"billing_dash_empty_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig})")
-    yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        return f"sqlite:///{tmp_path / 'empty.db'}"
+    return request.getfixturevalue("make_postgres_database")()

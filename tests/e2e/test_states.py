@@ -12,7 +12,7 @@ from selenium.webdriver.common.by import By
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
 
-from ..integration.test_outage import SwitchableProxy
+from ..integration.test_outage import proxy  # noqa: F401 (the fixture: a switchable TCP proxy to PostgreSQL)
 from .conftest import E2E_BACKENDS, HOME, BillingPage, api_report, expected_cards, serve
 
 pytestmark = [pytest.mark.e2e]
@@ -36,15 +36,6 @@ def _numbers_gone(page: BillingPage, api: dict) -> bool:
 
 
 # --- a database outage and a lost session ----------------------------------------------------------
-
-@pytest.fixture
-def proxy():
-    p = SwitchableProxy(("127.0.0.1", 5432))
-    try:
-        yield p
-    finally:
-        p.stop()
-
 
 @pytest.fixture
 def proxied_page(dash_duo, database_url, proxy):

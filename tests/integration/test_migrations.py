@@ -1,17 +1,13 @@
 """The migrations build exactly the schema models.py declares, on both databases, and keep the data."""
 
-import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from billing_dash.db import make_engine, upgrade
 from billing_dash.models import agents, conversation_totals, conversations, metadata
-
-from ..conftest import BACKENDS, PG_ADMIN_URL
 
 
 def test_migrated_schema_matches_the_models(engine):
@@ -40,26 +36,9 @@ def test_migrated_money_columns_have_the_models_precision(engine):
                 (getattr(kind, "precision", None), getattr(kind, "scale", None)), (table.name, name, got)
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_database(request, tmp_path):
-    """An empty database of each kind, for migrating step by step."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'steps.db'}"
-        return
-    request.getfixturevalue("postgres_url")  # skips (or fails in CI) without PostgreSQL
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"billing_dash_steps_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_existing_names_count_as_new_as_their_newest_event(empty_database):
+def test_existing_names_count_as_new_as_their_newest_event(empty_database_url):
     """0005 gives existing names, titles and owners the time of their newest stored event."""
-    engine = make_engine(empty_database)
+    engine = make_engine(empty_database_url)
     upgrade(engine, "0004")
     newest = datetime(2026, 5, 1, 9, 30, tzinfo=timezone.utc)
     with engine.begin() as conn:

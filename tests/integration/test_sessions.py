@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
-import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -12,7 +9,7 @@ from billing_dash.cli import main
 from billing_dash.db import make_engine, upgrade
 from billing_dash.models import users
 
-from ..conftest import BACKENDS, PG_ADMIN_URL, TEST_PASSWORD, _unavailable
+from ..conftest import TEST_PASSWORD
 from .test_web import login, logout
 
 READS = ("/_dash-layout", "/api/v1/analytics/billing")
@@ -61,28 +58,8 @@ def test_set_password_names_the_problem(database_url, user_email):
     assert "Traceback" not in unknown.output + short.output
 
 
-@pytest.fixture(params=BACKENDS)
-def empty_database(request, tmp_path):
-    """A database of its own, not migrated yet."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"billing_dash_mig_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig})")
-    yield sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def test_the_migration_gives_each_existing_user_its_own_token(empty_database):
-    engine = make_engine(empty_database)
+def test_the_migration_gives_each_existing_user_its_own_token(empty_database_url):
+    engine = make_engine(empty_database_url)
     try:
         upgrade(engine, "0004")
         with engine.begin() as conn:
