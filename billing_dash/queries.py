@@ -1,47 +1,65 @@
-"""Loads the named SQL files of queries/ as typed SQLAlchemy statements."""
+"""Loads the named SQL files of queries/ as statements typed by each file's declarations."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
 
-from sqlalchemy import Date, bindparam, text
+from sqlalchemy import Date, Integer, String, bindparam, text
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 
 from .config import ROOT
 from .models import Money, UTCDateTime
 
 QUERY_DIR = ROOT / "queries"
-# Parameters and result columns that need a type so both databases speak UTC instants and Decimal.
-_BIND_TYPES = {"start": UTCDateTime(), "end": UTCDateTime(), "full_start": UTCDateTime(),
-               "full_end": UTCDateTime(), "span_start": UTCDateTime(),
-               "end_span_start": UTCDateTime(), "day_from": Date(), "day_to": Date()}
-_RESULT_TYPES = {"cost": Money(), "first_ts": UTCDateTime(), "last_ts": UTCDateTime()}
-_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+# What a file may declare, in comment lines of its own:
+#   -- param start: utc      every parameter it takes (list: a list of ids, one parameter per item)
+#   -- column cost: money    each result column that needs a type, so both databases give Decimal
+#                            money and aware UTC instants (SQLite stores scaled integers and text)
+TYPES = {"int": Integer(), "text": String(), "date": Date(), "utc": UTCDateTime(), "money": Money()}
+_DECLARATION = re.compile(r"--\s*(param|column)\s+(\w+)\s*:\s*(\w+)\s*$")
+
+
+class QueryError(Exception):
+    """An SQL file whose declarations do not match its text."""
+
+
+def _parse(name: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The SQL of queries/<name>.sql without comments, and its declared parameters and columns."""
+    declared: dict[str, dict[str, str]] = {"param": {}, "column": {}}
+    sql_lines = []
+    for line in (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped.startswith("--"):
+            sql_lines.append(line)
+        elif match := _DECLARATION.match(stripped):
+            kind, field, type_name = match.groups()
+            if type_name not in TYPES and not (kind == "param" and type_name == "list"):
+                raise QueryError(f"{name}.sql: {kind} {field}: unknown type {type_name!r}")
+            declared[kind][field] = type_name
+    return "\n".join(sql_lines), declared["param"], declared["column"]
 
 
 @lru_cache(maxsize=None)
-def load(name: str, exact_sums: bool = False):
-    """The statement in queries/<name>.sql, with typed parameters and money columns.
+def sql(name: str) -> str:
+    """The SQL text of queries/<name>.sql, comments removed (for statements given to the driver as text)."""
+    return _parse(name)[0]
+
+
+@lru_cache(maxsize=None)
+def load(name: str, exact_sums: bool = False) -> TextClause | TextualSelect:
+    """The statement in queries/<name>.sql, its parameters and columns typed as the file declares.
 
     `exact_sums` (SQLite only) sums in Python past SQLite's 64-bit integers, where SUM() fails
     with "integer overflow"; slower, so only for the statements that failed (services.billing)."""
-    lines = (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines()
-    # Comment lines go: a ':word' in a comment would otherwise be taken for a parameter.
-    sql = "\n".join(line for line in lines if not line.lstrip().startswith("--"))
+    body, params, columns = _parse(name)
     if exact_sums:
-        sql = re.sub(r"\bSUM\(", "exact_sum(", sql)
-    stmt = text(sql)
-    params = set(_PARAM.findall(sql))
-    typed = [bindparam(p, type_=t) for p, t in _BIND_TYPES.items() if p in params]
-    if "ids" in params:  # a list, expanded to one parameter per item
-        typed.append(bindparam("ids", expanding=True))
-    if typed:
-        stmt = stmt.bindparams(*typed)
-    if "RETURNING" in sql:
-        select_list = sql.rsplit("RETURNING", 1)[1]
-    elif sql.lstrip().upper().startswith(("SELECT", "WITH")):
-        select_list = sql.split("FROM", 1)[0]
-    else:
-        return stmt
-    typed_columns = {c: t for c, t in _RESULT_TYPES.items() if re.search(rf"\b{c}\b", select_list)}
-    return stmt.columns(**typed_columns) if typed_columns else stmt
+        body = re.sub(r"\bSUM\(", "exact_sum(", body)
+    stmt = text(body)
+    used = set(stmt._bindparams)
+    if used != set(params):
+        raise QueryError(f"{name}.sql: parameters used {sorted(used)} but declared {sorted(params)}")
+    stmt = stmt.bindparams(*(bindparam(p, expanding=True) if t == "list" else bindparam(p, type_=TYPES[t])
+                             for p, t in params.items()))
+    return stmt.columns(**{c: TYPES[t] for c, t in columns.items()}) if columns else stmt

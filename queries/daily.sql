@@ -1,4 +1,9 @@
 -- Usage per local day of the requested zone, from the quarter-hour aggregates (exact in any zone).
+-- param tz: text
+-- param org_id: int
+-- param start: utc
+-- param end: utc
+-- column cost: money
 SELECT local_date(q.bucket, :tz) AS day,
        SUM(q.prompt_tokens) AS prompt_tokens,
        SUM(q.completion_tokens) AS completion_tokens,

@@ -1,4 +1,5 @@
 -- Add the events just stored to the per-day (in the organization's zone), agent and model aggregates.
+-- param tz: text
 INSERT INTO usage_daily (organization_id, day, agent_id, model, prompt_tokens, completion_tokens, cost,
                          message_count, unpriced_count)
 SELECT n.organization_id, local_date(n.ts, :tz), n.agent_id, n.model, SUM(n.prompt_tokens),

@@ -1,4 +1,5 @@
 -- Add the events just stored to the per-day totals (days of the organization's zone).
+-- param tz: text
 INSERT INTO usage_day (organization_id, day, prompt_tokens, completion_tokens, cost, message_count, unpriced_count)
 SELECT n.organization_id, local_date(n.ts, :tz), SUM(n.prompt_tokens), SUM(n.completion_tokens), SUM(n.cost),
        COUNT(*), SUM(CASE WHEN n.priced THEN 0 ELSE 1 END)

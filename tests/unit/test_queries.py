@@ -1,0 +1,46 @@
+"""The SQL loader types what each file declares and refuses a file whose declarations disagree with it."""
+
+from __future__ import annotations
+
+import pytest
+
+from billing_dash import queries
+from billing_dash.models import Money, UTCDateTime
+
+
+@pytest.fixture
+def query_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(queries, "QUERY_DIR", tmp_path)
+    queries.load.cache_clear()
+    queries.sql.cache_clear()
+    yield tmp_path
+    queries.load.cache_clear()
+    queries.sql.cache_clear()
+
+
+def write(folder, name: str, text: str) -> None:
+    (folder / f"{name}.sql").write_text(text, encoding="utf-8")
+
+
+def test_declared_parameters_and_columns_are_typed(query_dir):
+    write(query_dir, "q", "-- A comment with :colon words is not a parameter.\n-- param org_id: int\n"
+                          "-- param start: utc\n-- param ids: list\n-- column cost: money\n-- column first_ts: utc\n"
+                          "SELECT cost, first_ts, 'x' AS plain FROM t\n"
+                          "WHERE organization_id = :org_id AND ts >= :start AND id IN :ids")
+    stmt = queries.load("q")
+    assert {c.name: type(c.type) for c in stmt.selected_columns} == {"cost": Money, "first_ts": UTCDateTime}
+    binds = stmt.element._bindparams
+    assert isinstance(binds["start"].type, UTCDateTime) and binds["ids"].expanding
+    assert ":colon" not in queries.sql("q")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("SELECT 1 FROM t WHERE a = :a", "parameters used ['a'] but declared []"),
+    ("-- param a: int\n-- param b: int\nSELECT 1 FROM t WHERE a = :a", "parameters used ['a'] but declared ['a', 'b']"),
+    ("-- param a: integer\nSELECT 1 FROM t WHERE a = :a", "param a: unknown type 'integer'"),
+    ("-- column cost: list\nSELECT cost FROM t", "column cost: unknown type 'list'"),
+])
+def test_a_file_whose_declarations_disagree_with_it_fails_to_load(query_dir, text, problem):
+    write(query_dir, "bad", text)
+    with pytest.raises(queries.QueryError, match=problem.replace("[", r"\[").replace("]", r"\]")):
+        queries.load("bad")
