@@ -6,19 +6,28 @@ import re
 from functools import lru_cache
 
 from sqlalchemy import Date, Integer, String, bindparam, text
+from sqlalchemy.types import NullType
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from .config import ROOT
-from .models import Money, UTCDateTime
+from .models import Money, UTCDateTime, usage_events
 
 QUERY_DIR = ROOT / "queries"
 # What a file may declare, in comment lines of its own:
 #   -- param start: utc      every parameter it takes (list: a list of ids, one parameter per item)
 #   -- column cost: money    each result column that needs a type, so both databases give Decimal
-#                            money and aware UTC instants (SQLite stores scaled integers and text)
-TYPES = {"int": Integer(), "text": String(), "date": Date(), "utc": UTCDateTime(), "money": Money()}
+#                            money and aware UTC instants (SQLite stores scaled integers and text);
+#                            `stored`: deliberately the value as the database stores it
+# and placeholders the loader expands, so that lists of columns are declared once, in models.py:
+#   {event_columns}          the columns of usage_events, in order
+TYPES = {"int": Integer(), "text": String(), "date": Date(), "utc": UTCDateTime(), "money": Money(),
+         "stored": NullType()}
 _DECLARATION = re.compile(r"--\s*(param|column)\s+(\w+)\s*:\s*(\w+)\s*$")
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
+_EXPANSIONS = {
+    "event_columns": lambda _: ", ".join(c.name for c in usage_events.columns),
+}
 
 
 class QueryError(Exception):
@@ -38,7 +47,14 @@ def _parse(name: str) -> tuple[str, dict[str, str], dict[str, str]]:
             if type_name not in TYPES and not (kind == "param" and type_name == "list"):
                 raise QueryError(f"{name}.sql: {kind} {field}: unknown type {type_name!r}")
             declared[kind][field] = type_name
-    return "\n".join(sql_lines), declared["param"], declared["column"]
+
+    def expand(match: re.Match) -> str:
+        placeholder, argument = match.groups()
+        if placeholder not in _EXPANSIONS:
+            raise QueryError(f"{name}.sql: unknown placeholder {match.group()}")
+        return _EXPANSIONS[placeholder](argument)
+
+    return _PLACEHOLDER.sub(expand, "\n".join(sql_lines)), declared["param"], declared["column"]
 
 
 @lru_cache(maxsize=None)

@@ -8,6 +8,8 @@ from datetime import date, datetime, timezone
 import pytest
 
 from billing_dash.aggregates import EventWriter
+from sqlalchemy.types import NullType
+
 from billing_dash.models import Money, UTCDateTime
 from billing_dash.queries import QUERY_DIR, load
 
@@ -19,6 +21,8 @@ NOON = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 SAMPLE = {"org_id": 0, "tz": "UTC", "limit": 1, "ids": ["x"], "keys": ["x"],
           "start": NOON, "end": NOON, "full_start": NOON, "full_end": NOON, "span_start": NOON,
           "end_span_start": NOON, "day_from": date(2026, 3, 1), "day_to": date(2026, 3, 1)}
+# Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
+NOT_EXECUTED = {"stage/copy_pg"}
 # A statement only one database runs is named for it.
 DIALECT_SUFFIX = {"postgresql": "_pg", "sqlite": "_sqlite"}
 
@@ -36,6 +40,8 @@ def test_declared_columns_are_what_the_query_returns(engine, name):
     """A typed column the query does not return is a misread file; a money or time column it
     returns untyped would come back as raw integers or naive text on SQLite."""
     stmt = load(name)
+    if name in NOT_EXECUTED:
+        pytest.skip("not run through SQLAlchemy")
     with engine.connect() as conn, conn.begin():
         writer = EventWriter(conn, 0, "UTC")  # the staging table the ingest statements read
         if name.endswith(("_pg", "_sqlite")) and not name.endswith(DIALECT_SUFFIX[conn.dialect.name]):
@@ -46,6 +52,7 @@ def test_declared_columns_are_what_the_query_returns(engine, name):
         assert set(typed) <= set(returned), f"{name}: declares columns it does not return"
         for column in returned:
             if MONEY_OR_TIME.search(column):
-                assert isinstance(typed.get(column), (Money, UTCDateTime)), f"{name}: {column} is not typed"
+                # NullType: declared `stored`, the raw value on purpose.
+                assert isinstance(typed.get(column), (Money, UTCDateTime, NullType)), f"{name}: {column} is not typed"
         conn.rollback()
         del writer

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 
 from billing_dash import queries
@@ -44,3 +48,24 @@ def test_a_file_whose_declarations_disagree_with_it_fails_to_load(query_dir, tex
     write(query_dir, "bad", text)
     with pytest.raises(queries.QueryError, match=problem.replace("[", r"\[").replace("]", r"\]")):
         queries.load("bad")
+
+
+# An SQL statement starts with one of these words; a Python string that does is SQL outside queries/.
+SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|COPY|SET|TRUNCATE|CREATE|DROP|ALTER)\s")
+PACKAGE = Path(queries.__file__).parent
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts),
+                         ids=lambda p: p.relative_to(PACKAGE).as_posix())
+def test_no_sql_strings_outside_the_sql_folder(path):
+    """Statements live in queries/ (migrations keep frozen copies of their own), one place each."""
+    strings = [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    assert [s for s in strings if SQL_START.match(s)] == []
+
+
+def test_every_sql_file_loads():
+    names = [p.relative_to(queries.QUERY_DIR).with_suffix("").as_posix() for p in queries.QUERY_DIR.rglob("*.sql")]
+    assert len(names) > 20
+    for name in names:
+        queries.load(name)
