@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 
 from .config import ROOT
-from .models import Money, UTCDateTime, usage_events
+from .models import USAGE_SUMS, Money, UTCDateTime, usage_events
 
 QUERY_DIR = ROOT / "queries"
 # What a file may declare, in comment lines of its own:
@@ -20,15 +20,27 @@ QUERY_DIR = ROOT / "queries"
 #                            money and aware UTC instants (SQLite stores scaled integers and text);
 #                            `stored`: deliberately the value as the database stores it
 # and placeholders the loader expands, so that lists of columns are declared once, in models.py:
-#   {event_columns}          the columns of usage_events, in order
+#   {event_columns}              the columns of usage_events, in order
+#   {usage_sums}                 the names of models.USAGE_SUMS: prompt_tokens, completion_tokens, ...
+#   {usage_sums_of:d}            d.prompt_tokens, ... (columns of alias d, typed as declared there)
+#   {usage_sums_summed:d}        SUM(d.prompt_tokens) AS prompt_tokens, ... (typed the same way)
+#   {usage_sums_from_events:n}   SUM(n.prompt_tokens), ..., each what one event row n adds
+#   {usage_sums_added:t}         prompt_tokens = t.prompt_tokens + excluded.prompt_tokens, ... (upserts)
 TYPES = {"int": Integer(), "text": String(), "date": Date(), "utc": UTCDateTime(), "money": Money(),
          "stored": NullType()}
 _DECLARATION = re.compile(r"--\s*(param|column)\s+(\w+)\s*:\s*(\w+)\s*$")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _EXPANSIONS = {
     "event_columns": lambda _: ", ".join(c.name for c in usage_events.columns),
+    "usage_sums": lambda _: ", ".join(s.name for s in USAGE_SUMS),
+    "usage_sums_of": lambda a: ", ".join(f"{a}.{s.name}" for s in USAGE_SUMS),
+    "usage_sums_summed": lambda a: ", ".join(f"SUM({a}.{s.name}) AS {s.name}" for s in USAGE_SUMS),
+    "usage_sums_from_events": lambda a: ", ".join(f"SUM({s.per_event.format(e=a)})" for s in USAGE_SUMS),
+    "usage_sums_added": lambda t: ", ".join(f"{s.name} = {t}.{s.name} + excluded.{s.name}" for s in USAGE_SUMS),
 }
-
+# Placeholders that put the sums in the result: their money columns are typed as money.
+_RESULT_PLACEHOLDERS = {"usage_sums_of", "usage_sums_summed"}
+_SUM_TYPES = {Money: "money", UTCDateTime: "utc"}
 
 class QueryError(Exception):
     """An SQL file whose declarations do not match its text."""
@@ -52,9 +64,12 @@ def _parse(name: str) -> tuple[str, dict[str, str], dict[str, str]]:
         placeholder, argument = match.groups()
         if placeholder not in _EXPANSIONS:
             raise QueryError(f"{name}.sql: unknown placeholder {match.group()}")
+        if placeholder in _RESULT_PLACEHOLDERS:
+            declared["column"].update((s.name, _SUM_TYPES[s.type]) for s in USAGE_SUMS if s.type in _SUM_TYPES)
         return _EXPANSIONS[placeholder](argument)
 
-    return _PLACEHOLDER.sub(expand, "\n".join(sql_lines)), declared["param"], declared["column"]
+    body = _PLACEHOLDER.sub(expand, "\n".join(sql_lines))
+    return body, declared["param"], declared["column"]
 
 
 @lru_cache(maxsize=None)

@@ -56,3 +56,25 @@ def test_declared_columns_are_what_the_query_returns(engine, name):
                 assert isinstance(typed.get(column), (Money, UTCDateTime, NullType)), f"{name}: {column} is not typed"
         conn.rollback()
         del writer
+
+
+USAGE_TABLES = ("usage_quarter", "usage_day", "usage_daily")
+KEYS = {"organization_id", "bucket", "day", "agent_id", "model"}
+
+
+def test_usage_sums_are_declared_once(engine, org):
+    """models.USAGE_SUMS, the migrated aggregate tables and the daily queries name the same sums."""
+    from sqlalchemy import inspect
+
+    from billing_dash.models import USAGE_SUMS
+
+    names = [s.name for s in USAGE_SUMS]
+    inspector = inspect(engine)
+    for table in USAGE_TABLES:
+        migrated = [c["name"] for c in inspector.get_columns(table) if c["name"] not in KEYS]
+        assert sorted(migrated) == sorted(names), table
+    window = {"org_id": org.id, "tz": "UTC", "start": NOON, "end": NOON, "day_from": NOON.date(),
+              "day_to": NOON.date()}
+    with engine.connect() as conn:
+        for query in ("daily", "daily_org_zone"):
+            assert list(conn.execute(load(query), window).keys()) == ["day", *names], query

@@ -69,3 +69,24 @@ def test_every_sql_file_loads():
     assert len(names) > 20
     for name in names:
         queries.load(name)
+
+
+def test_a_new_usage_sum_reaches_every_statement_from_its_declaration(monkeypatch):
+    """Adding a kind of tokens is one line in models.USAGE_SUMS (plus its migration)."""
+    from sqlalchemy import BigInteger
+
+    from billing_dash.models import USAGE_SUMS, UsageSum
+
+    monkeypatch.setattr(queries, "USAGE_SUMS", (*USAGE_SUMS, UsageSum("reasoning_tokens", BigInteger,
+                                                                       "{e}.reasoning_tokens")))
+    queries.load.cache_clear()
+    try:
+        for table in ("quarter", "day", "daily"):
+            upsert = queries.load(f"aggregate/{table}").text
+            assert "reasoning_tokens)" in upsert.split("SELECT")[0]  # the inserted columns
+            assert "SUM(n.reasoning_tokens)" in upsert
+            assert re.search(r"reasoning_tokens = usage_\w+\.reasoning_tokens \+ excluded\.reasoning_tokens", upsert)
+        assert "SUM(q.reasoning_tokens) AS reasoning_tokens" in queries.load("daily").element.text
+        assert "d.reasoning_tokens" in queries.load("daily_org_zone").element.text
+    finally:
+        queries.load.cache_clear()
