@@ -39,5 +39,6 @@ def downgrade() -> None:
     with op.batch_alter_table("conversations") as batch:
         batch.drop_column("agent_ts")
         batch.drop_column("title_ts")
-    with op.batch_alter_table("agents") as batch:
-        batch.drop_column("name_ts")
+    # Not batch mode: on SQLite it copies agents and drops the original, which the foreign key of
+    # conversations refuses; SQLite (3.35+) drops a column in place.
+    op.drop_column("agents", "name_ts")
