@@ -17,8 +17,8 @@ import orjson
 from sqlalchemy import Connection, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .aggregates import EventWriter, TotalTooLarge
-from .models import MONEY_SCALE, agents, conversations, model_prices, organizations
+from ..aggregates import EventWriter, TotalTooLarge
+from ..models import MONEY_SCALE, agents, conversations, model_prices, organizations
 
 MAX_ID = 200
 # Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
