@@ -6,9 +6,9 @@ import re
 from functools import lru_cache
 
 from sqlalchemy import Date, Integer, String, bindparam, text
-from sqlalchemy.types import NullType
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
+from sqlalchemy.types import NullType
 
 from .config import ROOT
 from .models import USAGE_SUMS, Money, UTCDateTime, usage_events
@@ -40,7 +40,8 @@ _EXPANSIONS = {
 }
 # Placeholders that put the sums in the result: their money columns are typed as money.
 _RESULT_PLACEHOLDERS = {"usage_sums_of", "usage_sums_summed"}
-_SUM_TYPES = {Money: "money", UTCDateTime: "utc"}
+_SUM_TYPES = {Money: "money"}
+
 
 class QueryError(Exception):
     """An SQL file whose declarations do not match its text."""
@@ -88,7 +89,7 @@ def load(name: str, exact_sums: bool = False) -> TextClause | TextualSelect:
     if exact_sums:
         body = re.sub(r"\bSUM\(", "exact_sum(", body)
     stmt = text(body)
-    used = set(stmt._bindparams)
+    used = set(stmt._bindparams)  # what text() itself read as :name parameters
     if used != set(params):
         raise QueryError(f"{name}.sql: parameters used {sorted(used)} but declared {sorted(params)}")
     stmt = stmt.bindparams(*(bindparam(p, expanding=True) if t == "list" else bindparam(p, type_=TYPES[t])
