@@ -6,11 +6,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Connection, MetaData, Table, bindparam, delete, select, text, update
+from sqlalchemy import BigInteger, Boolean, Connection, Integer, MetaData, String, Table, delete, select, update
 
 from .db import sqlite_local_date
-from .models import AGGREGATES, MONEY_SCALE, organizations, usage_event_columns, usage_events
-from .queries import load
+from .models import (AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns,
+                     usage_events)
+from .queries import load, sql
 
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
@@ -18,41 +19,15 @@ from .queries import load
 AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/day", "aggregate/daily", "aggregate/conversations",
                      "aggregate/starts", "aggregate/totals")
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
-COPY_NEW = "COPY new_usage (" + ", ".join(EVENT_COLUMNS) + ") FROM STDIN (FORMAT BINARY)"
-COPY_TYPES = ["int4", "text", "timestamptz", "text", "text", "text", "int8", "int8", "numeric", "bool"]
-assert len(COPY_TYPES) == len(EVENT_COLUMNS), "COPY_TYPES must list a type per usage_events column"
-# Stores the batch; of the batch, only the events really inserted stay in new_usage. RETURNING
-# only the ids: the rows themselves are already there.
-INSERT_NEW_PG = (
-    "WITH ins AS (INSERT INTO usage_events SELECT * FROM new_usage ORDER BY event_id "
-    "ON CONFLICT DO NOTHING RETURNING event_id) "
-    "DELETE FROM new_usage n WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = n.event_id)")
-# SQLite: the caller's transaction already wrote to the database (ingest locks its organization
-# first), so its write lock is held: nobody can store these ids between the check and the insert.
-INSERT_NEW_SQLITE = (
-    "DELETE FROM new_usage WHERE EXISTS (SELECT 1 FROM usage_events e "
-    "WHERE e.organization_id = new_usage.organization_id AND e.event_id = new_usage.event_id)",
-    "INSERT INTO usage_events SELECT * FROM new_usage",
-)
+# Binary COPY needs each column's PostgreSQL type, from the column's type in models.py.
+_COPY_TYPE = {Integer: "int4", BigInteger: "int8", String: "text", Boolean: "bool", UTCDateTime: "timestamptz",
+              Money: "numeric"}
+COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns]
 
 # SQLite keeps money as 64-bit integers of 1e-10 dollars: the most any stored total can hold
 # ($922,337,203.6854775807). The largest stored totals are an organization's day (every other
 # aggregate row of a day is part of it) and a conversation; each must stay within this.
 SQLITE_MAX_TOTAL = 2**63 - 1
-# Cheap check first: the batch's float total plus the largest stored totals, with a margin far
-# wider than float rounding; only batches near the bound take the exact walk.
-SQLITE_TOTALS = (
-    "SELECT TOTAL(n.cost), "
-    "(SELECT MAX(d.cost) FROM usage_day d WHERE d.organization_id = :org_id), "
-    "(SELECT MAX(t.cost) FROM conversation_totals t WHERE t.organization_id = :org_id AND t.agent_id = '') "
-    "FROM new_usage n")
-SQLITE_NEW = "SELECT event_id, ts, conversation_id, cost FROM new_usage ORDER BY rowid"
-SQLITE_DAYS = text("SELECT day, cost FROM usage_day WHERE organization_id = :org_id AND day IN :keys"
-                   ).bindparams(bindparam("keys", expanding=True))
-SQLITE_CONVERSATIONS = text(
-    "SELECT conversation_id, cost FROM conversation_totals "
-    "WHERE organization_id = :org_id AND agent_id = '' AND conversation_id IN :keys"
-).bindparams(bindparam("keys", expanding=True))
 _KEY_CHUNK = 5000
 
 
@@ -82,11 +57,8 @@ class EventWriter:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
         if self.postgres:
-            # psycopg prepares a statement run five times, and PostgreSQL may then keep a plan made
-            # when the aggregate tables were small (a hash join reading all of conversation_totals
-            # for every batch of a long import). Plan each statement for the tables as they are.
-            conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-            conn.execute(text("CREATE TEMP TABLE IF NOT EXISTS new_usage (LIKE usage_events) ON COMMIT DROP"))
+            conn.execute(load("stage/plan_per_statement_pg"))
+            conn.execute(load("stage/create_pg"))
         else:
             new_table.create(conn, checkfirst=True)
 
@@ -97,30 +69,31 @@ class EventWriter:
         self._empty()
         if self.postgres:
             self._copy(rows)
-            conn.execute(text(INSERT_NEW_PG))
+            conn.execute(load("stage/insert_pg"))
         else:
             conn.execute(new_table.insert(), [dict(zip(EVENT_COLUMNS, row)) for row in rows])
-            for statement in INSERT_NEW_SQLITE:
-                conn.execute(text(statement))
+            conn.execute(load("stage/drop_stored_sqlite"))
+            conn.execute(load("stage/insert_sqlite"))
             self._check_sqlite_totals()
         return self.aggregate_new()
 
     def stored_ids(self) -> set[str]:
         """Ids of the last batch's events that were really inserted (the others were stored before)."""
-        return set(self.conn.execute(text("SELECT event_id FROM new_usage")).scalars())
+        return set(self.conn.execute(load("stage/stored_ids")).scalars())
 
     def _check_sqlite_totals(self) -> None:
         """Raise TotalTooLarge, naming the first event of new_usage that would take its day or its
         conversation past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on it, its + turn it into a
         float)."""
-        params = {"org_id": self.org_id}
-        batch, day, conversation = self.conn.execute(text(SQLITE_TOTALS), params).one()
+        # Cheap check first: the batch's float total plus the largest stored totals, with a margin
+        # far wider than float rounding; only batches near the bound take the exact walk.
+        batch, day, conversation = self.conn.execute(load("stage/totals_sqlite"), {"org_id": self.org_id}).one()
         if batch + max(day or 0, conversation or 0) < SQLITE_MAX_TOTAL * 0.99:
             return
         new = [(event_id, sqlite_local_date(ts, self.tz), conv, cost)
-               for event_id, ts, conv, cost in self.conn.execute(text(SQLITE_NEW))]
-        totals = {"day": self._stored(SQLITE_DAYS, sorted({r[1] for r in new})),
-                  "conversation": self._stored(SQLITE_CONVERSATIONS, sorted({r[2] for r in new}))}
+               for event_id, ts, conv, cost in self.conn.execute(load("stage/events_sqlite"))]
+        totals = {"day": self._stored("stage/day_costs_sqlite", sorted({r[1] for r in new})),
+                  "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new}))}
         for event_id, event_day, conv, cost in new:
             for kind, key in (("day", event_day), ("conversation", conv)):
                 totals[kind][key] += cost
@@ -130,21 +103,18 @@ class EventWriter:
                     raise TotalTooLarge(event_id, f"would take {what} past {limit} dollars, the most "
                                                   "one stored total holds on SQLite")
 
-    def _stored(self, query, keys: list[str]) -> defaultdict[str, int]:
+    def _stored(self, query: str, keys: list[str]) -> defaultdict[str, int]:
         stored: defaultdict[str, int] = defaultdict(int)
         for i in range(0, len(keys), _KEY_CHUNK):
-            stored.update(self.conn.execute(query, {"org_id": self.org_id, "keys": keys[i:i + _KEY_CHUNK]}).all())
+            stored.update(self.conn.execute(load(query), {"org_id": self.org_id, "keys": keys[i:i + _KEY_CHUNK]}).all())
         return stored
 
     def _empty(self) -> None:
-        # PostgreSQL: TRUNCATE, not DELETE. A whole import is one transaction, so deleted rows
-        # could never be vacuumed and every batch would scan all earlier batches' dead rows.
-        self.conn.execute(text("TRUNCATE new_usage" if self.postgres else "DELETE FROM new_usage"))
+        self.conn.execute(load("stage/empty_pg" if self.postgres else "stage/empty_sqlite"))
 
     def _copy(self, rows: list[tuple]) -> None:
         cursor = self.conn.connection.dbapi_connection.cursor()
-        # Binary: psycopg then sends numbers and instants without formatting them as text.
-        with cursor.copy(COPY_NEW) as copy:
+        with cursor.copy(sql("stage/copy_pg")) as copy:
             copy.set_types(COPY_TYPES)
             for row in rows:
                 copy.write_row(row)
@@ -159,8 +129,7 @@ class EventWriter:
             update(organizations)
             .where(organizations.c.id == self.org_id, organizations.c.max_conversation_seconds < longest)
             .values(max_conversation_seconds=longest))
-        inserted, unpriced = self.conn.execute(text(
-            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0) FROM new_usage")).one()
+        inserted, unpriced = self.conn.execute(load("stage/counts")).one()
         return int(inserted), int(unpriced)
 
     def close(self) -> None:
@@ -181,8 +150,7 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
         conn.execute(update(organizations).where(organizations.c.id == org_id).values(max_conversation_seconds=0))
         writer = EventWriter(conn, org_id, tz)
         writer._empty()
-        conn.execute(text("INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id"),
-                     {"org_id": org_id})
+        conn.execute(load("stage/from_events"), {"org_id": org_id})
         events += writer.aggregate_new()[0]
         writer.close()
     return events

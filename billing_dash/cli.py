@@ -201,7 +201,7 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
         except IngestError as exc:
             bar.close()
             for error in exc.errors:
-                click.echo(f"error: {error}", err=True)
+                click.echo(f"error: {error.describe('line')}", err=True)
             more = " (stopped after the first errors)" if exc.truncated else ""
             raise click.ClickException(f"{file}: {len(exc.errors)} invalid line(s){more}; nothing was imported.")
     click.echo(f"inserted {result.inserted}, skipped {result.skipped} already imported"
@@ -236,7 +236,7 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
             org_obj = auth.get_org(conn, org)
         except auth.AccountError:
             org_obj = auth.create_org(conn, org, "Europe/Berlin")
-        events = ((f"event {i}", e) for i, e in enumerate(generate_events(days, per_day, seed)))
+        events = enumerate(generate_events(days, per_day, seed))
         result = ingest(conn, org_obj.id, events)
         for agent_id, budget in demo_budgets().items():
             conn.execute(update(agents).where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -190,15 +191,28 @@ usage_events = Table(
 # Pre-aggregated usage, maintained in the transaction that stores the events, so a report
 # reads rows whose number does not grow with the number of messages.
 
+class UsageSum(NamedTuple):
+    """A sum that every usage aggregate keeps: its column, its type, and what one event adds to
+    it (SQL over an event row, `{e}` standing for its alias). queries.py expands the lists of the
+    SQL files from these, so a new kind of tokens is one line here plus its migration."""
+
+    name: str
+    type: type
+    per_event: str
+
+
+USAGE_SUMS = (
+    UsageSum("prompt_tokens", BigInteger, "{e}.prompt_tokens"),
+    UsageSum("completion_tokens", BigInteger, "{e}.completion_tokens"),
+    UsageSum("cost", Money, "{e}.cost"),
+    UsageSum("message_count", BigInteger, "1"),
+    UsageSum("unpriced_count", BigInteger, "CASE WHEN {e}.priced THEN 0 ELSE 1 END"),
+)
+
+
 def _usage_sums() -> list[Column]:
     """The sums an aggregate of usage keeps per key."""
-    return [
-        Column("prompt_tokens", BigInteger, nullable=False),
-        Column("completion_tokens", BigInteger, nullable=False),
-        Column("cost", Money, nullable=False),
-        Column("message_count", BigInteger, nullable=False),
-        Column("unpriced_count", BigInteger, nullable=False),
-    ]
+    return [Column(s.name, s.type, nullable=False) for s in USAGE_SUMS]
 
 
 # Per 15 minutes (UTC): every IANA zone's offset since ingest.FIRST_INSTANT (1980), the earliest
@@ -308,4 +322,5 @@ __all__ = [
     "conversation_starts",
     "ALL_AGENTS",
     "AGGREGATES",
+    "USAGE_SUMS",
 ]

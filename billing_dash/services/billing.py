@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
-from ..models import ALL_AGENTS
+from ..models import ALL_AGENTS, USAGE_SUMS, Money
 from ..periods import Period, resolve_period
 from ..queries import load
 
@@ -25,9 +25,9 @@ class Tenant(Protocol):
 DEFAULT_TOP = 10
 MAX_TOP = 100
 
-DAILY_COLUMNS = ["date", "prompt_tokens", "completion_tokens", "total_tokens", "cost", "message_count", "unpriced_count"]
-_COUNTS = {"prompt_tokens", "completion_tokens", "total_tokens", "message_count", "unpriced_count",
-           "conversation_count", "month_tokens", "monthly_token_budget"}
+_SUM_COUNTS = [s.name for s in USAGE_SUMS if s.type is not Money]
+DAILY_COLUMNS = ["date", *(s.name for s in USAGE_SUMS), "total_tokens"]
+_COUNTS = {*_SUM_COUNTS, "total_tokens", "conversation_count", "month_tokens", "monthly_token_budget"}
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,10 @@ def _daily(conn: Connection, org: Tenant, period: Period) -> pd.DataFrame:
     raw["date"] = [str(day) for day in raw["day"]]  # PostgreSQL gives dates, SQLite ISO text
     days = pd.DataFrame({"date": [d.isoformat() for d in period.dates()]})
     df = days.merge(raw.drop(columns="day"), on="date", how="left")
-    for col in ("prompt_tokens", "completion_tokens", "message_count", "unpriced_count"):
+    for col in _SUM_COUNTS:
         df[col] = df[col].fillna(0).astype("int64")
-    df["cost"] = [Decimal(0) if pd.isna(c) else c for c in df["cost"]]
+    for col in (s.name for s in USAGE_SUMS if s.type is Money):
+        df[col] = [Decimal(0) if pd.isna(c) else c for c in df[col]]
     df["total_tokens"] = df["prompt_tokens"] + df["completion_tokens"]
     return df[DAILY_COLUMNS]
 

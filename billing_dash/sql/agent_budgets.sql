@@ -1,5 +1,8 @@
 -- Tokens each budgeted agent used in the current calendar month of the organization's zone, by
 -- name and id in code point order whatever the database's collation.
+-- param day_from: date
+-- param day_to: date
+-- param org_id: int
 SELECT a.id AS agent_id,
        a.name AS agent_name,
        a.monthly_token_budget,

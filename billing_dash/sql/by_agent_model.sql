@@ -1,6 +1,14 @@
 -- Usage per agent and model in the period: a row per pair used (at most agents x models), which
 -- the report sums per agent and per model, so the daily aggregates are read once. Whole days of
 -- the organization's zone come from the aggregates, edge days from the events.
+-- param org_id: int
+-- param day_from: date
+-- param day_to: date
+-- param start: utc
+-- param full_start: utc
+-- param full_end: utc
+-- param end: utc
+-- column cost: money
 SELECT u.agent_id,
        u.model,
        SUM(u.total_tokens) AS total_tokens,

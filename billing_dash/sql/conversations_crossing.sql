@@ -2,6 +2,11 @@
 -- began at most the organization's longest conversation span before it, those crossing its end
 -- at most that span before the end. Two narrow ranges of ix_conversation_totals_first, not the
 -- whole period's conversations.
+-- param org_id: int
+-- param span_start: utc
+-- param start: utc
+-- param end_span_start: utc
+-- param end: utc
 SELECT t.conversation_id, t.agent_id
 FROM conversation_totals t
 WHERE t.organization_id = :org_id

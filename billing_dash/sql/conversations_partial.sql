@@ -1,5 +1,14 @@
 -- The in-period part of the given conversations, per agent: whole days of the organization's
 -- zone from the daily aggregates, the partial edge days from the events.
+-- param org_id: int
+-- param ids: list
+-- param day_from: date
+-- param day_to: date
+-- param start: utc
+-- param full_start: utc
+-- param full_end: utc
+-- param end: utc
+-- column cost: money
 SELECT u.conversation_id, u.agent_id,
        SUM(u.total_tokens) AS total_tokens, SUM(u.cost) AS cost, SUM(u.message_count) AS message_count
 FROM (

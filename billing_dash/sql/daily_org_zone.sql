@@ -1,4 +1,7 @@
 -- Usage per day of the organization's own zone: its periods are whole days, read from usage_day.
-SELECT d.day, d.prompt_tokens, d.completion_tokens, d.cost, d.message_count, d.unpriced_count
+-- param org_id: int
+-- param day_from: date
+-- param day_to: date
+SELECT d.day, {usage_sums_of:d}
 FROM usage_day d
 WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to

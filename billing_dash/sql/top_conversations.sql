@@ -1,5 +1,10 @@
 -- The costliest conversations lying wholly inside the period (ties: tokens, then id in code point
 -- order, as services/billing.py sorts them, whatever the database's collation).
+-- param org_id: int
+-- param start: utc
+-- param end: utc
+-- param limit: int
+-- column cost: money
 SELECT t.conversation_id, t.total_tokens, t.cost AS cost, t.message_count
 FROM conversation_totals t
 WHERE t.organization_id = :org_id AND t.agent_id = ''

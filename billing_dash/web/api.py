@@ -8,7 +8,7 @@ import flask_login
 import simplejson
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..auth import Caller, caller_for_token
@@ -16,6 +16,7 @@ from ..db import check_schema
 from ..ingest import IngestError, ingest, loads_json
 from ..openapi import openapi_document
 from ..periods import Period, PeriodError, resolve_period
+from ..queries import load
 from ..services.billing import DEFAULT_TOP, MAX_TOP, billing_report
 from ..services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
 
@@ -136,13 +137,11 @@ def post_usage() -> tuple[Response, int]:
     try:
         with get_engine().begin() as conn:
             if conn.dialect.name == "postgresql":
-                # Behind a long import of the same organization: answer 503 (retry) before the
-                # worker's own timeout rather than hang.
-                conn.execute(text("SET LOCAL lock_timeout = '10s'"))
-            result = ingest(conn, caller.org.id, ((f"event {i}", e) for i, e in enumerate(events)))
+                conn.execute(load("lock_timeout_pg"))
+            result = ingest(conn, caller.org.id, enumerate(events))
     except IngestError as exc:
-        details = [{"index": int(e.where.split()[-1]), "field": e.field, "message": e.message} for e in exc.errors]
-        raise ApiError(400, "invalid_events", "No event was stored: " + str(exc), details) from None
+        details = [{"index": e.position, "field": e.field, "message": e.message} for e in exc.errors]
+        raise ApiError(400, "invalid_events", "No event was stored: " + exc.describe("event"), details) from None
     return jsonify(result.as_dict()), 200
 
 

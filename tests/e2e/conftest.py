@@ -203,7 +203,7 @@ def make_event(ts: str, agent: str, conversation: str, prompt: int, completion: 
 
 def store(engine, org, events: list[dict]) -> None:
     with engine.begin() as conn:
-        result = ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(events)))
+        result = ingest(conn, org.id, enumerate(events))
     assert result.inserted == len(events)
 
 

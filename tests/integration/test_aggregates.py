@@ -31,7 +31,7 @@ def stored(engine, org):
         scenario.store_prices(conn)
         # Three batches and a repeated one: aggregates must count each event once.
         for chunk in (scenario.events[:300], scenario.events[300:], scenario.events[100:400]):
-            ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(chunk)), batch_size=128)
+            ingest(conn, org.id, enumerate(chunk), batch_size=128)
     return scenario
 
 
@@ -142,13 +142,13 @@ def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, o
 
     first = engine.connect()
     first.begin()
-    ingest(first, org.id, [("event 0", event(0, conversation_id="shared", timestamp="2026-01-10T10:00:00Z"))])
+    ingest(first, org.id, [(0, event(0, conversation_id="shared", timestamp="2026-01-10T10:00:00Z"))])
     errors = []
 
     def second():
         try:
             with engine.begin() as conn:
-                ingest(conn, org.id, [("event 0", event(1, conversation_id="shared",
+                ingest(conn, org.id, [(0, event(1, conversation_id="shared",
                                                         timestamp="2026-01-10T09:00:00Z"))])
         except Exception as exc:  # reported below, in the test's thread
             errors.append(exc)
@@ -186,7 +186,7 @@ def test_upgrading_to_usage_day_sums_the_stored_daily_aggregates(empty_database)
     with engine.begin() as conn:
         org = create_org(conn, "kept", "Asia/Kolkata")
         scenario.store_prices(conn)
-        ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(scenario.events)))
+        ingest(conn, org.id, enumerate(scenario.events))
         before = snapshot(conn, org.id)
     assert before["usage_day"]
     command.downgrade(alembic_config(engine), "0003")

@@ -244,7 +244,7 @@ def test_a_token_read_does_not_wait_for_a_running_import(client, engine, org, to
                                 .where(api_tokens.c.organization_id == org.id)).scalar_one()
 
     with engine.begin() as importing:
-        ingest(importing, org.id, [("line 1", event(1))])
+        ingest(importing, org.id, [(1, event(1))])
         started = time.monotonic()
         response = client.get(REPORT, headers=auth_headers)
         waited = time.monotonic() - started

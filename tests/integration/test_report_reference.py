@@ -27,7 +27,7 @@ def scenario(request, engine, org):
     with engine.begin() as conn:
         sc.store_prices(conn)
         # Small batches: later batches move conversations' first messages earlier, as backfills do.
-        result = ingest(conn, org.id, ((f"event {i}", e) for i, e in enumerate(sc.events)), batch_size=200)
+        result = ingest(conn, org.id, enumerate(sc.events), batch_size=200)
     assert result.inserted == len(sc.events)
     return sc
 

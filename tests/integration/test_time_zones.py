@@ -111,7 +111,7 @@ def test_upgrade_rebuilds_the_days_of_organizations_in_an_abbreviation_zone(make
         command.downgrade(alembic_config(engine), "0006-1")  # local_date as it was before the fix
         with engine.begin() as conn:
             org = create_org(conn, f"org-{uuid.uuid4().hex[:12]}", "CET")
-            ingest(conn, org.id, [("line 1", SUMMER_EVENT)])
+            ingest(conn, org.id, [(1, SUMMER_EVENT)])
             booked = conn.execute(sa.text("SELECT day FROM usage_day WHERE organization_id = :o"), {"o": org.id})
             assert [str(d) for d in booked.scalars()] != [_local_day(SUMMER_EVENT, "CET").isoformat()]
         upgrade(engine)

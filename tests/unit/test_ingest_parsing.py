@@ -17,12 +17,12 @@ from billing_dash.ingest import (
     MAX_TOKENS,
     FieldError,
     UsageEvent,
-    _Invalid,
     loads_json,
     parse_event,
     read_csv,
     read_jsonl,
 )
+from billing_dash.ingest.parse import _Invalid
 
 REQUIRED = ("event_id", "timestamp", "agent_id", "conversation_id", "model", "prompt_tokens", "completion_tokens")
 ID_FIELDS = ("event_id", "agent_id", "conversation_id", "model")
@@ -205,23 +205,23 @@ def event_line(**overrides) -> bytes:
 
 def test_jsonl_blank_lines_skipped_but_counted():
     out = list(read_jsonl([event_line(event_id="a"), b"\n", b"   \r\n", b"\t\n", event_line(event_id="b"), b""]))
-    assert [where for where, _ in out] == ["line 1", "line 5"]
+    assert [where for where, _ in out] == [1, 5]
     assert [parse_event(obj).event_id for _, obj in out] == ["a", "b"]
 
 
 def test_jsonl_accepts_str_lines():
     out = list(read_jsonl([json.dumps(valid()) + "\n"]))
-    assert out[0][0] == "line 1" and parse_event(out[0][1]) == parse_event(valid())
+    assert out[0][0] == 1 and parse_event(out[0][1]) == parse_event(valid())
 
 
 @pytest.mark.parametrize("bad", [b"{oops}\n", b'{"a": 1\n', b"{'a': 1}\n", b'{"a": 1} {"b": 2}\n',
                                  b"undefined\n"])
 def test_jsonl_invalid_json_names_the_line(bad):
     out = list(read_jsonl([event_line(), b"\n", bad, event_line(event_id="z")]))
-    assert [w for w, _ in out] == ["line 1", "line 3", "line 4"]
+    assert [w for w, _ in out] == [1, 3, 4]
     where, err = out[1]
     assert isinstance(err, FieldError)
-    assert err.where == "line 3"
+    assert err.position == 3
     assert "JSON" in err.message
     assert str(err).startswith("line 3: ")
     assert not isinstance(out[2][1], FieldError)
@@ -231,14 +231,14 @@ def test_jsonl_invalid_json_names_the_line(bad):
 def test_jsonl_nan_constants_rejected(constant):
     out = list(read_jsonl([event_line(), b'{"event_id": "x", "cost": ' + constant + b"}\n"]))
     assert isinstance(out[1][1], FieldError)
-    assert out[1][1].where == "line 2"
+    assert out[1][1].position == 2
 
 
 @pytest.mark.parametrize("line", [b"[1, 2]\n", b'"text"\n', b"42\n", b"null\n", b"true\n"])
 def test_jsonl_non_object_line_fails_validation_at_its_line(line):
     out = list(read_jsonl([event_line(), line]))
     where, obj = out[1]
-    assert where == "line 2"
+    assert where == 2
     assert not isinstance(obj, dict)
     assert invalid_field(obj) == ""
 
@@ -246,14 +246,14 @@ def test_jsonl_non_object_line_fails_validation_at_its_line(line):
 def test_jsonl_invalid_utf8():
     out = list(read_jsonl([event_line(), b'{"event_id": "\xff\xfe"}\n', event_line(event_id="c")]))
     err = out[1][1]
-    assert isinstance(err, FieldError) and err.where == "line 2"
+    assert isinstance(err, FieldError) and err.position == 2
     assert "UTF-8" in err.message
     assert parse_event(out[2][1]).event_id == "c"
 
 
 def test_jsonl_bom_on_first_line_accepted():
     out = list(read_jsonl([b"\xef\xbb\xbf" + event_line()]))
-    assert out == [("line 1", valid())]
+    assert out == [(1, valid())]
     assert parse_event(out[0][1]).cost == Decimal("0.0123")
 
 
@@ -267,8 +267,8 @@ def test_jsonl_decimals_stay_exact():
 def test_jsonl_deeply_nested_line_is_a_field_error():
     """A hostile line must become a FieldError, not a RecursionError that aborts the import."""
     out = list(read_jsonl([b"[" * 100_000 + b"\n", event_line()]))
-    assert isinstance(out[0][1], FieldError) and out[0][1].where == "line 1"
-    assert out[1][0] == "line 2"
+    assert isinstance(out[0][1], FieldError) and out[0][1].position == 1
+    assert out[1][0] == 2
 
 
 # --- read_csv ------------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def row(event_id: str = "e1", tokens: str = "12") -> str:
 
 def test_csv_first_data_row_is_line_2():
     out = list(read_csv(csv_lines(CSV_HEADER + "\r\n" + row("e1") + row("e2"))))
-    assert [w for w, _ in out] == ["line 2", "line 3"]
+    assert [w for w, _ in out] == [2, 3]
     events = [parse_event(r) for _, r in out]
     assert [e.event_id for e in events] == ["e1", "e2"]
     assert events[0].prompt_tokens == 12 and events[0].cost == Decimal("0.5")
@@ -299,7 +299,7 @@ def test_csv_columns_in_any_order_and_optional_ones_missing():
 
 def test_csv_bom_before_header():
     out = list(read_csv([b"\xef\xbb\xbf" + (CSV_HEADER + "\n").encode(), row().encode()]))
-    assert out[0][0] == "line 2" and not isinstance(out[0][1], FieldError)
+    assert out[0][0] == 2 and not isinstance(out[0][1], FieldError)
 
 
 @pytest.mark.parametrize("column", REQUIRED)
@@ -308,13 +308,13 @@ def test_csv_header_missing_required_column(column):
     out = list(read_csv(csv_lines(header + "\n" + row())))
     assert len(out) == 1
     where, err = out[0]
-    assert where == "line 1" and isinstance(err, FieldError) and err.where == "line 1"
+    assert where == 1 and isinstance(err, FieldError) and err.position == 1
     assert column in err.message
 
 
 def test_csv_empty_file():
     out = list(read_csv([]))
-    assert len(out) == 1 and isinstance(out[0][1], FieldError) and out[0][0] == "line 1"
+    assert len(out) == 1 and isinstance(out[0][1], FieldError) and out[0][0] == 1
 
 
 def test_csv_multiline_quoted_cell_keeps_numbering():
@@ -324,27 +324,27 @@ def test_csv_multiline_quoted_cell_keeps_numbering():
     out = list(read_csv(csv_lines(text)))
     assert [parse_event(r).event_id for _, r in out] == ["e1", "e2", "e3"]
     assert parse_event(out[0][1]).conversation_title == "first line\nsecond line\nthird"
-    assert [w for w, _ in out[1:]] == ["line 5", "line 6"]
+    assert [w for w, _ in out[1:]] == [5, 6]
 
 
 def test_csv_blank_line_is_counted():
     out = list(read_csv(csv_lines(CSV_HEADER + "\n" + row("e1") + "\n" + row("e2"))))
-    assert [w for w, _ in out] == ["line 2", "line 4"]
+    assert [w for w, _ in out] == [2, 4]
 
 
 @pytest.mark.parametrize("bad", [row().rstrip("\r\n") + ",extra\n", "e1,2026-03-01T00:00:00Z,a1\n",
                                  row().rstrip("\r\n").rsplit(",", 1)[0] + "\n"])
 def test_csv_wrong_number_of_cells(bad):
     out = list(read_csv(csv_lines(CSV_HEADER + "\n" + row("ok") + bad + row("after"))))
-    assert [w for w, _ in out] == ["line 2", "line 3", "line 4"]
-    assert isinstance(out[1][1], FieldError) and out[1][1].where == "line 3"
+    assert [w for w, _ in out] == [2, 3, 4]
+    assert isinstance(out[1][1], FieldError) and out[1][1].position == 3
     assert not isinstance(out[0][1], FieldError) and not isinstance(out[2][1], FieldError)
 
 
 def test_csv_invalid_utf8_is_a_field_error():
     out = list(read_csv([(CSV_HEADER + "\n").encode(), row().encode(), b"e\xff,x\n"]))
     assert isinstance(out[-1][1], FieldError)
-    assert out[-1][0] == "line 3"
+    assert out[-1][0] == 3
 
 
 # --- loads_json ----------------------------------------------------------------------------------
@@ -450,11 +450,11 @@ def check_parse(raw) -> None:
 @given(st.lists(st.binary(max_size=80), max_size=8))
 def test_read_jsonl_arbitrary_bytes(lines):
     out = list(read_jsonl(lines))
-    numbers = [int(where.split()[1]) for where, _ in out]
+    numbers = [where for where, _ in out]
     assert numbers == sorted(set(numbers)) and all(1 <= n <= len(lines) for n in numbers)
     for where, obj in out:
         if isinstance(obj, FieldError):
-            assert obj.where == where and obj.message
+            assert obj.position == where and obj.message
         else:
             check_parse(obj)
 
@@ -464,9 +464,9 @@ def test_read_jsonl_arbitrary_bytes(lines):
 def test_read_csv_arbitrary_rows(lines):
     out = list(read_csv([(CSV_HEADER + "\n").encode()] + lines))
     for where, obj in out:
-        assert where.startswith("line ")
+        assert isinstance(where, int)
         if isinstance(obj, FieldError):
-            assert obj.where == where and obj.message
+            assert obj.position == where and obj.message
         else:
             check_parse(obj)
 
@@ -481,7 +481,7 @@ field_value = st.one_of(
 
 @settings(max_examples=500)
 @given(st.one_of(
-    st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), field_value, max_size=12),
+    st.dictionaries(st.one_of(st.sampled_from(tuple(FIELDS)), st.text(max_size=10)), field_value, max_size=12),
     st.fixed_dictionaries({f: field_value for f in FIELDS}),
     st.fixed_dictionaries({
         "event_id": st.text(min_size=1, max_size=10), "timestamp": st.just("2026-03-01T00:00:00Z"),
@@ -498,3 +498,27 @@ def test_parse_event_arbitrary_dicts(raw):
 def test_integral_json_numbers_are_token_counts(value):
     """JSON Schema calls 12.0 and 1.2e1 integers; the API accepts what its document allows."""
     assert parse_event(valid(prompt_tokens=value)).prompt_tokens == 12
+
+
+def test_csv_required_columns_are_the_fields_declared_required(monkeypatch):
+    """ingest.FIELDS is the one list of fields: the CSV reader asks for the ones it declares required."""
+    from billing_dash.ingest import parse
+
+    monkeypatch.setitem(parse.FIELDS, "agent_name", True)
+    header = ",".join(f for f in FIELDS if f != "agent_name")
+    out = list(read_csv(csv_lines(header + "\n" + row())))
+    assert len(out) == 1 and isinstance(out[0][1], FieldError) and "agent_name" in out[0][1].message
+
+
+def test_field_errors_carry_their_position_as_a_number():
+    err = FieldError(7, "cost", "is bad")
+    assert (err.position, str(err), err.describe("event")) == (7, "line 7: cost: is bad", "event 7: cost: is bad")
+
+
+@pytest.mark.parametrize("field", list(FIELDS))
+def test_parse_event_requires_what_fields_declares(field):
+    raw = valid(**{field: ...})
+    if FIELDS[field]:
+        assert invalid_field(raw) == field
+    else:
+        parse_event(raw)

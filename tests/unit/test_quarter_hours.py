@@ -10,7 +10,8 @@ from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
 import pytest
 
-from billing_dash.ingest import FIRST_INSTANT, _Invalid, parse_event
+from billing_dash.ingest import FIRST_INSTANT, parse_event
+from billing_dash.ingest.parse import _Invalid
 
 QUARTER = 15 * 60
 

@@ -11,8 +11,6 @@ from decimal import Decimal
 import sqlalchemy as sa
 from alembic import op
 
-from billing_dash.models import UTCDateTime
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -20,6 +18,8 @@ depends_on = None
 
 # models.Money when this revision was written: NUMERIC(20,10), on SQLite 64-bit integers of 1e-10 dollars.
 Money = sa.Numeric(20, 10).with_variant(sa.BigInteger(), "sqlite")
+# models.UTCDateTime's column: timestamptz on PostgreSQL; on SQLite naive UTC text (see the seed below).
+UTCDateTime = sa.DateTime(timezone=True)
 
 # USD per million tokens (prompt, completion), list prices of late 2025.
 SEED_PRICES = {
@@ -127,12 +127,14 @@ def upgrade() -> None:
     def money(text: str):
         return int(Decimal(text).scaleb(10)) if sqlite else Decimal(text)
 
+    seed_from = SEED_FROM.replace(tzinfo=None) if sqlite else SEED_FROM
+
     op.bulk_insert(
         prices,
         [
             {
                 "model": model,
-                "effective_from": SEED_FROM,
+                "effective_from": seed_from,
                 "prompt_per_million": money(prompt),
                 "completion_per_million": money(completion),
             }

@@ -8,8 +8,6 @@ Create Date: 2026-11-24
 import sqlalchemy as sa
 from alembic import op
 
-from billing_dash.models import UTCDateTime
-
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -17,6 +15,8 @@ depends_on = None
 
 # models.Money when this revision was written: NUMERIC(20,10), on SQLite 64-bit integers of 1e-10 dollars.
 Money = sa.Numeric(20, 10).with_variant(sa.BigInteger(), "sqlite")
+# models.UTCDateTime's column: timestamptz on PostgreSQL, naive UTC text on SQLite.
+UTCDateTime = sa.DateTime(timezone=True)
 
 QUARTER_START_PG = """
 CREATE OR REPLACE FUNCTION quarter_start(ts timestamptz) RETURNS timestamptz
@@ -86,8 +86,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("organizations") as batch:
         batch.add_column(sa.Column("max_conversation_seconds", sa.BigInteger, nullable=False, server_default="0"))
-    # Databases that already hold events get their aggregates in 0004: aggregates.rebuild() writes
-    # every aggregate table of the current schema, so only the newest migration adding one may call it.
+    # Databases that already hold events get their aggregates in 0004, with usage_day.
 
 
 def downgrade() -> None:

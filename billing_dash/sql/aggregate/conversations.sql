@@ -1,4 +1,5 @@
 -- Add the events just stored to the per-day (in the organization's zone) conversation aggregates.
+-- param tz: text
 INSERT INTO conversation_daily (organization_id, day, conversation_id, agent_id, total_tokens, cost, message_count)
 SELECT n.organization_id, local_date(n.ts, :tz), n.conversation_id, n.agent_id,
        SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)

@@ -1,6 +1,7 @@
 -- Count each conversation (whole, agent_id '', and per agent) on the local day of its first
 -- message. Runs before the totals are updated: a conversation that gained an earlier first
 -- message moves from its stored first day to the new one.
+-- param tz: text
 WITH batch AS (
     SELECT n.organization_id, n.conversation_id, '' AS agent_id, MIN(n.ts) AS first_ts
     FROM new_usage n

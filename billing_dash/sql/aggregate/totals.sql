@@ -1,5 +1,7 @@
 -- Add the events just stored to each conversation's totals, for the whole conversation (agent_id
 -- '') and per agent, widening its first and last message times; returns the new spans.
+-- column first_ts: utc
+-- column last_ts: utc
 INSERT INTO conversation_totals (organization_id, conversation_id, agent_id, first_ts, last_ts, total_tokens,
                                  cost, message_count)
 SELECT u.organization_id, u.conversation_id, u.agent_id, u.first_ts, u.last_ts, u.total_tokens, u.cost,

@@ -1,0 +1,22 @@
+"""Usage ingestion: parse and validate records (parse), price them (..pricing), store them (store)."""
+
+from .parse import (
+    FIELDS,
+    FIRST_INSTANT,
+    MAX_COST,
+    MAX_ERRORS,
+    MAX_ID,
+    MAX_TOKENS,
+    FieldError,
+    IngestError,
+    UsageEvent,
+    loads_json,
+    parse_event,
+    read_csv,
+    read_jsonl,
+)
+from .store import BATCH_SIZE, IngestResult, ingest
+
+__all__ = ["BATCH_SIZE", "FIELDS", "FIRST_INSTANT", "MAX_COST", "MAX_ERRORS", "MAX_ID", "MAX_TOKENS", "FieldError",
+           "IngestError", "IngestResult", "UsageEvent", "ingest", "loads_json", "parse_event", "read_csv",
+           "read_jsonl"]

@@ -1,0 +1,255 @@
+"""Usage input: JSONL and CSV readers, and the validation of each record into a UsageEvent."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+import orjson
+
+from ..models import MONEY_SCALE
+
+MAX_ID = 200
+# Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
+# but that leave sums room: see README, "Limits".
+MAX_TOKENS = 10**9
+# Whether given or computed from the price table.
+MAX_COST = Decimal(10) ** 6
+MAX_ERRORS = 50
+# The earliest event: from then on every zone's offset is a whole number of quarter hours (the last
+# that was not, Pacific/Kiritimati's -10:40, ended in October 1979), so usage_quarter sums exactly
+# into the local days of any zone (tests/unit/test_quarter_hours.py proves it from zoneinfo).
+FIRST_INSTANT = datetime(1980, 1, 1, tzinfo=timezone.utc)
+_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
+
+# The input fields, in the order of a CSV header, and whether a record must give each (parse_event
+# checks them one by one; a CSV header must have a column for each required one).
+FIELDS = {"event_id": True, "timestamp": True, "agent_id": True, "agent_name": False, "conversation_id": True,
+          "conversation_title": False, "model": True, "prompt_tokens": True, "completion_tokens": True,
+          "cost": False}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input record at `position`: its line in a file, or its index in the
+    API's batch; the caller names which (`describe`)."""
+
+    position: int
+    field: str
+    message: str
+
+    def describe(self, unit: str = "line") -> str:
+        where = f"{unit} {self.position}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+    __str__ = describe
+
+
+class IngestError(ValueError):
+    """The input had errors; nothing was written."""
+
+    def __init__(self, errors: list[FieldError], truncated: bool = False) -> None:
+        self.errors = errors
+        self.truncated = truncated
+        super().__init__(self.describe())
+
+    def describe(self, unit: str = "line") -> str:
+        """The errors, the first five of them named by `unit` and position (`line 7`, `event 3`)."""
+        more = " (and more; fix these first)" if self.truncated else ""
+        return f"{len(self.errors)} invalid record(s){more}: " + "; ".join(e.describe(unit) for e in self.errors[:5])
+
+
+class UsageEvent(NamedTuple):
+    """One validated event (a tuple: imports make millions of them)."""
+
+    event_id: str
+    ts: datetime
+    agent_id: str
+    agent_name: str | None
+    conversation_id: str
+    conversation_title: str | None
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Decimal | None
+
+
+class _Invalid(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        self.field, self.message = field, message
+
+
+# NUL cannot be stored by PostgreSQL, and a lone surrogate is not text at all (it cannot be encoded).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str | None:
+    value = raw.get(name)
+    if type(value) is str and 0 < len(value) <= limit and not _UNSTORABLE.search(value):
+        return value  # the common case, checked first: imports spend most of their time here
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value is None or value == "":
+        if required:
+            raise _Invalid(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(name, "must be a string")
+    if len(value) > limit:
+        raise _Invalid(name, f"is longer than {limit} characters")
+    if _UNSTORABLE.search(value):
+        raise _Invalid(name, "must not contain NUL characters or unpaired surrogates")
+    return value
+
+
+def _tokens(raw: Mapping[str, Any], name: str) -> int:
+    value = raw.get(name)
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= len(str(MAX_TOKENS)):
+        value = int(value)
+    elif isinstance(value, Decimal) and value.is_finite() and 0 <= value <= MAX_TOKENS and value == value.to_integral():
+        value = int(value)  # JSON's 5.0 or 1e2: an integer in JSON Schema's eyes too
+    if value is None or value == "":
+        raise _Invalid(name, "is required")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _Invalid(name, f"must be an integer >= 0, got {value!r}")
+    if value > MAX_TOKENS:
+        raise _Invalid(name, f"must be at most {MAX_TOKENS}")
+    return value
+
+
+def _cost(raw: Mapping[str, Any]) -> Decimal | None:
+    value = raw.get("cost")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
+        raise _Invalid("cost", f"must be a decimal number of US dollars, got {value!r}")
+    try:
+        cost = Decimal(value.strip() if isinstance(value, str) else value)
+    except InvalidOperation:
+        raise _Invalid("cost", f"must be a decimal number of US dollars, got {value!r}") from None
+    if not cost.is_finite() or cost < 0 or cost > MAX_COST:
+        raise _Invalid("cost", f"must be a finite amount between 0 and {MAX_COST}, got {value!r}")
+    return cost.quantize(_QUANTUM)
+
+
+def _timestamp(raw: Mapping[str, Any]) -> datetime:
+    value = raw.get("timestamp")
+    if value is None or value == "":
+        raise _Invalid("timestamp", "is required")
+    if not isinstance(value, str) or _UNSTORABLE.search(value):
+        raise _Invalid("timestamp", "must be an ISO 8601 string")
+    try:
+        ts = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _Invalid("timestamp", f"is not an ISO 8601 timestamp: {value!r}") from None
+    if ts.tzinfo is None:
+        raise _Invalid("timestamp", f"needs a UTC offset or Z: {value!r}")
+    if ts.year > 9998:
+        raise _Invalid("timestamp", f"is out of range: {value!r}")
+    # The year first: converting year 1 with a positive offset to UTC would overflow.
+    if ts.year < FIRST_INSTANT.year - 1 or ts.astimezone(timezone.utc) < FIRST_INSTANT:
+        raise _Invalid("timestamp", f"must be at or after {FIRST_INSTANT:%Y-%m-%dT%H:%M:%SZ}, got {value!r}")
+    return ts.astimezone(timezone.utc)  # PostgreSQL refuses offsets beyond 15:59, UTC it always takes
+
+
+def parse_event(raw: Any) -> UsageEvent:
+    """Validate one raw record (a JSON object or a CSV row); raises _Invalid on the first bad field."""
+    if not isinstance(raw, Mapping):
+        raise _Invalid("", "must be a JSON object")
+    return UsageEvent(
+        event_id=_text(raw, "event_id", True, MAX_ID),
+        ts=_timestamp(raw),
+        agent_id=_text(raw, "agent_id", True, MAX_ID),
+        agent_name=_text(raw, "agent_name", False, 500),
+        conversation_id=_text(raw, "conversation_id", True, MAX_ID),
+        conversation_title=_text(raw, "conversation_title", False, 1000),
+        model=_text(raw, "model", True, MAX_ID),
+        prompt_tokens=_tokens(raw, "prompt_tokens"),
+        completion_tokens=_tokens(raw, "completion_tokens"),
+        cost=_cost(raw),
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _has_float(value: Any) -> bool:
+    kind = type(value)
+    if kind is dict:
+        return any(map(_has_float, value.values()))
+    if kind is list:
+        return any(map(_has_float, value))
+    return kind is float
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Parse JSON keeping decimals exact (no floats) and refusing NaN and Infinity.
+
+    orjson parses about four times faster than the standard library, but only into floats, so
+    a document with a fractional number, and any document orjson refuses (its errors are less
+    clear, and it refuses some JSON: integers beyond 64 bits, lone surrogate escapes), is parsed
+    again by the standard library with exact decimals."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        if not _has_float(value):
+            return value
+    try:
+        return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed object) per non-blank line; undecodable lines yield a FieldError."""
+    for number, line in enumerate(lines, start=1):
+        try:
+            if number == 1 and isinstance(line, bytes):
+                line = line.decode("utf-8-sig")
+            if not line.strip():
+                continue
+            yield number, loads_json(line)
+        except UnicodeDecodeError:
+            yield number, FieldError(number, "", "is not valid UTF-8")
+        except ValueError as exc:
+            yield number, FieldError(number, "", f"is not valid JSON ({exc})")
+
+
+def read_csv(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, row dict) per CSV record; the header row names the fields."""
+    decoded = _decode(lines)
+    reader = csv.DictReader(decoded, restkey="\0extra")
+    try:
+        header = reader.fieldnames or []
+        missing = [f for f, required in FIELDS.items() if required and f not in header]
+        if missing:
+            yield 1, FieldError(1, "", f"CSV header lacks column(s): {', '.join(missing)}")
+            return
+        for row in reader:
+            if "\0extra" in row or None in row.values():
+                yield reader.line_num, FieldError(reader.line_num, "", "has a different number of cells than the header")
+            else:
+                yield reader.line_num, row
+    except (UnicodeDecodeError, csv.Error) as exc:
+        yield reader.line_num + 1, FieldError(reader.line_num + 1, "", f"cannot be read as CSV ({exc})")
+
+
+def _decode(lines: Iterable[bytes | str]) -> Iterator[str]:
+    for number, line in enumerate(lines, start=1):
+        yield line.decode("utf-8-sig" if number == 1 else "utf-8") if isinstance(line, bytes) else line
+
+

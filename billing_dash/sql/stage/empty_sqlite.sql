@@ -1,0 +1,2 @@
+-- Empty the staging table for the next batch.
+DELETE FROM new_usage
