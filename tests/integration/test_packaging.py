@@ -85,16 +85,17 @@ def fetch(url: str, token: str | None = None) -> tuple[int, bytes]:
 
 def test_installed_wheel_runs_from_an_empty_directory(wheel, tmp_path):
     venv = tmp_path / "venv"
+    # Without PYTHONPATH: a checkout on it (and its egg-info) would make pip think it is installed.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL", "SECRET_KEY")}
     run([sys.executable, "-m", "venv", "--without-pip", venv])
     python = venv / "bin" / "python"
-    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel])
+    run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", wheel], env=env)
     site = Path(run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     # The dependencies come from the venv running the tests; billing_dash only from the wheel (a plain
     # path entry, so the shared venv's editable-install hook of billing_dash is not loaded).
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     work = tmp_path / "work"
     work.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DATABASE_URL", "SECRET_KEY")}
     where = run([python, "-c", "import billing_dash; print(billing_dash.__file__)"], cwd=work, env=env).stdout
     assert Path(where.strip()).is_relative_to(venv)
 
