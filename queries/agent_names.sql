@@ -1,4 +1,4 @@
--- The organization's agents: display name and monthly token budget.
-SELECT a.id AS agent_id, a.name AS agent_name, a.monthly_token_budget
+-- The organization's agents and their display names.
+SELECT a.id AS agent_id, a.name AS agent_name
 FROM agents a
 WHERE a.organization_id = :org_id

@@ -179,17 +179,9 @@ def render_charts(data: dict):
     return build_daily_figure(daily), build_model_share_figure(models)
 
 
-def agent_rows(report: dict) -> list[dict]:
-    """Agent rows with this month's budget use merged in where the agent has a budget."""
-    budgets = {b["agentId"]: b for b in report["budgets"]}
-    return [{**row, "budgetUsedPercent": budgets[row["agentId"]]["budgetUsedPercent"],
-             "monthlyTokenBudget": budgets[row["agentId"]]["monthlyTokenBudget"]}
-            if row["agentId"] in budgets else row for row in report["usageByAgent"]]
-
-
 def render_tables(data: dict):
     report = data["report"]
-    return agent_rows(report), report["usageByModel"], report["topConversations"]
+    return report["usageByAgent"], report["usageByModel"], report["topConversations"]
 
 
 def download_csv(_clicks: list, data: dict | None):

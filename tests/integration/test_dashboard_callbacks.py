@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import flask_login
 import pytest
+import sqlalchemy as sa
 from dash import no_update
 from dash._utils import to_json
 
@@ -15,6 +17,7 @@ from billing_dash import create_app
 from billing_dash.auth import Organization, User
 from billing_dash.config import Settings
 from billing_dash.ingest import ingest
+from billing_dash.models import agents
 from billing_dash.services.export import rows_csv
 
 from .test_api import event
@@ -131,12 +134,18 @@ def test_download_gives_the_api_csv_for_money_past_float_precision(client, auth_
         assert f",{text_of(total)}," in download["content"]
 
 
-def test_budget_use_is_merged_into_agent_rows(page):
-    report = {"usageByAgent": [{"agentId": "a", "cost": 1}, {"agentId": "b", "cost": 0.5}],
-              "budgets": [{"agentId": "b", "monthlyTokenBudget": 1000, "budgetUsedPercent": 12.5}]}
-    rows = page.agent_rows(report)
-    assert "budgetUsedPercent" not in rows[0]
-    assert rows[1]["budgetUsedPercent"] == 12.5 and rows[1]["monthlyTokenBudget"] == 1000
+def test_agent_rows_show_budget_use(engine, org, as_user, usage, page):
+    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        ingest(conn, org.id, [("now", event(99, timestamp=now.isoformat(), agent_id="a1", agent_name="A1",
+                                            prompt_tokens=123, completion_tokens=4))])
+        conn.execute(sa.update(agents).where(agents.c.organization_id == org.id, agents.c.id == "a1")
+                     .values(monthly_token_budget=1000))
+    data = page.load_report("custom", "2026-01-01", "2026-01-31", None)[0]
+    rows = {row["agentId"]: row for row in page.render_tables(data)[0]}
+    assert "budgetUsedPercent" not in rows["a0"]
+    # This month's use (127 tokens of 1000), whatever period is shown.
+    assert rows["a1"]["budgetUsedPercent"] == 12.7 and rows["a1"]["monthlyTokenBudget"] == 1000
 
 
 def test_database_down_opens_the_alert_instead_of_failing(page):
