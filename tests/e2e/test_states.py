@@ -84,7 +84,8 @@ def test_outage_shows_the_alert_instead_of_the_old_numbers(proxied_page, proxy, 
 def _log_out_in_another_tab(page: BillingPage) -> None:
     dashboard = page.driver.current_window_handle
     page.driver.switch_to.new_window("tab")
-    page.visit("/logout")
+    page.visit("/logout")  # a GET only asks; its button posts the logout
+    page.duo.wait_for_element("#logout-submit").click()
     page.wait_for_url("/login")
     page.driver.close()
     page.driver.switch_to.window(dashboard)
