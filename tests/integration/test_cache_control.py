@@ -12,7 +12,7 @@ REPORT = "/api/v1/analytics/billing"
 
 def _dash_callback(client):
     dependencies = client.get("/_dash-dependencies").get_json()
-    load = next(d for d in dependencies if d["output"].startswith("..billing-report.data..."))
+    load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     return client.post("/_dash-update-component", json=_callback_body(load, _load_values({"period": "month"})))
 
 

@@ -15,12 +15,16 @@ from ..conftest import TEST_PASSWORD
 from .test_web import login
 
 UPDATE = "/_dash-update-component"
-REPORT_OUTPUT = "..billing-report.data...billing-alert.is_open.."
+REPORT_OUTPUTS = [{"id": f"billing-{name}", "property": prop} for name, prop in (
+    ("downloads", "data"), ("alert", "is_open"), ("invalid", "is_open"), ("invalid", "children"), ("content", "hidden"),
+    ("cards", "children"), ("period-label", "children"), ("empty", "is_open"), ("daily-graph", "figure"),
+    ("model-graph", "figure"), ("agents-grid", "rowData"), ("models-grid", "rowData"),
+    ("conversations-grid", "rowData"))]
+REPORT_OUTPUT = ".." + "...".join(f"{o['id']}.{o['property']}" for o in REPORT_OUTPUTS) + ".."
 REPORT_INPUTS = [{"id": "billing-period", "property": "value", "value": "month"},
                  {"id": "billing-dates", "property": "start_date", "value": None},
                  {"id": "billing-dates", "property": "end_date", "value": None},
                  {"id": "billing-retry", "property": "n_clicks", "value": None}]
-REPORT_OUTPUTS = [{"id": "billing-report", "property": "data"}, {"id": "billing-alert", "property": "is_open"}]
 
 
 def report_body(**changes) -> dict:
@@ -50,7 +54,7 @@ def test_a_well_formed_callback_request_works(client, user_email):
     login(client, user_email, TEST_PASSWORD)
     response = client.post(UPDATE, json=report_body())
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert "billing-report" in response.get_json()["response"]
+    assert "billing-downloads" in response.get_json()["response"]
 
 
 CRAFTED = {
@@ -98,7 +102,7 @@ def test_wrong_typed_values_never_answer_5xx(client, user_email, period, start, 
     body = report_body(inputs=[{**spec, "value": value} for spec, value in zip(REPORT_INPUTS, values)])
     response = client.post(UPDATE, json=body)
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
-    assert "billing-report" not in response.get_data(as_text=True)  # no report for nonsense
+    assert "billing-downloads" not in response.get_data(as_text=True)  # no report for nonsense
 
 
 @pytest.mark.parametrize("callback", [_raises, _wrong_shape])
