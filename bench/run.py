@@ -430,7 +430,7 @@ def run_callback(client: Client, requests: int, warmups: int = 1) -> CaseResult:
     def check(data: bytes) -> dict[str, Any]:
         answer = json.loads(data)
         # The models' messages add up to the period's (the callback sends rows, not the report).
-        models = answer["response"]["billing-models-grid"]["rowData"]
+        models = answer["response"]["billing-drawings"]["data"][3]  # figures, then agents, models, ...
         return {"total_messages": sum(m["messageCount"] for m in models), "period": None}
 
     times, info, size = time_requests("dashboard callback", send, requests, check, warmups)

@@ -176,7 +176,8 @@ class DashboardUser(LoadUser):
                 return
             try:
                 answer = resp.json()["response"]
-                assert all(isinstance(m["messageCount"], int) for m in answer["billing-models-grid"]["rowData"])
+                models = answer["billing-drawings"]["data"][3]  # figures, then agents, models, ...
+                assert all(isinstance(m["messageCount"], int) for m in models)
                 assert f"billing-daily-{period}-" in answer["billing-downloads"]["data"]["daily"]["filename"]
                 assert answer["billing-alert"]["is_open"] is False, "the dashboard shows its database alert"
             except Exception as exc:

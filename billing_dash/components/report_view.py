@@ -16,7 +16,7 @@ from .cards import summary_cards
 
 
 class ReportView(NamedTuple):
-    """The page's widgets for one report, in the order the page's callback outputs them."""
+    """The page's widgets for one report: the cards and label, then what is drawn (figures, rows)."""
 
     cards: list
     period_label: str

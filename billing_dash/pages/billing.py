@@ -11,7 +11,7 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ..components.report_view import ReportView, csv_files, report_view
+from ..components.report_view import csv_files, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
@@ -25,6 +25,7 @@ DATES = f"{PREFIX}-dates"
 DATES_WRAP = f"{PREFIX}-dates-wrap"
 URL_SYNC = f"{PREFIX}-url-sync"
 DOWNLOADS = f"{PREFIX}-downloads"
+DRAWINGS = f"{PREFIX}-drawings"
 ALERT = f"{PREFIX}-alert"
 RETRY = f"{PREFIX}-retry"
 INVALID = f"{PREFIX}-invalid"
@@ -40,11 +41,13 @@ CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-# The widgets a loaded report sets, in ReportView's order.
+# What a loaded report sets: the cards and label at once, the figures and grid rows through a
+# store that a clientside callback hands on in the browser (see register_callbacks).
 VIEW_OUTPUTS = [Output(CARDS, "children"), Output(PERIOD_LABEL, "children"), Output(EMPTY, "is_open"),
-                Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure"), Output(AGENTS_GRID, "rowData"),
-                Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
-_VIEW_UNCHANGED = (no_update,) * len(ReportView._fields)
+                Output(DRAWINGS, "data")]
+DRAWN = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure"), Output(AGENTS_GRID, "rowData"),
+         Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
+_VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
 def _download_button(section: str, label: str) -> dbc.Button:
@@ -69,6 +72,7 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
         startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
     return html.Div([
         dcc.Store(id=DOWNLOADS),
+        dcc.Store(id=DRAWINGS),
         dcc.Store(id=URL_SYNC),
         dcc.Download(id=DOWNLOAD),
         html.Div([
@@ -140,8 +144,9 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
 
     Returns the CSV files for the download buttons, whether the database alert is open, whether
     the period's error message shows and its text, whether the report's widgets are hidden (when
-    nothing loaded), then the widgets themselves (ReportView). One answer: the report never goes
-    to the browser and back to be drawn.
+    nothing loaded), then the cards, the period label, whether the empty note shows, and the
+    figures and grid rows (DRAWN's order). One answer: the report never goes to the browser and
+    back to be drawn.
     """
     org = flask_login.current_user.org
     if not all(v is None or isinstance(v, str) for v in (period, start, end)):
@@ -159,7 +164,8 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
     view = report_view(report_json(report), changes_json(summary_changes(report.summary, previous)), PREFIX)
-    return (csv_files(report), False, False, None, False, *view)
+    drawings = [view.daily_figure, view.model_figure, view.agent_rows, view.model_rows, view.conversation_rows]
+    return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -176,6 +182,10 @@ def register_callbacks(app: dash.Dash) -> None:
                  Output(INVALID, "children"), Output(CONTENT, "hidden"), *VIEW_OUTPUTS,
                  Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"),
                  Input(RETRY, "n_clicks"))(load_report)
+    # The figures and grid rows come a step after the cards: in the same update, React would hold
+    # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
+    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="draw"),
+                            *DRAWN, Input(DRAWINGS, "data"), prevent_initial_call=True)
     # In the browser: the CSV of what is on screen is already there, so a click sends nothing.
     app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="download_csv"),
                             Output(DOWNLOAD, "data"), Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),

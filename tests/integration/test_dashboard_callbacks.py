@@ -33,7 +33,8 @@ def through_browser(data):
 def loaded(page, *args) -> tuple[dict, list, ReportView]:
     """load_report's answer: the CSV files, the four state outputs and the widgets."""
     files, *rest = page.load_report(*args)
-    return files, rest[:4], ReportView(*rest[4:])
+    cards, label, empty, drawings = rest[4:]
+    return files, rest[:4], ReportView(cards, label, empty, *drawings)
 
 
 def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
@@ -42,7 +43,7 @@ def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
             for card in view.cards}
 
 
-NOT_LOADED_VIEW = (no_update,) * len(ReportView._fields)
+NOT_LOADED_VIEW = (no_update,) * 4  # cards, period label, empty note, drawings
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from .test_web import login
 UPDATE = "/_dash-update-component"
 REPORT_OUTPUTS = [{"id": f"billing-{name}", "property": prop} for name, prop in (
     ("downloads", "data"), ("alert", "is_open"), ("invalid", "is_open"), ("invalid", "children"), ("content", "hidden"),
-    ("cards", "children"), ("period-label", "children"), ("empty", "is_open"), ("daily-graph", "figure"),
-    ("model-graph", "figure"), ("agents-grid", "rowData"), ("models-grid", "rowData"),
-    ("conversations-grid", "rowData"))]
+    ("cards", "children"), ("period-label", "children"), ("empty", "is_open"), ("drawings", "data"))]
 REPORT_OUTPUT = ".." + "...".join(f"{o['id']}.{o['property']}" for o in REPORT_OUTPUTS) + ".."
 REPORT_INPUTS = [{"id": "billing-period", "property": "value", "value": "month"},
                  {"id": "billing-dates", "property": "start_date", "value": None},

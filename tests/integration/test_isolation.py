@@ -243,8 +243,8 @@ def _load_values(params: dict) -> list:
 
 def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
     """The report callback's answer `shown` holds the API's rows and CSVs for `me`, nothing else."""
-    for section, grid in (("agents", "agents"), ("models", "models"), ("conversations", "conversations")):
-        assert shown[f"billing-{grid}-grid"]["rowData"] == api[SECTION_KEYS[section]]
+    _daily, _share, *rows = shown["billing-drawings"]["data"]  # the figures, then each grid's rows
+    assert rows == [api[SECTION_KEYS[section]] for section in ("agents", "models", "conversations")]
     for section in SECTIONS:
         csv = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
         assert shown["billing-downloads"]["data"][section]["content"] == csv.get_data(as_text=True)
