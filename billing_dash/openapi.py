@@ -161,8 +161,13 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "cost": _money(),
                 "messageCount": _count(),
                 "conversationCount": _count(),
+                "monthlyTokenBudget": _count("Only for an agent with a monthly token budget."),
+                "budgetUsedPercent": {"type": "number", "minimum": 0,
+                                      "description": "Only with `monthlyTokenBudget`: the percent of it used this "
+                                                     "calendar month, as in `budgets`."},
             },
             "Usage of one agent; costliest first.",
+            required=["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount"],
         ),
         "ModelUsage": _object(
             {

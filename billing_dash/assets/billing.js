@@ -48,6 +48,20 @@
         }
         return window.dash_clientside.no_update;
       },
+      /* The figures and grid rows of a report, as the server made them (pages/billing.py). */
+      draw: function (drawings) {
+        return drawings;
+      },
+      /* The CSV of what is on screen, from the files the report's callback left in the page
+         (written on the server from the exact report, as the API writes them). */
+      download_csv: function (clicks, files) {
+        const clicked = window.dash_clientside.callback_context.triggered_id;
+        if (!files || !clicked || !clicks.some(Boolean)) {
+          return window.dash_clientside.no_update;
+        }
+        const file = files[clicked.section];
+        return {content: file.content, filename: file.filename, type: "text/csv"};
+      },
     },
   });
 

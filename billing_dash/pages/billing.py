@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import dash
 import dash_bootstrap_components as dbc
 import flask_login
-import pandas as pd
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ..components.cards import summary_cards
+from ..components.report_view import csv_files, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
-from ..figures.usage import build_daily_figure, build_model_share_figure
 from ..periods import PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import HEADERS, SECTIONS, changes_json, csv_filename, report_json, section_csv
+from ..services.export import changes_json, report_json
 
 dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
 
@@ -26,7 +24,8 @@ PERIOD = f"{PREFIX}-period"
 DATES = f"{PREFIX}-dates"
 DATES_WRAP = f"{PREFIX}-dates-wrap"
 URL_SYNC = f"{PREFIX}-url-sync"
-REPORT = f"{PREFIX}-report"
+DOWNLOADS = f"{PREFIX}-downloads"
+DRAWINGS = f"{PREFIX}-drawings"
 ALERT = f"{PREFIX}-alert"
 RETRY = f"{PREFIX}-retry"
 INVALID = f"{PREFIX}-invalid"
@@ -42,6 +41,13 @@ CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+# What a loaded report sets: the cards and label at once, the figures and grid rows through a
+# store that a clientside callback hands on in the browser (see register_callbacks).
+VIEW_OUTPUTS = [Output(CARDS, "children"), Output(PERIOD_LABEL, "children"), Output(EMPTY, "is_open"),
+                Output(DRAWINGS, "data")]
+DRAWN = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure"), Output(AGENTS_GRID, "rowData"),
+         Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
+_VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
 def _download_button(section: str, label: str) -> dbc.Button:
@@ -65,7 +71,8 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
         last30 = resolve_period("today", flask_login.current_user.org.timezone)
         startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
     return html.Div([
-        dcc.Store(id=REPORT),
+        dcc.Store(id=DOWNLOADS),
+        dcc.Store(id=DRAWINGS),
         dcc.Store(id=URL_SYNC),
         dcc.Download(id=DOWNLOAD),
         html.Div([
@@ -129,18 +136,21 @@ def toggle_date_range(period: str) -> bool:
 
 
 def _not_loaded(database_down: bool = False, message: str | None = None) -> tuple:
-    return no_update, database_down, message is not None, message, True
+    return (no_update, database_down, message is not None, message, True, *_VIEW_UNCHANGED)
 
 
 def load_report(period: str, start: str | None, end: str | None, _retry: int | None) -> tuple:
-    """The one billing query of a period change; every widget reads its result from the store.
+    """The one billing query of a period change, and everything the page shows of it.
 
-    Returns the store's data, whether the database alert is open, whether the period's error
-    message shows and its text, and whether the report's widgets are hidden (when nothing loaded).
+    Returns the CSV files for the download buttons, whether the database alert is open, whether
+    the period's error message shows and its text, whether the report's widgets are hidden (when
+    nothing loaded), then the cards, the period label, whether the empty note shows, and the
+    figures and grid rows (DRAWN's order). One answer: the report never goes to the browser and
+    back to be drawn.
     """
     org = flask_login.current_user.org
     if not all(v is None or isinstance(v, str) for v in (period, start, end)):
-        return (no_update,) * 5  # a crafted request: the widgets only ever send strings
+        return (no_update,) * (5 + len(_VIEW_UNCHANGED))  # a crafted request: the widgets only ever send strings
     try:
         chosen = resolve_period(period, org.timezone, (start or "")[:10] or None, (end or "")[:10] or None)
     except PeriodError as exc:
@@ -153,52 +163,10 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
-    # The store reaches the browser as JSON with money as floats, fine for drawing but not for a
-    # CSV: the downloads are made here, from the exact report, as the API makes them.
-    data = {"report": report_json(report), "changes": changes_json(summary_changes(report.summary, previous)),
-            "csv": {section: section_csv(report, section) for section in SECTIONS}}
-    return data, False, False, None, False
+    view = report_view(report_json(report), changes_json(summary_changes(report.summary, previous)), PREFIX)
+    drawings = [view.daily_figure, view.model_figure, view.agent_rows, view.model_rows, view.conversation_rows]
+    return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
 
-
-def _period_label(period: dict) -> str:
-    start, end = date.fromisoformat(period["startDate"]), date.fromisoformat(period["endDate"])
-    span = f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
-    return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
-
-
-def render_summary(data: dict):
-    report = data["report"]
-    return (summary_cards(report["summary"], data["changes"], PREFIX), _period_label(report["period"]),
-            report["summary"]["totalMessages"] == 0)
-
-
-def render_charts(data: dict):
-    report = data["report"]
-    daily = pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])
-    models = pd.DataFrame(report["usageByModel"], columns=HEADERS["models"])
-    return build_daily_figure(daily), build_model_share_figure(models)
-
-
-def agent_rows(report: dict) -> list[dict]:
-    """Agent rows with this month's budget use merged in where the agent has a budget."""
-    budgets = {b["agentId"]: b for b in report["budgets"]}
-    return [{**row, "budgetUsedPercent": budgets[row["agentId"]]["budgetUsedPercent"],
-             "monthlyTokenBudget": budgets[row["agentId"]]["monthlyTokenBudget"]}
-            if row["agentId"] in budgets else row for row in report["usageByAgent"]]
-
-
-def render_tables(data: dict):
-    report = data["report"]
-    return agent_rows(report), report["usageByModel"], report["topConversations"]
-
-
-def download_csv(_clicks: list, data: dict | None):
-    """The CSV of what is on screen: made with the report in the store, not by a new query."""
-    if not data or not ctx.triggered_id or not any(_clicks):
-        return no_update
-    section = ctx.triggered_id["section"]
-    return {"content": data["csv"][section], "filename": csv_filename(data["report"]["period"], section),
-            "type": "text/csv"}
 
 def register_callbacks(app: dash.Dash) -> None:
     """Bind this page's callbacks to `app` (called by create_app).
@@ -210,16 +178,15 @@ def register_callbacks(app: dash.Dash) -> None:
                             Output(URL_SYNC, "data"),
                             Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"))
     app.callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))(toggle_date_range)
-    app.callback(Output(REPORT, "data"), Output(ALERT, "is_open"), Output(INVALID, "is_open"),
-                 Output(INVALID, "children"), Output(CONTENT, "hidden"),
+    app.callback(Output(DOWNLOADS, "data"), Output(ALERT, "is_open"), Output(INVALID, "is_open"),
+                 Output(INVALID, "children"), Output(CONTENT, "hidden"), *VIEW_OUTPUTS,
                  Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"),
                  Input(RETRY, "n_clicks"))(load_report)
-    app.callback(Output(CARDS, "children"), Output(PERIOD_LABEL, "children"), Output(EMPTY, "is_open"),
-                 Input(REPORT, "data"), prevent_initial_call=True)(render_summary)
-    app.callback(Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure"),
-                 Input(REPORT, "data"), prevent_initial_call=True)(render_charts)
-    app.callback(Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"),
-                 Output(CONVERSATIONS_GRID, "rowData"),
-                 Input(REPORT, "data"), prevent_initial_call=True)(render_tables)
-    app.callback(Output(DOWNLOAD, "data"), Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
-                 State(REPORT, "data"), prevent_initial_call=True)(download_csv)
+    # The figures and grid rows come a step after the cards: in the same update, React would hold
+    # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
+    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="draw"),
+                            *DRAWN, Input(DRAWINGS, "data"), prevent_initial_call=True)
+    # In the browser: the CSV of what is on screen is already there, so a click sends nothing.
+    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="download_csv"),
+                            Output(DOWNLOAD, "data"), Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
+                            State(DOWNLOADS, "data"), prevent_initial_call=True)

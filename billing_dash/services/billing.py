@@ -181,7 +181,8 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
     return df
 
 
-AGENT_COLUMNS = ["agent_id", "agent_name", "monthly_token_budget", "total_tokens", "cost", "message_count"]
+AGENT_COLUMNS = ["agent_id", "agent_name", "total_tokens", "cost", "message_count"]
+BUDGET_COLUMNS = ["monthly_token_budget", "month_tokens", "budget_used"]
 MODEL_COLUMNS = ["model", "total_tokens", "cost", "message_count", "unpriced_count"]
 
 
@@ -194,7 +195,7 @@ def _sum_by(pairs: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
 
 
 def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Usage per agent (with its name and budget) and per model in a period's window."""
+    """Usage per agent (with its name) and per model in a period's window."""
     pairs = _frame(conn, "by_agent_model", **window)
     agents = _sum_by(pairs, "agent_id", ["total_tokens", "cost", "message_count"]).merge(
         _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left")
@@ -212,6 +213,9 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
     agents, models = _agents_and_models(conn, org.id, window)
     agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]],
                                             dtype="Int64")
+    budgets = agent_budgets(conn, org)
+    # This month's budget use rides along with each agent that has a budget (missing otherwise).
+    agents = agents.merge(budgets[["agent_id", *BUDGET_COLUMNS]], on="agent_id", how="left")
     return BillingReport(
         period=period,
         summary=summarize(conn, org, period, daily, conversations),
@@ -219,7 +223,7 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
         agents=agents,
         models=models,
         conversations=conversations.top,
-        budgets=agent_budgets(conn, org),
+        budgets=budgets,
     )
 
 

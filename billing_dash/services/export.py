@@ -54,7 +54,10 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
         return [
             {"agentId": r.agent_id, "agentName": r.agent_name, "totalTokens": int(r.total_tokens),
              "cost": money(r.cost), "messageCount": int(r.message_count),
-             "conversationCount": int(r.conversation_count)}
+             "conversationCount": int(r.conversation_count),
+             # Agents with a budget also say how much of it this month used (the grid shows it).
+             **({} if pd.isna(r.monthly_token_budget) else
+                {"monthlyTokenBudget": int(r.monthly_token_budget), "budgetUsedPercent": _used_percent(r)})}
             for r in report.agents.itertuples()
         ]
     if section == "models":
@@ -75,10 +78,15 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
     raise ValueError(f"unknown section {section!r}")
 
 
+def _used_percent(r: Any) -> float:
+    """The percent of its monthly token budget an agent used this month (a row of budget columns)."""
+    return average(r.budget_used * 100)
+
+
 def budget_rows(budgets: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {"agentId": r.agent_id, "agentName": r.agent_name, "monthlyTokenBudget": int(r.monthly_token_budget),
-         "monthTokens": int(r.month_tokens), "budgetUsedPercent": average(r.budget_used * 100)}
+         "monthTokens": int(r.month_tokens), "budgetUsedPercent": _used_percent(r)}
         for r in budgets.itertuples()
     ]
 

@@ -10,7 +10,10 @@ that reach the app directly would let them spoof their address (which the login 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dash
+from dash.fingerprint import check_fingerprint
 from flask import Flask, Response, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 
@@ -40,6 +43,17 @@ STATIC_HEADERS = {
 # Code and styles may be cached; pages and data never: a cache (the browser's Back included)
 # would show them after logout, or an old period's numbers as if current.
 CACHEABLE_PREFIXES = ("/assets/", "/_dash-component-suites/")
+# For a fingerprinted URL, which names one version of a file: kept by the browser (not by shared
+# caches: the code is only served to logged-in users) and never asked for again.
+FOREVER = "private, max-age=31536000, immutable"
+
+
+def fingerprinted(path: str, args: Mapping[str, str]) -> bool:
+    """Whether a request names one version of a file: Dash adds `?m=<mtime>` to assets and
+    `.v<version>m<mtime>` to component suites in the page, and changes it with the file."""
+    if path.startswith("/assets/"):
+        return "m" in args
+    return path.startswith("/_dash-component-suites/") and check_fingerprint(path)[1]
 
 
 def content_security_policy(app: dash.Dash) -> str:
@@ -88,4 +102,6 @@ def init_security(app: dash.Dash) -> None:
             response.headers.setdefault(name, value)
         if not request.path.startswith(CACHEABLE_PREFIXES):
             response.headers.setdefault("Cache-Control", "no-store")
+        elif response.status_code == 200 and fingerprinted(request.path, request.args):
+            response.headers["Cache-Control"] = FOREVER
         return response

@@ -16,6 +16,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
 
 from ..conftest import IN_CI, TEST_PASSWORD
@@ -179,12 +180,6 @@ def expected_cards(api: dict) -> dict[str, str]:
         "#billing-tokens-value": f"{s['totalTokens']:,}",
         "#billing-conversations-value": f"{s['totalConversations']:,}",
     }
-
-
-def period_label(period: dict) -> str:
-    start, end = date.fromisoformat(period["startDate"]), date.fromisoformat(period["endDate"])
-    span = f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
-    return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
 
 
 # seeded usage ----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from .test_isolation import _callback_body, _load_values
@@ -12,7 +14,7 @@ REPORT = "/api/v1/analytics/billing"
 
 def _dash_callback(client):
     dependencies = client.get("/_dash-dependencies").get_json()
-    load = next(d for d in dependencies if d["output"].startswith("..billing-report.data..."))
+    load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     return client.post("/_dash-update-component", json=_callback_body(load, _load_values({"period": "month"})))
 
 
@@ -36,8 +38,31 @@ def test_pages_and_data_are_never_cached(client, user_email, name, logged_in, fe
     assert response.headers.get("Cache-Control") == "no-store", (name, response.status_code)
 
 
-def test_static_code_stays_cacheable(client, user_email):
-    assert login(client, user_email).status_code == 302  # the dashboard's assets are for users only
-    response = client.get("/assets/billing.css")
-    assert response.status_code == 200
-    assert "no-store" not in response.headers.get("Cache-Control", "")
+def code_urls(client) -> list[str]:
+    """The scripts and styles the dashboard page loads, as its HTML names them."""
+    html = client.get("/dashboard/billing").get_data(as_text=True)
+    return re.findall(r'(?:src|href)="(/(?:assets|_dash-component-suites)/[^"]+)"', html)
+
+
+def test_fingerprinted_code_is_cached_for_good(client, user_email):
+    """Dash names each version of its code (`.v4_4_1m...js`, `?m=<mtime>`): such a URL never changes
+    content, so the browser keeps it instead of fetching megabytes on every cold page."""
+    assert login(client, user_email).status_code == 302
+    urls = code_urls(client)
+    assert any(u.startswith("/assets/") for u in urls) and any(u.startswith("/_dash-component") for u in urls)
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        directives = {d.strip() for d in response.headers.get("Cache-Control", "").split(",")}
+        assert {"private", "max-age=31536000", "immutable"} <= directives, (url, directives)
+
+
+def test_code_without_a_fingerprint_is_revalidated(client, user_email):
+    # The same file without its fingerprint: it may change under the same URL, so never "for good".
+    assert login(client, user_email).status_code == 302
+    for url in ("/assets/billing.css", "/_dash-component-suites/dash_ag_grid/async-community.js"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        cache_control = response.headers.get("Cache-Control", "")
+        assert "no-store" not in cache_control and "max-age=31536000" not in cache_control, (url, cache_control)
+        assert response.headers.get("ETag"), url  # so the browser can ask whether it changed

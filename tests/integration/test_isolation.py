@@ -241,6 +241,15 @@ def _load_values(params: dict) -> list:
             params["endDate"] + "T00:00:00" if custom else None, None]
 
 
+def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
+    """The report callback's answer `shown` holds the API's rows and CSVs for `me`, nothing else."""
+    _daily, _share, *rows = shown["billing-drawings"]["data"]  # the figures, then each grid's rows
+    assert rows == [api[SECTION_KEYS[section]] for section in ("agents", "models", "conversations")]
+    for section in SECTIONS:
+        csv = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
+        assert shown["billing-downloads"]["data"][section]["content"] == csv.get_data(as_text=True)
+
+
 @pytest.mark.parametrize("viewer", ["A", "B"])
 def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     me, other = _pair(tenants, viewer)
@@ -260,10 +269,9 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     assert get("/dashboard/billing", query_string={"period": "custom", "org_id": other.org.id}).status_code == 200
     assert get("/_dash-layout").status_code == 200
     dependencies = get("/_dash-dependencies").get_json()
-    load = next(d for d in dependencies if d["output"].startswith("..billing-report.data..."))
-    renders = [d for d in dependencies if d["inputs"] == [{"id": "billing-report", "property": "data"}]]
+    load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     pages = next(d for d in dependencies if d["inputs"][0]["id"] == "_pages_location")
-    assert len(load["inputs"]) == 4 and renders
+    assert len(load["inputs"]) == 4
 
     # The page itself, as the browser asks for it, also with the other organization named in the URL.
     for search in ("?period=custom", f"?period=custom&org_id={other.org.id}&organization={other.org.name}"):
@@ -272,12 +280,9 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     for params in [{"period": p} for p in ("today", "week", "month", "year")] + [CUSTOM]:
         response = post(_callback_body(load, _load_values(params)))
         assert response.status_code == 200, response.data
-        data = response.get_json()["response"]["billing-report"]["data"]
         api = client.get(REPORT, query_string=params, headers=me.headers).get_json()
-        assert data["report"] == api
-        assert_only_own(data["report"], me, params)
-        for render in renders:  # cards, charts and tables drawn from that store
-            assert post(_callback_body(render, [data])).status_code == 200
+        assert_dashboard_shows(client, response.get_json()["response"], api, params, me)
+        assert_only_own(api, me, params)
 
     # Smuggling the other organization in: as extra inputs or state, in the values, in the URL.
     custom = _load_values(CUSTOM)
@@ -289,10 +294,12 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
                  _callback_body(load, [{"org_id": other.org.id}, *custom[1:]])):
         response = post(body)
         # Refused (Dash checks the inputs against the callback) or an answer without a report.
-        assert response.status_code != 200 or "billing-report" not in response.get_json()["response"], response.data
+        assert response.status_code != 200 or "billing-downloads" not in response.get_json()["response"], response.data
     response = post(_callback_body(load, custom), query_string={"org_id": other.org.id},
                     headers={"X-Organization-Id": str(other.org.id)})
-    assert_only_own(response.get_json()["response"]["billing-report"]["data"]["report"], me, CUSTOM)
+    api = client.get(REPORT, query_string=CUSTOM, headers=me.headers).get_json()
+    assert_dashboard_shows(client, response.get_json()["response"], api, CUSTOM, me)
+    assert_only_own(api, me, CUSTOM)
 
     assert_nothing_of(other, *bodies)
     # The markers do show up for their own organization, so their absence above means something.

@@ -102,7 +102,10 @@ def test_operation_conforms_to_the_document(api_schema, auth_headers, engine, or
               phases=[Phase.explicit, Phase.generate])  # unshrunk: each failure prints a curl to reproduce it
     def check(case):
         before = _stored(engine, org.id)
-        response = case.call_and_validate(headers=auth_headers, excluded_checks=excluded)
+        # Uncompressed: schemathesis asks for gzip, and over WSGI nothing would decode it for the
+        # checks (HTTP clients do; test_compression.py checks the compressed answers).
+        response = case.call_and_validate(headers={**auth_headers, "Accept-Encoding": "identity"},
+                                          excluded_checks=excluded)
         assert response.status_code < 500, f"{method} {path} answered {response.status_code}: {response.text[:500]}"
         if (method, path) in REPORTS and mode is GenerationMode.POSITIVE and response.status_code == 400:
             assert response.json()["error"]["code"] in UNDOCUMENTABLE_400, (case.query, response.text[:500])

@@ -132,7 +132,7 @@ def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, us
         outputs.append(sorted(d["output"] for d in client.get("/_dash-dependencies").get_json()))
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == len(set(outputs[0]))
-    assert any("billing-report.data" in o for o in outputs[0])
+    assert any("billing-downloads.data" in o for o in outputs[0])
 
 
 @pytest.mark.parametrize("path", ["/healthzx", "/loginx", "/logoutx", "/login/x", "/assetsx/billing.css",

@@ -104,7 +104,8 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
     agents = pd.DataFrame(
         [{"agent_id": name, "agent_name": name, "total_tokens": 15, "cost": Decimal("1234.5678915"),
           "message_count": 2, "conversation_count": 1} for name in agent_names],
-        columns=["agent_id", "agent_name", "total_tokens", "cost", "message_count", "conversation_count"],
+        columns=["agent_id", "agent_name", "total_tokens", "cost", "message_count", "conversation_count",
+                 "monthly_token_budget", "month_tokens", "budget_used"],
     )
     model_frame = pd.DataFrame(
         [{"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1}

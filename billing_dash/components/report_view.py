@@ -1,0 +1,72 @@
+"""What the billing page shows of one report: cards, period label, figures, grid rows and CSV files."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any, NamedTuple
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..figures.usage import build_daily_figure, build_model_share_figure
+from ..services.billing import BillingReport
+from ..services.export import HEADERS, SECTIONS, csv_filename, period_json, section_csv
+from .cards import summary_cards
+
+
+class ReportView(NamedTuple):
+    """The page's widgets for one report: the cards and label, then what is drawn (figures, rows)."""
+
+    cards: list
+    period_label: str
+    empty: bool
+    daily_figure: go.Figure
+    model_figure: go.Figure
+    agent_rows: list[dict]
+    model_rows: list[dict]
+    conversation_rows: list[dict]
+
+
+def period_label(period: dict) -> str:
+    """`period` as the JSON report gives it: `Nov 1, 2026 – Nov 24, 2026 · 24 days · times in Europe/Berlin`."""
+    start, end = date.fromisoformat(period["startDate"]), date.fromisoformat(period["endDate"])
+    span = f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
+    return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
+
+
+def drawable(value: Any) -> Any:
+    """`value` (the JSON report or part of it) with money as floats, as the browser reads it anyway:
+    right for drawing and formatting on screen, never for a CSV (see csv_files)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {key: drawable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [drawable(item) for item in value]
+    return value
+
+
+def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
+    """The widgets of `report` (the API's JSON body) with `changes` against the previous period."""
+    report = drawable(report)
+    summary = report["summary"]
+    return ReportView(
+        cards=summary_cards(summary, changes, prefix),
+        period_label=period_label(report["period"]),
+        empty=summary["totalMessages"] == 0,
+        daily_figure=build_daily_figure(pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])),
+        model_figure=build_model_share_figure(pd.DataFrame(report["usageByModel"], columns=HEADERS["models"])),
+        # Agents with a budget carry its use this month (services.export), which the grid shows.
+        agent_rows=report["usageByAgent"],
+        model_rows=report["usageByModel"],
+        conversation_rows=report["topConversations"],
+    )
+
+
+def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
+    """Each section's CSV download, named and written as the API's CSV: from the exact report,
+    because the numbers on the page are floats (a float keeps only ~16 significant digits)."""
+    period = period_json(report)
+    return {section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
+            for section in SECTIONS}
