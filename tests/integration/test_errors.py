@@ -23,7 +23,7 @@ def report_body(app):
     """Builds the report callback's request as the browser does, from the app's own callbacks, with
     `changes` (`...` removes a key)."""
     output = next(key for key, spec in app.callback_map.items()
-                  if "callback" in spec and {"id": "billing-period", "property": "value"} in spec["inputs"])
+                  if "callback" in spec and {"id": "billing-retry", "property": "n_clicks"} in spec["inputs"])
     spec = app.callback_map[output]
     declared = spec["output"] if isinstance(spec["output"], list) else [spec["output"]]
     inputs = [{**i, "value": VALUES.get(f"{i['id']}.{i['property']}")} for i in spec["inputs"]]
