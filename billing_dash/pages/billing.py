@@ -16,6 +16,7 @@ from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUM
 from ..periods import PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
 from ..services.export import changes_json, report_json
+from ..web.context import get_engine
 
 dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
 
@@ -157,7 +158,7 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
         # The API's message for the same input: a bad link explains itself.
         return _not_loaded(message=exc.message)
     try:
-        with current_app.extensions["billing_dash.engine"].connect() as conn:
+        with get_engine().connect() as conn:
             report = billing_report(conn, org, chosen)
             previous = summarize(conn, org, chosen.previous())
     except (OperationalError, InterfaceError):

@@ -6,9 +6,8 @@ from typing import Any
 
 import flask_login
 import simplejson
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..auth import Caller, caller_for_token
@@ -19,6 +18,7 @@ from ..periods import Period, PeriodError, resolve_period
 from ..queries import load
 from ..services.billing import DEFAULT_TOP, MAX_TOP, billing_report
 from ..services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
+from .context import get_engine, get_settings
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
@@ -53,10 +53,6 @@ class DecimalJSONProvider(DefaultJSONProvider):
         kwargs.setdefault("ensure_ascii", self.ensure_ascii)
         kwargs.setdefault("sort_keys", self.sort_keys)
         return simplejson.dumps(obj, use_decimal=True, **kwargs)
-
-
-def get_engine() -> Engine:
-    return current_app.extensions["billing_dash.engine"]
 
 
 def _caller(scope: str) -> Caller:
@@ -131,7 +127,7 @@ def post_usage() -> tuple[Response, int]:
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise ApiError(400, "invalid_body", "The body must be a JSON object with an 'events' array.")
-    limit = current_app.extensions["billing_dash.settings"].max_ingest_events
+    limit = get_settings().max_ingest_events
     if len(events) > limit:
         raise ApiError(413, "batch_too_large", f"At most {limit} events per request; got {len(events)}.")
     try:
@@ -147,11 +143,10 @@ def post_usage() -> tuple[Response, int]:
 
 @bp.get("/openapi.json")
 def get_openapi() -> Response:
-    return jsonify(openapi_document(current_app.extensions["billing_dash.settings"]))
+    return jsonify(openapi_document(get_settings()))
 
 
 @bp.errorhandler(ApiError)
-@health_bp.errorhandler(ApiError)
 def handle_api_error(exc: ApiError) -> Response:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 

@@ -19,7 +19,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .. import config
 from ..config import Settings
 from ..db import SchemaNotReady, check_schema
-from . import security
+from . import context, security
 from .callback_requests import callback_request_problem
 
 log = logging.getLogger(__name__)
@@ -81,16 +81,15 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
-        JSON_SORT_KEYS=False,
     )
     server.json = api.DecimalJSONProvider(server)
     server.json.sort_keys = False
-    if int(settings.trust_proxy):
-        hops = int(settings.trust_proxy)
+    if settings.trust_proxy:
+        hops = settings.trust_proxy
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     engine = make_engine(settings.database_url)
-    server.extensions["billing_dash.engine"] = engine
-    server.extensions["billing_dash.settings"] = settings
+    server.extensions[context.ENGINE] = engine
+    server.extensions[context.SETTINGS] = settings
     # Checked once here, then again only while not ready or after an error a missing table
     # explains, so a migrated database costs requests nothing.
     schema = {"ready": _schema_ready(engine)}
@@ -112,7 +111,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     server.register_blueprint(api.bp)
     server.register_blueprint(api.health_bp)
     server.register_blueprint(login.bp)
-    server.extensions["billing_dash.limiter"] = login.init_rate_limits(
+    login.init_rate_limits(
         server, settings.redis_url, settings.login_rate_limit, settings.login_ip_rate_limit)
     CORS(server, resources={r"/api/*": {"origins": settings.cors_origin_list}}, supports_credentials=False)
     Compress(server)  # zstd, br or gzip as the client accepts: the page's code is 8.6 MB uncompressed

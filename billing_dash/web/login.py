@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import flask_login
-from flask import Blueprint, Flask, Response, current_app, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, make_response, redirect, render_template, request, url_for
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
@@ -13,6 +13,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from ..auth import authenticate, end_sessions
+from .context import get_engine
 
 bp = Blueprint("login", __name__)
 HOME = "/dashboard/billing"
@@ -40,7 +41,7 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        with current_app.extensions["billing_dash.engine"].connect() as conn:
+        with get_engine().connect() as conn:
             user = authenticate(conn, form.email.data, form.password.data)
         if user is not None:
             flask_login.login_user(user)
@@ -89,7 +90,7 @@ def logout():
     if form.validate_on_submit():
         user = flask_login.current_user
         if user.is_authenticated:
-            with current_app.extensions["billing_dash.engine"].begin() as conn:
+            with get_engine().begin() as conn:
                 end_sessions(conn, user.id)
         flask_login.logout_user()
         return redirect(url_for("login.login"))
