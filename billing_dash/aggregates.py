@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Boolean, Connection, Integer, MetaData, Strin
 from .db import sqlite_local_date
 from .models import (AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns,
                      usage_events)
-from .queries import load, sql
+from .queries import load, run_in_chunks, sql
 
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
@@ -28,7 +28,6 @@ COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns]
 # ($922,337,203.6854775807). The largest stored totals are an organization's day (every other
 # aggregate row of a day is part of it) and a conversation; each must stay within this.
 SQLITE_MAX_TOTAL = 2**63 - 1
-_KEY_CHUNK = 5000
 
 
 class TotalTooLarge(Exception):
@@ -105,8 +104,7 @@ class EventWriter:
 
     def _stored(self, query: str, keys: list[str]) -> defaultdict[str, int]:
         stored: defaultdict[str, int] = defaultdict(int)
-        for i in range(0, len(keys), _KEY_CHUNK):
-            stored.update(self.conn.execute(load(query), {"org_id": self.org_id, "keys": keys[i:i + _KEY_CHUNK]}).all())
+        stored.update(run_in_chunks(self.conn, query, keys, org_id=self.org_id))
         return stored
 
     def _empty(self) -> None:

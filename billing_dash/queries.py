@@ -6,7 +6,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from sqlalchemy import Date, Integer, String, bindparam, text
+from sqlalchemy import Connection, Date, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import NullType
@@ -95,3 +95,14 @@ def load(name: str, exact_sums: bool = False) -> TextClause | TextualSelect:
     stmt = stmt.bindparams(*(bindparam(p, expanding=True) if t == "list" else bindparam(p, type_=TYPES[t])
                              for p, t in params.items()))
     return stmt.columns(**{c: TYPES[t] for c, t in columns.items()}) if columns else stmt
+
+
+ID_CHUNK = 5000  # ids per statement: PostgreSQL takes at most 65,535 parameters
+
+
+def run_in_chunks(conn: Connection, name: str, ids: list, **params) -> list:
+    """The rows of sql/<name>.sql for all `ids` (its `ids` list parameter), a statement per chunk."""
+    rows: list = []
+    for i in range(0, len(ids), ID_CHUNK):
+        rows += conn.execute(load(name), {**params, "ids": ids[i:i + ID_CHUNK]}).all()
+    return rows

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
 from ..periods import Period, resolve_period
-from ..queries import load
+from ..queries import load, run_in_chunks
 
 class Tenant(Protocol):
     """The organization a report is for: its id and its time zone (auth.Organization)."""
@@ -106,15 +106,7 @@ class ConversationStats:
 
 
 _EPOCH_FLOOR = datetime(1, 1, 2, tzinfo=timezone.utc)
-_ID_CHUNK = 5000  # ids per statement: PostgreSQL takes at most 65,535 parameters
 TOP_COLUMNS = ["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"]
-
-
-def _in_chunks(conn: Connection, query: str, ids: list[str], **params) -> list:
-    rows = []
-    for i in range(0, len(ids), _ID_CHUNK):
-        rows += conn.execute(load(query), {**params, "ids": ids[i:i + _ID_CHUNK]}).all()
-    return rows
 
 
 def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> ConversationStats:
@@ -133,7 +125,7 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
     partial: dict[tuple[str, str], list] = {}
     if crossing:
         ids = sorted({conversation for conversation, _ in crossing})
-        for conversation, agent, tokens, cost, messages in _in_chunks(conn, "conversations_partial", ids, **window):
+        for conversation, agent, tokens, cost, messages in run_in_chunks(conn, "conversations_partial", ids, **window):
             for key in ((conversation, agent), (conversation, ALL_AGENTS)):
                 sums = partial.setdefault(key, [0, Decimal(0), 0])
                 sums[0] += int(tokens); sums[1] += cost; sums[2] += int(messages)
@@ -145,7 +137,7 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
             if agent == ALL_AGENTS:
                 candidates.append((conversation, *sums))
     best = sorted(candidates, key=lambda r: (-r[2], -int(r[1]), r[0]))[:top]
-    titles = {r.conversation_id: r for r in _in_chunks(conn, "conversation_titles", [r[0] for r in best],
+    titles = {r.conversation_id: r for r in run_in_chunks(conn, "conversation_titles", [r[0] for r in best],
                                                         org_id=org.id)}
     top_rows = [(cid, titles[cid].title if cid in titles else cid, titles[cid].agent_id if cid in titles else "",
                  int(tokens), cost, int(messages)) for cid, tokens, cost, messages in best]

@@ -17,7 +17,7 @@ NAMES = sorted(p.relative_to(QUERY_DIR).with_suffix("").as_posix() for p in QUER
 # dollars (10^10 times too large) or naive text.
 MONEY_OR_TIME = re.compile(r"(^|_)(cost|ts|bucket)$|_per_million$")
 NOON = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-SAMPLE = {"org_id": 0, "tz": "UTC", "limit": 1, "ids": ["x"], "keys": ["x"],
+SAMPLE = {"org_id": 0, "tz": "UTC", "limit": 1, "ids": ["x"],
           "start": NOON, "end": NOON, "full_start": NOON, "full_end": NOON, "span_start": NOON,
           "end_span_start": NOON, "day_from": date(2026, 3, 1), "day_to": date(2026, 3, 1)}
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
