@@ -7,7 +7,8 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -131,7 +132,7 @@ class Window:
 
 
 def _local_midnight(day: date, tz: str) -> datetime:
-    return datetime.combine(day, dtime(0), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return datetime.combine(day, dtime(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def year_window(tz: str, today: date | None = None) -> Window:
@@ -182,17 +183,22 @@ def raw_group_by_report(engine: Engine, org_id: int, window: Window, top: int = 
         models = conn.execute(_stmt(BY_MODEL_SQL, dialect), params).all()
         conversations = conn.execute(_stmt(TOP_CONVERSATIONS_SQL, dialect), {**params, "limit": top}).all()
         conversation_count = conn.execute(_stmt(CONVERSATION_COUNT_SQL, dialect), params).scalar_one()
-        budgets = conn.execute(_stmt(AGENT_BUDGETS_SQL, dialect),
-                               {"org_id": org_id, "start": month.start_utc, "end": month.end_utc}).all()
+        budgets = conn.execute(
+            _stmt(AGENT_BUDGETS_SQL, dialect), {"org_id": org_id, "start": month.start_utc, "end": month.end_utc}
+        ).all()
     by_day = {str(r.day): r for r in daily_rows}
     days = []
     for d in window.dates():
         r = by_day.get(d.isoformat())
-        days.append({"date": d.isoformat(),
-                     "prompt_tokens": int(r.prompt_tokens) if r else 0,
-                     "completion_tokens": int(r.completion_tokens) if r else 0,
-                     "cost": _money(r.cost) if r else Decimal(0),
-                     "message_count": int(r.message_count) if r else 0})
+        days.append(
+            {
+                "date": d.isoformat(),
+                "prompt_tokens": int(r.prompt_tokens) if r else 0,
+                "completion_tokens": int(r.completion_tokens) if r else 0,
+                "cost": _money(r.cost) if r else Decimal(0),
+                "message_count": int(r.message_count) if r else 0,
+            }
+        )
     return {
         "summary": {
             "total_messages": sum(d["message_count"] for d in days),
@@ -214,34 +220,62 @@ def naive_pandas_report(engine: Engine, org_id: int, window: Window, top: int = 
     params = {"org_id": org_id, "start": window.start_utc, "end": window.end_utc}
     with engine.connect() as conn:
         df = pd.read_sql(_stmt(RAW_ROWS_SQL, dialect), conn, params=params)
-        names = pd.read_sql(text("SELECT id AS agent_id, name AS agent_name FROM agents WHERE organization_id = :org_id"),
-                            conn, params={"org_id": org_id})
+        names = pd.read_sql(
+            text("SELECT id AS agent_id, name AS agent_name FROM agents WHERE organization_id = :org_id"),
+            conn,
+            params={"org_id": org_id},
+        )
         # Timestamps arrive as aware datetimes (UTCDateTime), money as Decimal turned float by read_sql.
         df["ts"] = pd.to_datetime(df["ts"], utc=True)
         df["cost"] = df["cost"].astype("float64")
         df["total_tokens"] = df["prompt_tokens"] + df["completion_tokens"]
         df["day"] = df["ts"].dt.tz_convert(window.tz).dt.date
-        daily = df.groupby("day").agg(prompt_tokens=("prompt_tokens", "sum"),
-                                      completion_tokens=("completion_tokens", "sum"),
-                                      cost=("cost", "sum"), message_count=("ts", "size"))
+        daily = df.groupby("day").agg(
+            prompt_tokens=("prompt_tokens", "sum"),
+            completion_tokens=("completion_tokens", "sum"),
+            cost=("cost", "sum"),
+            message_count=("ts", "size"),
+        )
         daily = daily.reindex(window.dates(), fill_value=0)
-        agents = (df.groupby("agent_id")
-                  .agg(total_tokens=("total_tokens", "sum"), cost=("cost", "sum"), message_count=("ts", "size"),
-                       conversation_count=("conversation_id", "nunique"))
-                  .reset_index().merge(names, on="agent_id", how="left")
-                  .sort_values(["cost", "total_tokens"], ascending=False))
-        models = (df.groupby("model")
-                  .agg(total_tokens=("total_tokens", "sum"), cost=("cost", "sum"), message_count=("ts", "size"),
-                       unpriced_count=("priced", lambda s: int((~s.astype(bool)).sum())))
-                  .sort_values(["cost", "total_tokens"], ascending=False))
-        conversations = (df.groupby("conversation_id")
-                         .agg(total_tokens=("total_tokens", "sum"), cost=("cost", "sum"),
-                              message_count=("ts", "size"), agent_id=("agent_id", "first"))
-                         .sort_values(["cost", "total_tokens"], ascending=False).head(top).reset_index())
+        agents = (
+            df.groupby("agent_id")
+            .agg(
+                total_tokens=("total_tokens", "sum"),
+                cost=("cost", "sum"),
+                message_count=("ts", "size"),
+                conversation_count=("conversation_id", "nunique"),
+            )
+            .reset_index()
+            .merge(names, on="agent_id", how="left")
+            .sort_values(["cost", "total_tokens"], ascending=False)
+        )
+        models = (
+            df.groupby("model")
+            .agg(
+                total_tokens=("total_tokens", "sum"),
+                cost=("cost", "sum"),
+                message_count=("ts", "size"),
+                unpriced_count=("priced", lambda s: int((~s.astype(bool)).sum())),
+            )
+            .sort_values(["cost", "total_tokens"], ascending=False)
+        )
+        conversations = (
+            df.groupby("conversation_id")
+            .agg(
+                total_tokens=("total_tokens", "sum"),
+                cost=("cost", "sum"),
+                message_count=("ts", "size"),
+                agent_id=("agent_id", "first"),
+            )
+            .sort_values(["cost", "total_tokens"], ascending=False)
+            .head(top)
+            .reset_index()
+        )
         titles = {}
         if len(conversations):
-            stmt = text("SELECT id, title FROM conversations WHERE organization_id = :org_id AND id IN :ids") \
-                .bindparams(bindparam("ids", expanding=True))
+            stmt = text(
+                "SELECT id, title FROM conversations WHERE organization_id = :org_id AND id IN :ids"
+            ).bindparams(bindparam("ids", expanding=True))
             titles = dict(conn.execute(stmt, {"org_id": org_id, "ids": list(conversations["conversation_id"])}).all())
         conversations["title"] = conversations["conversation_id"].map(titles)
     return {
@@ -270,8 +304,9 @@ class Timing:
         return statistics.median(self.runs_ms)
 
 
-def time_baseline(fn: Callable[..., dict[str, Any]], engine: Engine, org_id: int, window: Window,
-                  runs: int = 3) -> Timing:
+def time_baseline(
+    fn: Callable[..., dict[str, Any]], engine: Engine, org_id: int, window: Window, runs: int = 3
+) -> Timing:
     """Run `fn` `runs` times (each run timed end to end: queries, fetch and shaping)."""
     times, report = [], {}
     for _ in range(max(1, runs)):

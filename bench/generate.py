@@ -9,7 +9,7 @@ import sys
 import time
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 DAYS = 365
@@ -34,11 +34,35 @@ MODELS: dict[str, tuple[str, str]] = {
     "gemini-2.5-flash": ("0.30", "2.50"),
     "mistral-small": ("0.20", "0.60"),
 }
-ROLES = ["Support", "Sales", "Onboarding", "IT Helpdesk", "Docs Q&A", "Billing", "HR", "Legal Review",
-         "Marketing Copy", "Data Analyst"]
-TOPICS = ["Refund request", "Password reset", "Invoice question", "Plan upgrade", "API error 429",
-          "SSO setup", "Data export", "Shipping delay", "Pricing for teams", "Bug report",
-          "Webhook retries", "Account deletion", "Onboarding call", "VPN access", "Laptop replacement"]
+ROLES = [
+    "Support",
+    "Sales",
+    "Onboarding",
+    "IT Helpdesk",
+    "Docs Q&A",
+    "Billing",
+    "HR",
+    "Legal Review",
+    "Marketing Copy",
+    "Data Analyst",
+]
+TOPICS = [
+    "Refund request",
+    "Password reset",
+    "Invoice question",
+    "Plan upgrade",
+    "API error 429",
+    "SSO setup",
+    "Data export",
+    "Shipping delay",
+    "Pricing for teams",
+    "Bug report",
+    "Webhook retries",
+    "Account deletion",
+    "Onboarding call",
+    "VPN access",
+    "Laptop replacement",
+]
 
 
 @dataclass(frozen=True)
@@ -73,8 +97,9 @@ def agents() -> list[tuple[str, str, int, int]]:
     out = []
     for i in range(AGENT_COUNT):
         role = ROLES[i % len(ROLES)]
-        out.append((f"agent-{i + 1:02d}", f"{role} Bot {i // len(ROLES) + 1}", i % len(MODELS),
-                    (i * 3 + 1) % len(MODELS)))
+        out.append(
+            (f"agent-{i + 1:02d}", f"{role} Bot {i // len(ROLES) + 1}", i % len(MODELS), (i * 3 + 1) % len(MODELS))
+        )
     return out
 
 
@@ -82,8 +107,14 @@ def _fmt_cost(units: int) -> str:
     return f"{units // 10**10}.{units % 10**10:010d}"
 
 
-def generate(path: str | Path, events: int, seed: int = 1, end: datetime | None = None,
-             days: int = DAYS, per_conversation: int = MESSAGES_PER_CONVERSATION) -> GenerationStats:
+def generate(
+    path: str | Path,
+    events: int,
+    seed: int = 1,
+    end: datetime | None = None,
+    days: int = DAYS,
+    per_conversation: int = MESSAGES_PER_CONVERSATION,
+) -> GenerationStats:
     """Write `events` events to `path` (JSONL), `events // per_conversation` conversations spread
     over the `days` days ending at `end` (default: now, to the minute), each within a few hours.
 
@@ -95,7 +126,7 @@ def generate(path: str | Path, events: int, seed: int = 1, end: datetime | None 
     started = time.perf_counter()
     rng = random.Random(seed)
     rand = rng.random
-    end = (end or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(second=0, microsecond=0)
+    end = (end or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     end_s = int(end.timestamp())
     begin_s = end_s - days * 86400
     # Starts leave room for the longest conversation, so nothing lands after `end`.
@@ -124,10 +155,14 @@ def generate(path: str | Path, events: int, seed: int = 1, end: datetime | None 
             day_cache[day] = s
         return s
 
-    line_plain = ('{"event_id":"ev-%d-%d","timestamp":"%sT%02d:%02d:%02dZ",%s,"model":"%s",'
-                  '"prompt_tokens":%d,"completion_tokens":%d}\n')
-    line_cost = ('{"event_id":"ev-%d-%d","timestamp":"%sT%02d:%02d:%02dZ",%s,"model":"%s",'
-                 '"prompt_tokens":%d,"completion_tokens":%d,"cost":"%s"}\n')
+    line_plain = (
+        '{"event_id":"ev-%d-%d","timestamp":"%sT%02d:%02d:%02dZ",%s,"model":"%s",'
+        '"prompt_tokens":%d,"completion_tokens":%d}\n'
+    )
+    line_cost = (
+        '{"event_id":"ev-%d-%d","timestamp":"%sT%02d:%02d:%02dZ",%s,"model":"%s",'
+        '"prompt_tokens":%d,"completion_tokens":%d,"cost":"%s"}\n'
+    )
     lognorm_mu, lognorm_sigma = math.log(220), 0.6
     gauss = rng.gauss
     exp = math.exp
@@ -149,8 +184,10 @@ def generate(path: str | Path, events: int, seed: int = 1, end: datetime | None 
             v *= rand() ** (1.0 / (conversations - c))
             start = begin_s + int((1.0 - v) * span)
             agent_id, agent_name, primary, secondary = agent_list[bisect_right(cum, rand() * total)]
-            fixed = (f'"agent_id":"{agent_id}","agent_name":"{agent_name}","conversation_id":"conv-{seed}-{c:08d}",'
-                     f'"conversation_title":"{TOPICS[int(rand() * len(TOPICS))]} #{c + 1}"')
+            fixed = (
+                f'"agent_id":"{agent_id}","agent_name":"{agent_name}","conversation_id":"conv-{seed}-{c:08d}",'
+                f'"conversation_title":"{TOPICS[int(rand() * len(TOPICS))]} #{c + 1}"'
+            )
             duration = MIN_CONVERSATION_HOURS * 3600 + rand() * (MAX_CONVERSATION_HOURS - MIN_CONVERSATION_HOURS) * 3600
             offsets = sorted(int(rand() * duration) for _ in range(size - 1))
             offsets.insert(0, 0)
@@ -167,11 +204,27 @@ def generate(path: str | Path, events: int, seed: int = 1, end: datetime | None 
                 if rand() < EXPLICIT_COST_SHARE:
                     explicit += 1
                     units = context * prompt_units[mi] + completion * completion_units[mi]
-                    lines.append(line_cost % (seed, written, day_str(days_since), h, m, s, fixed, models[mi],
-                                              context, completion, _fmt_cost(units)))
+                    lines.append(
+                        line_cost
+                        % (
+                            seed,
+                            written,
+                            day_str(days_since),
+                            h,
+                            m,
+                            s,
+                            fixed,
+                            models[mi],
+                            context,
+                            completion,
+                            _fmt_cost(units),
+                        )
+                    )
                 else:
-                    lines.append(line_plain % (seed, written, day_str(days_since), h, m, s, fixed, models[mi],
-                                               context, completion))
+                    lines.append(
+                        line_plain
+                        % (seed, written, day_str(days_since), h, m, s, fixed, models[mi], context, completion)
+                    )
                 context = min(MAX_CONTEXT_TOKENS, context + completion + 20 + int(rand() * 180))
             if c == 0:
                 first_ts = lines[0].split('"timestamp":"', 1)[1][:20]
@@ -180,9 +233,18 @@ def generate(path: str | Path, events: int, seed: int = 1, end: datetime | None 
             n_bytes += len(chunk)
             out.write(chunk)
     return GenerationStats(
-        path=str(path), events=written, conversations=conversations, agents=len(agent_list), models=len(models),
-        explicit_cost_events=explicit, first_ts=first_ts, last_ts=last_ts, end=end.isoformat(), seed=seed,
-        seconds=round(time.perf_counter() - started, 3), bytes=n_bytes,
+        path=str(path),
+        events=written,
+        conversations=conversations,
+        agents=len(agent_list),
+        models=len(models),
+        explicit_cost_events=explicit,
+        first_ts=first_ts,
+        last_ts=last_ts,
+        end=end.isoformat(),
+        seed=seed,
+        seconds=round(time.perf_counter() - started, 3),
+        bytes=n_bytes,
     )
 
 
@@ -198,9 +260,11 @@ def main(argv: list[str] | None = None) -> None:
     if end is not None and end.tzinfo is None:
         parser.error("--end needs a UTC offset or Z")
     stats = generate(args.out, args.events, args.seed, end)
-    print(f"wrote {stats.events:,} events ({stats.conversations:,} conversations, {stats.bytes / 1e6:.1f} MB) "
-          f"to {stats.path} in {stats.seconds:.1f} s ({stats.events / stats.seconds:,.0f} events/s)",
-          file=sys.stderr)
+    print(
+        f"wrote {stats.events:,} events ({stats.conversations:,} conversations, {stats.bytes / 1e6:.1f} MB) "
+        f"to {stats.path} in {stats.seconds:.1f} s ({stats.events / stats.seconds:,.0f} events/s)",
+        file=sys.stderr,
+    )
     print(asdict(stats))
 
 

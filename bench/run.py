@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
@@ -115,11 +115,20 @@ def _bin(name: str) -> str:
 
 def cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run `billing-dash ARGS`; exits with its output when it fails."""
-    proc = subprocess.run([_bin("billing-dash"), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [_bin("billing-dash"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     if proc.returncode != 0:
-        raise SystemExit(f"bench: billing-dash {' '.join(args)} failed ({proc.returncode}):\n"
-                         f"{proc.stdout[-2000:]}{proc.stderr[-4000:]}")
+        raise SystemExit(
+            f"bench: billing-dash {' '.join(args)} failed ({proc.returncode}):\n"
+            f"{proc.stdout[-2000:]}{proc.stderr[-4000:]}"
+        )
     return proc
 
 
@@ -151,8 +160,9 @@ def database_size_mb(db: Database) -> float | None:
     try:
         if db.backend == "postgresql":
             return round(db_scalar(db.url, "SELECT pg_database_size(current_database())") / 2**20, 1)
-        return round(sum(Path(f"{db.path}{s}").stat().st_size for s in ("", "-wal")
-                         if Path(f"{db.path}{s}").exists()) / 2**20, 1)
+        return round(
+            sum(Path(f"{db.path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db.path}{s}").exists()) / 2**20, 1
+        )
     except Exception:  # informational only
         return None
 
@@ -172,13 +182,30 @@ class Gunicorn:
     def __init__(self, env: dict[str, str], workers: int, port: int, logfile: Path) -> None:
         self.env, self.workers, self.port, self.logfile = env, workers, port, logfile
         self.proc: subprocess.Popen | None = None
-        self.argv = [_bin("gunicorn"), "--workers", str(workers), "--bind", f"{HOST}:{port}",
-                     "--timeout", "300", "--chdir", str(ROOT), "app:server"]
+        self.argv = [
+            _bin("gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"{HOST}:{port}",
+            "--timeout",
+            "300",
+            "--chdir",
+            str(ROOT),
+            "app:server",
+        ]
 
     def start(self, ready_timeout: float = 90) -> None:
         with open(self.logfile, "wb") as out:
-            self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -208,7 +235,7 @@ class Gunicorn:
             except OSError:
                 continue
             # pid (comm) state ppid ...; comm may contain spaces and parentheses.
-            if int(stat[stat.rindex(")") + 2:].split()[1]) == self.proc.pid:
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == self.proc.pid:
                 children.append(int(entry.name))
         return sorted(children)
 
@@ -263,8 +290,9 @@ class Client:
         self.conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes, float, http.client.HTTPResponse]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes, float, http.client.HTTPResponse]:
         """Send one request; returns (status, body, milliseconds until the body was read, response)."""
         hdrs = {"User-Agent": USER_AGENT, **(headers or {})}
         if self.cookies:
@@ -316,8 +344,13 @@ class CaseResult:
     samples_ms: list[float] | None = None
 
 
-def time_requests(name: str, send: Callable[[], tuple[int, bytes, float]], count: int,
-                  check: Callable[[bytes], dict[str, Any]], warmups: int = 1) -> tuple[list[float], dict[str, Any], int]:
+def time_requests(
+    name: str,
+    send: Callable[[], tuple[int, bytes, float]],
+    count: int,
+    check: Callable[[bytes], dict[str, Any]],
+    warmups: int = 1,
+) -> tuple[list[float], dict[str, Any], int]:
     """`warmups` requests (the first one checked; none counted), then `count` timed ones; every
     answer must be 200."""
     status, body, _ = send()
@@ -345,10 +378,25 @@ def api_cases(today_org: date) -> list[tuple[str, dict[str, str], float]]:
         ("week", {"period": "week"}, ORG_ZONE_P95_MS),
         ("month", {"period": "month"}, ORG_ZONE_P95_MS),
         ("year", {"period": "year"}, ORG_ZONE_P95_MS),
-        ("custom_365d", {"period": "custom", "startDate": (today_org - timedelta(days=364)).isoformat(),
-                         "endDate": today_org.isoformat()}, ORG_ZONE_P95_MS),
-        ("custom_365d_asia_kolkata", {"period": "custom", "startDate": (kolkata_today - timedelta(days=364)).isoformat(),
-                                      "endDate": kolkata_today.isoformat(), "tz": "Asia/Kolkata"}, OTHER_ZONE_P95_MS),
+        (
+            "custom_365d",
+            {
+                "period": "custom",
+                "startDate": (today_org - timedelta(days=364)).isoformat(),
+                "endDate": today_org.isoformat(),
+            },
+            ORG_ZONE_P95_MS,
+        ),
+        (
+            "custom_365d_asia_kolkata",
+            {
+                "period": "custom",
+                "startDate": (kolkata_today - timedelta(days=364)).isoformat(),
+                "endDate": kolkata_today.isoformat(),
+                "tz": "Asia/Kolkata",
+            },
+            OTHER_ZONE_P95_MS,
+        ),
         ("year_america_new_york", {"period": "year", "tz": "America/New_York"}, OTHER_ZONE_P95_MS),
     ]
 
@@ -365,29 +413,49 @@ def run_api_cases(client: Client, token: str, requests: int, warmups: int = 1) -
 
         def check(body: bytes) -> dict[str, Any]:
             report = json.loads(body)
-            return {"total_messages": report["summary"]["totalMessages"], "period": report.get("period"),
-                    "summary": report["summary"]}
+            return {
+                "total_messages": report["summary"]["totalMessages"],
+                "period": report.get("period"),
+                "summary": report["summary"],
+            }
 
         times, info, size = time_requests(name, send, requests, check, warmups)
-        results.append(CaseResult(name, params, round(statistics.median(times), 2), round(percentile(times, 95), 2),
-                                  round(max(times), 2), round(min(times), 2), len(times), target,
-                                  info["total_messages"], info["period"], size, info["summary"],
-                                  [round(t, 2) for t in times]))
-        log(f"  {name:<28} p50 {results[-1].p50_ms:8.1f} ms  p95 {results[-1].p95_ms:8.1f} ms  "
-            f"max {results[-1].max_ms:8.1f} ms  ({info['total_messages']:,} messages)")
+        results.append(
+            CaseResult(
+                name,
+                params,
+                round(statistics.median(times), 2),
+                round(percentile(times, 95), 2),
+                round(max(times), 2),
+                round(min(times), 2),
+                len(times),
+                target,
+                info["total_messages"],
+                info["period"],
+                size,
+                info["summary"],
+                [round(t, 2) for t in times],
+            )
+        )
+        log(
+            f"  {name:<28} p50 {results[-1].p50_ms:8.1f} ms  p95 {results[-1].p95_ms:8.1f} ms  "
+            f"max {results[-1].max_ms:8.1f} ms  ({info['total_messages']:,} messages)"
+        )
     return results
 
 
 def login(client: Client) -> None:
     """Log in through the CSRF-protected form, as a browser would."""
     status, body, _, _ = client.request("GET", "/login")
-    match = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body) or \
-        re.search(rb'value="([^"]+)"[^>]*name="csrf_token"', body)
+    match = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body) or re.search(
+        rb'value="([^"]+)"[^>]*name="csrf_token"', body
+    )
     if status != 200 or not match:
         raise SystemExit(f"bench: GET /login answered {status} without a CSRF token")
     form = urlencode({"csrf_token": match.group(1).decode(), "email": USER_EMAIL, "password": USER_PASSWORD})
-    status, body, _, resp = client.request("POST", "/login", form.encode(),
-                                           {"Content-Type": "application/x-www-form-urlencoded"})
+    status, body, _, resp = client.request(
+        "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     if status != 302:
         raise SystemExit(f"bench: POST /login answered {status}: {body[:300]!r}")
 
@@ -401,20 +469,25 @@ def callback_body(client: Client, today_org: date, period: str = "year") -> byte
     dep = next((d for d in deps if "billing-downloads.data" in d["output"]), None)
     if dep is None:
         raise SystemExit("bench: no callback outputs billing-downloads.data in /_dash-dependencies")
-    values = {("billing-period", "value"): period,
-              # The date picker's initial values: the last 30 days in the organization's zone.
-              ("billing-dates", "start_date"): (today_org - timedelta(days=29)).isoformat(),
-              ("billing-dates", "end_date"): today_org.isoformat(),
-              ("billing-retry", "n_clicks"): None}
-    outputs = [{"id": part.split(".")[0], "property": part.split(".")[1]}
-               for part in dep["output"].strip(".").split("...")]
-    return json.dumps({
-        "output": dep["output"],
-        "outputs": outputs,
-        "inputs": [{**i, "value": values.get((i["id"], i["property"]))} for i in dep["inputs"]],
-        "changedPropIds": ["billing-period.value"],
-        "state": [{**s, "value": None} for s in dep.get("state", [])],
-    }).encode()
+    values = {
+        ("billing-period", "value"): period,
+        # The date picker's initial values: the last 30 days in the organization's zone.
+        ("billing-dates", "start_date"): (today_org - timedelta(days=29)).isoformat(),
+        ("billing-dates", "end_date"): today_org.isoformat(),
+        ("billing-retry", "n_clicks"): None,
+    }
+    outputs = [
+        {"id": part.split(".")[0], "property": part.split(".")[1]} for part in dep["output"].strip(".").split("...")
+    ]
+    return json.dumps(
+        {
+            "output": dep["output"],
+            "outputs": outputs,
+            "inputs": [{**i, "value": values.get((i["id"], i["property"]))} for i in dep["inputs"]],
+            "changedPropIds": ["billing-period.value"],
+            "state": [{**s, "value": None} for s in dep.get("state", [])],
+        }
+    ).encode()
 
 
 def run_callback(client: Client, requests: int, warmups: int = 1) -> CaseResult:
@@ -434,10 +507,20 @@ def run_callback(client: Client, requests: int, warmups: int = 1) -> CaseResult:
         return {"total_messages": sum(m["messageCount"] for m in models), "period": None}
 
     times, info, size = time_requests("dashboard callback", send, requests, check, warmups)
-    result = CaseResult("dash_load_report_year", {"period": "year"}, round(statistics.median(times), 2),
-                        round(percentile(times, 95), 2), round(max(times), 2), round(min(times), 2), len(times),
-                        CALLBACK_P95_MS, info["total_messages"], info["period"], size,
-                        samples_ms=[round(t, 2) for t in times])
+    result = CaseResult(
+        "dash_load_report_year",
+        {"period": "year"},
+        round(statistics.median(times), 2),
+        round(percentile(times, 95), 2),
+        round(max(times), 2),
+        round(min(times), 2),
+        len(times),
+        CALLBACK_P95_MS,
+        info["total_messages"],
+        info["period"],
+        size,
+        samples_ms=[round(t, 2) for t in times],
+    )
     log(f"  {'dashboard load_report (year)':<28} p50 {result.p50_ms:8.1f} ms  p95 {result.p95_ms:8.1f} ms")
     return result
 
@@ -507,25 +590,49 @@ def git_commit() -> str | None:
     return None
 
 
-def target(name: str, measured: float | None, limit: float, unit: str, higher_is_better: bool = False,
-           note: str = "") -> dict[str, Any]:
+def target(
+    name: str, measured: float | None, limit: float, unit: str, higher_is_better: bool = False, note: str = ""
+) -> dict[str, Any]:
     if measured is None:
         ok = None
     else:
         ok = measured >= limit if higher_is_better else measured <= limit
-    return {"name": name, "measured": measured, "target": f"{'>=' if higher_is_better else '<='} {limit:,g}{'' if unit == 'x' else ' '}{unit}",
-            "limit": limit, "unit": unit, "pass": ok, "note": note}
+    return {
+        "name": name,
+        "measured": measured,
+        "target": f"{'>=' if higher_is_better else '<='} {limit:,g}{'' if unit == 'x' else ' '}{unit}",
+        "limit": limit,
+        "unit": unit,
+        "pass": ok,
+        "note": note,
+    }
 
 
 def build_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
-    out = [target("import", res["ingest_events_per_s"], INGEST_EVENTS_PER_S[res["backend"]], "events/s", True,
-                  f"on {res['backend']}")]
+    out = [
+        target(
+            "import",
+            res["ingest_events_per_s"],
+            INGEST_EVENTS_PER_S[res["backend"]],
+            "events/s",
+            True,
+            f"on {res['backend']}",
+        )
+    ]
     for name, case in res["cases"].items():
         out.append(target(f"GET {name} p95", case["p95_ms"], case["target_p95_ms"], "ms"))
     out.append(target("dashboard load_report (year) p95", res["callback"]["p95_ms"], CALLBACK_P95_MS, "ms"))
     out.append(target("year vs raw GROUP BY", res["ratios"]["year_vs_raw"], RAW_RATIO, "x", True))
-    out.append(target("year vs naive pandas", res["ratios"]["year_vs_naive"], NAIVE_RATIO, "x", True,
-                      "skipped" if res["ratios"]["year_vs_naive"] is None else ""))
+    out.append(
+        target(
+            "year vs naive pandas",
+            res["ratios"]["year_vs_naive"],
+            NAIVE_RATIO,
+            "x",
+            True,
+            "skipped" if res["ratios"]["year_vs_naive"] is None else "",
+        )
+    )
     rss = res["server_peak_rss_mb"]
     peak = max(v for v in (rss["worker"], rss["master"]) if v is not None) if (rss["worker"] or rss["master"]) else None
     out.append(target("server peak RSS (largest process)", peak, RSS_MB, "MB"))
@@ -543,11 +650,13 @@ def _n(value: float | None, digits: int = 1) -> str:
 def render_table(res: dict[str, Any]) -> str:
     """The Markdown table printed at the end of a run."""
     t = {x["name"]: x for x in res["targets"]}
-    lines = [f"### billing-dash benchmark: {res['events']:,} events, {res['backend']}, "
-             f"{res['workers']} gunicorn workers, {res['requests']} requests per case",
-             "",
-             "| Measure | Measured | Target (10M events) | |",
-             "| --- | --- | --- | --- |"]
+    lines = [
+        f"### billing-dash benchmark: {res['events']:,} events, {res['backend']}, "
+        f"{res['workers']} gunicorn workers, {res['requests']} requests per case",
+        "",
+        "| Measure | Measured | Target (10M events) | |",
+        "| --- | --- | --- | --- |",
+    ]
 
     def row(label: str, measured: str, key: str | None = None) -> None:
         tt = t.get(key) if key else None
@@ -557,34 +666,51 @@ def render_table(res: dict[str, Any]) -> str:
     if res.get("import_peak_rss_mb") is not None:
         row("Import peak RSS", f"{_n(res['import_peak_rss_mb'])} MB")
     for name, case in res["cases"].items():
-        row(f"GET {name} p50 / p95 / max",
-            f"{_n(case['p50_ms'])} / **{_n(case['p95_ms'])}** / {_n(case['max_ms'])} ms", f"GET {name} p95")
+        row(
+            f"GET {name} p50 / p95 / max",
+            f"{_n(case['p50_ms'])} / **{_n(case['p95_ms'])}** / {_n(case['max_ms'])} ms",
+            f"GET {name} p95",
+        )
     cb = res["callback"]
-    row("Dashboard load_report (year) p50 / p95 / max",
-        f"{_n(cb['p50_ms'])} / **{_n(cb['p95_ms'])}** / {_n(cb['max_ms'])} ms", "dashboard load_report (year) p95")
+    row(
+        "Dashboard load_report (year) p50 / p95 / max",
+        f"{_n(cb['p50_ms'])} / **{_n(cb['p95_ms'])}** / {_n(cb['max_ms'])} ms",
+        "dashboard load_report (year) p95",
+    )
     b = res["baselines"]
     runs = res["baseline_runs"]
     row("Baseline raw GROUP BY (year)", f"{_n(b['raw_group_by_ms'])} ms (median of {runs})")
-    row("Baseline naive pandas (year)",
-        "skipped" if b["naive_pandas_ms"] is None else f"{_n(b['naive_pandas_ms'])} ms (median of {runs})")
+    row(
+        "Baseline naive pandas (year)",
+        "skipped" if b["naive_pandas_ms"] is None else f"{_n(b['naive_pandas_ms'])} ms (median of {runs})",
+    )
     r = res["ratios"]
     row("year p50 vs raw GROUP BY", f"{_n(r['year_vs_raw'])}x", "year vs raw GROUP BY")
-    row("year p50 vs naive pandas", "–" if r["year_vs_naive"] is None else f"{_n(r['year_vs_naive'])}x",
-        "year vs naive pandas")
+    row(
+        "year p50 vs naive pandas",
+        "–" if r["year_vs_naive"] is None else f"{_n(r['year_vs_naive'])}x",
+        "year vs naive pandas",
+    )
     rss = res["server_peak_rss_mb"]
-    row("Server peak RSS worker / master", f"{_n(rss['worker'])} / {_n(rss['master'])} MB",
-        "server peak RSS (largest process)")
+    row(
+        "Server peak RSS worker / master",
+        f"{_n(rss['worker'])} / {_n(rss['master'])} MB",
+        "server peak RSS (largest process)",
+    )
     lines.append("")
     if res["events"] < TARGET_EVENTS:
-        lines.append(f"Targets are defined for {TARGET_EVENTS:,} events; at {res['events']:,} the marks are "
-                     "indicative only.")
+        lines.append(
+            f"Targets are defined for {TARGET_EVENTS:,} events; at {res['events']:,} the marks are indicative only."
+        )
     checks = res.get("consistency", {})
     if checks:
         lines.append("Consistency: " + ", ".join(f"{k} {'ok' if v else 'MISMATCH'}" for k, v in checks.items()))
-    lines.append(f"Machine: {res['machine'].get('nproc')} CPUs, {res['machine'].get('memory_gb')} GB, "
-                 f"Python {res['machine'].get('python')}"
-                 + (f", PostgreSQL {res['machine']['postgres']}" if res['machine'].get('postgres') else "")
-                 + f", SQLite {res['machine'].get('sqlite')}; commit {(res.get('git_commit') or 'unknown')[:12]}")
+    lines.append(
+        f"Machine: {res['machine'].get('nproc')} CPUs, {res['machine'].get('memory_gb')} GB, "
+        f"Python {res['machine'].get('python')}"
+        + (f", PostgreSQL {res['machine']['postgres']}" if res["machine"].get("postgres") else "")
+        + f", SQLite {res['machine'].get('sqlite')}; commit {(res.get('git_commit') or 'unknown')[:12]}"
+    )
     return "\n".join(lines)
 
 
@@ -594,15 +720,19 @@ def consistency(api_year: dict[str, Any], raw: dict[str, Any] | None, naive: dic
     if raw:
         s = raw["summary"]
         out["api_vs_raw_group_by"] = (
-            api_year["totalMessages"] == s["total_messages"] and api_year["totalTokens"] == s["total_tokens"]
+            api_year["totalMessages"] == s["total_messages"]
+            and api_year["totalTokens"] == s["total_tokens"]
             and api_year["totalConversations"] == s["total_conversations"]
-            and abs(float(api_year["totalCost"]) - float(s["total_cost"])) <= 1e-6 + 1e-12 * float(s["total_cost"]))
+            and abs(float(api_year["totalCost"]) - float(s["total_cost"])) <= 1e-6 + 1e-12 * float(s["total_cost"])
+        )
     if naive:
         s = naive["summary"]
         out["api_vs_naive_pandas"] = (
-            api_year["totalMessages"] == s["total_messages"] and api_year["totalTokens"] == s["total_tokens"]
+            api_year["totalMessages"] == s["total_messages"]
+            and api_year["totalTokens"] == s["total_tokens"]
             and api_year["totalConversations"] == s["total_conversations"]
-            and abs(float(api_year["totalCost"]) - s["total_cost"]) <= 1e-3 + 1e-9 * s["total_cost"])
+            and abs(float(api_year["totalCost"]) - s["total_cost"]) <= 1e-3 + 1e-9 * s["total_cost"]
+        )
     return out
 
 
@@ -612,6 +742,7 @@ def consistency(api_year: dict[str, Any], raw: dict[str, Any] | None, naive: dic
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM unwinds like Ctrl-C, so the finally blocks stop gunicorn and drop the database."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
 
@@ -623,19 +754,26 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--events", type=int, default=1_000_000, help="events to generate and import")
     p.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     p.add_argument("--requests", type=int, default=30, help="timed requests per case (after one warm-up per worker)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     p.add_argument("--out", help="JSON result file (default: bench/results/<backend>-<events>.json)")
-    p.add_argument("--postgres-admin-url", default=os.environ.get("BENCH_POSTGRES_ADMIN_URL", DEFAULT_ADMIN_URL),
-                   help="server where the throw-away database billing_bench_<random> is created")
+    p.add_argument(
+        "--postgres-admin-url",
+        default=os.environ.get("BENCH_POSTGRES_ADMIN_URL", DEFAULT_ADMIN_URL),
+        help="server where the throw-away database billing_bench_<random> is created",
+    )
     p.add_argument("--keep", action="store_true", help="keep the database and the generated JSONL")
     p.add_argument("--seed", type=int, default=1, help="generator seed")
-    p.add_argument("--jsonl", help="reuse this generated file if it exists (else write it there and keep it); "
-                                   "data ends when it was generated, so reuse it the same day")
+    p.add_argument(
+        "--jsonl",
+        help="reuse this generated file if it exists (else write it there and keep it); "
+        "data ends when it was generated, so reuse it the same day",
+    )
     p.add_argument("--baseline-runs", type=int, default=3, help="timed runs of each baseline (median reported)")
     p.add_argument("--skip-naive", action="store_true", help="skip the naive pandas baseline")
     p.add_argument("--no-settle", action="store_true", help="PostgreSQL: skip VACUUM (ANALYZE) after the import")
@@ -653,9 +791,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     res: dict[str, Any] = {
-        "events": args.events, "backend": args.backend, "workers": args.workers, "requests": args.requests,
-        "baseline_runs": args.baseline_runs, "seed": args.seed,
-        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": git_commit(),
+        "events": args.events,
+        "backend": args.backend,
+        "workers": args.workers,
+        "requests": args.requests,
+        "baseline_runs": args.baseline_runs,
+        "seed": args.seed,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
         "org_timezone": ORG_TZ,
     }
     if args.requests < 30:
@@ -673,8 +816,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"generating {args.events:,} events into {jsonl}")
             stats = generate(jsonl, args.events, args.seed)
             res["generation"] = asdict(stats)
-            log(f"  {stats.events:,} events, {stats.conversations:,} conversations, {stats.bytes / 1e6:,.0f} MB "
-                f"in {stats.seconds:.1f} s")
+            log(
+                f"  {stats.events:,} events, {stats.conversations:,} conversations, {stats.bytes / 1e6:,.0f} MB "
+                f"in {stats.seconds:.1f} s"
+            )
 
         # 2. Fresh database, schema, organization, token, user.
         db = create_database(args.backend, args.postgres_admin_url, workdir)
@@ -682,11 +827,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = {**os.environ, "DATABASE_URL": db.url, "SECRET_KEY": secrets.token_hex(32), "LOG_LEVEL": "WARNING"}
         cli(env, "db", "upgrade")
         cli(env, "create-org", ORG, "--timezone", ORG_TZ)
-        token = cli(env, "create-token", "--org", ORG, "--name", "bench", "--scope", "read").stdout.strip() \
-            .splitlines()[-1]
+        token = (
+            cli(env, "create-token", "--org", ORG, "--name", "bench", "--scope", "read").stdout.strip().splitlines()[-1]
+        )
         cli(env, "create-user", "--org", ORG, "--email", USER_EMAIL, "--password", USER_PASSWORD)
-        priced = db_scalar(db.url, "SELECT COUNT(DISTINCT model) FROM model_prices WHERE model IN ("
-                           + ", ".join(f"'{m}'" for m in MODELS) + ")")
+        priced = db_scalar(
+            db.url,
+            "SELECT COUNT(DISTINCT model) FROM model_prices WHERE model IN ("
+            + ", ".join(f"'{m}'" for m in MODELS)
+            + ")",
+        )
         if priced != len(MODELS):
             log(f"warning: only {priced} of the generator's {len(MODELS)} models have a price")
 
@@ -700,8 +850,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         res["import_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
         res["events_in_db"] = db_scalar(db.url, "SELECT COUNT(*) FROM usage_events")
         res["ingest_events_per_s"] = round(res["events_in_db"] / res["ingest_seconds"], 0)
-        log(f"  {res['events_in_db']:,} events in {res['ingest_seconds']:.1f} s = "
-            f"{res['ingest_events_per_s']:,.0f} events/s ({res['ingest_output']}), peak RSS {res['import_peak_rss_mb']} MB")
+        log(
+            f"  {res['events_in_db']:,} events in {res['ingest_seconds']:.1f} s = "
+            f"{res['ingest_events_per_s']:,.0f} events/s ({res['ingest_output']}), peak RSS {res['import_peak_rss_mb']} MB"
+        )
         if res["events_in_db"] != args.events and not args.jsonl:
             log(f"warning: {res['events_in_db']:,} events stored, {args.events:,} generated")
         res["settle_seconds"] = 0.0 if args.no_settle else round(settle(db), 2)
@@ -723,8 +875,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             res["warmups_per_case"] = warmups
             res["loadavg_before_http"] = [round(x, 2) for x in os.getloadavg()]
             if res["loadavg_before_http"][0] > 0.5 * res["machine"]["nproc"]:
-                log(f"warning: load average {res['loadavg_before_http']} on {res['machine']['nproc']} CPUs: "
-                    "other work on this machine will show in the timings")
+                log(
+                    f"warning: load average {res['loadavg_before_http']} on {res['machine']['nproc']} CPUs: "
+                    "other work on this machine will show in the timings"
+                )
             log(f"timing GET /api/v1/analytics/billing: {warmups} warm-up + {args.requests} requests per case")
             cases = run_api_cases(client, token, args.requests, warmups)
             log(f"timing the dashboard callback load_report: {warmups} warm-up + {args.requests} requests")
@@ -733,8 +887,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             client.close()
         res["server_peak_rss_mb"] = server.peak_rss_mb()
-        log(f"  peak RSS: worker {res['server_peak_rss_mb']['worker']} MB, "
-            f"master {res['server_peak_rss_mb']['master']} MB")
+        log(
+            f"  peak RSS: worker {res['server_peak_rss_mb']['worker']} MB, "
+            f"master {res['server_peak_rss_mb']['master']} MB"
+        )
         server.stop()
         res["cases"] = {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in cases}
         res["callback"] = {k: v for k, v in asdict(callback).items() if k != "name"}
@@ -742,32 +898,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # 5. Baselines in-process, on the same database, for `year` in the organization's zone.
         year = next(c for c in cases if c.name == "year")
         window = baselines.year_window(ORG_TZ)
-        if year.period and (year.period.get("startDate"), year.period.get("endDate")) != \
-                (window.start.isoformat(), window.end.isoformat()):
+        if year.period and (year.period.get("startDate"), year.period.get("endDate")) != (
+            window.start.isoformat(),
+            window.end.isoformat(),
+        ):
             log(f"warning: the API's year is {year.period}, the baselines' {window}")
         engine = baselines.make_baseline_engine(db.url)
         try:
             log(f"baseline raw GROUP BY (year), {args.baseline_runs} runs")
-            raw = baselines.time_baseline(baselines.raw_group_by_report, engine, org_id(db), window,
-                                          args.baseline_runs)
+            raw = baselines.time_baseline(baselines.raw_group_by_report, engine, org_id(db), window, args.baseline_runs)
             log(f"  runs {raw.runs_ms} ms, median {raw.median_ms:,.1f} ms")
             naive = None
             if not args.skip_naive:
                 log(f"baseline naive pandas (year), {args.baseline_runs} runs")
-                naive = baselines.time_baseline(baselines.naive_pandas_report, engine, org_id(db), window,
-                                                args.baseline_runs)
+                naive = baselines.time_baseline(
+                    baselines.naive_pandas_report, engine, org_id(db), window, args.baseline_runs
+                )
                 log(f"  runs {naive.runs_ms} ms, median {naive.median_ms:,.1f} ms")
         finally:
             engine.dispose()
-        res["baselines"] = {"raw_group_by_ms": round(raw.median_ms, 1),
-                            "naive_pandas_ms": round(naive.median_ms, 1) if naive else None,
-                            "raw_group_by_runs_ms": raw.runs_ms,
-                            "naive_pandas_runs_ms": naive.runs_ms if naive else None,
-                            "period": {"name": "year", "startDate": window.start.isoformat(),
-                                       "endDate": window.end.isoformat(), "timezone": ORG_TZ}}
-        res["ratios"] = {"year_vs_raw": round(raw.median_ms / year.p50_ms, 1),
-                         "year_vs_naive": round(naive.median_ms / year.p50_ms, 1) if naive else None,
-                         "basis": "baseline median (in-process) / API year p50 (over HTTP)"}
+        res["baselines"] = {
+            "raw_group_by_ms": round(raw.median_ms, 1),
+            "naive_pandas_ms": round(naive.median_ms, 1) if naive else None,
+            "raw_group_by_runs_ms": raw.runs_ms,
+            "naive_pandas_runs_ms": naive.runs_ms if naive else None,
+            "period": {
+                "name": "year",
+                "startDate": window.start.isoformat(),
+                "endDate": window.end.isoformat(),
+                "timezone": ORG_TZ,
+            },
+        }
+        res["ratios"] = {
+            "year_vs_raw": round(raw.median_ms / year.p50_ms, 1),
+            "year_vs_naive": round(naive.median_ms / year.p50_ms, 1) if naive else None,
+            "basis": "baseline median (in-process) / API year p50 (over HTTP)",
+        }
         res["consistency"] = consistency(year.summary or {}, raw.report, naive.report if naive else None)
         res["consistency"]["dashboard_vs_api"] = callback.total_messages == year.total_messages
         res["targets"] = build_targets(res)

@@ -9,19 +9,30 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Boolean, Connection, Integer, MetaData, String, Table, delete, select, update
 
 from .db import sqlite_local_date
-from .models import (AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns,
-                     usage_events)
+from .models import AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns, usage_events
 from .queries import load, run_in_chunks, sql
 
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
 # and cannot deadlock.
-AGGREGATE_QUERIES = ("aggregate/quarter", "aggregate/day", "aggregate/daily", "aggregate/conversations",
-                     "aggregate/starts", "aggregate/totals")
+AGGREGATE_QUERIES = (
+    "aggregate/quarter",
+    "aggregate/day",
+    "aggregate/daily",
+    "aggregate/conversations",
+    "aggregate/starts",
+    "aggregate/totals",
+)
 EVENT_COLUMNS = [c.name for c in usage_events.columns]
 # Binary COPY needs each column's PostgreSQL type, from the column's type in models.py.
-_COPY_TYPE = {Integer: "int4", BigInteger: "int8", String: "text", Boolean: "bool", UTCDateTime: "timestamptz",
-              Money: "numeric"}
+_COPY_TYPE = {
+    Integer: "int4",
+    BigInteger: "int8",
+    String: "text",
+    Boolean: "bool",
+    UTCDateTime: "timestamptz",
+    Money: "numeric",
+}
 COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns]
 
 # SQLite keeps money as 64-bit integers of 1e-10 dollars: the most any stored total can hold
@@ -89,18 +100,23 @@ class EventWriter:
         batch, day, conversation = self.conn.execute(load("stage/totals_sqlite"), {"org_id": self.org_id}).one()
         if batch + max(day or 0, conversation or 0) < SQLITE_MAX_TOTAL * 0.99:
             return
-        new = [(event_id, sqlite_local_date(ts, self.tz), conv, cost)
-               for event_id, ts, conv, cost in self.conn.execute(load("stage/events_sqlite"))]
-        totals = {"day": self._stored("stage/day_costs_sqlite", sorted({r[1] for r in new})),
-                  "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new}))}
+        new = [
+            (event_id, sqlite_local_date(ts, self.tz), conv, cost)
+            for event_id, ts, conv, cost in self.conn.execute(load("stage/events_sqlite"))
+        ]
+        totals = {
+            "day": self._stored("stage/day_costs_sqlite", sorted({r[1] for r in new})),
+            "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new})),
+        }
         for event_id, event_day, conv, cost in new:
             for kind, key in (("day", event_day), ("conversation", conv)):
                 totals[kind][key] += cost
                 if totals[kind][key] > SQLITE_MAX_TOTAL:
                     limit = Decimal(SQLITE_MAX_TOTAL).scaleb(-MONEY_SCALE)
                     what = f"the organization's total for {key}" if kind == "day" else f"conversation {key!r}"
-                    raise TotalTooLarge(event_id, f"would take {what} past {limit} dollars, the most "
-                                                  "one stored total holds on SQLite")
+                    raise TotalTooLarge(
+                        event_id, f"would take {what} past {limit} dollars, the most one stored total holds on SQLite"
+                    )
 
     def _stored(self, query: str, keys: list[str]) -> defaultdict[str, int]:
         stored: defaultdict[str, int] = defaultdict(int)
@@ -126,7 +142,8 @@ class EventWriter:
         self.conn.execute(
             update(organizations)
             .where(organizations.c.id == self.org_id, organizations.c.max_conversation_seconds < longest)
-            .values(max_conversation_seconds=longest))
+            .values(max_conversation_seconds=longest)
+        )
         inserted, unpriced = self.conn.execute(load("stage/counts")).one()
         return int(inserted), int(unpriced)
 
@@ -152,5 +169,3 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
         events += writer.aggregate_new()[0]
         writer.close()
     return events
-
-

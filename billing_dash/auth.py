@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import OperationalError
@@ -30,7 +30,7 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,13 @@ def create_user(conn: Connection, org: Organization, email: str, password: str) 
         raise AccountError(f"A user with email {email!r} already exists.")
     return conn.execute(
         users.insert()
-        .values(organization_id=org.id, email=email, password_hash=generate_password_hash(password, method="scrypt"),
-                created_at=_now(), session_token=_new_session_token())
+        .values(
+            organization_id=org.id,
+            email=email,
+            password_hash=generate_password_hash(password, method="scrypt"),
+            created_at=_now(),
+            session_token=_new_session_token(),
+        )
         .returning(users.c.id)
     ).scalar_one()
 
@@ -96,8 +101,11 @@ def set_password(conn: Connection, email: str, password: str) -> None:
     """Change a user's password and end every session they have."""
     _check_password_rules(password)
     email = email.strip().lower()
-    done = conn.execute(update(users).where(users.c.email == email).values(
-        password_hash=generate_password_hash(password, method="scrypt"), session_token=_new_session_token()))
+    done = conn.execute(
+        update(users)
+        .where(users.c.email == email)
+        .values(password_hash=generate_password_hash(password, method="scrypt"), session_token=_new_session_token())
+    )
     if done.rowcount == 0:
         raise AccountError(f"No user with email {email!r}.")
 
@@ -171,10 +179,15 @@ def create_token(conn: Connection, org: Organization, name: str, scopes: tuple[s
     if conn.execute(exists).first():
         raise AccountError(f"Organization {org.name!r} already has a token named {name!r}.")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(api_tokens.insert().values(
-        organization_id=org.id, name=name, token_hash=_hash_token(token),
-        scopes=" ".join(s for s in SCOPES if s in scopes), created_at=_now(),
-    ))
+    conn.execute(
+        api_tokens.insert().values(
+            organization_id=org.id,
+            name=name,
+            token_hash=_hash_token(token),
+            scopes=" ".join(s for s in SCOPES if s in scopes),
+            created_at=_now(),
+        )
+    )
     return token
 
 

@@ -91,8 +91,7 @@ def create_org(ctx: click.Context, name: str, tz: str) -> None:
 @main.command("create-user")
 @click.option("--org", required=True, help="Organization name.")
 @click.option("--email", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted for when omitted.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted for when omitted.")
 @click.pass_context
 def create_user(ctx: click.Context, org: str, email: str, password: str) -> None:
     """Create a dashboard user in an organization."""
@@ -103,8 +102,7 @@ def create_user(ctx: click.Context, org: str, email: str, password: str) -> None
 
 @main.command("set-password")
 @click.option("--email", required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="Prompted for when omitted.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, help="Prompted for when omitted.")
 @click.pass_context
 def set_password(ctx: click.Context, email: str, password: str) -> None:
     """Change a user's password; every session of that user ends."""
@@ -116,15 +114,18 @@ def set_password(ctx: click.Context, email: str, password: str) -> None:
 @main.command("create-token")
 @click.option("--org", required=True, help="Organization name.")
 @click.option("--name", default="default", show_default=True, help="A label to find and revoke the token by.")
-@click.option("--scope", "scopes", type=click.Choice(auth.SCOPES), multiple=True,
-              help="read and/or ingest; both by default.")
+@click.option(
+    "--scope", "scopes", type=click.Choice(auth.SCOPES), multiple=True, help="read and/or ingest; both by default."
+)
 @click.pass_context
 def create_token(ctx: click.Context, org: str, name: str, scopes: tuple[str, ...]) -> None:
     """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
     with _engine(ctx).begin() as conn:
         token = auth.create_token(conn, auth.get_org(conn, org), name, scopes or auth.SCOPES)
-    click.echo(f"token {name!r} for {org!r} (scopes: {' '.join(scopes or auth.SCOPES)}); store it now, "
-               "it is not shown again:", err=True)
+    click.echo(
+        f"token {name!r} for {org!r} (scopes: {' '.join(scopes or auth.SCOPES)}); store it now, it is not shown again:",
+        err=True,
+    )
     click.echo(token)
 
 
@@ -149,7 +150,8 @@ def set_budget(ctx: click.Context, org: str, agent_id: str, tokens: int) -> None
     with _engine(ctx).begin() as conn:
         org_obj = auth.get_org(conn, org)
         done = conn.execute(
-            update(agents).where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
+            update(agents)
+            .where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
             .values(monthly_token_budget=tokens or None)
         )
         if done.rowcount == 0:
@@ -194,8 +196,17 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
     stream = sys.stdin.buffer if file == "-" else open(file, "rb")
     size = 0 if file == "-" else os.fstat(stream.fileno()).st_size
     reader = read_csv if fmt == "csv" else read_jsonl
-    with stream, tqdm(total=size or None, unit="B", unit_scale=True, desc="importing", file=sys.stderr,
-                      disable=True if size < PROGRESS_MIN_BYTES else None) as bar:
+    with (
+        stream,
+        tqdm(
+            total=size or None,
+            unit="B",
+            unit_scale=True,
+            desc="importing",
+            file=sys.stderr,
+            disable=True if size < PROGRESS_MIN_BYTES else None,
+        ) as bar,
+    ):
         try:
             result = _import(_engine(ctx), org, reader(_lines(stream, bar)))
         except IngestError as exc:
@@ -204,8 +215,10 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
                 click.echo(f"error: {error.describe('line')}", err=True)
             more = " (stopped after the first errors)" if exc.truncated else ""
             raise click.ClickException(f"{file}: {len(exc.errors)} invalid line(s){more}; nothing was imported.")
-    click.echo(f"inserted {result.inserted}, skipped {result.skipped} already imported"
-               + (f", {result.unpriced} unpriced (no price for their model)" if result.unpriced else ""))
+    click.echo(
+        f"inserted {result.inserted}, skipped {result.skipped} already imported"
+        + (f", {result.unpriced} unpriced (no price for their model)" if result.unpriced else "")
+    )
 
 
 @main.command("rebuild-aggregates")
@@ -239,8 +252,11 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
         events = enumerate(generate_events(days, per_day, seed))
         result = ingest(conn, org_obj.id, events)
         for agent_id, budget in demo_budgets().items():
-            conn.execute(update(agents).where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
-                         .values(monthly_token_budget=budget))
+            conn.execute(
+                update(agents)
+                .where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
+                .values(monthly_token_budget=budget)
+            )
     click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
 
 
@@ -271,8 +287,11 @@ def serve(host: str, port: int) -> None:
 
     app = create_app(dev=True)
     if not _is_loopback(host):
-        log.warning("serving on %s: other machines can reach this development server; in production run "
-                    "gunicorn app:server with its own SECRET_KEY", host)
+        log.warning(
+            "serving on %s: other machines can reach this development server; in production run "
+            "gunicorn app:server with its own SECRET_KEY",
+            host,
+        )
     click.echo(f"billing-dash on http://{host}:{port}/dashboard/billing")
     app.run(host=host, port=port, debug=False)
 

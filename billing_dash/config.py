@@ -19,8 +19,10 @@ from sqlalchemy.exc import ArgumentError
 # Relative, so they are the current directory's (the checkout for `make run`), never the package's.
 INSTANCE_DIR = Path("instance")
 
-SUPPORTED_DATABASES = ("use sqlite:///path/to/billing.db or postgresql://user:password@host/db "
-                       "(postgres:// and postgresql+psycopg:// mean the same, with psycopg 3)")
+SUPPORTED_DATABASES = (
+    "use sqlite:///path/to/billing.db or postgresql://user:password@host/db "
+    "(postgres:// and postgresql+psycopg:// mean the same, with psycopg 3)"
+)
 _POSTGRESQL = {"postgres", "postgresql", "postgresql+psycopg"}
 _SQLITE = {"sqlite", "sqlite+pysqlite"}
 
@@ -38,6 +40,7 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
         if not (raw.strip().isascii() and raw.strip().isdigit() and int(raw) >= minimum):
             raise ValueError(f"must be a whole number >= {minimum}, got {raw!r}")
         return int(raw)
+
     return parse
 
 
@@ -149,7 +152,7 @@ class Settings:
     log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.", _log_level)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Read and validate every setting (`overrides` by field name win); ConfigError names a bad one."""
         env = os.environ if environ is None else environ
         values = {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ def sqlite_local_date(ts: str | None, tz: str) -> str | None:
     """SQLite twin of PostgreSQL's local_date (migration 0006), for naive-UTC text timestamps."""
     if ts is None:
         return None
-    instant = datetime.fromisoformat(ts).replace(tzinfo=timezone.utc)
+    instant = datetime.fromisoformat(ts).replace(tzinfo=UTC)
     return instant.astimezone(_zone(tz)).date().isoformat()
 
 
@@ -130,11 +130,15 @@ def check_schema(engine: Engine) -> None:
         raise SchemaNotReady("The database has no schema yet: run `billing-dash db upgrade`.")
     known = {rev.revision for rev in script.walk_revisions()}
     if current - known:
-        raise SchemaNotReady(f"The database schema is at revision {', '.join(sorted(current))}, which this "
-                             "version of billing-dash does not know (a newer version migrated it).",
-                             code="database_schema_unknown")
-    raise SchemaNotReady(f"The database schema is at revision {', '.join(sorted(current))}, older than this "
-                         f"version's {', '.join(sorted(heads))}: run `billing-dash db upgrade`.")
+        raise SchemaNotReady(
+            f"The database schema is at revision {', '.join(sorted(current))}, which this "
+            "version of billing-dash does not know (a newer version migrated it).",
+            code="database_schema_unknown",
+        )
+    raise SchemaNotReady(
+        f"The database schema is at revision {', '.join(sorted(current))}, older than this "
+        f"version's {', '.join(sorted(heads))}: run `billing-dash db upgrade`."
+    )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 AGENTS = [
     # id, name, models with weights, monthly token budget (None: no budget)
@@ -16,16 +16,31 @@ AGENTS = [
     ("agent-docs", "Docs Q&A", {"gemini-2.5-flash": 5, "claude-3-5-haiku": 3}, None),
     ("agent-billing", "Billing Assistant", {"claude-sonnet-4": 4, "gpt-4.1": 3}, None),
 ]
-TOPICS = ["Refund request", "Password reset", "Invoice question", "Plan upgrade", "API error 429",
-          "SSO setup", "Data export", "Shipping delay", "Pricing for teams", "Bug report",
-          "Webhook retries", "Account deletion", "Onboarding call", "VPN access", "Laptop replacement"]
+TOPICS = [
+    "Refund request",
+    "Password reset",
+    "Invoice question",
+    "Plan upgrade",
+    "API error 429",
+    "SSO setup",
+    "Data export",
+    "Shipping delay",
+    "Pricing for teams",
+    "Bug report",
+    "Webhook retries",
+    "Account deletion",
+    "Onboarding call",
+    "VPN access",
+    "Laptop replacement",
+]
 
 
-def generate_events(days: int = 400, conversations_per_day: float = 20.0, seed: int = 7,
-                    end: datetime | None = None) -> Iterator[dict]:
+def generate_events(
+    days: int = 400, conversations_per_day: float = 20.0, seed: int = 7, end: datetime | None = None
+) -> Iterator[dict]:
     """Yield import-ready event dicts in time order; the same seed gives the same data."""
     rng = random.Random(seed)
-    end = end or datetime.now(timezone.utc)
+    end = end or datetime.now(UTC)
     start = (end - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
     n = 0
     for day in range(days + 1):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -73,7 +73,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime: billing timestamps must carry a UTC offset")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value, dialect):
@@ -82,8 +82,8 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, str):
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 metadata = MetaData(
@@ -156,10 +156,9 @@ conversations = Table(
     # When the events that set the title and the agent happened: the newest stored event wins.
     Column("title_ts", UTCDateTime),
     Column("agent_ts", UTCDateTime),
-    ForeignKeyConstraint(
-        ["organization_id", "agent_id"], ["agents.organization_id", "agents.id"]
-    ),
+    ForeignKeyConstraint(["organization_id", "agent_id"], ["agents.organization_id", "agents.id"]),
 )
+
 
 def usage_event_columns() -> list[Column]:
     """Columns of one stored event; also those of the temporary tables the ingest stages in."""
@@ -190,6 +189,7 @@ usage_events = Table(
 
 # Pre-aggregated usage, maintained in the transaction that stores the events, so a report
 # reads rows whose number does not grow with the number of messages.
+
 
 class UsageSum(NamedTuple):
     """A sum that every usage aggregate keeps: its column, its type, and what one event adds to
@@ -277,8 +277,13 @@ conversation_totals = Table(
     Column("message_count", BigInteger, nullable=False),
     Index("ix_conversation_totals_first", "organization_id", "first_ts", "last_ts", "agent_id"),
     # The costliest whole conversations (top_conversations); partial, see migration 0003.
-    Index("ix_conversation_totals_cost", "organization_id", "cost",
-          postgresql_where=text("agent_id = ''"), sqlite_where=text("agent_id = ''")),
+    Index(
+        "ix_conversation_totals_cost",
+        "organization_id",
+        "cost",
+        postgresql_where=text("agent_id = ''"),
+        sqlite_where=text("agent_id = ''"),
+    ),
 )
 
 # Per local day of the organization's zone and agent (ALL_AGENTS too): conversations whose first
@@ -304,23 +309,23 @@ model_prices = Table(
 )
 
 __all__ = [
+    "AGGREGATES",
+    "ALL_AGENTS",
+    "USAGE_SUMS",
     "Money",
     "UTCDateTime",
-    "metadata",
-    "organizations",
-    "users",
-    "api_tokens",
     "agents",
-    "conversations",
-    "usage_events",
-    "model_prices",
-    "usage_quarter",
-    "usage_day",
-    "usage_daily",
+    "api_tokens",
     "conversation_daily",
-    "conversation_totals",
     "conversation_starts",
-    "ALL_AGENTS",
-    "AGGREGATES",
-    "USAGE_SUMS",
+    "conversation_totals",
+    "conversations",
+    "metadata",
+    "model_prices",
+    "organizations",
+    "usage_daily",
+    "usage_day",
+    "usage_events",
+    "usage_quarter",
+    "users",
 ]

@@ -49,8 +49,9 @@ def _string() -> dict[str, str]:
     return {"type": "string"}
 
 
-def _object(properties: dict[str, Any], description: str | None = None,
-            required: list[str] | None = None) -> dict[str, Any]:
+def _object(
+    properties: dict[str, Any], description: str | None = None, required: list[str] | None = None
+) -> dict[str, Any]:
     schema: dict[str, Any] = {
         "type": "object",
         "required": list(properties) if required is None else required,
@@ -86,7 +87,8 @@ def _param_ref(name: str) -> dict[str, str]:
 _REPORT_PARAMS = ["period", "startDate", "endDate", "tz", "limit"]
 _REPORT_400 = (
     "Bad query parameters. Codes: invalid_period, missing_date, invalid_date, "
-    "invalid_range (startDate after endDate, or a custom range over " f"{MAX_CUSTOM_DAYS} days), "
+    "invalid_range (startDate after endDate, or a custom range over "
+    f"{MAX_CUSTOM_DAYS} days), "
     "invalid_timezone, invalid_limit."
 )
 
@@ -162,9 +164,12 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "messageCount": _count(),
                 "conversationCount": _count(),
                 "monthlyTokenBudget": _count("Only for an agent with a monthly token budget."),
-                "budgetUsedPercent": {"type": "number", "minimum": 0,
-                                      "description": "Only with `monthlyTokenBudget`: the percent of it used this "
-                                                     "calendar month, as in `budgets`."},
+                "budgetUsedPercent": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "Only with `monthlyTokenBudget`: the percent of it used this "
+                    "calendar month, as in `budgets`.",
+                },
             },
             "Usage of one agent; costliest first.",
             required=["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount"],
@@ -207,8 +212,11 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "agentName": _string(),
                 "monthlyTokenBudget": _count(),
                 "monthTokens": _count("Tokens used in the current calendar month."),
-                "budgetUsedPercent": {"type": "number", "minimum": 0,
-                                      "description": "monthTokens / monthlyTokenBudget * 100, rounded to 2 decimals."},
+                "budgetUsedPercent": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "monthTokens / monthlyTokenBudget * 100, rounded to 2 decimals.",
+                },
             },
             "An agent with a monthly token budget and its use this calendar month.",
         ),
@@ -225,13 +233,29 @@ def _schemas(max_events: int) -> dict[str, Any]:
         ),
         "UsageEvent": {
             "type": "object",
-            "required": ["event_id", "timestamp", "agent_id", "conversation_id", "model",
-                         "prompt_tokens", "completion_tokens"],
+            "required": [
+                "event_id",
+                "timestamp",
+                "agent_id",
+                "conversation_id",
+                "model",
+                "prompt_tokens",
+                "completion_tokens",
+            ],
             "properties": {
-                "event_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN,
-                             "description": "Unique per organization; an id already stored is skipped."},
-                "timestamp": {"type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN,
-                              "description": "ISO 8601 with a UTC offset or Z."},
+                "event_id": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 200,
+                    "pattern": TEXT_PATTERN,
+                    "description": "Unique per organization; an id already stored is skipped.",
+                },
+                "timestamp": {
+                    "type": "string",
+                    "format": "date-time",
+                    "pattern": TIMESTAMP_PATTERN,
+                    "description": "ISO 8601 with a UTC offset or Z.",
+                },
                 "agent_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
                 "agent_name": {"type": ["string", "null"], "maxLength": 500, "pattern": TEXT_PATTERN},
                 "conversation_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
@@ -246,8 +270,8 @@ def _schemas(max_events: int) -> dict[str, Any]:
                         {"type": "null"},
                     ],
                     "description": f"US dollars, stored to {MONEY_SCALE} decimals. When absent, computed from the "
-                                   "model price table at the event's time; a model without a price "
-                                   "then counts as unpriced (cost 0).",
+                    "model price table at the event's time; a model without a price "
+                    "then counts as unpriced (cost 0).",
                 },
             },
             "description": "One LLM call (message) of an agent.",
@@ -272,18 +296,35 @@ def _parameters() -> dict[str, Any]:
         return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
 
     return {
-        "period": query("period", {"type": "string", "enum": list(PERIODS), "default": "month"},
-                        "Calendar period up to today, in `tz`; `custom` needs startDate and endDate."),
-        "startDate": query("startDate", {"type": "string", "format": "date", "pattern": DATE_PATTERN},
-                           "First day (YYYY-MM-DD, inclusive); required when period=custom."),
-        "endDate": query("endDate", {"type": "string", "format": "date", "pattern": DATE_PATTERN},
-                         "Last day (YYYY-MM-DD, inclusive); required when period=custom."),
-        "tz": query("tz", {"type": "string"},
-                    "IANA time zone name, e.g. Europe/Berlin; defaults to the organization's zone."),
-        "limit": query("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                       "How many topConversations to return."),
-        "section": query("section", {"type": "string", "enum": list(SECTIONS)},
-                         "Which table of the report to download.", required=True),
+        "period": query(
+            "period",
+            {"type": "string", "enum": list(PERIODS), "default": "month"},
+            "Calendar period up to today, in `tz`; `custom` needs startDate and endDate.",
+        ),
+        "startDate": query(
+            "startDate",
+            {"type": "string", "format": "date", "pattern": DATE_PATTERN},
+            "First day (YYYY-MM-DD, inclusive); required when period=custom.",
+        ),
+        "endDate": query(
+            "endDate",
+            {"type": "string", "format": "date", "pattern": DATE_PATTERN},
+            "Last day (YYYY-MM-DD, inclusive); required when period=custom.",
+        ),
+        "tz": query(
+            "tz", {"type": "string"}, "IANA time zone name, e.g. Europe/Berlin; defaults to the organization's zone."
+        ),
+        "limit": query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+            "How many topConversations to return.",
+        ),
+        "section": query(
+            "section",
+            {"type": "string", "enum": list(SECTIONS)},
+            "Which table of the report to download.",
+            required=True,
+        ),
     }
 
 
@@ -297,8 +338,12 @@ def _responses() -> dict[str, Any]:
             "The database is unavailable (code database_unavailable; retry later) or its schema is not "
             "the newest migration (code database_not_migrated: run `billing-dash db upgrade`; "
             "database_schema_unknown: a newer version migrated it).",
-            {"Retry-After": {"description": "Seconds to wait before retrying.",
-                             "schema": {"type": "integer", "minimum": 0}}},
+            {
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": {"type": "integer", "minimum": 0},
+                }
+            },
         ),
     }
 
@@ -323,8 +368,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "security": secured,
                 "parameters": [_param_ref(p) for p in _REPORT_PARAMS],
                 "responses": _report_responses(
-                    {"description": "The report.",
-                     "content": {"application/json": {"schema": _ref("BillingReport")}}},
+                    {"description": "The report.", "content": {"application/json": {"schema": _ref("BillingReport")}}},
                     _REPORT_400,
                 ),
             }
@@ -337,11 +381,16 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "security": secured,
                 "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "section"]],
                 "responses": _report_responses(
-                    {"description": "The CSV file.",
-                     "headers": {"Content-Disposition": {
-                         "description": 'attachment; filename="billing-<section>-<period>-<start>-to-<end>.csv"',
-                         "schema": {"type": "string"}}},
-                     "content": {"text/csv": {"schema": {"type": "string"}}}},
+                    {
+                        "description": "The CSV file.",
+                        "headers": {
+                            "Content-Disposition": {
+                                "description": 'attachment; filename="billing-<section>-<period>-<start>-to-<end>.csv"',
+                                "schema": {"type": "string"},
+                            }
+                        },
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
                     _REPORT_400 + " Also invalid_section.",
                 ),
             }
@@ -356,11 +405,12 @@ def _paths(max_events: int) -> dict[str, Any]:
                     f"event_id already stored for the organization is skipped. At most {max_events:,} events."
                 ),
                 "security": secured,
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": _ref("IngestRequest")}}},
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("IngestRequest")}}},
                 "responses": {
-                    "200": {"description": "The batch was stored.",
-                            "content": {"application/json": {"schema": _ref("IngestResult")}}},
+                    "200": {
+                        "description": "The batch was stored.",
+                        "content": {"application/json": {"schema": _ref("IngestResult")}},
+                    },
                     "400": _error("Invalid JSON, body or events; nothing was stored.", schema="IngestError"),
                     "401": _response_ref("Unauthorized"),
                     "403": _error("The token lacks the ingest scope (code forbidden)."),
@@ -375,8 +425,12 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "summary": "Liveness and database check",
                 "security": [],
                 "responses": {
-                    "200": {"description": "Up, database reachable.",
-                            "content": {"application/json": {"schema": _object({"status": {"type": "string", "const": "ok"}})}}},
+                    "200": {
+                        "description": "Up, database reachable.",
+                        "content": {
+                            "application/json": {"schema": _object({"status": {"type": "string", "const": "ok"}})}
+                        },
+                    },
                     "503": _response_ref("ServiceUnavailable"),
                 },
             }
@@ -387,8 +441,10 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "summary": "This document",
                 "security": [],
                 "responses": {
-                    "200": {"description": "The OpenAPI document.",
-                            "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "200": {
+                        "description": "The OpenAPI document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
                 },
             }
         },
@@ -416,8 +472,11 @@ def openapi_document(settings: Settings) -> dict:
             "parameters": _parameters(),
             "responses": _responses(),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "An organization API token (scopes: read, ingest)."},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An organization API token (scopes: read, ingest).",
+                },
             },
         },
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -81,13 +81,24 @@ class Period:
             if local_midnight_utc(last + timedelta(days=1), org_tz) > end:
                 last -= timedelta(days=1)
         if first > last:  # no whole day inside: all of it is edge
-            return {"start": start, "end": end, "day_from": first, "day_to": first - timedelta(days=1),
-                    "full_start": end, "full_end": end}
-        return {"start": start, "end": end, "day_from": first, "day_to": last,
-                "full_start": local_midnight_utc(first, org_tz),
-                "full_end": local_midnight_utc(last + timedelta(days=1), org_tz)}
+            return {
+                "start": start,
+                "end": end,
+                "day_from": first,
+                "day_to": first - timedelta(days=1),
+                "full_start": end,
+                "full_end": end,
+            }
+        return {
+            "start": start,
+            "end": end,
+            "day_from": first,
+            "day_to": last,
+            "full_start": local_midnight_utc(first, org_tz),
+            "full_end": local_midnight_utc(last + timedelta(days=1), org_tz),
+        }
 
-    def previous(self) -> "Period":
+    def previous(self) -> Period:
         """The period of the same length that ends the day before this one starts."""
         end = self.start - timedelta(days=1)
         return Period(self.name, end - timedelta(days=self.days - 1), end, self.tz)
@@ -99,7 +110,7 @@ def local_midnight_utc(day: date, tz: str) -> datetime:
     Where a DST change skips midnight, fold=0 maps the missing 00:00 onto the transition
     instant, which is exactly when that local day starts.
     """
-    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+    return datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).astimezone(UTC)
 
 
 def _parse_date(value: str | None, field: str) -> date:
@@ -113,8 +124,9 @@ def _parse_date(value: str | None, field: str) -> date:
             raise ValueError
         return parsed
     except (TypeError, ValueError):
-        raise PeriodError("invalid_date", f"{field} must be a date as YYYY-MM-DD between {FIRST_DATE} and "
-                         f"{LAST_DATE}, got {value!r}.") from None
+        raise PeriodError(
+            "invalid_date", f"{field} must be a date as YYYY-MM-DD between {FIRST_DATE} and {LAST_DATE}, got {value!r}."
+        ) from None
 
 
 def resolve_period(
@@ -129,7 +141,7 @@ def resolve_period(
     name = period or "month"
     if name not in PERIODS:
         raise PeriodError("invalid_period", f"period must be one of {', '.join(PERIODS)}; got {name!r}.")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     today = now.astimezone(ZoneInfo(tz)).date()
     if name == "custom":
         start = _parse_date(start_date, "startDate")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from sqlalchemy import Connection, Date, Integer, String, bindparam, text
@@ -26,8 +26,14 @@ QUERY_DIR = resources.files(__package__) / "sql"
 #   {usage_sums_summed:d}        SUM(d.prompt_tokens) AS prompt_tokens, ... (typed the same way)
 #   {usage_sums_from_events:n}   SUM(n.prompt_tokens), ..., each what one event row n adds
 #   {usage_sums_added:t}         prompt_tokens = t.prompt_tokens + excluded.prompt_tokens, ... (upserts)
-TYPES = {"int": Integer(), "text": String(), "date": Date(), "utc": UTCDateTime(), "money": Money(),
-         "stored": NullType()}
+TYPES = {
+    "int": Integer(),
+    "text": String(),
+    "date": Date(),
+    "utc": UTCDateTime(),
+    "money": Money(),
+    "stored": NullType(),
+}
 _DECLARATION = re.compile(r"--\s*(param|column)\s+(\w+)\s*:\s*(\w+)\s*$")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _EXPANSIONS = {
@@ -73,13 +79,13 @@ def _parse(name: str) -> tuple[str, dict[str, str], dict[str, str]]:
     return body, declared["param"], declared["column"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def sql(name: str) -> str:
     """The SQL text of sql/<name>.sql, comments removed (for statements given to the driver as text)."""
     return _parse(name)[0]
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(name: str, exact_sums: bool = False) -> TextClause | TextualSelect:
     """The statement in sql/<name>.sql, its parameters and columns typed as the file declares.
 
@@ -92,8 +98,9 @@ def load(name: str, exact_sums: bool = False) -> TextClause | TextualSelect:
     used = set(stmt._bindparams)  # what text() itself read as :name parameters
     if used != set(params):
         raise QueryError(f"{name}.sql: parameters used {sorted(used)} but declared {sorted(params)}")
-    stmt = stmt.bindparams(*(bindparam(p, expanding=True) if t == "list" else bindparam(p, type_=TYPES[t])
-                             for p, t in params.items()))
+    stmt = stmt.bindparams(
+        *(bindparam(p, expanding=True) if t == "list" else bindparam(p, type_=TYPES[t]) for p, t in params.items())
+    )
     return stmt.columns(**{c: TYPES[t] for c, t in columns.items()}) if columns else stmt
 
 
@@ -104,5 +111,5 @@ def run_in_chunks(conn: Connection, name: str, ids: list, **params) -> list:
     """The rows of sql/<name>.sql for all `ids` (its `ids` list parameter), a statement per chunk."""
     rows: list = []
     for i in range(0, len(ids), ID_CHUNK):
-        rows += conn.execute(load(name), {**params, "ids": ids[i:i + ID_CHUNK]}).all()
+        rows += conn.execute(load(name), {**params, "ids": ids[i : i + ID_CHUNK]}).all()
     return rows

@@ -9,7 +9,7 @@ import os
 import random
 import re
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -39,8 +39,14 @@ _acknowledged: list[tuple[int, int, bytes]] = []
 
 @events.request.add_listener
 def _record(request_type, name, response_time, exception=None, start_time=None, **_kwargs):
-    LEDGER["requests"].append([name, start_time or time.time() - response_time / 1000, round(response_time, 2),
-                               None if exception is None else str(exception)[:300]])
+    LEDGER["requests"].append(
+        [
+            name,
+            start_time or time.time() - response_time / 1000,
+            round(response_time, 2),
+            None if exception is None else str(exception)[:300],
+        ]
+    )
 
 
 @events.test_start.add_listener
@@ -107,8 +113,13 @@ class ApiReader(LoadUser):
             params["tz"] = tz
         if rng.random() < 0.3:
             params["limit"] = str(rng.randint(1, 100))
-        with self.client.get("/api/v1/analytics/billing?" + urlencode(params), headers=self.headers,
-                             name="api_read", timeout=TIMEOUT, catch_response=True) as resp:
+        with self.client.get(
+            "/api/v1/analytics/billing?" + urlencode(params),
+            headers=self.headers,
+            name="api_read",
+            timeout=TIMEOUT,
+            catch_response=True,
+        ) as resp:
             if not _is_2xx(resp):
                 resp.failure(f"status {resp.status_code}: {resp.text[:200]!r}")
                 return
@@ -136,10 +147,14 @@ class DashboardUser(LoadUser):
             if not match:
                 resp.failure(f"status {resp.status_code}, no csrf_token")
                 return
-        form = {"csrf_token": match.group(1) or match.group(2), "email": CONFIG["email"],
-                "password": CONFIG["password"]}
-        with self.client.post("/login", data=form, name="login", allow_redirects=False, timeout=TIMEOUT,
-                              catch_response=True) as resp:
+        form = {
+            "csrf_token": match.group(1) or match.group(2),
+            "email": CONFIG["email"],
+            "password": CONFIG["password"],
+        }
+        with self.client.post(
+            "/login", data=form, name="login", allow_redirects=False, timeout=TIMEOUT, catch_response=True
+        ) as resp:
             # The one answer that is not 2xx and still right: the redirect to the dashboard.
             if resp.status_code == 302 and "/dashboard" in resp.headers.get("Location", ""):
                 resp.success()
@@ -161,16 +176,25 @@ class DashboardUser(LoadUser):
         else:  # the date picker keeps its initial last 30 days
             start, end = (today - timedelta(days=29)).isoformat(), today.isoformat()
             changed = "billing-period.value"
-        values = {("billing-period", "value"): period, ("billing-dates", "start_date"): start,
-                  ("billing-dates", "end_date"): end}
+        values = {
+            ("billing-period", "value"): period,
+            ("billing-dates", "start_date"): start,
+            ("billing-dates", "end_date"): end,
+        }
         body = copy.deepcopy(CONFIG["callback_template"])
         for item in body["inputs"]:
             key = (item["id"], item["property"])
             if key in values:
                 item["value"] = values[key]
         body["changedPropIds"] = [changed]
-        with self.client.post("/_dash-update-component", json=body, name="dash_callback", timeout=TIMEOUT,
-                              headers={"Accept": "application/json"}, catch_response=True) as resp:
+        with self.client.post(
+            "/_dash-update-component",
+            json=body,
+            name="dash_callback",
+            timeout=TIMEOUT,
+            headers={"Accept": "application/json"},
+            catch_response=True,
+        ) as resp:
             if not _is_2xx(resp):
                 resp.failure(f"status {resp.status_code}: {resp.text[:200]!r}")
                 return
@@ -200,14 +224,18 @@ class Ingester(LoadUser):
         for _ in range(n):
             agent_id, agent_name, primary, secondary = rng.choice(AGENTS)
             conv = rng.randrange(CONVERSATIONS)
-            ts = datetime.fromtimestamp(now - rng.randint(60, 30 * 86400), timezone.utc)
-            event = {"event_id": f"lt-{CONFIG['run_id']}-{next(_event_numbers):09d}",
-                     "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "agent_id": agent_id, "agent_name": agent_name,
-                     "conversation_id": f"lt-conv-{conv:05d}",
-                     "conversation_title": f"{TOPICS[conv % len(TOPICS)]} (load test {conv})",
-                     "model": MODEL_NAMES[secondary if rng.random() < 0.1 else primary],
-                     "prompt_tokens": rng.randint(100, 30_000), "completion_tokens": rng.randint(10, 2_000)}
+            ts = datetime.fromtimestamp(now - rng.randint(60, 30 * 86400), UTC)
+            event = {
+                "event_id": f"lt-{CONFIG['run_id']}-{next(_event_numbers):09d}",
+                "timestamp": ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "agent_id": agent_id,
+                "agent_name": agent_name,
+                "conversation_id": f"lt-conv-{conv:05d}",
+                "conversation_title": f"{TOPICS[conv % len(TOPICS)]} (load test {conv})",
+                "model": MODEL_NAMES[secondary if rng.random() < 0.1 else primary],
+                "prompt_tokens": rng.randint(100, 30_000),
+                "completion_tokens": rng.randint(10, 2_000),
+            }
             if rng.random() < 0.3:
                 event["cost"] = f"{rng.randint(0, 500_000) / 1e6:.6f}"
             out.append(event)
@@ -229,11 +257,19 @@ class Ingester(LoadUser):
         # are numbered consecutively (nothing yields while they are made), so the driver can check a
         # batch left without an answer when the test stopped: stored all or none.
         first = None if original is not None else int(events[0]["event_id"].rsplit("-", 1)[1])
-        batch = {"batch": number, "resend_of": original, "events": n, "first_event": first, "status": None,
-                 "inserted": None, "skipped": None}
+        batch = {
+            "batch": number,
+            "resend_of": original,
+            "events": n,
+            "first_event": first,
+            "status": None,
+            "inserted": None,
+            "skipped": None,
+        }
         LEDGER["batches"].append(batch)
-        with self.client.post("/api/v1/usage", data=body, headers=self.headers, name=name, timeout=TIMEOUT,
-                              catch_response=True) as resp:
+        with self.client.post(
+            "/api/v1/usage", data=body, headers=self.headers, name=name, timeout=TIMEOUT, catch_response=True
+        ) as resp:
             batch["status"] = resp.status_code
             if not _is_2xx(resp):
                 resp.failure(f"status {resp.status_code}: {resp.text[:200]!r}")

@@ -52,9 +52,17 @@ return performance.getEntriesByType("resource").concat(performance.getEntriesByT
 def chromium() -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1400,1000"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1000",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.execute_cdp_cmd("Network.enable", {})
@@ -73,8 +81,12 @@ def load(driver: webdriver.Chrome, base: str) -> dict:
     WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#billing-agents-grid .ag-row"))
     time.sleep(1)  # the rest of the page's requests
     received = driver.execute_script(RECEIVED)
-    return {"first_numbers_s": round(seconds, 2), "transferred_kb": round(received["transfer"] / 1024, 1),
-            "decoded_kb": round(received["decoded"] / 1024, 1), "requests": received["count"]}
+    return {
+        "first_numbers_s": round(seconds, 2),
+        "transferred_kb": round(received["transfer"] / 1024, 1),
+        "decoded_kb": round(received["decoded"] / 1024, 1),
+        "requests": received["count"],
+    }
 
 
 def click(driver: webdriver.Chrome, label: str) -> dict:
@@ -86,8 +98,13 @@ def click(driver: webdriver.Chrome, label: str) -> dict:
     seconds = time.perf_counter() - started
     time.sleep(1)  # callbacks that follow the first numbers
     received, probe = driver.execute_script(RECEIVED), driver.execute_script("return window.__probe")
-    return {"period": label, "numbers_s": round(seconds, 2), "callbacks": probe["calls"],
-            "sent_kb": round(probe["sent"] / 1024, 1), "received_kb": round(received["callbackTransfer"] / 1024, 1)}
+    return {
+        "period": label,
+        "numbers_s": round(seconds, 2),
+        "callbacks": probe["calls"],
+        "sent_kb": round(probe["sent"] / 1024, 1),
+        "received_kb": round(received["callbackTransfer"] / 1024, 1),
+    }
 
 
 def main(base: str = "http://127.0.0.1:8050", runs: str = "3") -> None:
@@ -109,12 +126,16 @@ def main(base: str = "http://127.0.0.1:8050", runs: str = "3") -> None:
         finally:
             driver.quit()
     for key in ("cold", "warm"):
-        print(f"{key}: first numbers median {statistics.median(r[key]['first_numbers_s'] for r in results):.2f} s, "
-              f"transferred {statistics.median(r[key]['transferred_kb'] for r in results):,.0f} kB")
+        print(
+            f"{key}: first numbers median {statistics.median(r[key]['first_numbers_s'] for r in results):.2f} s, "
+            f"transferred {statistics.median(r[key]['transferred_kb'] for r in results):,.0f} kB"
+        )
     year = [r["clicks"][0] for r in results]
-    print(f"Year click: {year[0]['callbacks']} callback requests, sent {statistics.median(c['sent_kb'] for c in year):,.1f} kB, "
-          f"received {statistics.median(c['received_kb'] for c in year):,.1f} kB, "
-          f"numbers after {statistics.median(c['numbers_s'] for c in year):.2f} s")
+    print(
+        f"Year click: {year[0]['callbacks']} callback requests, sent {statistics.median(c['sent_kb'] for c in year):,.1f} kB, "
+        f"received {statistics.median(c['received_kb'] for c in year):,.1f} kB, "
+        f"numbers after {statistics.median(c['numbers_s'] for c in year):.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,7 @@ def make_postgres_database():
             with admin.connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}" {options}'))
         except sa.exc.OperationalError as exc:
-            _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}); "
-                         "start it with `make postgres`")
+            _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}); start it with `make postgres`")
         names.append(name)
         return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
@@ -80,9 +79,16 @@ def engine(database_url):
 @pytest.fixture(scope="session")
 def app(database_url):
     # Tests log in wrongly on purpose; test_rate_limits checks the real limit on apps of its own.
-    app = create_app(Settings.from_env({}, database_url=database_url, secret_key="test-secret",
-                                       cors_origins="https://allowed.example", login_rate_limit="1000 per minute",
-                                       login_ip_rate_limit="1000 per minute"))
+    app = create_app(
+        Settings.from_env(
+            {},
+            database_url=database_url,
+            secret_key="test-secret",
+            cors_origins="https://allowed.example",
+            login_rate_limit="1000 per minute",
+            login_ip_rate_limit="1000 per minute",
+        )
+    )
     app.server.config["TESTING"] = True
     yield app
     app.server.extensions["billing_dash.engine"].dispose()

@@ -13,35 +13,57 @@ def change_badge(pct: float | None, card_id: str) -> html.Span:
     if pct is None:
         return html.Span("no earlier data", className="change change-none", id=f"{card_id}-change")
     arrow, tone = ("▲", "change-up") if pct > 0 else ("▼", "change-down") if pct < 0 else ("■", "change-flat")
-    return html.Span(f"{arrow} {abs(pct):,.1f}% vs previous period", className=f"change {tone}",
-                     id=f"{card_id}-change")
+    return html.Span(f"{arrow} {abs(pct):,.1f}% vs previous period", className=f"change {tone}", id=f"{card_id}-change")
 
 
 def summary_card(card_id: str, title: str, value: str, detail: str, pct: float | None) -> dbc.Col:
     return dbc.Col(
         dbc.Card(
-            dbc.CardBody([
-                html.Div(title, className="card-label"),
-                html.Div(value, className="card-value", id=f"{card_id}-value"),
-                html.Div(detail, className="card-detail"),
-                change_badge(pct, card_id),
-            ]),
+            dbc.CardBody(
+                [
+                    html.Div(title, className="card-label"),
+                    html.Div(value, className="card-value", id=f"{card_id}-value"),
+                    html.Div(detail, className="card-detail"),
+                    change_badge(pct, card_id),
+                ]
+            ),
             className="summary-card h-100",
             id=card_id,
         ),
-        xs=6, xl=3,
+        xs=6,
+        xl=3,
     )
 
 
 def summary_cards(summary: dict, changes: dict, prefix: str) -> list[dbc.Col]:
     """Cards from the report JSON's summary (the API's numbers) and the period changes."""
     return [
-        summary_card(f"{prefix}-cost", "Total Cost", fmt.money(summary["totalCost"]),
-                     f"{fmt.count(summary['totalMessages'])} messages", changes.get("totalCost")),
-        summary_card(f"{prefix}-tokens", "Total Tokens", fmt.count(summary["totalTokens"]),
-                     f"Avg {fmt.count(summary['avgTokensPerMessage'])} per message", changes.get("totalTokens")),
-        summary_card(f"{prefix}-avg-cost", "Avg Cost/Message", fmt.small_money(summary["avgCostPerMessage"]),
-                     "Per message average", changes.get("avgCostPerMessage")),
-        summary_card(f"{prefix}-conversations", "Conversations", fmt.count(summary["totalConversations"]),
-                     "Total conversations", changes.get("totalConversations")),
+        summary_card(
+            f"{prefix}-cost",
+            "Total Cost",
+            fmt.money(summary["totalCost"]),
+            f"{fmt.count(summary['totalMessages'])} messages",
+            changes.get("totalCost"),
+        ),
+        summary_card(
+            f"{prefix}-tokens",
+            "Total Tokens",
+            fmt.count(summary["totalTokens"]),
+            f"Avg {fmt.count(summary['avgTokensPerMessage'])} per message",
+            changes.get("totalTokens"),
+        ),
+        summary_card(
+            f"{prefix}-avg-cost",
+            "Avg Cost/Message",
+            fmt.small_money(summary["avgCostPerMessage"]),
+            "Per message average",
+            changes.get("avgCostPerMessage"),
+        ),
+        summary_card(
+            f"{prefix}-conversations",
+            "Conversations",
+            fmt.count(summary["totalConversations"]),
+            "Total conversations",
+            changes.get("totalConversations"),
+        ),
     ]

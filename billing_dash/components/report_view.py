@@ -68,5 +68,7 @@ def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
     """Each section's CSV download, named and written as the API's CSV: from the exact report,
     because the numbers on the page are floats (a float keeps only ~16 significant digits)."""
     period = period_json(report)
-    return {section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
-            for section in SECTIONS}
+    return {
+        section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
+        for section in SECTIONS
+    }

@@ -16,14 +16,24 @@ def navbar() -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand("billing-dash", href="/dashboard/billing", className="fw-bold"),
-                dbc.Nav([dbc.NavItem(dbc.NavLink("Billing", href="/dashboard/billing", active="partial"))],
-                        className="me-auto", navbar=True),
+                dbc.Nav(
+                    [dbc.NavItem(dbc.NavLink("Billing", href="/dashboard/billing", active="partial"))],
+                    className="me-auto",
+                    navbar=True,
+                ),
                 html.Span(org, id="shell-org", className="navbar-text me-3 text-truncate"),
                 # A POST with the CSRF token: a plain link could be followed (or embedded) by any site.
-                html.Form([dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
-                           html.Button("Log out", id="shell-logout", type="submit",
-                                       className="btn btn-outline-light btn-sm")],
-                          action="/logout", method="POST", className="m-0"),
+                html.Form(
+                    [
+                        dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
+                        html.Button(
+                            "Log out", id="shell-logout", type="submit", className="btn btn-outline-light btn-sm"
+                        ),
+                    ],
+                    action="/logout",
+                    method="POST",
+                    className="m-0",
+                ),
             ],
             fluid=True,
             className="flex-nowrap",

@@ -15,19 +15,32 @@ AGENT_COLUMNS = [
     {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
     {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
     {"field": "conversationCount", "headerName": "Conversations", "valueFormatter": COUNT, **NUMERIC},
-    {"field": "budgetUsedPercent", "headerName": "Budget used (this month)", "minWidth": 190,
-     "valueFormatter": {"function": "params.value == null ? '—' : d3.format(',.1f')(params.value) + '% of '"
-                                    " + d3.format(',')(params.data.monthlyTokenBudget)"},
-     "cellClassRules": {"budget-over": "params.value >= 100", "budget-near": "params.value >= 80 && params.value < 100"},
-     **NUMERIC},
+    {
+        "field": "budgetUsedPercent",
+        "headerName": "Budget used (this month)",
+        "minWidth": 190,
+        "valueFormatter": {
+            "function": "params.value == null ? '—' : d3.format(',.1f')(params.value) + '% of '"
+            " + d3.format(',')(params.data.monthlyTokenBudget)"
+        },
+        "cellClassRules": {
+            "budget-over": "params.value >= 100",
+            "budget-near": "params.value >= 80 && params.value < 100",
+        },
+        **NUMERIC,
+    },
 ]
 MODEL_COLUMNS = [
     {"field": "model", "headerName": "Model", "minWidth": 150, "flex": 2},
     {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, "sort": "desc", **NUMERIC},
     {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
     {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
-    {"field": "avgTokensPerMessage", "headerName": "Avg tokens/msg",
-     "valueFormatter": {"function": "d3.format(',.2f')(params.value)"}, **NUMERIC},
+    {
+        "field": "avgTokensPerMessage",
+        "headerName": "Avg tokens/msg",
+        "valueFormatter": {"function": "d3.format(',.2f')(params.value)"},
+        **NUMERIC,
+    },
     {"field": "unpricedMessageCount", "headerName": "Unpriced msgs", "valueFormatter": COUNT, **NUMERIC},
 ]
 CONVERSATION_COLUMNS = [
@@ -44,8 +57,11 @@ def grid(grid_id: str, columns: list[dict]) -> dag.AgGrid:
         columnDefs=columns,
         rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "minWidth": 110, "flex": 1},
-        dashGridOptions={"domLayout": "autoHeight", "suppressCellFocus": True,
-                         "localeText": {"noRowsToShow": "No usage in this period"}},
+        dashGridOptions={
+            "domLayout": "autoHeight",
+            "suppressCellFocus": True,
+            "localeText": {"noRowsToShow": "No usage in this period"},
+        },
         columnSize="responsiveSizeToFit",
         className="billing-grid",
         style={"width": "100%"},

@@ -41,24 +41,48 @@ def build_daily_figure(df: pd.DataFrame) -> go.Figure:
     dates = pd.to_datetime(df["date"]) if len(df) else []
     custom = df[["totalTokens", "messageCount"]].to_numpy() if len(df) else None
     fig = go.Figure()
-    for column, name, color in (("promptTokens", "Prompt tokens", PROMPT_COLOR),
-                                ("completionTokens", "Completion tokens", COMPLETION_COLOR)):
-        fig.add_trace(go.Scatter(
-            x=dates, y=df[column] if len(df) else [], name=name, mode="lines", stackgroup="tokens",
-            line={"color": color, "width": 1.5}, customdata=custom,
-            hovertemplate="%{y:,} " + name.lower() + "<extra></extra>",
-        ))
-    fig.add_trace(go.Scatter(
-        x=dates, y=df["cost"] if len(df) else [], name="Cost", mode="lines+markers", yaxis="y2",
-        line={"color": COST_COLOR, "width": 2}, marker={"size": 4}, customdata=custom,
-        hovertemplate="$%{y:,.2f} cost · %{customdata[0]:,} tokens · %{customdata[1]:,} messages<extra></extra>",
-    ))
+    for column, name, color in (
+        ("promptTokens", "Prompt tokens", PROMPT_COLOR),
+        ("completionTokens", "Completion tokens", COMPLETION_COLOR),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=dates,
+                y=df[column] if len(df) else [],
+                name=name,
+                mode="lines",
+                stackgroup="tokens",
+                line={"color": color, "width": 1.5},
+                customdata=custom,
+                hovertemplate="%{y:,} " + name.lower() + "<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=dates,
+            y=df["cost"] if len(df) else [],
+            name="Cost",
+            mode="lines+markers",
+            yaxis="y2",
+            line={"color": COST_COLOR, "width": 2},
+            marker={"size": 4},
+            customdata=custom,
+            hovertemplate="$%{y:,.2f} cost · %{customdata[0]:,} tokens · %{customdata[1]:,} messages<extra></extra>",
+        )
+    )
     _base_layout(fig)
     fig.update_layout(
         xaxis={"type": "date", "tickformat": "%b %d", "hoverformat": "%a, %b %d, %Y"},
         yaxis={"title": {"text": "Tokens"}, "rangemode": "tozero", "tickformat": "~s"},
-        yaxis2={"title": {"text": "Cost (USD)"}, "overlaying": "y", "side": "right", "rangemode": "tozero",
-                "tickprefix": "$", "tickformat": ",.2f", "showgrid": False},
+        yaxis2={
+            "title": {"text": "Cost (USD)"},
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "tickprefix": "$",
+            "tickformat": ",.2f",
+            "showgrid": False,
+        },
     )
     return fig
 
@@ -67,13 +91,20 @@ def build_model_share_figure(df: pd.DataFrame) -> go.Figure:
     """A donut of each model's share of the period's cost (`df`: model, cost, costliest first)."""
     df = df[df["cost"] > 0] if len(df) else df
     if len(df) > MAX_SLICES:
-        head, tail = df.iloc[: MAX_SLICES - 1], df.iloc[MAX_SLICES - 1:]
+        head, tail = df.iloc[: MAX_SLICES - 1], df.iloc[MAX_SLICES - 1 :]
         df = pd.concat([head, pd.DataFrame({"model": ["Other"], "cost": [tail["cost"].sum()]})], ignore_index=True)
-    fig = go.Figure(go.Pie(
-        labels=[as_text(m) for m in df["model"]] if len(df) else [], values=df["cost"] if len(df) else [], hole=0.55, sort=False,
-        marker={"colors": PALETTE}, textinfo="percent", texttemplate="%{percent:.0%}",
-        hovertemplate="%{label}<br>$%{value:,.2f} (%{percent:.1%})<extra></extra>",
-    ))
+    fig = go.Figure(
+        go.Pie(
+            labels=[as_text(m) for m in df["model"]] if len(df) else [],
+            values=df["cost"] if len(df) else [],
+            hole=0.55,
+            sort=False,
+            marker={"colors": PALETTE},
+            textinfo="percent",
+            texttemplate="%{percent:.0%}",
+            hovertemplate="%{label}<br>$%{value:,.2f} (%{percent:.1%})<extra></extra>",
+        )
+    )
     _base_layout(fig)
     fig.update_layout(hovermode="closest", legend={"orientation": "v", "y": 0.5, "x": 1.02, "yanchor": "middle"})
     return fig

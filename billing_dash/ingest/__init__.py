@@ -17,6 +17,21 @@ from .parse import (
 )
 from .store import BATCH_SIZE, IngestResult, ingest
 
-__all__ = ["BATCH_SIZE", "FIELDS", "FIRST_INSTANT", "MAX_COST", "MAX_ERRORS", "MAX_ID", "MAX_TOKENS", "FieldError",
-           "IngestError", "IngestResult", "UsageEvent", "ingest", "loads_json", "parse_event", "read_csv",
-           "read_jsonl"]
+__all__ = [
+    "BATCH_SIZE",
+    "FIELDS",
+    "FIRST_INSTANT",
+    "MAX_COST",
+    "MAX_ERRORS",
+    "MAX_ID",
+    "MAX_TOKENS",
+    "FieldError",
+    "IngestError",
+    "IngestResult",
+    "UsageEvent",
+    "ingest",
+    "loads_json",
+    "parse_event",
+    "read_csv",
+    "read_jsonl",
+]

@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -25,14 +25,23 @@ MAX_ERRORS = 50
 # The earliest event: from then on every zone's offset is a whole number of quarter hours (the last
 # that was not, Pacific/Kiritimati's -10:40, ended in October 1979), so usage_quarter sums exactly
 # into the local days of any zone (tests/unit/test_quarter_hours.py proves it from zoneinfo).
-FIRST_INSTANT = datetime(1980, 1, 1, tzinfo=timezone.utc)
+FIRST_INSTANT = datetime(1980, 1, 1, tzinfo=UTC)
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
 # The input fields, in the order of a CSV header, and whether a record must give each (parse_event
 # checks them one by one; a CSV header must have a column for each required one).
-FIELDS = {"event_id": True, "timestamp": True, "agent_id": True, "agent_name": False, "conversation_id": True,
-          "conversation_title": False, "model": True, "prompt_tokens": True, "completion_tokens": True,
-          "cost": False}
+FIELDS = {
+    "event_id": True,
+    "timestamp": True,
+    "agent_id": True,
+    "agent_name": False,
+    "conversation_id": True,
+    "conversation_title": False,
+    "model": True,
+    "prompt_tokens": True,
+    "completion_tokens": True,
+    "cost": False,
+}
 
 
 @dataclass(frozen=True)
@@ -155,9 +164,9 @@ def _timestamp(raw: Mapping[str, Any]) -> datetime:
     if ts.year > 9998:
         raise _Invalid("timestamp", f"is out of range: {value!r}")
     # The year first: converting year 1 with a positive offset to UTC would overflow.
-    if ts.year < FIRST_INSTANT.year - 1 or ts.astimezone(timezone.utc) < FIRST_INSTANT:
+    if ts.year < FIRST_INSTANT.year - 1 or ts.astimezone(UTC) < FIRST_INSTANT:
         raise _Invalid("timestamp", f"must be at or after {FIRST_INSTANT:%Y-%m-%dT%H:%M:%SZ}, got {value!r}")
-    return ts.astimezone(timezone.utc)  # PostgreSQL refuses offsets beyond 15:59, UTC it always takes
+    return ts.astimezone(UTC)  # PostgreSQL refuses offsets beyond 15:59, UTC it always takes
 
 
 def parse_event(raw: Any) -> UsageEvent:
@@ -241,7 +250,10 @@ def read_csv(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
             return
         for row in reader:
             if "\0extra" in row or None in row.values():
-                yield reader.line_num, FieldError(reader.line_num, "", "has a different number of cells than the header")
+                yield (
+                    reader.line_num,
+                    FieldError(reader.line_num, "", "has a different number of cells than the header"),
+                )
             else:
                 yield reader.line_num, row
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -251,5 +263,3 @@ def read_csv(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
 def _decode(lines: Iterable[bytes | str]) -> Iterator[str]:
     for number, line in enumerate(lines, start=1):
         yield line.decode("utf-8-sig" if number == 1 else "utf-8") if isinstance(line, bytes) else line
-
-

@@ -52,40 +52,60 @@ def _upsert_names(conn: Connection, org_id: int, stored: list[UsageEvent]) -> No
             names[e.agent_id] = (e.ts, e.agent_name)
         if (owner := owners.get(e.conversation_id)) is None or e.ts >= owner[0]:
             owners[e.conversation_id] = (e.ts, e.agent_id)
-        if e.conversation_title is not None and (
-                (title := titles.get(e.conversation_id)) is None or e.ts >= title[0]):
+        if e.conversation_title is not None and ((title := titles.get(e.conversation_id)) is None or e.ts >= title[0]):
             titles[e.conversation_id] = (e.ts, e.conversation_title)
 
     # Sorted: concurrent imports then lock shared rows in the same order and cannot deadlock.
-    rows = [{"organization_id": org_id, "id": a, "name": n[1] if n else a, "name_ts": n[0] if n else None}
-            for a, n in sorted(names.items())]
+    rows = [
+        {"organization_id": org_id, "id": a, "name": n[1] if n else a, "name_ts": n[0] if n else None}
+        for a, n in sorted(names.items())
+    ]
     if rows:
         stmt = _insert(conn, agents)
         newer = agents.c.name_ts.is_(None) | (stmt.excluded.name_ts >= agents.c.name_ts)
         # Rows without a name only make sure the agent exists; the WHERE skips unchanged rows,
         # which would otherwise cost PostgreSQL a dead row version each.
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["organization_id", "id"],
-            set_={"name": stmt.excluded.name, "name_ts": stmt.excluded.name_ts},
-            where=stmt.excluded.name_ts.is_not(None) & newer), rows)
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["organization_id", "id"],
+                set_={"name": stmt.excluded.name, "name_ts": stmt.excluded.name_ts},
+                where=stmt.excluded.name_ts.is_not(None) & newer,
+            ),
+            rows,
+        )
     rows = []
     for c, (ts, agent) in sorted(owners.items()):
         title_ts, title = titles.get(c, (None, c))
-        rows.append({"organization_id": org_id, "id": c, "agent_id": agent, "agent_ts": ts,
-                     "title": title, "title_ts": title_ts})
+        rows.append(
+            {
+                "organization_id": org_id,
+                "id": c,
+                "agent_id": agent,
+                "agent_ts": ts,
+                "title": title,
+                "title_ts": title_ts,
+            }
+        )
     if rows:
         stmt = _insert(conn, conversations)
         new = stmt.excluded
         owner_newer = conversations.c.agent_ts.is_(None) | (new.agent_ts >= conversations.c.agent_ts)
         title_newer = new.title_ts.is_not(None) & (
-            conversations.c.title_ts.is_(None) | (new.title_ts >= conversations.c.title_ts))
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["organization_id", "id"],
-            set_={"agent_id": case((owner_newer, new.agent_id), else_=conversations.c.agent_id),
-                  "agent_ts": case((owner_newer, new.agent_ts), else_=conversations.c.agent_ts),
-                  "title": case((title_newer, new.title), else_=conversations.c.title),
-                  "title_ts": case((title_newer, new.title_ts), else_=conversations.c.title_ts)},
-            where=owner_newer | title_newer), rows)
+            conversations.c.title_ts.is_(None) | (new.title_ts >= conversations.c.title_ts)
+        )
+        conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["organization_id", "id"],
+                set_={
+                    "agent_id": case((owner_newer, new.agent_id), else_=conversations.c.agent_id),
+                    "agent_ts": case((owner_newer, new.agent_ts), else_=conversations.c.agent_ts),
+                    "title": case((title_newer, new.title), else_=conversations.c.title),
+                    "title_ts": case((title_newer, new.title_ts), else_=conversations.c.title_ts),
+                },
+                where=owner_newer | title_newer,
+            ),
+            rows,
+        )
 
 
 def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[UsageEvent]]:
@@ -97,8 +117,18 @@ def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[Usage
     for e in batch:
         if e.event_id in rows:
             continue
-        rows[e.event_id] = (org_id, e.event_id, e.ts, e.agent_id, e.conversation_id, e.model, e.prompt_tokens,
-                            e.completion_tokens, zero if e.cost is None else e.cost, e.cost is not None)
+        rows[e.event_id] = (
+            org_id,
+            e.event_id,
+            e.ts,
+            e.agent_id,
+            e.conversation_id,
+            e.model,
+            e.prompt_tokens,
+            e.completion_tokens,
+            zero if e.cost is None else e.cost,
+            e.cost is not None,
+        )
         kept.append(e)
     return list(rows.values()), kept
 
@@ -111,13 +141,13 @@ def _priced(event: UsageEvent, prices: PriceBook) -> UsageEvent:
     if cost is None:
         return event
     if cost > MAX_COST:
-        raise _Invalid("cost", f"computed from the model's price is {cost}, more than the {MAX_COST} "
-                               "an event may cost")
+        raise _Invalid("cost", f"computed from the model's price is {cost}, more than the {MAX_COST} an event may cost")
     return event._replace(cost=cost)
 
 
-def _parsed_batches(records: Iterable[tuple[int, Any]], batch_size: int, errors: list[FieldError],
-                    prices: PriceBook) -> Iterator[tuple[list[UsageEvent], list[int]]]:
+def _parsed_batches(
+    records: Iterable[tuple[int, Any]], batch_size: int, errors: list[FieldError], prices: PriceBook
+) -> Iterator[tuple[list[UsageEvent], list[int]]]:
     """Validated and priced events in batches, with the position of each. Invalid records go to
     `errors`; once there is one, batches stop (nothing will be written) but reading goes on to
     report more errors."""
@@ -164,10 +194,12 @@ def ingest(
     # SQLite: a write first, so the import holds the write lock from its start (had it read
     # first, its first write after another import's commit would fail with "database is locked").
     if conn.dialect.name == "sqlite":
-        conn.execute(update(organizations).where(organizations.c.id == org_id)
-                     .values(timezone=organizations.c.timezone))
-    tz = conn.execute(select(organizations.c.timezone).where(organizations.c.id == org_id)
-                      .with_for_update()).scalar_one()
+        conn.execute(
+            update(organizations).where(organizations.c.id == org_id).values(timezone=organizations.c.timezone)
+        )
+    tz = conn.execute(
+        select(organizations.c.timezone).where(organizations.c.id == org_id).with_for_update()
+    ).scalar_one()
     writer = EventWriter(conn, org_id, tz)
     errors: list[FieldError] = []
     batches = _parsed_batches(records, batch_size, errors, prices)

@@ -44,24 +44,40 @@ DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
 # store that a clientside callback hands on in the browser (see register_callbacks).
-VIEW_OUTPUTS = [Output(CARDS, "children"), Output(PERIOD_LABEL, "children"), Output(EMPTY, "is_open"),
-                Output(DRAWINGS, "data")]
-DRAWN = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure"), Output(AGENTS_GRID, "rowData"),
-         Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
+VIEW_OUTPUTS = [
+    Output(CARDS, "children"),
+    Output(PERIOD_LABEL, "children"),
+    Output(EMPTY, "is_open"),
+    Output(DRAWINGS, "data"),
+]
+DRAWN = [
+    Output(DAILY_GRAPH, "figure"),
+    Output(MODEL_GRAPH, "figure"),
+    Output(AGENTS_GRID, "rowData"),
+    Output(MODELS_GRID, "rowData"),
+    Output(CONVERSATIONS_GRID, "rowData"),
+]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
 def _download_button(section: str, label: str) -> dbc.Button:
-    return dbc.Button(["⬇ ", label], id={"type": DOWNLOAD_BUTTON, "section": section}, color="secondary",
-                      outline=True, size="sm", className="ms-2 download-button")
+    return dbc.Button(
+        ["⬇ ", label],
+        id={"type": DOWNLOAD_BUTTON, "section": section},
+        color="secondary",
+        outline=True,
+        size="sm",
+        className="ms-2 download-button",
+    )
 
 
 def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> dbc.Card:
     header = [html.H2(title, className="h6 mb-0 me-auto")]
     if section:
         header.append(_download_button(section, label))
-    return dbc.Card([dbc.CardHeader(header, className="d-flex align-items-center"), dbc.CardBody(body)],
-                    className="mb-3 panel")
+    return dbc.Card(
+        [dbc.CardHeader(header, className="d-flex align-items-center"), dbc.CardBody(body)], className="mb-3 panel"
+    )
 
 
 def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other) -> html.Div:
@@ -71,65 +87,109 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
         # A custom range starts as the last 30 days, in the organization's zone.
         last30 = resolve_period("today", flask_login.current_user.org.timezone)
         startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
-    return html.Div([
-        dcc.Store(id=DOWNLOADS),
-        dcc.Store(id=DRAWINGS),
-        dcc.Store(id=URL_SYNC),
-        dcc.Download(id=DOWNLOAD),
-        html.Div([
-            html.Div([
-                html.H1("Billing & Usage", className="h3 mb-0"),
-                html.Div("Track your token usage and costs", className="text-muted"),
-            ], className="me-auto"),
-            html.Div([
-                dbc.RadioItems(
-                    id=PERIOD,
-                    options=[{"label": p.capitalize(), "value": p} for p in PERIODS],
-                    value=period,
-                    className="btn-group flex-wrap",
-                    inputClassName="btn-check",
-                    labelClassName="btn btn-outline-primary btn-sm",
-                    labelCheckedClassName="active",
-                ),
+    return html.Div(
+        [
+            dcc.Store(id=DOWNLOADS),
+            dcc.Store(id=DRAWINGS),
+            dcc.Store(id=URL_SYNC),
+            dcc.Download(id=DOWNLOAD),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            html.H1("Billing & Usage", className="h3 mb-0"),
+                            html.Div("Track your token usage and costs", className="text-muted"),
+                        ],
+                        className="me-auto",
+                    ),
+                    html.Div(
+                        [
+                            dbc.RadioItems(
+                                id=PERIOD,
+                                options=[{"label": p.capitalize(), "value": p} for p in PERIODS],
+                                value=period,
+                                className="btn-group flex-wrap",
+                                inputClassName="btn-check",
+                                labelClassName="btn btn-outline-primary btn-sm",
+                                labelCheckedClassName="active",
+                            ),
+                            html.Div(
+                                # bothdates: picking a range is one change (one history entry), not two.
+                                dcc.DatePickerRange(
+                                    id=DATES,
+                                    start_date=startDate,
+                                    end_date=endDate,
+                                    display_format="MMM D, YYYY",
+                                    first_day_of_week=1,
+                                    minimum_nights=0,
+                                    clearable=False,
+                                    updatemode="bothdates",
+                                ),
+                                id=DATES_WRAP,
+                                className="mt-2",
+                                hidden=period != "custom",
+                            ),
+                        ],
+                        className="period-control",
+                    ),
+                ],
+                className="d-flex flex-wrap align-items-start gap-3 mb-2 page-header",
+            ),
+            dbc.Alert(
+                [
+                    html.Span("We could not load billing data: the database is unavailable. "),
+                    dbc.Button("Try again", id=RETRY, color="danger", size="sm", outline=True, className="ms-2"),
+                ],
+                id=ALERT,
+                color="danger",
+                is_open=False,
+            ),
+            dbc.Alert(id=INVALID, color="warning", is_open=False),
+            dcc.Loading(
+                # Hidden until a report arrives and whenever a load fails, so nothing on screen is
+                # ever another period's numbers (or empty axes) standing in for this one's.
                 html.Div(
-                    # bothdates: picking a range is one change (one history entry), not two.
-                    dcc.DatePickerRange(id=DATES, start_date=startDate, end_date=endDate,
-                                        display_format="MMM D, YYYY", first_day_of_week=1,
-                                        minimum_nights=0, clearable=False, updatemode="bothdates"),
-                    id=DATES_WRAP, className="mt-2", hidden=period != "custom",
+                    [
+                        html.Div(id=PERIOD_LABEL, className="text-muted small mb-3"),
+                        dbc.Alert(
+                            "No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False
+                        ),
+                        dbc.Row(id=CARDS, className="g-3 mb-1"),
+                        # The graphs fill a box of fixed height: on its own a responsive graph takes its
+                        # height from its container, which has none of its own (it collapsed to 0 px).
+                        _panel(
+                            "Daily usage",
+                            html.Div(dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG), className="daily-graph"),
+                            "daily",
+                        ),
+                        dbc.Row(
+                            [
+                                dbc.Col(_panel("Usage by agent", grid(AGENTS_GRID, AGENT_COLUMNS), "agents"), lg=8),
+                                dbc.Col(
+                                    _panel(
+                                        "Cost share by model",
+                                        html.Div(
+                                            dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG), className="model-graph"
+                                        ),
+                                    ),
+                                    lg=4,
+                                ),
+                            ],
+                            className="g-3",
+                        ),
+                        _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
+                        _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
+                    ],
+                    id=CONTENT,
+                    hidden=True,
                 ),
-            ], className="period-control"),
-        ], className="d-flex flex-wrap align-items-start gap-3 mb-2 page-header"),
-        dbc.Alert([html.Span("We could not load billing data: the database is unavailable. "),
-                   dbc.Button("Try again", id=RETRY, color="danger", size="sm", outline=True, className="ms-2")],
-                  id=ALERT, color="danger", is_open=False),
-        dbc.Alert(id=INVALID, color="warning", is_open=False),
-        dcc.Loading(
-            # Hidden until a report arrives and whenever a load fails, so nothing on screen is
-            # ever another period's numbers (or empty axes) standing in for this one's.
-            html.Div([
-                html.Div(id=PERIOD_LABEL, className="text-muted small mb-3"),
-                dbc.Alert("No usage in this period yet: all figures are zero.", id=EMPTY, color="info",
-                          is_open=False),
-                dbc.Row(id=CARDS, className="g-3 mb-1"),
-                # The graphs fill a box of fixed height: on its own a responsive graph takes its
-                # height from its container, which has none of its own (it collapsed to 0 px).
-                _panel("Daily usage", html.Div(dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG),
-                                               className="daily-graph"), "daily"),
-                dbc.Row([
-                    dbc.Col(_panel("Usage by agent", grid(AGENTS_GRID, AGENT_COLUMNS), "agents"), lg=8),
-                    dbc.Col(_panel("Cost share by model",
-                                   html.Div(dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG), className="model-graph")),
-                            lg=4),
-                ], className="g-3"),
-                _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
-                _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
-            ], id=CONTENT, hidden=True),
-            type="default", delay_show=150, overlay_style={"visibility": "visible", "opacity": 0.5},
-        ),
-    ], className="billing-page")
-
-
+                type="default",
+                delay_show=150,
+                overlay_style={"visibility": "visible", "opacity": 0.5},
+            ),
+        ],
+        className="billing-page",
+    )
 
 
 def toggle_date_range(period: str) -> bool:
@@ -175,19 +235,39 @@ def register_callbacks(app: dash.Dash) -> None:
     Explicit rather than `dash.callback`: that process-wide list goes to whichever app serves
     a request first, which leaves other apps built in the same process (tests) without any.
     """
-    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="push_url"),
-                            Output(URL_SYNC, "data"),
-                            Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"))
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="push_url"),
+        Output(URL_SYNC, "data"),
+        Input(PERIOD, "value"),
+        Input(DATES, "start_date"),
+        Input(DATES, "end_date"),
+    )
     app.callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))(toggle_date_range)
-    app.callback(Output(DOWNLOADS, "data"), Output(ALERT, "is_open"), Output(INVALID, "is_open"),
-                 Output(INVALID, "children"), Output(CONTENT, "hidden"), *VIEW_OUTPUTS,
-                 Input(PERIOD, "value"), Input(DATES, "start_date"), Input(DATES, "end_date"),
-                 Input(RETRY, "n_clicks"))(load_report)
+    app.callback(
+        Output(DOWNLOADS, "data"),
+        Output(ALERT, "is_open"),
+        Output(INVALID, "is_open"),
+        Output(INVALID, "children"),
+        Output(CONTENT, "hidden"),
+        *VIEW_OUTPUTS,
+        Input(PERIOD, "value"),
+        Input(DATES, "start_date"),
+        Input(DATES, "end_date"),
+        Input(RETRY, "n_clicks"),
+    )(load_report)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
-    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="draw"),
-                            *DRAWN, Input(DRAWINGS, "data"), prevent_initial_call=True)
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw"),
+        *DRAWN,
+        Input(DRAWINGS, "data"),
+        prevent_initial_call=True,
+    )
     # In the browser: the CSV of what is on screen is already there, so a click sends nothing.
-    app.clientside_callback(dash.ClientsideFunction(namespace="billing", function_name="download_csv"),
-                            Output(DOWNLOAD, "data"), Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
-                            State(DOWNLOADS, "data"), prevent_initial_call=True)
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="download_csv"),
+        Output(DOWNLOAD, "data"),
+        Input({"type": DOWNLOAD_BUTTON, "section": ALL}, "n_clicks"),
+        State(DOWNLOADS, "data"),
+        prevent_initial_call=True,
+    )

@@ -8,6 +8,9 @@ dash.register_page(__name__, path="/404")
 
 def layout(**_query) -> html.Div:
     return html.Div(
-        [html.H1("Page not found"), html.P(["Nothing lives here. ", html.A("Go to billing", href="/dashboard/billing")])],
+        [
+            html.H1("Page not found"),
+            html.P(["Nothing lives here. ", html.A("Go to billing", href="/dashboard/billing")]),
+        ],
         className="py-5 text-center",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
 from ..periods import Period, resolve_period
 from ..queries import load, run_in_chunks
+
 
 class Tenant(Protocol):
     """The organization a report is for: its id and its time zone (auth.Organization)."""
@@ -105,7 +106,7 @@ class ConversationStats:
     top: pd.DataFrame
 
 
-_EPOCH_FLOOR = datetime(1, 1, 2, tzinfo=timezone.utc)
+_EPOCH_FLOOR = datetime(1, 1, 2, tzinfo=UTC)
 TOP_COLUMNS = ["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"]
 
 
@@ -128,7 +129,9 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
         for conversation, agent, tokens, cost, messages in run_in_chunks(conn, "conversations_partial", ids, **window):
             for key in ((conversation, agent), (conversation, ALL_AGENTS)):
                 sums = partial.setdefault(key, [0, Decimal(0), 0])
-                sums[0] += int(tokens); sums[1] += cost; sums[2] += int(messages)
+                sums[0] += int(tokens)
+                sums[1] += cost
+                sums[2] += int(messages)
     candidates = [tuple(r) for r in conn.execute(load("top_conversations"), {**window, "limit": top})]
     for conversation, agent in crossing:
         sums = partial.get((conversation, agent))
@@ -137,15 +140,30 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
             if agent == ALL_AGENTS:
                 candidates.append((conversation, *sums))
     best = sorted(candidates, key=lambda r: (-r[2], -int(r[1]), r[0]))[:top]
-    titles = {r.conversation_id: r for r in run_in_chunks(conn, "conversation_titles", [r[0] for r in best],
-                                                        org_id=org.id)}
-    top_rows = [(cid, titles[cid].title if cid in titles else cid, titles[cid].agent_id if cid in titles else "",
-                 int(tokens), cost, int(messages)) for cid, tokens, cost, messages in best]
+    titles = {
+        r.conversation_id: r for r in run_in_chunks(conn, "conversation_titles", [r[0] for r in best], org_id=org.id)
+    }
+    top_rows = [
+        (
+            cid,
+            titles[cid].title if cid in titles else cid,
+            titles[cid].agent_id if cid in titles else "",
+            int(tokens),
+            cost,
+            int(messages),
+        )
+        for cid, tokens, cost, messages in best
+    ]
     return ConversationStats(counts, pd.DataFrame(top_rows, columns=TOP_COLUMNS))
 
 
-def summarize(conn: Connection, org: Tenant, period: Period, daily: pd.DataFrame | None = None,
-              conversations: ConversationStats | None = None) -> Summary:
+def summarize(
+    conn: Connection,
+    org: Tenant,
+    period: Period,
+    daily: pd.DataFrame | None = None,
+    conversations: ConversationStats | None = None,
+) -> Summary:
     """Totals of a period; they are the sums of its days, so the two can never disagree."""
     if daily is None:
         daily = _daily(conn, org, period)
@@ -190,7 +208,8 @@ def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.
     """Usage per agent (with its name) and per model in a period's window."""
     pairs = _frame(conn, "by_agent_model", **window)
     agents = _sum_by(pairs, "agent_id", ["total_tokens", "cost", "message_count"]).merge(
-        _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left")
+        _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left"
+    )
     # An agent id without a row in agents (imports always create one) shows as its id.
     agents["agent_name"] = [n if isinstance(n, str) else a for a, n in zip(agents["agent_id"], agents["agent_name"])]
     models = _sum_by(pairs, "model", ["total_tokens", "cost", "message_count", "unpriced_count"])
@@ -203,8 +222,7 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
     daily = _daily(conn, org, period)
     conversations = conversation_stats(conn, org, period, top)
     agents, models = _agents_and_models(conn, org.id, window)
-    agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]],
-                                            dtype="Int64")
+    agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]], dtype="Int64")
     budgets = agent_budgets(conn, org)
     # This month's budget use rides along with each agent that has a budget (missing otherwise).
     agents = agents.merge(budgets[["agent_id", *BUDGET_COLUMNS]], on="agent_id", how="left")

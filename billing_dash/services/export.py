@@ -46,33 +46,56 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
     """One section of the report as JSON-ready rows (the API's field names and rounding)."""
     if section == "daily":
         return [
-            {"date": r.date, "totalTokens": int(r.total_tokens), "promptTokens": int(r.prompt_tokens),
-             "completionTokens": int(r.completion_tokens), "cost": money(r.cost), "messageCount": int(r.message_count)}
+            {
+                "date": r.date,
+                "totalTokens": int(r.total_tokens),
+                "promptTokens": int(r.prompt_tokens),
+                "completionTokens": int(r.completion_tokens),
+                "cost": money(r.cost),
+                "messageCount": int(r.message_count),
+            }
             for r in report.daily.itertuples()
         ]
     if section == "agents":
         return [
-            {"agentId": r.agent_id, "agentName": r.agent_name, "totalTokens": int(r.total_tokens),
-             "cost": money(r.cost), "messageCount": int(r.message_count),
-             "conversationCount": int(r.conversation_count),
-             # Agents with a budget also say how much of it this month used (the grid shows it).
-             **({} if pd.isna(r.monthly_token_budget) else
-                {"monthlyTokenBudget": int(r.monthly_token_budget), "budgetUsedPercent": _used_percent(r)})}
+            {
+                "agentId": r.agent_id,
+                "agentName": r.agent_name,
+                "totalTokens": int(r.total_tokens),
+                "cost": money(r.cost),
+                "messageCount": int(r.message_count),
+                "conversationCount": int(r.conversation_count),
+                # Agents with a budget also say how much of it this month used (the grid shows it).
+                **(
+                    {}
+                    if pd.isna(r.monthly_token_budget)
+                    else {"monthlyTokenBudget": int(r.monthly_token_budget), "budgetUsedPercent": _used_percent(r)}
+                ),
+            }
             for r in report.agents.itertuples()
         ]
     if section == "models":
         return [
-            {"model": r.model, "totalTokens": int(r.total_tokens), "cost": money(r.cost),
-             "messageCount": int(r.message_count),
-             "avgTokensPerMessage": average(_avg(r.total_tokens, r.message_count)),
-             "unpricedMessageCount": int(r.unpriced_count)}
+            {
+                "model": r.model,
+                "totalTokens": int(r.total_tokens),
+                "cost": money(r.cost),
+                "messageCount": int(r.message_count),
+                "avgTokensPerMessage": average(_avg(r.total_tokens, r.message_count)),
+                "unpricedMessageCount": int(r.unpriced_count),
+            }
             for r in report.models.itertuples()
         ]
     if section == "conversations":
         return [
-            {"conversationId": r.conversation_id, "title": r.title,
-             "agentId": r.agent_id if isinstance(r.agent_id, str) else "",
-             "totalTokens": int(r.total_tokens), "cost": money(r.cost), "messageCount": int(r.message_count)}
+            {
+                "conversationId": r.conversation_id,
+                "title": r.title,
+                "agentId": r.agent_id if isinstance(r.agent_id, str) else "",
+                "totalTokens": int(r.total_tokens),
+                "cost": money(r.cost),
+                "messageCount": int(r.message_count),
+            }
             for r in report.conversations.itertuples()
         ]
     raise ValueError(f"unknown section {section!r}")
@@ -85,8 +108,13 @@ def _used_percent(r: Any) -> float:
 
 def budget_rows(budgets: pd.DataFrame) -> list[dict[str, Any]]:
     return [
-        {"agentId": r.agent_id, "agentName": r.agent_name, "monthlyTokenBudget": int(r.monthly_token_budget),
-         "monthTokens": int(r.month_tokens), "budgetUsedPercent": _used_percent(r)}
+        {
+            "agentId": r.agent_id,
+            "agentName": r.agent_name,
+            "monthlyTokenBudget": int(r.monthly_token_budget),
+            "monthTokens": int(r.month_tokens),
+            "budgetUsedPercent": _used_percent(r),
+        }
         for r in budgets.itertuples()
     ]
 
@@ -148,5 +176,10 @@ def csv_filename(period: dict[str, Any], section: str) -> str:
 
 def period_json(report: BillingReport) -> dict[str, Any]:
     p = report.period
-    return {"name": p.name, "startDate": p.start.isoformat(), "endDate": p.end.isoformat(),
-            "timezone": p.tz, "days": p.days}
+    return {
+        "name": p.name,
+        "startDate": p.start.isoformat(),
+        "endDate": p.end.isoformat(),
+        "timezone": p.tz,
+        "days": p.days,
+    }

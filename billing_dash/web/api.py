@@ -27,14 +27,16 @@ health_bp = Blueprint("health", __name__)
 class ApiError(Exception):
     """An error answered as `{"error": {"code", "message"}}` with an HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, details: list | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: list | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.details, self.headers = status, code, message, details, headers
 
 
-def error_response(status: int, code: str, message: str, details: list | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, details: list | None = None, headers: dict[str, str] | None = None
+) -> Response:
     body: dict = {"error": {"code": code, "message": message}}
     if details is not None:
         body["error"]["details"] = details
@@ -61,18 +63,21 @@ def _caller(scope: str) -> Caller:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(401, "unauthorized", "Use 'Authorization: Bearer <token>'.",
-                           headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401, "unauthorized", "Use 'Authorization: Bearer <token>'.", headers={"WWW-Authenticate": "Bearer"}
+            )
         with get_engine().begin() as conn:
             caller = caller_for_token(conn, token.strip())
         if caller is None:
-            raise ApiError(401, "unauthorized", "The token is unknown or revoked.",
-                           headers={"WWW-Authenticate": "Bearer"})
+            raise ApiError(
+                401, "unauthorized", "The token is unknown or revoked.", headers={"WWW-Authenticate": "Bearer"}
+            )
     elif flask_login.current_user.is_authenticated:
         caller = Caller(flask_login.current_user.org, frozenset({"read"}))
     else:
-        raise ApiError(401, "unauthorized", "Authentication required: send a bearer token.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            401, "unauthorized", "Authentication required: send a bearer token.", headers={"WWW-Authenticate": "Bearer"}
+        )
     if scope not in caller.scopes:
         raise ApiError(403, "forbidden", f"This token lacks the {scope!r} scope.")
     return caller
@@ -81,8 +86,9 @@ def _caller(scope: str) -> Caller:
 def _report_request(caller: Caller) -> tuple[Period, int]:
     args = request.args
     try:
-        period = resolve_period(args.get("period"), args.get("tz") or caller.org.timezone,
-                                args.get("startDate"), args.get("endDate"))
+        period = resolve_period(
+            args.get("period"), args.get("tz") or caller.org.timezone, args.get("startDate"), args.get("endDate")
+        )
     except PeriodError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     raw_limit = args.get("limit", str(DEFAULT_TOP))
@@ -123,7 +129,7 @@ def post_usage() -> tuple[Response, int]:
     try:
         body = loads_json(request.get_data(cache=False))
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_json", "The body must be JSON: {\"events\": [...]}.") from None
+        raise ApiError(400, "invalid_json", 'The body must be JSON: {"events": [...]}.') from None
     events = body.get("events") if isinstance(body, dict) else None
     if not isinstance(events, list):
         raise ApiError(400, "invalid_body", "The body must be a JSON object with an 'events' array.")
@@ -156,6 +162,7 @@ def healthz() -> tuple[Response, int]:
     try:
         check_schema(get_engine())
     except DBAPIError:
-        return error_response(503, "database_unavailable", "The database is unreachable.",
-                              headers={"Retry-After": "5"}), 503
+        return error_response(
+            503, "database_unavailable", "The database is unreachable.", headers={"Retry-After": "5"}
+        ), 503
     return jsonify({"status": "ok"}), 200

@@ -44,16 +44,18 @@ def _schema_ready(engine: Engine) -> bool:
         log.error("%s", exc)
         return False
     except DBAPIError as exc:
-        log.warning("database unreachable at start (%s); its schema is checked on the next requests",
-                    exc.__class__.__name__)
+        log.warning(
+            "database unreachable at start (%s); its schema is checked on the next requests", exc.__class__.__name__
+        )
         return False
     return True
 
 
 def _missing_table_or_column(exc: DBAPIError) -> bool:
     # PostgreSQL's undefined_table / undefined_column; SQLite says it in words.
-    return (getattr(exc.orig, "sqlstate", None) in ("42P01", "42703")
-            or str(exc.orig).startswith(("no such table", "no such column")))
+    return getattr(exc.orig, "sqlstate", None) in ("42P01", "42703") or str(exc.orig).startswith(
+        ("no such table", "no such column")
+    )
 
 
 def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.Dash:
@@ -111,8 +113,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     server.register_blueprint(api.bp)
     server.register_blueprint(api.health_bp)
     server.register_blueprint(login.bp)
-    login.init_rate_limits(
-        server, settings.redis_url, settings.login_rate_limit, settings.login_ip_rate_limit)
+    login.init_rate_limits(server, settings.redis_url, settings.login_rate_limit, settings.login_ip_rate_limit)
     CORS(server, resources={r"/api/*": {"origins": settings.cors_origin_list}}, supports_credentials=False)
     Compress(server)  # zstd, br or gzip as the client accepts: the page's code is 8.6 MB uncompressed
 
@@ -170,8 +171,9 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         if lost:
             return schema_not_ready(lost)
         log.warning("database error on %s: %s", request.path, exc.__class__.__name__)
-        return api.error_response(503, "database_unavailable", "The database is unavailable; retry shortly.",
-                                  headers={"Retry-After": "5"})
+        return api.error_response(
+            503, "database_unavailable", "The database is unavailable; retry shortly.", headers={"Retry-After": "5"}
+        )
 
     @server.errorhandler(Exception)
     def unexpected_error(exc: Exception):

@@ -12,8 +12,10 @@ def _shaped_like(spec: dict, given: Any) -> bool:
     if spec["id"].startswith("{"):
         # A pattern-matching id (ALL, MATCH, ...): the browser sends the matching components.
         items = given if isinstance(given, list) else [given]
-        return all(isinstance(i, dict) and isinstance(i.get("id"), dict) and i.get("property") == spec["property"]
-                   for i in items)
+        return all(
+            isinstance(i, dict) and isinstance(i.get("id"), dict) and i.get("property") == spec["property"]
+            for i in items
+        )
     return isinstance(given, dict) and given.get("id") == spec["id"] and given.get("property") == spec["property"]
 
 
@@ -39,7 +41,9 @@ def callback_request_problem(app: dash.Dash, body: Any) -> str | None:
     if not callback.get("no_output"):
         declared = callback["output"] if isinstance(callback["output"], list) else [callback["output"]]
         outputs = body.get("outputs")
-        if not _all_shaped_like([o.to_dict() for o in declared], outputs if body["output"].startswith("..") else [outputs]):
+        if not _all_shaped_like(
+            [o.to_dict() for o in declared], outputs if body["output"].startswith("..") else [outputs]
+        ):
             return "The outputs do not match the callback."
     changed = body.get("changedPropIds", [])
     if not (isinstance(changed, list) and all(isinstance(c, str) for c in changed)):

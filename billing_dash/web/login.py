@@ -30,8 +30,14 @@ def safe_next(target: str | None) -> str:
         return HOME
     parts = urlsplit(target)
     # Control characters (a newline) cannot go into a Location header at all.
-    if (parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target
-            or not target.isprintable()):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or not target.isprintable()
+    ):
         return HOME
     return target
 
@@ -70,8 +76,13 @@ def init_rate_limits(server: Flask, storage_uri: str, account_limit: str, ip_lim
     test-and-increment of the moving window: counting only failures, after the response, let
     simultaneous attempts all pass the check before any of them was counted.
     """
-    limiter = Limiter(get_remote_address, app=server, storage_uri=storage_uri or "memory://",
-                      strategy="moving-window", headers_enabled=False)
+    limiter = Limiter(
+        get_remote_address,
+        app=server,
+        storage_uri=storage_uri or "memory://",
+        strategy="moving-window",
+        headers_enabled=False,
+    )
     attempts = dict(methods=["POST"], on_breach=_too_many)
     view = server.view_functions["login.login"]
     view = limiter.limit(ip_limit, **attempts)(view)

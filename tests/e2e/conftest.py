@@ -6,7 +6,7 @@ import os
 import shutil
 import socket
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -22,8 +22,8 @@ from billing_dash.ingest import ingest
 from ..conftest import IN_CI, TEST_PASSWORD
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
-    (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome"))
-     if p), None)
+    (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None
+)
 CHROMEDRIVER = shutil.which("chromedriver")
 WINDOW = (1400, 1000)
 HOME = "/dashboard/billing"
@@ -43,10 +43,19 @@ def pytest_setup_options():
     options = Options()
     if CHROME:
         options.binary_location = CHROME
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--disable-extensions", "--disable-default-apps",
-                f"--window-size={WINDOW[0]},{WINDOW[1]}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-default-apps",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+    ):
         options.add_argument(arg)
     return options
 
@@ -92,8 +101,11 @@ class BillingPage:
         return WebDriverWait(self.driver, timeout).until(lambda _d: condition(), message)
 
     def wait_for_url(self, path: str, query: str | None = None, timeout: float = 10) -> None:
-        self.wait_until(lambda: self.path == path and (query is None or self.query == query),
-                        f"URL never became {path}?{query or ''} (is {self.driver.current_url})", timeout)
+        self.wait_until(
+            lambda: self.path == path and (query is None or self.query == query),
+            f"URL never became {path}?{query or ''} (is {self.driver.current_url})",
+            timeout,
+        )
 
     def login(self, email: str, password: str = TEST_PASSWORD, next_path: str | None = None) -> None:
         self.visit("/login" + (f"?next={quote(next_path, safe='/')}" if next_path else ""))
@@ -119,8 +131,7 @@ class BillingPage:
 
     # the period control ---------------------------------------------------------------------
     def click_period(self, label: str) -> None:
-        self.driver.find_element(
-            By.XPATH, f"//*[@id='billing-period']//label[normalize-space()='{label}']").click()
+        self.driver.find_element(By.XPATH, f"//*[@id='billing-period']//label[normalize-space()='{label}']").click()
 
     # cards -------------------------------------------------------------------------------------
     def wait_for_report(self, api: dict, timeout: float = 15) -> None:
@@ -155,8 +166,9 @@ def serve(dash_duo, app) -> str:
     # Explicit waits only: dash_duo's 2 s implicit wait would slow every "is absent" check.
     dash_duo.driver.implicitly_wait(0)
     # Headless Chromium only saves downloads where told to through DevTools.
-    dash_duo.driver.execute_cdp_cmd("Page.setDownloadBehavior",
-                                    {"behavior": "allow", "downloadPath": dash_duo.download_path})
+    dash_duo.driver.execute_cdp_cmd(
+        "Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": dash_duo.download_path}
+    )
     return dash_duo.server.url
 
 
@@ -166,6 +178,7 @@ def page(dash_duo, base_url) -> BillingPage:
 
 
 # expectations from the API ----------------------------------------------------------------------
+
 
 def api_report(client, headers: dict, **params) -> dict:
     response = client.get("/api/v1/analytics/billing", query_string=params, headers=headers)
@@ -184,16 +197,25 @@ def expected_cards(api: dict) -> dict[str, str]:
 
 # seeded usage ----------------------------------------------------------------------------------
 
+
 def local_instant(day: date, tz: str, after: timedelta) -> str:
-    return (datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)) + after).astimezone(timezone.utc).isoformat()
+    return (datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)) + after).astimezone(UTC).isoformat()
 
 
 def make_event(ts: str, agent: str, conversation: str, prompt: int, completion: int, cost: str, **extra) -> dict:
-    return {"event_id": f"e2e-{uuid.uuid4().hex}", "timestamp": ts, "agent_id": agent,
-            "agent_name": extra.pop("agent_name", agent.title()), "conversation_id": conversation,
-            "conversation_title": extra.pop("conversation_title", f"Chat {conversation}"),
-            "model": extra.pop("model", "e2e-model"), "prompt_tokens": prompt, "completion_tokens": completion,
-            "cost": cost, **extra}
+    return {
+        "event_id": f"e2e-{uuid.uuid4().hex}",
+        "timestamp": ts,
+        "agent_id": agent,
+        "agent_name": extra.pop("agent_name", agent.title()),
+        "conversation_id": conversation,
+        "conversation_title": extra.pop("conversation_title", f"Chat {conversation}"),
+        "model": extra.pop("model", "e2e-model"),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "cost": cost,
+        **extra,
+    }
 
 
 def store(engine, org, events: list[dict]) -> None:
@@ -211,14 +233,17 @@ def usage(engine, org) -> list[dict]:
     week, month, year = today - timedelta(days=today.weekday()), today.replace(day=1), today.replace(month=1, day=1)
     tz = org.timezone
     events = [
-        make_event(local_instant(today, tz, timedelta(seconds=30)), "alpha", "c-today-1", 1_200_000, 345_678, "1234.25"),
+        make_event(
+            local_instant(today, tz, timedelta(seconds=30)), "alpha", "c-today-1", 1_200_000, 345_678, "1234.25"
+        ),
         make_event(local_instant(today, tz, timedelta(seconds=40)), "beta", "c-today-2", 10_000, 2_000, "0.75"),
         make_event(local_instant(week, tz, timedelta(minutes=1)), "alpha", "c-week", 50_000, 5_000, "12.345678"),
         make_event(local_instant(month, tz, timedelta(minutes=2)), "gamma", "c-month", 700_000, 70_000, "88.1"),
         make_event(local_instant(year, tz, timedelta(minutes=3)), "beta", "c-year", 3_000_000, 300_000, "2500.5"),
         make_event(local_instant(year, tz, -timedelta(hours=1)), "alpha", "c-last-year", 9_999, 1, "99.99"),
-        make_event(local_instant(today - timedelta(days=400), tz, timedelta(hours=12)), "gamma", "c-old",
-                   123, 456, "7.77"),
+        make_event(
+            local_instant(today - timedelta(days=400), tz, timedelta(hours=12)), "gamma", "c-old", 123, 456, "7.77"
+        ),
     ]
     store(engine, org, events)
     return events

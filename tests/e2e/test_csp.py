@@ -36,14 +36,18 @@ def _violations(page) -> list[str]:
 def _console_problems(page) -> list[str]:
     """SEVERE console entries and CSP messages so far (webdriver hands each entry out only once)."""
     page.console += page.duo.get_logs()
-    return [e["message"] for e in page.console
-            if "favicon.ico" not in e["message"]
-            and (e["level"] == "SEVERE" or any(word in e["message"] for word in CSP_WORDS))]
+    return [
+        e["message"]
+        for e in page.console
+        if "favicon.ico" not in e["message"]
+        and (e["level"] == "SEVERE" or any(word in e["message"] for word in CSP_WORDS))
+    ]
 
 
 def _csp_header(page) -> str:
     return page.driver.execute_script(
-        "return fetch(location.href).then(r => r.headers.get('Content-Security-Policy'));")
+        "return fetch(location.href).then(r => r.headers.get('Content-Security-Policy'));"
+    )
 
 
 def test_login_page_works_under_the_csp(csp_page, user_email):
@@ -51,8 +55,10 @@ def test_login_page_works_under_the_csp(csp_page, user_email):
     csp_page.duo.wait_for_text_to_equal(".login-error", "Wrong email or password.")
     assert "script-src 'self'" in _csp_header(csp_page)
     # The login stylesheet is same-origin and applied (its card is centred, not a bare form).
-    assert csp_page.driver.execute_script(
-        "return getComputedStyle(document.querySelector('.login-card')).display") != "inline"
+    assert (
+        csp_page.driver.execute_script("return getComputedStyle(document.querySelector('.login-card')).display")
+        != "inline"
+    )
     assert _violations(csp_page) == []
     # The wrong password is answered with 401, which Chromium logs as a failed resource load.
     assert [m for m in _console_problems(csp_page) if "/login - Failed to load resource" not in m] == []
@@ -77,8 +83,9 @@ def test_dashboard_renders_under_the_csp(csp_page, user_email, client, auth_head
     csp_page.duo.wait_for_element("#billing-model-graph .main-svg", timeout=15)
     # The grids rendered rows, and the d3.format valueFormatters ran without eval.
     top_agent = max(month["usageByAgent"], key=lambda a: a["cost"])
-    csp_page.duo.wait_for_text_to_equal('#billing-agents-grid .ag-row[row-index="0"] .ag-cell[col-id="cost"]',
-                                        f"${top_agent['cost']:,.2f}", timeout=15)
+    csp_page.duo.wait_for_text_to_equal(
+        '#billing-agents-grid .ag-row[row-index="0"] .ag-cell[col-id="cost"]', f"${top_agent['cost']:,.2f}", timeout=15
+    )
     csp_page.duo.wait_for_element('#billing-models-grid .ag-cell[col-id="model"]')
     csp_page.duo.wait_for_element('#billing-conversations-grid .ag-cell[col-id="title"]')
 
@@ -102,9 +109,13 @@ def test_the_csp_is_enforced_and_the_checks_would_see_a_violation(csp_page, user
     csp_page.driver.execute_script(
         "const s = document.createElement('script'); s.textContent = 'window.__injected = true;';"
         "document.body.appendChild(s);"
-        "setTimeout(() => { try { window.__evaluated = eval('true'); } catch (e) { window.__evaluated = false; } });")
-    csp_page.wait_until(lambda: csp_page.driver.execute_script("return window.__evaluated !== undefined"),
-                        "the eval timer never ran", timeout=5)
+        "setTimeout(() => { try { window.__evaluated = eval('true'); } catch (e) { window.__evaluated = false; } });"
+    )
+    csp_page.wait_until(
+        lambda: csp_page.driver.execute_script("return window.__evaluated !== undefined"),
+        "the eval timer never ran",
+        timeout=5,
+    )
     assert csp_page.driver.execute_script("return [window.__injected === true, window.__evaluated]") == [False, False]
     csp_page.wait_until(lambda: len(_violations(csp_page)) >= 2, "the violations were not reported", timeout=5)
     assert any("Content Security Policy" in message for message in _console_problems(csp_page))

@@ -13,7 +13,6 @@ from .conftest import E2E_BACKENDS, HOME, api_report, local_instant, make_event,
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", E2E_BACKENDS, indirect=True)]
 
 
-
 def _today(client, auth_headers) -> date:
     return date.fromisoformat(api_report(client, auth_headers, period="today")["period"]["startDate"])
 
@@ -113,8 +112,9 @@ def test_daily_csv_download_equals_the_api_csv(page, user_email, client, auth_he
     page.driver.find_element(By.CSS_SELECTOR, '[id*="billing-download-button"][id*="daily"]').click()
     page.wait_until(lambda: _downloads(folder), f"no CSV arrived in {folder}")
     (name,) = _downloads(folder)
-    response = client.get("/api/v1/analytics/billing.csv", headers=auth_headers,
-                          query_string={"period": "month", "section": "daily"})
+    response = client.get(
+        "/api/v1/analytics/billing.csv", headers=auth_headers, query_string={"period": "month", "section": "daily"}
+    )
     assert response.status_code == 200
     assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
     assert name.startswith(f"billing-daily-month-{api['period']['startDate']}-to-")
@@ -171,8 +171,9 @@ def test_dashboard_leaves_a_clean_console(page, user_email, client, auth_headers
 def test_hostile_names_render_as_text(page, user_email, engine, org, client, auth_headers):
     hostile = "<img src=x onerror=alert(1)>"
     ts = local_instant(_today(client, auth_headers), org.timezone, timedelta(seconds=5))
-    store(engine, org, [make_event(ts, "evil", "c-evil", 10, 10, "1.5", agent_name=hostile,
-                                   conversation_title=hostile)])
+    store(
+        engine, org, [make_event(ts, "evil", "c-evil", 10, 10, "1.5", agent_name=hostile, conversation_title=hostile)]
+    )
     page.open_dashboard(user_email)
     page.duo.wait_for_text_to_equal('#billing-agents-grid .ag-cell[col-id="agentName"]', hostile)
     page.duo.wait_for_text_to_equal('#billing-conversations-grid .ag-cell[col-id="title"]', hostile)
@@ -183,8 +184,14 @@ def test_hostile_names_render_as_text(page, user_email, engine, org, client, aut
 def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine, org, client, auth_headers):
     names = ['<a href="https://evil.example/phish">Click for refund</a>', "<b>bold</b> model"]
     ts = local_instant(_today(client, auth_headers), org.timezone, timedelta(seconds=5))
-    store(engine, org, [make_event(ts, "evil", f"c-evil-{i}", 10, 10, cost, model=name)
-                        for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5")))])
+    store(
+        engine,
+        org,
+        [
+            make_event(ts, "evil", f"c-evil-{i}", 10, 10, cost, model=name)
+            for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5")))
+        ],
+    )
     page.open_dashboard(user_email)
     legend = "#billing-model-graph .legendtext"
     page.wait_until(lambda: len(page.driver.find_elements(By.CSS_SELECTOR, legend)) == 2, "no model legend")
@@ -193,5 +200,9 @@ def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine
     svg = "#billing-model-graph svg"
     # Plotly turns <a> into an SVG link and <b> into a bold tspan: neither may come from data.
     assert page.driver.execute_script(f"return document.querySelectorAll('{svg} a').length") == 0
-    assert page.driver.execute_script(
-        f"return [...document.querySelectorAll('{svg} tspan')].filter(t => /bold/.test(t.getAttribute('style'))).length") == 0
+    assert (
+        page.driver.execute_script(
+            f"return [...document.querySelectorAll('{svg} tspan')].filter(t => /bold/.test(t.getAttribute('style'))).length"
+        )
+        == 0
+    )

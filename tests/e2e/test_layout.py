@@ -48,8 +48,10 @@ return hit !== null && (hit === el || el.contains(hit));
 @pytest.fixture
 def viewport(page):
     """Set a device metrics override (before any page loads) and clear it after the test."""
+
     def emulate(metrics: dict) -> None:
         page.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
     yield emulate
     page.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
@@ -73,7 +75,7 @@ def _settled_measure(page, width: int) -> dict:
 
     try:
         page.wait_until(fits, "layout still overflows", timeout=5)
-    except Exception:  # noqa: BLE001 - the assertions below report what overflows
+    except Exception:
         pass
     # A desktop (non-mobile) viewport loses its vertical scrollbar's width (15 px in Chromium).
     assert width - 20 <= last["clientWidth"] <= width, f"viewport is {last['clientWidth']} px wide, not {width}"
@@ -83,7 +85,8 @@ def _settled_measure(page, width: int) -> dict:
 def _assert_no_horizontal_overflow(measure: dict) -> None:
     assert measure["scrollWidth"] <= measure["clientWidth"], (
         f"page scrolls sideways: scrollWidth {measure['scrollWidth']} > clientWidth {measure['clientWidth']} "
-        f"(body scrollWidth {measure['bodyScrollWidth']}); sticking out: {measure['sticking']}")
+        f"(body scrollWidth {measure['bodyScrollWidth']}); sticking out: {measure['sticking']}"
+    )
     assert measure["sticking"] == [], f"elements past the {measure['clientWidth']} px viewport: {measure['sticking']}"
 
 

@@ -31,18 +31,21 @@ def _displayed(page: BillingPage, selector: str) -> bool:
 def _numbers_gone(page: BillingPage, api: dict) -> bool:
     """No card, chart or table is on screen any more, nor the total cost of `api`'s report."""
     shown = [*expected_cards(api), *(f"#{graph}" for graph in GRAPHS), "#billing-agents-grid", "#billing-period-label"]
-    return (expected_cards(api)["#billing-cost-value"] not in page.driver.find_element(By.TAG_NAME, "body").text
-            and not any(_displayed(page, selector) for selector in shown))
+    return expected_cards(api)["#billing-cost-value"] not in page.driver.find_element(
+        By.TAG_NAME, "body"
+    ).text and not any(_displayed(page, selector) for selector in shown)
 
 
 # --- a database outage and a lost session ----------------------------------------------------------
+
 
 @pytest.fixture
 def proxied_page(dash_duo, database_url, proxy):
     """The dashboard served by an app that reaches this test's PostgreSQL database through `proxy`."""
     url = sa.engine.make_url(database_url).set(host="127.0.0.1", port=proxy.port)
-    app = create_app(Settings.from_env({}, database_url=url.render_as_string(hide_password=False),
-                                       secret_key="e2e-outage"))
+    app = create_app(
+        Settings.from_env({}, database_url=url.render_as_string(hide_password=False), secret_key="e2e-outage")
+    )
     try:
         yield BillingPage(dash_duo, serve(dash_duo, app))
     finally:
@@ -50,8 +53,9 @@ def proxied_page(dash_duo, database_url, proxy):
 
 
 @on_postgresql
-def test_outage_shows_the_alert_instead_of_the_old_numbers(proxied_page, proxy, user_email, client,
-                                                           auth_headers, usage):
+def test_outage_shows_the_alert_instead_of_the_old_numbers(
+    proxied_page, proxy, user_email, client, auth_headers, usage
+):
     page = proxied_page
     month, year = (api_report(client, auth_headers, period=p) for p in ("month", "year"))
     page.open_dashboard(user_email)
@@ -83,12 +87,14 @@ def _log_out_in_another_tab(page: BillingPage) -> None:
 
 
 @on_e2e_backends
-@pytest.mark.parametrize("lose_session", [
-    pytest.param(_log_out_in_another_tab, id="logout-in-another-tab"),
-    pytest.param(lambda page: page.driver.delete_cookie("session"), id="session-cookie-gone"),
-])
-def test_a_click_without_a_session_goes_to_login_and_back(page, user_email, client, auth_headers, usage,
-                                                          lose_session):
+@pytest.mark.parametrize(
+    "lose_session",
+    [
+        pytest.param(_log_out_in_another_tab, id="logout-in-another-tab"),
+        pytest.param(lambda page: page.driver.delete_cookie("session"), id="session-cookie-gone"),
+    ],
+)
+def test_a_click_without_a_session_goes_to_login_and_back(page, user_email, client, auth_headers, usage, lose_session):
     page.open_dashboard(user_email)
     page.wait_for_report(api_report(client, auth_headers, period="month"))
     lose_session(page)
@@ -103,12 +109,16 @@ def test_a_click_without_a_session_goes_to_login_and_back(page, user_email, clie
 
 # --- a bad custom link ------------------------------------------------------------------------------
 
+
 @on_e2e_backends
-@pytest.mark.parametrize("start, end", [
-    pytest.param("2026-03-01", "2026-02-01", id="reversed"),
-    pytest.param("2016-01-01", "2026-01-31", id="more-than-3660-days"),
-    pytest.param("2026-02-30", "2026-03-10", id="no-such-date"),
-])
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        pytest.param("2026-03-01", "2026-02-01", id="reversed"),
+        pytest.param("2016-01-01", "2026-01-31", id="more-than-3660-days"),
+        pytest.param("2026-02-30", "2026-03-10", id="no-such-date"),
+    ],
+)
 def test_a_bad_custom_link_says_what_is_wrong(page, user_email, client, auth_headers, usage, start, end):
     query = f"period=custom&startDate={start}&endDate={end}"
     api = client.get(REPORT, headers=auth_headers, query_string=query)
@@ -126,6 +136,7 @@ def test_a_bad_custom_link_says_what_is_wrong(page, user_email, client, auth_hea
 
 # --- Back through custom ranges ---------------------------------------------------------------------
 
+
 def _pick_range(page: BillingPage, first: int, last: int) -> tuple[date, date]:
     """Pick days `first` to `last` of the month the date picker opens on, by clicking them."""
     page.driver.find_element(By.ID, "billing-dates").click()
@@ -133,7 +144,8 @@ def _pick_range(page: BillingPage, first: int, last: int) -> tuple[date, date]:
     month = datetime.strptime(header, "%B %Y").date()
     for day in (first, last):
         page.driver.find_element(
-            By.XPATH, f"//td[contains(@class, 'dash-datepicker-calendar-date-inside')][normalize-space()='{day}']",
+            By.XPATH,
+            f"//td[contains(@class, 'dash-datepicker-calendar-date-inside')][normalize-space()='{day}']",
         ).click()
     return month.replace(day=first), month.replace(day=last)
 
@@ -171,6 +183,7 @@ def test_back_walks_through_custom_ranges_one_step_at_a_time(page, user_email, c
 
 
 # --- chart sizes ------------------------------------------------------------------------------------
+
 
 @on_e2e_backends
 def test_clicking_custom_keeps_the_charts_their_size(page, user_email, client, auth_headers, usage):

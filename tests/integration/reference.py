@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
@@ -38,9 +38,11 @@ class Scenario:
         tag = uuid.uuid4().hex[:8]
         self.change = now - timedelta(days=days // 2)
         self.prices = {  # model -> [(effective_from, prompt_per_m, completion_per_m)]
-            f"ref-a-{tag}": [(datetime(2000, 1, 1, tzinfo=timezone.utc), Decimal("2.5"), Decimal("10")),
-                             (self.change, Decimal("1.25"), Decimal("5"))],
-            f"ref-b-{tag}": [(datetime(2000, 1, 1, tzinfo=timezone.utc), Decimal("0.075"), Decimal("0.3"))],
+            f"ref-a-{tag}": [
+                (datetime(2000, 1, 1, tzinfo=UTC), Decimal("2.5"), Decimal("10")),
+                (self.change, Decimal("1.25"), Decimal("5")),
+            ],
+            f"ref-b-{tag}": [(datetime(2000, 1, 1, tzinfo=UTC), Decimal("0.075"), Decimal("0.3"))],
         }
         self.unpriced_model = f"unpriced-{tag}"
         models = [*self.prices, self.unpriced_model]
@@ -74,10 +76,14 @@ class Scenario:
             self.events.append(event)
 
     def store_prices(self, conn: sa.Connection) -> None:
-        conn.execute(model_prices.insert(), [
-            {"model": m, "effective_from": start, "prompt_per_million": p, "completion_per_million": c}
-            for m, rows in self.prices.items() for start, p, c in rows
-        ])
+        conn.execute(
+            model_prices.insert(),
+            [
+                {"model": m, "effective_from": start, "prompt_per_million": p, "completion_per_million": c}
+                for m, rows in self.prices.items()
+                for start, p, c in rows
+            ],
+        )
 
     def cost(self, e: dict) -> tuple[Decimal, bool]:
         if "cost" in e:
@@ -104,13 +110,24 @@ class Scenario:
             cost, priced = self.cost(e)
             tokens = e["prompt_tokens"] + e["completion_tokens"]
             d = day[local]
-            d[0] += e["prompt_tokens"]; d[1] += e["completion_tokens"]; d[2] += cost; d[3] += 1
+            d[0] += e["prompt_tokens"]
+            d[1] += e["completion_tokens"]
+            d[2] += cost
+            d[3] += 1
             a = agent[e["agent_id"]]
-            a[0] += tokens; a[1] += cost; a[2] += 1; a[3].add(e["conversation_id"])
+            a[0] += tokens
+            a[1] += cost
+            a[2] += 1
+            a[3].add(e["conversation_id"])
             m = model[e["model"]]
-            m[0] += tokens; m[1] += cost; m[2] += 1; m[3] += 0 if priced else 1
+            m[0] += tokens
+            m[1] += cost
+            m[2] += 1
+            m[3] += 0 if priced else 1
             c = conv[e["conversation_id"]]
-            c[0] += tokens; c[1] += cost; c[2] += 1
+            c[0] += tokens
+            c[1] += cost
+            c[2] += 1
             conversations.add(e["conversation_id"])
         dates = [start + timedelta(days=i) for i in range((end - start).days + 1)]
         total_tokens = sum(d[0] + d[1] for d in day.values())
@@ -126,18 +143,35 @@ class Scenario:
                 "avgCostPerMessage": r6(total_cost / messages) if messages else 0.0,
             },
             "usageByDay": [
-                {"date": d.isoformat(), "totalTokens": day[d][0] + day[d][1], "promptTokens": day[d][0],
-                 "completionTokens": day[d][1], "cost": r6(day[d][2]), "messageCount": day[d][3]}
+                {
+                    "date": d.isoformat(),
+                    "totalTokens": day[d][0] + day[d][1],
+                    "promptTokens": day[d][0],
+                    "completionTokens": day[d][1],
+                    "cost": r6(day[d][2]),
+                    "messageCount": day[d][3],
+                }
                 for d in dates
             ],
             "usageByAgent": [
-                {"agentId": k, "totalTokens": v[0], "cost": r6(v[1]), "messageCount": v[2],
-                 "conversationCount": len(v[3])}
+                {
+                    "agentId": k,
+                    "totalTokens": v[0],
+                    "cost": r6(v[1]),
+                    "messageCount": v[2],
+                    "conversationCount": len(v[3]),
+                }
                 for k, v in sorted(agent.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
             ],
             "usageByModel": [
-                {"model": k, "totalTokens": v[0], "cost": r6(v[1]), "messageCount": v[2],
-                 "avgTokensPerMessage": r2(Decimal(v[0]) / v[2]), "unpricedMessageCount": v[3]}
+                {
+                    "model": k,
+                    "totalTokens": v[0],
+                    "cost": r6(v[1]),
+                    "messageCount": v[2],
+                    "avgTokensPerMessage": r2(Decimal(v[0]) / v[2]),
+                    "unpricedMessageCount": v[3],
+                }
                 for k, v in sorted(model.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
             ],
             "topConversations": [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -17,8 +17,10 @@ from .reference import Scenario
 
 
 def snapshot(conn, org_id: int) -> dict[str, list[tuple]]:
-    snap = {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
-            for t in AGGREGATES}
+    snap = {
+        t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
+        for t in AGGREGATES
+    }
     # A conversation whose first message moves to an earlier day leaves a 0 on the old day.
     snap["conversation_starts"] = [r for r in snap["conversation_starts"] if r[3] != 0]
     return snap
@@ -26,7 +28,7 @@ def snapshot(conn, org_id: int) -> dict[str, list[tuple]]:
 
 @pytest.fixture
 def stored(engine, org):
-    scenario = Scenario(seed=11, n=800, now=datetime.now(timezone.utc))
+    scenario = Scenario(seed=11, n=800, now=datetime.now(UTC))
     with engine.begin() as conn:
         scenario.store_prices(conn)
         # Three batches and a repeated one: aggregates must count each event once.
@@ -48,12 +50,16 @@ def test_aggregates_equal_group_by_over_the_events(engine, org, stored):
     with engine.connect() as conn:
         snap = snapshot(conn, org.id)
         tokens, cost, messages = conn.execute(
-            sa.select(sa.func.sum(e.prompt_tokens + e.completion_tokens), sa.func.sum(e.cost), sa.func.count())
-            .where(e.organization_id == org.id)).one()
-        per_model = dict(conn.execute(sa.select(e.model, sa.func.count()).where(e.organization_id == org.id)
-                                      .group_by(e.model)).all())
-        conversations = conn.execute(sa.select(sa.func.count(sa.distinct(e.conversation_id)))
-                                     .where(e.organization_id == org.id)).scalar_one()
+            sa.select(sa.func.sum(e.prompt_tokens + e.completion_tokens), sa.func.sum(e.cost), sa.func.count()).where(
+                e.organization_id == org.id
+            )
+        ).one()
+        per_model = dict(
+            conn.execute(sa.select(e.model, sa.func.count()).where(e.organization_id == org.id).group_by(e.model)).all()
+        )
+        conversations = conn.execute(
+            sa.select(sa.func.count(sa.distinct(e.conversation_id))).where(e.organization_id == org.id)
+        ).scalar_one()
     quarter = snap["usage_quarter"]
     assert sum(r[2] + r[3] for r in quarter) == tokens
     assert sum((r[4] for r in quarter), 0) == cost
@@ -117,13 +123,24 @@ def test_upgrading_a_database_with_events_builds_its_aggregates(empty_database):
 
     engine = empty_database
     upgrade(engine, "0001")
-    scenario = Scenario(seed=5, n=200, now=datetime.now(timezone.utc))
+    scenario = Scenario(seed=5, n=200, now=datetime.now(UTC))
     with engine.begin() as conn:
         org = create_org(conn, "old", "Asia/Kolkata")
-        rows = [{"organization_id": org.id, "event_id": ev["event_id"], "ts": datetime.fromisoformat(ev["timestamp"]),
-                 "agent_id": ev["agent_id"], "conversation_id": ev["conversation_id"], "model": ev["model"],
-                 "prompt_tokens": ev["prompt_tokens"], "completion_tokens": ev["completion_tokens"],
-                 "cost": 1, "priced": True} for ev in scenario.events]
+        rows = [
+            {
+                "organization_id": org.id,
+                "event_id": ev["event_id"],
+                "ts": datetime.fromisoformat(ev["timestamp"]),
+                "agent_id": ev["agent_id"],
+                "conversation_id": ev["conversation_id"],
+                "model": ev["model"],
+                "prompt_tokens": ev["prompt_tokens"],
+                "completion_tokens": ev["completion_tokens"],
+                "cost": 1,
+                "priced": True,
+            }
+            for ev in scenario.events
+        ]
         conn.execute(usage_events.insert(), rows)
     upgrade(engine)
     with engine.connect() as conn:
@@ -148,8 +165,7 @@ def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, o
     def second():
         try:
             with engine.begin() as conn:
-                ingest(conn, org.id, [(0, event(1, conversation_id="shared",
-                                                        timestamp="2026-01-10T09:00:00Z"))])
+                ingest(conn, org.id, [(0, event(1, conversation_id="shared", timestamp="2026-01-10T09:00:00Z"))])
         except Exception as exc:  # reported below, in the test's thread
             errors.append(exc)
 
@@ -165,8 +181,11 @@ def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, o
     first.close()
     assert not errors and not worker.is_alive()
     with engine.begin() as conn:
-        starts = conn.execute(sa.select(sa.func.sum(conversation_starts.c.started)).where(
-            conversation_starts.c.organization_id == org.id, conversation_starts.c.agent_id == "")).scalar_one()
+        starts = conn.execute(
+            sa.select(sa.func.sum(conversation_starts.c.started)).where(
+                conversation_starts.c.organization_id == org.id, conversation_starts.c.agent_id == ""
+            )
+        ).scalar_one()
         assert starts == 1
         before = snapshot(conn, org.id)
         rebuild(conn, [org.id])
@@ -182,7 +201,7 @@ def test_upgrading_to_usage_day_sums_the_stored_daily_aggregates(empty_database)
 
     engine = empty_database
     upgrade(engine)
-    scenario = Scenario(seed=7, n=300, now=datetime.now(timezone.utc))
+    scenario = Scenario(seed=7, n=300, now=datetime.now(UTC))
     with engine.begin() as conn:
         org = create_org(conn, "kept", "Asia/Kolkata")
         scenario.store_prices(conn)

@@ -16,21 +16,36 @@ USAGE = "/api/v1/usage"
 
 
 def event(i: int, **overrides) -> dict:
-    e = {"event_id": f"ev-{i}", "timestamp": "2026-01-15T10:00:00Z", "agent_id": "bot", "agent_name": "Bot",
-         "conversation_id": f"c-{i % 3}", "conversation_title": "Chat", "model": "gpt-4o-mini",
-         "prompt_tokens": 100 + i, "completion_tokens": 50, "cost": "0.0100000001"}
+    e = {
+        "event_id": f"ev-{i}",
+        "timestamp": "2026-01-15T10:00:00Z",
+        "agent_id": "bot",
+        "agent_name": "Bot",
+        "conversation_id": f"c-{i % 3}",
+        "conversation_title": "Chat",
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 100 + i,
+        "completion_tokens": 50,
+        "cost": "0.0100000001",
+    }
     e.update(overrides)
     return e
 
 
 def stored(engine, org_id: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(usage_events)
-                            .where(usage_events.c.organization_id == org_id)).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(usage_events).where(usage_events.c.organization_id == org_id)
+        ).scalar_one()
 
 
 def test_report_needs_authentication(client):
-    for headers in ({}, {"Authorization": "Bearer bd_wrong"}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer bd_wrong"},
+        {"Authorization": "Basic abc"},
+        {"Authorization": "Bearer"},
+    ):
         response = client.get(REPORT, headers=headers)
         assert response.status_code == 401
         assert response.get_json()["error"]["code"] == "unauthorized"
@@ -56,22 +71,25 @@ def test_read_only_token_cannot_ingest(client, engine, org):
     assert stored(engine, org.id) == 0
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"period": "decade"}, "invalid_period"),
-    ({"period": "custom"}, "missing_date"),
-    ({"period": "custom", "startDate": "2026-01-01"}, "missing_date"),
-    ({"period": "custom", "startDate": "2026-01-01", "endDate": "01/31/2026"}, "invalid_date"),
-    ({"period": "custom", "startDate": "2026-02-30", "endDate": "2026-03-01"}, "invalid_date"),
-    ({"period": "custom", "startDate": "2026-03-01", "endDate": "2026-02-01"}, "invalid_range"),
-    ({"period": "custom", "startDate": "1970-01-01", "endDate": "2026-02-01"}, "invalid_range"),
-    ({"period": "custom", "startDate": "0001-01-01", "endDate": "0001-01-02"}, "invalid_date"),
-    ({"tz": "Mars/Olympus_Mons"}, "invalid_timezone"),
-    ({"tz": "\x00"}, "invalid_timezone"),
-    ({"limit": "0"}, "invalid_limit"),
-    ({"limit": "101"}, "invalid_limit"),
-    ({"limit": "ten"}, "invalid_limit"),
-    ({"limit": "-1"}, "invalid_limit"),
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"period": "decade"}, "invalid_period"),
+        ({"period": "custom"}, "missing_date"),
+        ({"period": "custom", "startDate": "2026-01-01"}, "missing_date"),
+        ({"period": "custom", "startDate": "2026-01-01", "endDate": "01/31/2026"}, "invalid_date"),
+        ({"period": "custom", "startDate": "2026-02-30", "endDate": "2026-03-01"}, "invalid_date"),
+        ({"period": "custom", "startDate": "2026-03-01", "endDate": "2026-02-01"}, "invalid_range"),
+        ({"period": "custom", "startDate": "1970-01-01", "endDate": "2026-02-01"}, "invalid_range"),
+        ({"period": "custom", "startDate": "0001-01-01", "endDate": "0001-01-02"}, "invalid_date"),
+        ({"tz": "Mars/Olympus_Mons"}, "invalid_timezone"),
+        ({"tz": "\x00"}, "invalid_timezone"),
+        ({"limit": "0"}, "invalid_limit"),
+        ({"limit": "101"}, "invalid_limit"),
+        ({"limit": "ten"}, "invalid_limit"),
+        ({"limit": "-1"}, "invalid_limit"),
+    ],
+)
 def test_bad_report_input_is_a_400_with_a_code(client, auth_headers, params, code):
     for path in (REPORT, REPORT + ".csv"):
         response = client.get(path, query_string={"section": "daily", **params}, headers=auth_headers)
@@ -107,8 +125,11 @@ def test_ingest_endpoint_stores_and_is_idempotent(client, engine, org, auth_head
     again = client.post(USAGE, json=batch, headers=auth_headers)
     assert again.get_json() == {"inserted": 0, "skipped": 5, "unpriced": 0}
     assert stored(engine, org.id) == 5
-    body = client.get(REPORT, query_string={"period": "custom", "startDate": "2026-01-15", "endDate": "2026-01-15"},
-                      headers=auth_headers).get_json()
+    body = client.get(
+        REPORT,
+        query_string={"period": "custom", "startDate": "2026-01-15", "endDate": "2026-01-15"},
+        headers=auth_headers,
+    ).get_json()
     assert body["summary"]["totalMessages"] == 5
     assert body["summary"]["totalCost"] == 0.05  # 5 x 0.0100000001, rounded to 6 decimals on the way out
 
@@ -125,8 +146,9 @@ def test_ingest_batch_is_atomic_and_names_each_bad_event(client, engine, org, au
         assert conn.execute(sa.select(agents).where(agents.c.organization_id == org.id)).first() is None
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"events": {}}', b'{"evts": []}',
-                                  b'{"events": [NaN]}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "body", [b"not json", b"[1,2]", b'{"events": {}}', b'{"evts": []}', b'{"events": [NaN]}', b"\xff\xfe"]
+)
 def test_ingest_rejects_malformed_bodies(client, auth_headers, body):
     response = client.post(USAGE, data=body, headers={**auth_headers, "Content-Type": "application/json"})
     assert response.status_code == 400
@@ -144,11 +166,22 @@ def test_unknown_model_is_kept_as_unpriced(client, auth_headers):
     e = event(1, model="in-house-llm-v0")
     del e["cost"]
     assert client.post(USAGE, json={"events": [e]}, headers=auth_headers).get_json()["unpriced"] == 1
-    body = client.get(REPORT, query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"},
-                      headers=auth_headers).get_json()
+    body = client.get(
+        REPORT,
+        query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"},
+        headers=auth_headers,
+    ).get_json()
     assert body["summary"]["unpricedMessages"] == 1
-    assert body["usageByModel"] == [{"model": "in-house-llm-v0", "totalTokens": 151, "cost": 0, "messageCount": 1,
-                                     "avgTokensPerMessage": 151, "unpricedMessageCount": 1}]
+    assert body["usageByModel"] == [
+        {
+            "model": "in-house-llm-v0",
+            "totalTokens": 151,
+            "cost": 0,
+            "messageCount": 1,
+            "avgTokensPerMessage": 151,
+            "unpricedMessageCount": 1,
+        }
+    ]
 
 
 def test_organizations_never_see_each_other(client, engine, org, auth_headers):
@@ -158,8 +191,12 @@ def test_organizations_never_see_each_other(client, engine, org, auth_headers):
     other_headers = {"Authorization": f"Bearer {other_token}"}
     # The same event ids in two organizations are two different events.
     assert client.post(USAGE, json={"events": [event(i) for i in range(3)]}, headers=auth_headers).status_code == 200
-    assert client.post(USAGE, json={"events": [event(i, agent_name="Theirs") for i in range(2)]},
-                       headers=other_headers).get_json()["inserted"] == 2
+    assert (
+        client.post(
+            USAGE, json={"events": [event(i, agent_name="Theirs") for i in range(2)]}, headers=other_headers
+        ).get_json()["inserted"]
+        == 2
+    )
     span = {"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}
     mine = client.get(REPORT, query_string=span, headers=auth_headers).get_json()
     theirs = client.get(REPORT, query_string=span, headers=other_headers).get_json()
@@ -174,9 +211,14 @@ def test_cors_allows_only_configured_origins(client, auth_headers):
     assert allowed.headers.get("Access-Control-Allow-Origin") == "https://allowed.example"
     other = client.get(REPORT, headers={**auth_headers, "Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
-    preflight = client.options(REPORT, headers={"Origin": "https://allowed.example",
-                                                "Access-Control-Request-Method": "GET",
-                                                "Access-Control-Request-Headers": "Authorization"})
+    preflight = client.options(
+        REPORT,
+        headers={
+            "Origin": "https://allowed.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+    )
     assert preflight.headers.get("Access-Control-Allow-Origin") == "https://allowed.example"
 
 
@@ -184,7 +226,9 @@ def test_health_and_openapi(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
-    assert {"/api/v1/analytics/billing", "/api/v1/analytics/billing.csv", "/api/v1/usage", "/healthz"} <= set(doc["paths"])
+    assert {"/api/v1/analytics/billing", "/api/v1/analytics/billing.csv", "/api/v1/usage", "/healthz"} <= set(
+        doc["paths"]
+    )
 
 
 def test_unknown_api_path_is_json_404(client, auth_headers):
@@ -194,8 +238,8 @@ def test_unknown_api_path_is_json_404(client, auth_headers):
 
 
 def test_database_down_is_a_503_with_retry_after():
-    from billing_dash.web.app import create_app
     from billing_dash.config import Settings
+    from billing_dash.web.app import create_app
 
     # Nothing listens on port 1: the server behaves as with its database down.
     app = create_app(Settings.from_env({}, database_url="postgresql+psycopg://nobody@127.0.0.1:1/none", secret_key="s"))
@@ -212,8 +256,9 @@ def test_a_token_records_when_it_was_last_used(client, engine, org, token, auth_
 
     def last_used():
         with engine.connect() as conn:
-            return conn.execute(sa.select(api_tokens.c.last_used_at)
-                                .where(api_tokens.c.organization_id == org.id)).scalar_one()
+            return conn.execute(
+                sa.select(api_tokens.c.last_used_at).where(api_tokens.c.organization_id == org.id)
+            ).scalar_one()
 
     assert last_used() is None
     assert client.get(REPORT, headers=auth_headers).status_code == 200
@@ -224,8 +269,11 @@ def test_a_token_records_when_it_was_last_used(client, engine, org, token, auth_
     assert last_used() == first
     # ... after it, it is.
     with engine.begin() as conn:
-        conn.execute(sa.update(api_tokens).where(api_tokens.c.organization_id == org.id)
-                     .values(last_used_at=first - LAST_USED_RESOLUTION))
+        conn.execute(
+            sa.update(api_tokens)
+            .where(api_tokens.c.organization_id == org.id)
+            .values(last_used_at=first - LAST_USED_RESOLUTION)
+        )
     assert client.get(REPORT, headers=auth_headers).status_code == 200
     assert last_used() > first
 
@@ -240,8 +288,9 @@ def test_a_token_read_does_not_wait_for_a_running_import(client, engine, org, to
 
     def last_used():
         with engine.connect() as conn:
-            return conn.execute(sa.select(api_tokens.c.last_used_at)
-                                .where(api_tokens.c.organization_id == org.id)).scalar_one()
+            return conn.execute(
+                sa.select(api_tokens.c.last_used_at).where(api_tokens.c.organization_id == org.id)
+            ).scalar_one()
 
     with engine.begin() as importing:
         ingest(importing, org.id, [(1, event(1))])

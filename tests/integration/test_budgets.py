@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import jsonschema_rs
@@ -25,16 +25,28 @@ def _percent(tokens: int, budget: int) -> float:
 
 
 def test_agents_carry_this_months_budget_use(client, auth_headers, engine, org):
-    now = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(seconds=1)  # in this month, any zone
-    events = [event(i, timestamp=_z(now), agent_id=("capped", "free")[i % 2], agent_name=("Capped", "Free")[i % 2],
-                    prompt_tokens=100 + 7 * i, completion_tokens=3 * i) for i in range(6)]
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)  # in this month, any zone
+    events = [
+        event(
+            i,
+            timestamp=_z(now),
+            agent_id=("capped", "free")[i % 2],
+            agent_name=("Capped", "Free")[i % 2],
+            prompt_tokens=100 + 7 * i,
+            completion_tokens=3 * i,
+        )
+        for i in range(6)
+    ]
     # An agent with a budget and nothing this month: in `budgets`, not among the period's agents.
     events.append(event(6, timestamp=_z(now - timedelta(days=800)), agent_id="idle", agent_name="Idle"))
     assert client.post("/api/v1/usage", json={"events": events}, headers=auth_headers).status_code == 200
     with engine.begin() as conn:
         for agent, budget in BUDGETS.items():
-            conn.execute(sa.update(agents).where(agents.c.organization_id == org.id, agents.c.id == agent)
-                         .values(monthly_token_budget=budget))
+            conn.execute(
+                sa.update(agents)
+                .where(agents.c.organization_id == org.id, agents.c.id == agent)
+                .values(monthly_token_budget=budget)
+            )
     used = sum(e["prompt_tokens"] + e["completion_tokens"] for e in events if e["agent_id"] == "capped")
 
     report = client.get(REPORT, headers=auth_headers, query_string={"period": "month"}).get_json()
@@ -50,8 +62,12 @@ def test_agents_carry_this_months_budget_use(client, auth_headers, engine, org):
         jsonschema_rs.validate({**schema, "additionalProperties": False}, row)
     # The budgets array as before: every budgeted agent, by name, with its month's tokens.
     assert report["budgets"] == [
-        {"agentId": "capped", "agentName": "Capped", "monthlyTokenBudget": 1000, "monthTokens": used,
-         "budgetUsedPercent": _percent(used, 1000)},
-        {"agentId": "idle", "agentName": "Idle", "monthlyTokenBudget": 500, "monthTokens": 0,
-         "budgetUsedPercent": 0.0},
+        {
+            "agentId": "capped",
+            "agentName": "Capped",
+            "monthlyTokenBudget": 1000,
+            "monthTokens": used,
+            "budgetUsedPercent": _percent(used, 1000),
+        },
+        {"agentId": "idle", "agentName": "Idle", "monthlyTokenBudget": 500, "monthTokens": 0, "budgetUsedPercent": 0.0},
     ]

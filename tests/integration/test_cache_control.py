@@ -18,18 +18,21 @@ def _dash_callback(client):
     return client.post("/_dash-update-component", json=_callback_body(load, _load_values({"period": "month"})))
 
 
-@pytest.mark.parametrize("name, logged_in, fetch", [
-    ("login page", False, lambda c: c.get("/login")),
-    ("dashboard page", True, lambda c: c.get("/dashboard/billing?period=year")),
-    ("redirect to login", False, lambda c: c.get("/dashboard/billing")),
-    ("dash layout", True, lambda c: c.get("/_dash-layout")),
-    ("dash dependencies", True, lambda c: c.get("/_dash-dependencies")),
-    ("dash callback", True, _dash_callback),
-    ("dash callback refused", False, lambda c: c.post("/_dash-update-component", json={})),
-    ("api json", True, lambda c: c.get(REPORT)),
-    ("api csv", True, lambda c: c.get(REPORT + ".csv", query_string={"section": "daily"})),
-    ("api error", False, lambda c: c.get(REPORT)),
-])
+@pytest.mark.parametrize(
+    "name, logged_in, fetch",
+    [
+        ("login page", False, lambda c: c.get("/login")),
+        ("dashboard page", True, lambda c: c.get("/dashboard/billing?period=year")),
+        ("redirect to login", False, lambda c: c.get("/dashboard/billing")),
+        ("dash layout", True, lambda c: c.get("/_dash-layout")),
+        ("dash dependencies", True, lambda c: c.get("/_dash-dependencies")),
+        ("dash callback", True, _dash_callback),
+        ("dash callback refused", False, lambda c: c.post("/_dash-update-component", json={})),
+        ("api json", True, lambda c: c.get(REPORT)),
+        ("api csv", True, lambda c: c.get(REPORT + ".csv", query_string={"section": "daily"})),
+        ("api error", False, lambda c: c.get(REPORT)),
+    ],
+)
 def test_pages_and_data_are_never_cached(client, user_email, name, logged_in, fetch):
     if logged_in:
         assert login(client, user_email).status_code == 302

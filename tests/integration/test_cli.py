@@ -8,7 +8,7 @@ import io
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 from billing_dash.cli import main
 from billing_dash.config import Settings
-from billing_dash.web.app import create_app
 from billing_dash.models import (
     agents,
     api_tokens,
@@ -26,15 +25,27 @@ from billing_dash.models import (
     usage_events,
     users,
 )
+from billing_dash.web.app import create_app
 
 from .test_web import login
 
 TS = "2025-03-10T12:00:00+00:00"
-FIELDS = ["event_id", "timestamp", "agent_id", "agent_name", "conversation_id",
-          "conversation_title", "model", "prompt_tokens", "completion_tokens", "cost"]
+FIELDS = [
+    "event_id",
+    "timestamp",
+    "agent_id",
+    "agent_name",
+    "conversation_id",
+    "conversation_title",
+    "model",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+]
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def run(database_url: str, *args: str, input: str | None = None):
     return CliRunner().invoke(main, list(args), env={"DATABASE_URL": database_url}, input=input)
@@ -100,8 +111,7 @@ def count(engine, table, org_id: int) -> int:
 def stored_event(engine, org_id: int, event_id: str):
     with engine.connect() as conn:
         return conn.execute(
-            sa.select(usage_events).where(usage_events.c.organization_id == org_id,
-                                          usage_events.c.event_id == event_id)
+            sa.select(usage_events).where(usage_events.c.organization_id == org_id, usage_events.c.event_id == event_id)
         ).one()
 
 
@@ -131,6 +141,7 @@ def nothing_stored(engine, org_id: int) -> None:
 
 
 # ---------------------------------------------------------------- import
+
 
 def test_import_jsonl_inserts_events_with_exact_cost(database_url, engine, org, tmp_path):
     path = write_jsonl(tmp_path, [event(1, cost="0.0123456789"), event(2), event(3, cost="0.5")])
@@ -162,7 +173,7 @@ def test_import_csv_inserts_events(database_url, engine, org, tmp_path):
     row = stored_event(engine, org.id, "ev-1")
     assert row.cost == Decimal("0.0123456789")
     assert row.prompt_tokens == 1000 and row.completion_tokens == 500
-    assert row.ts == datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+    assert row.ts == datetime(2025, 3, 10, 12, tzinfo=UTC)
 
 
 def test_import_format_option_overrides_extension(database_url, engine, org, tmp_path):
@@ -213,9 +224,15 @@ def test_import_same_event_id_is_per_organization(database_url, engine, org, tmp
 
 
 def test_import_jsonl_with_invalid_line_stores_nothing(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1, agent_id="agent-new"), event(2, agent_id="agent-new"),
-                                  event(3, agent_id="agent-new", prompt_tokens=-5),
-                                  event(4, agent_id="agent-new", conversation_id="conv-9")])
+    path = write_jsonl(
+        tmp_path,
+        [
+            event(1, agent_id="agent-new"),
+            event(2, agent_id="agent-new"),
+            event(3, agent_id="agent-new", prompt_tokens=-5),
+            event(4, agent_id="agent-new", conversation_id="conv-9"),
+        ],
+    )
     result = run(database_url, "import", "--org", org.name, str(path))
     failed_cleanly(result)
     assert "line 3" in result.stderr
@@ -264,8 +281,7 @@ def test_import_invalid_file_after_valid_import_keeps_previous_data(database_url
 
 
 def test_import_from_stdin(database_url, engine, org):
-    result = run(database_url, "import", "--org", org.name, "-",
-                 input=jsonl([event(1, cost="0.0123456789"), event(2)]))
+    result = run(database_url, "import", "--org", org.name, "-", input=jsonl([event(1, cost="0.0123456789"), event(2)]))
     ok(result)
     assert "inserted 2, skipped 0" in result.stdout
     assert count(engine, usage_events, org.id) == 2
@@ -273,8 +289,7 @@ def test_import_from_stdin(database_url, engine, org):
 
 
 def test_import_from_stdin_invalid_stores_nothing(database_url, engine, org):
-    result = run(database_url, "import", "--org", org.name, "-",
-                 input=jsonl([event(1), event(2, prompt_tokens=-5)]))
+    result = run(database_url, "import", "--org", org.name, "-", input=jsonl([event(1), event(2, prompt_tokens=-5)]))
     failed_cleanly(result)
     assert "line 2" in result.stderr and "prompt_tokens" in result.stderr
     nothing_stored(engine, org.id)
@@ -306,7 +321,7 @@ def _price_in_effect(engine, model: str, ts: datetime) -> tuple[Decimal, Decimal
 
 
 def test_import_computes_cost_from_price_table(database_url, engine, org, tmp_path):
-    ts = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+    ts = datetime(2025, 3, 10, 12, tzinfo=UTC)
     prompt_price, completion_price = _price_in_effect(engine, "gpt-4o-mini", ts)
     assert prompt_price > 0
     path = write_jsonl(tmp_path, [event(1, cost=None, prompt_tokens=1234, completion_tokens=5678)])
@@ -334,8 +349,9 @@ def test_import_unknown_model_costs_zero_and_is_reported_unpriced(database_url, 
 
 def test_import_unknown_model_with_explicit_cost_is_priced(database_url, engine, org, tmp_path):
     model = f"no-such-model-{uuid.uuid4().hex[:8]}"
-    result = run(database_url, "import", "--org", org.name,
-                 str(write_jsonl(tmp_path, [event(1, model=model, cost="0.25")])))
+    result = run(
+        database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1, model=model, cost="0.25")]))
+    )
     ok(result)
     assert "unpriced" not in result.stdout
     row = stored_event(engine, org.id, "ev-1")
@@ -343,25 +359,56 @@ def test_import_unknown_model_with_explicit_cost_is_priced(database_url, engine,
 
 
 def test_import_agent_name_latest_wins(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name,
-           str(write_jsonl(tmp_path, [event(1, agent_name="Old Name", conversation_title="Old title")], "a.jsonl"))))
+    ok(
+        run(
+            database_url,
+            "import",
+            "--org",
+            org.name,
+            str(write_jsonl(tmp_path, [event(1, agent_name="Old Name", conversation_title="Old title")], "a.jsonl")),
+        )
+    )
     assert agent_row(engine, org.id, "agent-a").name == "Old Name"
-    ok(run(database_url, "import", "--org", org.name,
-           str(write_jsonl(tmp_path, [event(2, agent_name="New Name", conversation_title="New title")], "b.jsonl"))))
+    ok(
+        run(
+            database_url,
+            "import",
+            "--org",
+            org.name,
+            str(write_jsonl(tmp_path, [event(2, agent_name="New Name", conversation_title="New title")], "b.jsonl")),
+        )
+    )
     assert agent_row(engine, org.id, "agent-a").name == "New Name"
     with engine.connect() as conn:
-        title = conn.execute(sa.select(conversations.c.title).where(
-            conversations.c.organization_id == org.id, conversations.c.id == "conv-1")).scalar_one()
+        title = conn.execute(
+            sa.select(conversations.c.title).where(
+                conversations.c.organization_id == org.id, conversations.c.id == "conv-1"
+            )
+        ).scalar_one()
     assert title == "New title"
     # an event without a name keeps the known name
-    ok(run(database_url, "import", "--org", org.name,
-           str(write_jsonl(tmp_path, [event(3, agent_name=None, conversation_title=None)], "c.jsonl"))))
+    ok(
+        run(
+            database_url,
+            "import",
+            "--org",
+            org.name,
+            str(write_jsonl(tmp_path, [event(3, agent_name=None, conversation_title=None)], "c.jsonl")),
+        )
+    )
     assert agent_row(engine, org.id, "agent-a").name == "New Name"
 
 
 def test_import_agent_name_latest_wins_within_one_file(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1, agent_name="First"), event(2, agent_name=None),
-                                  event(3, agent_name="Last"), event(4, agent_name=None)])
+    path = write_jsonl(
+        tmp_path,
+        [
+            event(1, agent_name="First"),
+            event(2, agent_name=None),
+            event(3, agent_name="Last"),
+            event(4, agent_name=None),
+        ],
+    )
     ok(run(database_url, "import", "--org", org.name, str(path)))
     assert agent_row(engine, org.id, "agent-a").name == "Last"
 
@@ -371,12 +418,14 @@ def test_import_event_without_agent_name_uses_agent_id(database_url, engine, org
     ok(run(database_url, "import", "--org", org.name, str(path)))
     assert agent_row(engine, org.id, "agent-anon").name == "agent-anon"
     with engine.connect() as conn:
-        conv = conn.execute(sa.select(conversations).where(
-            conversations.c.organization_id == org.id, conversations.c.id == "conv-1")).one()
+        conv = conn.execute(
+            sa.select(conversations).where(conversations.c.organization_id == org.id, conversations.c.id == "conv-1")
+        ).one()
     assert conv.title == "conv-1" and conv.agent_id == "agent-anon"
 
 
 # ---------------------------------------------------------------- organizations and users
+
 
 def test_create_org_with_timezone(database_url, engine):
     name = f"org-{uuid.uuid4().hex[:12]}"
@@ -423,11 +472,11 @@ def test_create_user_and_duplicate_email(database_url, engine, org):
 
 def test_create_user_prompts_for_password(database_url, engine, org):
     email = f"{uuid.uuid4().hex[:10]}@example.com"
-    result = run(database_url, "create-user", "--org", org.name, "--email", email,
-                 input="pw12345678\npw12345678\n")
+    result = run(database_url, "create-user", "--org", org.name, "--email", email, input="pw12345678\npw12345678\n")
     ok(result)
     assert "pw12345678" not in result.output  # hidden input
     from billing_dash.auth import authenticate
+
     with engine.connect() as conn:
         assert authenticate(conn, email, "pw12345678") is not None
 
@@ -435,11 +484,22 @@ def test_create_user_prompts_for_password(database_url, engine, org):
 def test_create_user_short_password_and_unknown_org_fail_cleanly(database_url, org):
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     failed_cleanly(run(database_url, "create-user", "--org", org.name, "--email", email, "--password", "short"))
-    failed_cleanly(run(database_url, "create-user", "--org", f"missing-{uuid.uuid4().hex[:8]}",
-                       "--email", email, "--password", "pw12345678"))
+    failed_cleanly(
+        run(
+            database_url,
+            "create-user",
+            "--org",
+            f"missing-{uuid.uuid4().hex[:8]}",
+            "--email",
+            email,
+            "--password",
+            "pw12345678",
+        )
+    )
 
 
 # ---------------------------------------------------------------- tokens
+
 
 def test_create_token_prints_token_last_and_stores_only_its_hash(database_url, engine, org):
     result = run(database_url, "create-token", "--org", org.name, "--name", "ci")
@@ -490,6 +550,7 @@ def test_revoke_unknown_token_fails_cleanly(database_url, org):
 
 # ---------------------------------------------------------------- budgets
 
+
 def test_set_budget_and_clear_it(database_url, engine, org, tmp_path):
     ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
     result = run(database_url, "set-budget", "--org", org.name, "agent-a", "1000000")
@@ -523,6 +584,7 @@ def test_set_budget_does_not_touch_other_organizations(database_url, engine, org
 
 
 # ---------------------------------------------------------------- demo data, db, config
+
 
 def test_demo_data_creates_org_and_is_idempotent(database_url, engine):
     name = f"demo-{uuid.uuid4().hex[:10]}"
@@ -558,16 +620,27 @@ def test_config_prints_settings_table(database_url):
 def test_help_lists_commands(database_url):
     result = run(database_url, "--help")
     ok(result)
-    for command in ("import", "create-org", "create-user", "create-token", "revoke-token", "set-budget",
-                    "demo-data", "db", "config"):
+    for command in (
+        "import",
+        "create-org",
+        "create-user",
+        "create-token",
+        "revoke-token",
+        "set-budget",
+        "demo-data",
+        "db",
+        "config",
+    ):
         assert command in result.stdout
 
 
 # ---------------------------------------------------------------- edge cases of the import formats
 
+
 def test_import_largest_valid_cost_is_stored_exactly(database_url, engine, org, tmp_path):
     # ingest accepts costs up to MAX_COST; such an event must be stored exactly, not crash the import
     from billing_dash.ingest import MAX_COST
+
     just_below = MAX_COST - Decimal("1e-10")
     path = write_jsonl(tmp_path, [event(1, cost=str(MAX_COST)), event(2, cost=str(just_below))])
     result = run(database_url, "import", "--org", org.name, str(path))
@@ -579,18 +652,35 @@ def test_import_largest_valid_cost_is_stored_exactly(database_url, engine, org, 
 
 def test_import_cost_above_maximum_fails_cleanly(database_url, engine, org, tmp_path):
     from billing_dash.ingest import MAX_COST
-    result = run(database_url, "import", "--org", org.name,
-                 str(write_jsonl(tmp_path, [event(1, cost=str(MAX_COST + Decimal("0.01")))])))
+
+    result = run(
+        database_url,
+        "import",
+        "--org",
+        org.name,
+        str(write_jsonl(tmp_path, [event(1, cost=str(MAX_COST + Decimal("0.01")))])),
+    )
     failed_cleanly(result)
     assert "line 1: cost" in result.stderr
     nothing_stored(engine, org.id)
 
 
 def test_import_timestamp_offset_is_stored_as_utc(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name,
-           str(write_jsonl(tmp_path, [event(1, timestamp="2025-03-10T17:30:00+05:30"),
-                                      event(2, timestamp="2025-03-10T12:00:00Z")]))))
-    expected = datetime(2025, 3, 10, 12, tzinfo=timezone.utc)
+    ok(
+        run(
+            database_url,
+            "import",
+            "--org",
+            org.name,
+            str(
+                write_jsonl(
+                    tmp_path,
+                    [event(1, timestamp="2025-03-10T17:30:00+05:30"), event(2, timestamp="2025-03-10T12:00:00Z")],
+                )
+            ),
+        )
+    )
+    expected = datetime(2025, 3, 10, 12, tzinfo=UTC)
     assert stored_event(engine, org.id, "ev-1").ts == expected
     assert stored_event(engine, org.id, "ev-2").ts == expected
 
@@ -613,8 +703,11 @@ def test_import_csv_with_bom_crlf_and_multiline_title(database_url, engine, org,
     ok(run(database_url, "import", "--org", org.name, str(good)))
     assert count(engine, usage_events, org.id) == 1
     with engine.connect() as conn:
-        title = conn.execute(sa.select(conversations.c.title).where(
-            conversations.c.organization_id == org.id, conversations.c.id == "conv-1")).scalar_one()
+        title = conn.execute(
+            sa.select(conversations.c.title).where(
+                conversations.c.organization_id == org.id, conversations.c.id == "conv-1"
+            )
+        ).scalar_one()
     assert title == "two\nlines"
 
 
@@ -629,8 +722,13 @@ def test_import_csv_missing_column_fails_cleanly(database_url, engine, org, tmp_
 
 def test_import_jsonl_with_crlf_bom_and_blank_lines(database_url, engine, org, tmp_path):
     path = tmp_path / "win.jsonl"
-    path.write_bytes(b"\xef\xbb\xbf" + jsonl([event(1)]).replace("\n", "\r\n").encode()
-                     + b"\r\n   \r\n" + json.dumps(event(2)).encode() + b"\r\n")
+    path.write_bytes(
+        b"\xef\xbb\xbf"
+        + jsonl([event(1)]).replace("\n", "\r\n").encode()
+        + b"\r\n   \r\n"
+        + json.dumps(event(2)).encode()
+        + b"\r\n"
+    )
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "inserted 2, skipped 0" in result.stdout

@@ -34,9 +34,20 @@ def collated(request, tmp_path_factory, make_postgres_database):
     client = app.server.test_client()
     headers = {"Authorization": f"Bearer {token}"}
     # Equal cost and tokens everywhere: only the ids can order them.
-    events = [{"event_id": f"e-{i}", "timestamp": "2026-03-10T12:00:00Z", "agent_id": ident, "agent_name": ident,
-               "conversation_id": ident, "model": ident, "prompt_tokens": 10, "completion_tokens": 5, "cost": "0.25"}
-              for i, ident in enumerate(IDS)]
+    events = [
+        {
+            "event_id": f"e-{i}",
+            "timestamp": "2026-03-10T12:00:00Z",
+            "agent_id": ident,
+            "agent_name": ident,
+            "conversation_id": ident,
+            "model": ident,
+            "prompt_tokens": 10,
+            "completion_tokens": 5,
+            "cost": "0.25",
+        }
+        for i, ident in enumerate(IDS)
+    ]
     assert client.post("/api/v1/usage", json={"events": events}, headers=headers).status_code == 200
     with engine.begin() as conn:
         conn.execute(sa.update(agents).where(agents.c.organization_id == org.id).values(monthly_token_budget=1000))
@@ -46,8 +57,11 @@ def collated(request, tmp_path_factory, make_postgres_database):
 
 
 def _report(client, headers, limit: int) -> dict:
-    response = client.get("/api/v1/analytics/billing", headers=headers, query_string={
-        "period": "custom", "startDate": "2026-03-01", "endDate": "2026-03-31", "limit": limit})
+    response = client.get(
+        "/api/v1/analytics/billing",
+        headers=headers,
+        query_string={"period": "custom", "startDate": "2026-03-01", "endDate": "2026-03-31", "limit": limit},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 

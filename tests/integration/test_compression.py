@@ -34,9 +34,12 @@ def test_json_data_is_compressed(client, user_email, auth_headers, encoding):
     dependencies = client.get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     body = _callback_body(load, _load_values({"period": "year"}))
-    for request in (lambda headers: client.post("/_dash-update-component", json=body, headers=headers),
-                    lambda headers: client.get("/api/v1/analytics/billing", query_string={"period": "year"},
-                                               headers={**auth_headers, **headers})):
+    for request in (
+        lambda headers: client.post("/_dash-update-component", json=body, headers=headers),
+        lambda headers: client.get(
+            "/api/v1/analytics/billing", query_string={"period": "year"}, headers={**auth_headers, **headers}
+        ),
+    ):
         plain = request({})
         assert plain.status_code == 200 and plain.headers.get("Content-Encoding") is None
         response = request({"Accept-Encoding": encoding})

@@ -22,15 +22,23 @@ VALUES = {"billing-period.value": "month"}
 def report_body(app):
     """Builds the report callback's request as the browser does, from the app's own callbacks, with
     `changes` (`...` removes a key)."""
-    output = next(key for key, spec in app.callback_map.items()
-                  if "callback" in spec and {"id": "billing-retry", "property": "n_clicks"} in spec["inputs"])
+    output = next(
+        key
+        for key, spec in app.callback_map.items()
+        if "callback" in spec and {"id": "billing-retry", "property": "n_clicks"} in spec["inputs"]
+    )
     spec = app.callback_map[output]
     declared = spec["output"] if isinstance(spec["output"], list) else [spec["output"]]
     inputs = [{**i, "value": VALUES.get(f"{i['id']}.{i['property']}")} for i in spec["inputs"]]
 
     def body(**changes) -> dict:
-        made = {"output": output, "outputs": [o.to_dict() for o in declared], "inputs": inputs, "state": [],
-                "changedPropIds": ["billing-period.value"]}
+        made = {
+            "output": output,
+            "outputs": [o.to_dict() for o in declared],
+            "inputs": inputs,
+            "state": [],
+            "changedPropIds": ["billing-period.value"],
+        }
         made.update(changes)
         return {k: v for k, v in made.items() if v is not ...}
 
@@ -99,8 +107,10 @@ def _wrong_shape(_value):
     return "secret internal detail", "one output too many", "for two outputs"
 
 
-@pytest.mark.parametrize("period, start, end", [(["month"], None, None), ({"a": 1}, None, None),
-                                                ("custom", 5, 6), ("custom", ["2026-01-01"], {"x": 1})])
+@pytest.mark.parametrize(
+    "period, start, end",
+    [(["month"], None, None), ({"a": 1}, None, None), ("custom", 5, 6), ("custom", ["2026-01-01"], {"x": 1})],
+)
 def test_wrong_typed_values_never_answer_5xx(client, user_email, report_body, period, start, end):
     login(client, user_email, TEST_PASSWORD)
     values = {"billing-period.value": period, "billing-dates.start_date": start, "billing-dates.end_date": end}
@@ -116,10 +126,13 @@ def test_a_broken_callback_is_a_logged_500_without_a_traceback(database_url, use
     app.callback(Output("broken-out", "children"), Output("broken-out", "title"), Input("broken-in", "value"))(callback)
     client = app.server.test_client()
     login(client, user_email, TEST_PASSWORD)
-    body = {"output": "..broken-out.children...broken-out.title..",
-            "outputs": [{"id": "broken-out", "property": "children"}, {"id": "broken-out", "property": "title"}],
-            "inputs": [{"id": "broken-in", "property": "value", "value": 1}], "state": [],
-            "changedPropIds": ["broken-in.value"]}
+    body = {
+        "output": "..broken-out.children...broken-out.title..",
+        "outputs": [{"id": "broken-out", "property": "children"}, {"id": "broken-out", "property": "title"}],
+        "inputs": [{"id": "broken-in", "property": "value", "value": 1}],
+        "state": [],
+        "changedPropIds": ["broken-in.value"],
+    }
     with caplog.at_level(logging.ERROR):
         response = client.post(UPDATE, json=body)
     assert response.status_code == 500

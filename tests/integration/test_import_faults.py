@@ -55,6 +55,7 @@ LAUNCHER = (
 
 # ---------------------------------------------------------------- helpers
 
+
 def cli_command() -> list[str]:
     script = Path(sys.executable).with_name("billing-dash")
     if script.exists():
@@ -70,8 +71,25 @@ def cli_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def generate(path: Path, events: int, seed: int) -> Path:
-    subprocess.run([sys.executable, "-m", "bench.generate", "--events", str(events), "--out", str(path),
-                    "--seed", str(seed), "--end", END], cwd=ROOT, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.generate",
+            "--events",
+            str(events),
+            "--out",
+            str(path),
+            "--seed",
+            str(seed),
+            "--end",
+            END,
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     return path
 
 
@@ -89,16 +107,22 @@ def file_contents(path: Path) -> tuple[set[str], set[str], set[str]]:
 
 def counts(engine, org_id: int) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)
-                                     .where(t.c.organization_id == org_id)).scalar_one()
-                for t in ORG_TABLES}
+        return {
+            t.name: conn.execute(
+                sa.select(sa.func.count()).select_from(t).where(t.c.organization_id == org_id)
+            ).scalar_one()
+            for t in ORG_TABLES
+        }
 
 
 def snapshot(conn, org_id: int) -> dict[str, list[tuple]]:
-    snap = {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
-            for t in AGGREGATES}
+    snap = {
+        t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
+        for t in AGGREGATES
+    }
     snap["max_conversation_seconds"] = conn.execute(
-        sa.select(organizations.c.max_conversation_seconds).where(organizations.c.id == org_id)).scalar_one()
+        sa.select(organizations.c.max_conversation_seconds).where(organizations.c.id == org_id)
+    ).scalar_one()
     return snap
 
 
@@ -112,12 +136,22 @@ def assert_aggregates_equal_rebuild(engine, org_id: int, events: int) -> None:
 
 def message_totals(engine, org_id: int) -> dict[str, int]:
     with engine.connect() as conn:
+
         def total(table, *where):
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(table.c.message_count), 0))
-                                    .where(table.c.organization_id == org_id, *where)).scalar_one())
-        return {"usage_quarter": total(usage_quarter), "usage_daily": total(usage_daily),
-                "conversation_daily": total(conversation_daily),
-                "conversation_totals": total(conversation_totals, conversation_totals.c.agent_id == ALL_AGENTS)}
+            return int(
+                conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.sum(table.c.message_count), 0)).where(
+                        table.c.organization_id == org_id, *where
+                    )
+                ).scalar_one()
+            )
+
+        return {
+            "usage_quarter": total(usage_quarter),
+            "usage_daily": total(usage_daily),
+            "conversation_daily": total(conversation_daily),
+            "conversation_totals": total(conversation_totals, conversation_totals.c.agent_id == ALL_AGENTS),
+        }
 
 
 def sqlite_path(database_url: str) -> str | None:
@@ -142,9 +176,13 @@ def sqlite_write_lock_free(path: str) -> bool:
 def pg_writing_transactions(engine) -> int:
     """The imports' sessions inside a transaction that has written something."""
     with engine.connect() as conn:
-        return conn.execute(sa.text(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = :app AND backend_xid IS NOT NULL"), {"app": APP_NAME}).scalar_one()
+        return conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = :app AND backend_xid IS NOT NULL"
+            ),
+            {"app": APP_NAME},
+        ).scalar_one()
 
 
 def read_position(pid: int, path: Path) -> int | None:
@@ -201,6 +239,7 @@ def inserted_skipped(stdout: str) -> tuple[int, int]:
 
 # ---------------------------------------------------------------- data
 
+
 @pytest.fixture(scope="module")
 def big_file(tmp_path_factory) -> Path:
     return generate(tmp_path_factory.mktemp("kill") / "big.jsonl", KILL_EVENTS, seed=21)
@@ -216,19 +255,25 @@ def concurrent_files(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     same.write_bytes(b"".join(whole[:n]))
     first, second = folder / "first.jsonl", folder / "second.jsonl"
     first.write_bytes(b"".join(whole[:n]))
-    second.write_bytes(b"".join(whole[n // 2:]))
+    second.write_bytes(b"".join(whole[n // 2 :]))
     return {"same-file": (same, same), "overlapping-files": (first, second)}
 
 
 # ---------------------------------------------------------------- SIGKILL midway
+
 
 def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_url, engine, org, big_file, tmp_path):
     size = big_file.stat().st_size
     db_file = sqlite_path(database_url)
     out, err = tmp_path / "killed.out", tmp_path / "killed.err"
     with processes() as started, out.open("wb") as o, err.open("wb") as e:
-        proc = subprocess.Popen([*cli_command(), "import", "--org", org.name, str(big_file)],
-                                env=cli_env(database_url), cwd=ROOT, stdout=o, stderr=e)
+        proc = subprocess.Popen(
+            [*cli_command(), "import", "--org", org.name, str(big_file)],
+            env=cli_env(database_url),
+            cwd=ROOT,
+            stdout=o,
+            stderr=e,
+        )
         started.append(proc)
         # Midway: a third of the file read (so several batches were written in the open
         # transaction), the end not reached, and the uncommitted writes visible from outside.
@@ -256,12 +301,22 @@ def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_ur
             time.sleep(0.1)
     assert counts(engine, org.id) == {t.name: 0 for t in ORG_TABLES}
     with engine.begin() as conn:
-        assert conn.execute(sa.select(organizations.c.max_conversation_seconds)
-                            .where(organizations.c.id == org.id)).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.select(organizations.c.max_conversation_seconds).where(organizations.c.id == org.id)
+            ).scalar_one()
+            == 0
+        )
         conn.execute(sa.update(organizations).where(organizations.c.id == org.id).values(timezone=org.timezone))
 
-    result = subprocess.run([*cli_command(), "import", "--org", org.name, str(big_file)], env=cli_env(database_url),
-                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [*cli_command(), "import", "--org", org.name, str(big_file)],
+        env=cli_env(database_url),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert inserted_skipped(result.stdout) == (KILL_EVENTS, 0)
     event_ids, agent_ids, conversation_ids = file_contents(big_file)
@@ -276,6 +331,7 @@ def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_ur
 
 # ---------------------------------------------------------------- two imports at once
 
+
 def start_together(database_url: str, org, sources: list[str], tmp_path: Path, started: list, stdin=None):
     """Start one `billing-dash import --org ORG SOURCE` per source; both begin importing at the same moment."""
     go = tmp_path / "go"
@@ -283,10 +339,16 @@ def start_together(database_url: str, org, sources: list[str], tmp_path: Path, s
     for i, source in enumerate(sources):
         out, err = tmp_path / f"import{i}.out", tmp_path / f"import{i}.err"
         with out.open("wb") as o, err.open("wb") as e:
-            started.append(subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, "import", "--org", org.name, source],
-                env=cli_env(database_url, IMPORT_GO=str(go), IMPORT_READY=str(tmp_path / f"ready{i}")),
-                cwd=ROOT, stdin=stdin, stdout=o, stderr=e))
+            started.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", LAUNCHER, "import", "--org", org.name, source],
+                    env=cli_env(database_url, IMPORT_GO=str(go), IMPORT_READY=str(tmp_path / f"ready{i}")),
+                    cwd=ROOT,
+                    stdin=stdin,
+                    stdout=o,
+                    stderr=e,
+                )
+            )
         runs.append((out, err))
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"ready{i}").exists() for i in range(len(sources))):
@@ -312,9 +374,12 @@ def assert_counted_once(engine, org, results, per_source: list[tuple[set, set, s
     assert got["usage_events"] == len(distinct)
     assert got["conversations"] == len(conversation_ids)
     assert sum(inserted for inserted, _ in reported) == len(distinct)
-    assert message_totals(engine, org.id) == {"usage_quarter": len(distinct), "usage_daily": len(distinct),
-                                              "conversation_daily": len(distinct),
-                                              "conversation_totals": len(distinct)}
+    assert message_totals(engine, org.id) == {
+        "usage_quarter": len(distinct),
+        "usage_daily": len(distinct),
+        "conversation_daily": len(distinct),
+        "conversation_totals": len(distinct),
+    }
     with engine.connect() as conn:
         period = resolve_period("custom", org.timezone, "2024-05-01", "2025-06-30")
         report = billing_report(conn, org, period)
@@ -340,17 +405,22 @@ def settled(database_url: str, engine) -> bool:
     if db_file:
         return not sqlite_write_lock_free(db_file)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text(
-            "SELECT a.state, a.wait_event_type, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted "
-            "AND l.relation = 'usage_events'::regclass AND l.mode = 'RowExclusiveLock') "
-            "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name = :app"),
-            {"app": APP_NAME}).all()
-    return len(rows) == 2 and all(wait == "Lock" or (state == "idle in transaction" and wrote)
-                                  for state, wait, wrote in rows)
+        rows = conn.execute(
+            sa.text(
+                "SELECT a.state, a.wait_event_type, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted "
+                "AND l.relation = 'usage_events'::regclass AND l.mode = 'RowExclusiveLock') "
+                "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name = :app"
+            ),
+            {"app": APP_NAME},
+        ).all()
+    return len(rows) == 2 and all(
+        wait == "Lock" or (state == "idle in transaction" and wrote) for state, wait, wrote in rows
+    )
 
 
-def test_two_imports_of_the_same_events_in_other_orders_count_each_once(database_url, engine, org, concurrent_files,
-                                                                        tmp_path):
+def test_two_imports_of_the_same_events_in_other_orders_count_each_once(
+    database_url, engine, org, concurrent_files, tmp_path
+):
     """One import reads the odd-numbered agents' events first, the other the even ones'; each gets
     the second half of its input only once both have stored what they could of the first."""
     lines = concurrent_files["same-file"][0].read_bytes().splitlines(keepends=True)
@@ -372,8 +442,10 @@ def test_two_imports_of_the_same_events_in_other_orders_count_each_once(database
     with processes() as started:
         try:
             runs = start_together(database_url, org, ["-", "-"], tmp_path, started, stdin=subprocess.PIPE)
-            feeders = [threading.Thread(target=feed, args=(proc, *halves), daemon=True)
-                       for proc, halves in zip(started, [(odd, even), (even, odd)])]
+            feeders = [
+                threading.Thread(target=feed, args=(proc, *halves), daemon=True)
+                for proc, halves in zip(started, [(odd, even), (even, odd)])
+            ]
             for t in feeders:
                 t.start()
             deadline, calm = time.monotonic() + 120, 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -26,12 +26,20 @@ from .test_web import login
 
 REPORT = "/api/v1/analytics/billing"
 USAGE = "/api/v1/usage"
-SECTION_KEYS = {"daily": "usageByDay", "agents": "usageByAgent", "models": "usageByModel",
-                "conversations": "topConversations"}
+SECTION_KEYS = {
+    "daily": "usageByDay",
+    "agents": "usageByAgent",
+    "models": "usageByModel",
+    "conversations": "topConversations",
+}
 # Usage "now" (seen by today/week/month/year) and on a fixed day two years back (seen by custom).
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-PAST = datetime(NOW.year - 2, 6, 15, 12, tzinfo=timezone.utc)
-CUSTOM = {"period": "custom", "startDate": f"{PAST.year}-06-01", "endDate": (NOW + timedelta(days=2)).date().isoformat()}
+NOW = datetime.now(UTC).replace(microsecond=0)
+PAST = datetime(NOW.year - 2, 6, 15, 12, tzinfo=UTC)
+CUSTOM = {
+    "period": "custom",
+    "startDate": f"{PAST.year}-06-01",
+    "endDate": (NOW + timedelta(days=2)).date().isoformat(),
+}
 PERIOD_PARAMS = [
     pytest.param({"period": "today"}, id="today"),
     pytest.param({"period": "week"}, id="week"),
@@ -58,8 +66,11 @@ class Tenant:
 
     def messages(self, params: dict) -> int:
         """How many of its events a report with these parameters counts."""
-        return len(self.events) if params.get("period") == "custom" else sum(e["timestamp"] != _z(PAST)
-                                                                              for e in self.events)
+        return (
+            len(self.events)
+            if params.get("period") == "custom"
+            else sum(e["timestamp"] != _z(PAST) for e in self.events)
+        )
 
 
 def _z(ts: datetime) -> str:
@@ -76,20 +87,35 @@ def _make_tenant(engine, client, key: str, tz: str, count: int, tokens: int, cos
         create_user(conn, org, email, TEST_PASSWORD)
     agent_names = [f"{name}Agent{i}-{tag}" for i in range(2)]
     titles = [f"{name} chat {i} {tag}" for i in range(3)]
-    events = [event(i, timestamp=_z(NOW if i % 2 else PAST), agent_id=("bot", "helper")[i % 2],
-                    agent_name=agent_names[i % 2], conversation_id=f"c-{i % 3}", conversation_title=titles[i % 3],
-                    model=f"{name.lower()}-model-{tag}", prompt_tokens=tokens + i, completion_tokens=tokens, cost=cost)
-              for i in range(count)]
+    events = [
+        event(
+            i,
+            timestamp=_z(NOW if i % 2 else PAST),
+            agent_id=("bot", "helper")[i % 2],
+            agent_name=agent_names[i % 2],
+            conversation_id=f"c-{i % 3}",
+            conversation_title=titles[i % 3],
+            model=f"{name.lower()}-model-{tag}",
+            prompt_tokens=tokens + i,
+            completion_tokens=tokens,
+            cost=cost,
+        )
+        for i in range(count)
+    ]
     response = client.post(USAGE, json={"events": events}, headers={"Authorization": f"Bearer {token}"})
     assert response.get_json() == {"inserted": count, "skipped": 0, "unpriced": 0}
-    return Tenant(key, org, token, email, events, [org.name, email, f"{name.lower()}-model-{tag}", *agent_names, *titles])
+    return Tenant(
+        key, org, token, email, events, [org.name, email, f"{name.lower()}-model-{tag}", *agent_names, *titles]
+    )
 
 
 @pytest.fixture
 def tenants(engine, client) -> dict[str, Tenant]:
     """A (Berlin, 6 events of ~1000 tokens) and B (New York, 4 events of ~7 tokens), same ids."""
-    return {"A": _make_tenant(engine, client, "A", "Europe/Berlin", 6, 1000, "0.5"),
-            "B": _make_tenant(engine, client, "B", "America/New_York", 4, 7, "0.03")}
+    return {
+        "A": _make_tenant(engine, client, "A", "Europe/Berlin", 6, 1000, "0.5"),
+        "B": _make_tenant(engine, client, "B", "America/New_York", 4, 7, "0.03"),
+    }
 
 
 def _pair(tenants, viewer: str) -> tuple[Tenant, Tenant]:
@@ -118,6 +144,7 @@ def assert_only_own(report: dict, me: Tenant, params: dict) -> None:
 
 # --- the JSON and CSV API ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("viewer", ["A", "B"])
 @pytest.mark.parametrize("params", PERIOD_PARAMS)
 def test_report_shows_only_the_token_organization(client, tenants, viewer, params):
@@ -127,9 +154,18 @@ def test_report_shows_only_the_token_organization(client, tenants, viewer, param
     assert_only_own(response.get_json(), me, params)
     assert_nothing_of(other, response.data)
     # Naming the other organization, its ids or its names in any parameter changes nothing.
-    smuggled = {**params, "org": other.org.id, "org_id": other.org.id, "organization": other.org.name,
-                "organization_id": str(other.org.id), "tenant": other.org.name, "agentId": "bot",
-                "agent": other.markers[3], "conversationId": "c-0", "email": other.email}
+    smuggled = {
+        **params,
+        "org": other.org.id,
+        "org_id": other.org.id,
+        "organization": other.org.name,
+        "organization_id": str(other.org.id),
+        "tenant": other.org.name,
+        "agentId": "bot",
+        "agent": other.markers[3],
+        "conversationId": "c-0",
+        "email": other.email,
+    }
     again = client.get(REPORT, query_string=smuggled, headers=me.headers)
     assert again.status_code == 200
     assert again.get_json()["summary"] == response.get_json()["summary"]
@@ -151,13 +187,24 @@ def test_csv_shows_only_the_token_organization(client, tenants, viewer, section)
 def _snapshot(engine, client, tenant: Tenant) -> tuple:
     """Everything stored for and reported to `tenant`."""
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(
-            sa.select(usage_events).where(usage_events.c.organization_id == tenant.org.id)
-            .order_by(usage_events.c.event_id))]
-        names = sorted(tuple(r) for r in conn.execute(sa.select(agents).where(agents.c.organization_id == tenant.org.id)))
-        titles = sorted(tuple(r) for r in conn.execute(
-            sa.select(conversations).where(conversations.c.organization_id == tenant.org.id)))
-    reports = [client.get(REPORT, query_string=p, headers=tenant.headers).get_json() for p in (CUSTOM, {"period": "year"})]
+        rows = [
+            tuple(r)
+            for r in conn.execute(
+                sa.select(usage_events)
+                .where(usage_events.c.organization_id == tenant.org.id)
+                .order_by(usage_events.c.event_id)
+            )
+        ]
+        names = sorted(
+            tuple(r) for r in conn.execute(sa.select(agents).where(agents.c.organization_id == tenant.org.id))
+        )
+        titles = sorted(
+            tuple(r)
+            for r in conn.execute(sa.select(conversations).where(conversations.c.organization_id == tenant.org.id))
+        )
+    reports = [
+        client.get(REPORT, query_string=p, headers=tenant.headers).get_json() for p in (CUSTOM, {"period": "year"})
+    ]
     return rows, names, titles, reports
 
 
@@ -169,21 +216,36 @@ def test_ingesting_with_one_token_never_touches_the_other_organization(engine, c
     ids_only_other = sorted({e["event_id"] for e in other.events} - {e["event_id"] for e in me.events})
     shared_id = me.events[0]["event_id"]
     # The other's event ids, agent ids and conversation ids, with huge numbers and new names.
-    batch = [event(0, event_id=i, timestamp=_z(NOW), agent_id="bot", agent_name=f"Renamed-{i}",
-                   conversation_id="c-0", conversation_title=f"Retitled-{i}", prompt_tokens=10**9, cost="999")
-             for i in [shared_id, *ids_only_other, f"new-{uuid.uuid4().hex[:6]}"]]
+    batch = [
+        event(
+            0,
+            event_id=i,
+            timestamp=_z(NOW),
+            agent_id="bot",
+            agent_name=f"Renamed-{i}",
+            conversation_id="c-0",
+            conversation_title=f"Retitled-{i}",
+            prompt_tokens=10**9,
+            cost="999",
+        )
+        for i in [shared_id, *ids_only_other, f"new-{uuid.uuid4().hex[:6]}"]
+    ]
     response = client.post(USAGE, json={"events": batch}, headers=me.headers)
     assert response.get_json() == {"inserted": len(batch) - 1, "skipped": 1, "unpriced": 0}
     assert _snapshot(engine, client, other) == before
     # An id that exists only in the other organization is a new event of the writer's.
     with engine.connect() as conn:
-        stored = conn.execute(sa.select(usage_events.c.event_id, usage_events.c.prompt_tokens)
-                              .where(usage_events.c.organization_id == me.org.id)).all()
+        stored = conn.execute(
+            sa.select(usage_events.c.event_id, usage_events.c.prompt_tokens).where(
+                usage_events.c.organization_id == me.org.id
+            )
+        ).all()
     assert len(stored) == mine_before + len(batch) - 1
     assert {i: t for i, t in stored if i in ids_only_other} == {i: 10**9 for i in ids_only_other}
 
 
 # --- sessions and tokens together ---------------------------------------------------------------
+
 
 def test_a_bearer_token_wins_over_the_session_and_is_never_mixed_with_it(engine, client, tenants):
     a, b = tenants["A"], tenants["B"]
@@ -219,6 +281,7 @@ def test_a_token_alone_opens_no_dashboard(client, tenants):
 
 # --- the dashboard through real HTTP ---------------------------------------------------------------
 
+
 def _outputs(dependency: dict) -> list[dict] | dict:
     """Dash's output key as the request's `outputs`: '..a.x...b.y..' (several) -> [{id, property}, ...],
     'a.x' (one) -> {id, property}."""
@@ -229,16 +292,24 @@ def _outputs(dependency: dict) -> list[dict] | dict:
 
 def _callback_body(dependency: dict, values: list, extra_inputs: list | None = None, state: list | None = None) -> dict:
     inputs = [{**i, "value": v} for i, v in zip(dependency["inputs"], values)] + (extra_inputs or [])
-    return {"output": dependency["output"], "outputs": _outputs(dependency), "inputs": inputs,
-            "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
-            "state": state if state is not None else [{**s, "value": None} for s in dependency["state"]]}
+    return {
+        "output": dependency["output"],
+        "outputs": _outputs(dependency),
+        "inputs": inputs,
+        "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
+        "state": state if state is not None else [{**s, "value": None} for s in dependency["state"]],
+    }
 
 
 def _load_values(params: dict) -> list:
     """The load_report inputs (period, start_date, end_date, retry clicks) the page would send."""
     custom = params.get("period") == "custom"
-    return [params.get("period", "month"), params["startDate"] if custom else None,
-            params["endDate"] + "T00:00:00" if custom else None, None]
+    return [
+        params.get("period", "month"),
+        params["startDate"] if custom else None,
+        params["endDate"] + "T00:00:00" if custom else None,
+        None,
+    ]
 
 
 def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
@@ -286,17 +357,24 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
 
     # Smuggling the other organization in: as extra inputs or state, in the values, in the URL.
     custom = _load_values(CUSTOM)
-    smuggled = [{"id": "organization", "property": "value", "value": other.org.id},
-                {"id": {"type": "org", "name": other.org.name}, "property": "data", "value": other.org.name}]
-    for body in (_callback_body(load, custom, extra_inputs=smuggled),
-                 _callback_body(load, custom, state=smuggled),
-                 _callback_body(load, [other.org.name, other.org.id, other.email, other.org.id]),
-                 _callback_body(load, [{"org_id": other.org.id}, *custom[1:]])):
+    smuggled = [
+        {"id": "organization", "property": "value", "value": other.org.id},
+        {"id": {"type": "org", "name": other.org.name}, "property": "data", "value": other.org.name},
+    ]
+    for body in (
+        _callback_body(load, custom, extra_inputs=smuggled),
+        _callback_body(load, custom, state=smuggled),
+        _callback_body(load, [other.org.name, other.org.id, other.email, other.org.id]),
+        _callback_body(load, [{"org_id": other.org.id}, *custom[1:]]),
+    ):
         response = post(body)
         # Refused (Dash checks the inputs against the callback) or an answer without a report.
         assert response.status_code != 200 or "billing-downloads" not in response.get_json()["response"], response.data
-    response = post(_callback_body(load, custom), query_string={"org_id": other.org.id},
-                    headers={"X-Organization-Id": str(other.org.id)})
+    response = post(
+        _callback_body(load, custom),
+        query_string={"org_id": other.org.id},
+        headers={"X-Organization-Id": str(other.org.id)},
+    )
     api = client.get(REPORT, query_string=CUSTOM, headers=me.headers).get_json()
     assert_dashboard_shows(client, response.get_json()["response"], api, CUSTOM, me)
     assert_only_own(api, me, CUSTOM)

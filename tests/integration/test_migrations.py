@@ -2,7 +2,7 @@
 
 import ast
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,36 +29,61 @@ def test_migrated_money_columns_have_the_models_precision(engine):
 
     inspector = inspect(engine)
     for table in metadata.sorted_tables:
-        declared = {c.name: c.type.load_dialect_impl(engine.dialect) for c in table.columns
-                    if isinstance(c.type, Money)}
+        declared = {
+            c.name: c.type.load_dialect_impl(engine.dialect) for c in table.columns if isinstance(c.type, Money)
+        }
         if not declared:
             continue
         migrated = {c["name"]: c["type"] for c in inspector.get_columns(table.name) if c["name"] in declared}
         for name, kind in declared.items():
             got = migrated[name]
             assert got._type_affinity is kind._type_affinity, (table.name, name, got)
-            assert (getattr(got, "precision", None), getattr(got, "scale", None)) == \
-                (getattr(kind, "precision", None), getattr(kind, "scale", None)), (table.name, name, got)
+            assert (getattr(got, "precision", None), getattr(got, "scale", None)) == (
+                getattr(kind, "precision", None),
+                getattr(kind, "scale", None),
+            ), (table.name, name, got)
 
 
 def test_existing_names_count_as_new_as_their_newest_event(empty_database_url):
     """0005 gives existing names, titles and owners the time of their newest stored event."""
     engine = make_engine(empty_database_url)
     upgrade(engine, "0004")
-    newest = datetime(2026, 5, 1, 9, 30, tzinfo=timezone.utc)
+    newest = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO organizations (id, name, timezone, created_at) "
-                             "VALUES (1, 'o', 'UTC', :t)"), {"t": newest})
-        conn.execute(sa.text("INSERT INTO agents (organization_id, id, name) VALUES "
-                             "(1, 'named', 'A name'), (1, 'unnamed', 'unnamed')"))
-        conn.execute(sa.text("INSERT INTO conversations (organization_id, id, title, agent_id) VALUES "
-                             "(1, 'c1', 'A title', 'named'), (1, 'c2', 'c2', 'unnamed')"))
-        for conversation, agent, last in (("c1", "", newest), ("c1", "named", newest),
-                                          ("c2", "", newest - timedelta(days=1)),
-                                          ("c2", "unnamed", newest - timedelta(days=1))):
-            conn.execute(conversation_totals.insert().values(
-                organization_id=1, conversation_id=conversation, agent_id=agent, first_ts=last - timedelta(hours=1),
-                last_ts=last, total_tokens=1, cost=0, message_count=1))
+        conn.execute(
+            sa.text("INSERT INTO organizations (id, name, timezone, created_at) VALUES (1, 'o', 'UTC', :t)"),
+            {"t": newest},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO agents (organization_id, id, name) VALUES "
+                "(1, 'named', 'A name'), (1, 'unnamed', 'unnamed')"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO conversations (organization_id, id, title, agent_id) VALUES "
+                "(1, 'c1', 'A title', 'named'), (1, 'c2', 'c2', 'unnamed')"
+            )
+        )
+        for conversation, agent, last in (
+            ("c1", "", newest),
+            ("c1", "named", newest),
+            ("c2", "", newest - timedelta(days=1)),
+            ("c2", "unnamed", newest - timedelta(days=1)),
+        ):
+            conn.execute(
+                conversation_totals.insert().values(
+                    organization_id=1,
+                    conversation_id=conversation,
+                    agent_id=agent,
+                    first_ts=last - timedelta(hours=1),
+                    last_ts=last,
+                    total_tokens=1,
+                    cost=0,
+                    message_count=1,
+                )
+            )
     upgrade(engine)
     with engine.connect() as conn:
         named = {r.id: r.name_ts for r in conn.execute(sa.select(agents))}
@@ -91,25 +116,44 @@ def test_events_stored_before_the_aggregates_get_them_when_migrating(empty_datab
     engine = make_engine(empty_database_url)
     upgrade(engine, "0001")
     rng = random.Random(4)
-    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
     with engine.begin() as conn:
-        conn.execute(sa.text("INSERT INTO organizations (id, name, timezone, created_at) "
-                             "VALUES (1, 'old', 'Asia/Kolkata', :t), (2, 'other', 'UTC', :t)"), {"t": start})
-        conn.execute(usage_events.insert(), [
-            {"organization_id": rng.choice((1, 1, 2)), "event_id": f"e{i}",
-             "ts": start + timedelta(minutes=rng.randrange(60 * 24 * 20)), "agent_id": rng.choice("ab"),
-             "conversation_id": f"c{rng.randrange(15)}", "model": rng.choice(("m1", "m2")),
-             "prompt_tokens": rng.randrange(5000), "completion_tokens": rng.randrange(900),
-             "cost": Decimal(rng.randrange(10**8)).scaleb(-10), "priced": rng.random() < 0.8}
-            for i in range(400)])
+        conn.execute(
+            sa.text(
+                "INSERT INTO organizations (id, name, timezone, created_at) "
+                "VALUES (1, 'old', 'Asia/Kolkata', :t), (2, 'other', 'UTC', :t)"
+            ),
+            {"t": start},
+        )
+        conn.execute(
+            usage_events.insert(),
+            [
+                {
+                    "organization_id": rng.choice((1, 1, 2)),
+                    "event_id": f"e{i}",
+                    "ts": start + timedelta(minutes=rng.randrange(60 * 24 * 20)),
+                    "agent_id": rng.choice("ab"),
+                    "conversation_id": f"c{rng.randrange(15)}",
+                    "model": rng.choice(("m1", "m2")),
+                    "prompt_tokens": rng.randrange(5000),
+                    "completion_tokens": rng.randrange(900),
+                    "cost": Decimal(rng.randrange(10**8)).scaleb(-10),
+                    "priced": rng.random() < 0.8,
+                }
+                for i in range(400)
+            ],
+        )
     upgrade(engine)
 
     def snapshot(conn, org_id):
-        snap = {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
-                for t in AGGREGATES}
+        snap = {
+            t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
+            for t in AGGREGATES
+        }
         snap["conversation_starts"] = [r for r in snap["conversation_starts"] if r[3] != 0]
-        snap["span"] = conn.execute(sa.select(organizations.c.max_conversation_seconds)
-                                    .where(organizations.c.id == org_id)).scalar_one()
+        snap["span"] = conn.execute(
+            sa.select(organizations.c.max_conversation_seconds).where(organizations.c.id == org_id)
+        ).scalar_one()
         return snap
 
     with engine.begin() as conn:

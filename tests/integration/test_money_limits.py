@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -29,8 +29,15 @@ ORG_ZONE = ZoneInfo("Europe/Berlin")  # the conftest organizations' zone
 
 
 def ev(n: int, ts: str, conversation: str, cost: Decimal | None = None, **fields) -> dict:
-    e = {"event_id": f"ev-{n}", "timestamp": ts, "agent_id": "bot", "conversation_id": conversation,
-         "model": "gpt-4o-mini", "prompt_tokens": 10, "completion_tokens": 5}
+    e = {
+        "event_id": f"ev-{n}",
+        "timestamp": ts,
+        "agent_id": "bot",
+        "conversation_id": conversation,
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+    }
     if cost is not None:
         e["cost"] = str(cost)
     return e | fields
@@ -74,13 +81,12 @@ class StoredTotals:
 
 
 def post(client, headers, events: list[dict]):
-    return client.post(USAGE, data=json.dumps({"events": events}), content_type="application/json",
-                       headers=headers)
+    return client.post(USAGE, data=json.dumps({"events": events}), content_type="application/json", headers=headers)
 
 
 def post_all(client, headers, events: list[dict], chunk: int = 5000) -> None:
     for i in range(0, len(events), chunk):
-        response = post(client, headers, events[i:i + chunk])
+        response = post(client, headers, events[i : i + chunk])
         assert response.status_code == 200, response.data[:500]
 
 
@@ -92,8 +98,9 @@ def report(client, headers, **params):
 
 
 def csv_rows(client, headers, section: str, **params) -> list[dict]:
-    response = client.get(REPORT + ".csv", headers=headers,
-                          query_string={"period": "custom", "section": section, **params})
+    response = client.get(
+        REPORT + ".csv", headers=headers, query_string={"period": "custom", "section": section, **params}
+    )
     assert response.status_code == 200, response.data[:500]
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 
@@ -111,18 +118,26 @@ def is_sqlite(database_url: str) -> bool:
 
 # ------------------------------------------------------------------ per-event limits
 
+
 def add_price(engine, per_million: str) -> str:
     model = f"test-model-{uuid.uuid4().hex[:8]}"
     with engine.begin() as conn:
-        conn.execute(sa.insert(model_prices).values(
-            model=model, effective_from=datetime(2020, 1, 1, tzinfo=timezone.utc),
-            prompt_per_million=Decimal(per_million), completion_per_million=Decimal(per_million)))
+        conn.execute(
+            sa.insert(model_prices).values(
+                model=model,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                prompt_per_million=Decimal(per_million),
+                completion_per_million=Decimal(per_million),
+            )
+        )
     return model
 
 
 def test_tokens_above_a_billion_are_refused_by_the_api(client, auth_headers, engine, org):
-    events = [ev(0, at("2026-01-15", 0), "c", Decimal(1), prompt_tokens=10**9, completion_tokens=10**9),
-              ev(1, at("2026-01-15", 1), "c", Decimal(1), completion_tokens=10**9 + 1)]
+    events = [
+        ev(0, at("2026-01-15", 0), "c", Decimal(1), prompt_tokens=10**9, completion_tokens=10**9),
+        ev(1, at("2026-01-15", 1), "c", Decimal(1), completion_tokens=10**9 + 1),
+    ]
     response = post(client, auth_headers, events)
     assert response.status_code == 400, response.data
     assert [(d["index"], d["field"]) for d in response.get_json()["error"]["details"]] == [(1, "completion_tokens")]
@@ -133,8 +148,10 @@ def test_computed_cost_is_capped_like_a_given_one(client, auth_headers, engine, 
     # 2e9 tokens at $500 per million is exactly the $1,000,000 cap; at $600 it is $1,200,000.
     at_cap, above_cap = add_price(engine, "500"), add_price(engine, "600")
     big = {"prompt_tokens": 10**9, "completion_tokens": 10**9}
-    events = [ev(0, at("2026-01-15", 0), "c", model=at_cap, **big),
-              ev(1, at("2026-01-15", 1), "c", model=above_cap, **big)]
+    events = [
+        ev(0, at("2026-01-15", 0), "c", model=at_cap, **big),
+        ev(1, at("2026-01-15", 1), "c", model=above_cap, **big),
+    ]
     response = post(client, auth_headers, events)
     assert response.status_code == 400, response.data
     details = response.get_json()["error"]["details"]
@@ -148,10 +165,12 @@ def test_computed_cost_is_capped_like_a_given_one(client, auth_headers, engine, 
 
 def test_import_names_the_line_and_field_of_each_limit(database_url, engine, org, tmp_path):
     above_cap = add_price(engine, "600")
-    events = [ev(0, at("2026-01-15", 0), "c", Decimal(1)),
-              ev(1, at("2026-01-15", 1), "c", Decimal(1), prompt_tokens=10**9 + 1),
-              ev(2, at("2026-01-15", 2), "c", model=above_cap, prompt_tokens=10**9, completion_tokens=10**9),
-              ev(3, at("2026-01-15", 3), "c", MILLION + TINY)]
+    events = [
+        ev(0, at("2026-01-15", 0), "c", Decimal(1)),
+        ev(1, at("2026-01-15", 1), "c", Decimal(1), prompt_tokens=10**9 + 1),
+        ev(2, at("2026-01-15", 2), "c", model=above_cap, prompt_tokens=10**9, completion_tokens=10**9),
+        ev(3, at("2026-01-15", 3), "c", MILLION + TINY),
+    ]
     result = run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, events)))
     failed_cleanly(result)
     assert "line 2: prompt_tokens" in result.stderr
@@ -162,6 +181,7 @@ def test_import_names_the_line_and_field_of_each_limit(database_url, engine, org
 
 # ------------------------------------------------------------------ stored totals
 
+
 def test_a_day_past_sqlite_s_bound_is_refused_there_and_exact_on_postgresql(client, auth_headers, database_url):
     # 10,001 events of $1,000,000 on one day, 11 conversations of ~$909M each: past a 64-bit
     # integer of 1e-10 dollars (SQLite) and past NUMERIC(20,10) (the old PostgreSQL column).
@@ -169,7 +189,7 @@ def test_a_day_past_sqlite_s_bound_is_refused_there_and_exact_on_postgresql(clie
     stored = StoredTotals()
     accepted: list[dict] = []
     for start in (0, 5000, 10_000):
-        chunk = events[start:start + 5000]
+        chunk = events[start : start + 5000]
         bad = stored.first_over(chunk) if is_sqlite(database_url) else None
         response = post(client, auth_headers, chunk)
         if bad is None:
@@ -255,8 +275,10 @@ def test_totals_past_64_bits_report_exactly_in_json_and_csv(client, auth_headers
         assert_exact(body["usageByAgent"][0]["cost"], total)
         assert_exact(body["usageByModel"][0]["cost"], total)
         assert {d["date"]: d["cost"] for d in body["usageByDay"] if d["cost"]} == {
-            day: cost.quantize(TINY) for day, cost in by_day.items()}
+            day: cost.quantize(TINY) for day, cost in by_day.items()
+        }
         assert [r["cost"] for r in csv_rows(client, auth_headers, "agents", **params)] == [text_of(total)]
         assert [r["cost"] for r in csv_rows(client, auth_headers, "models", **params)] == [text_of(total)]
-        assert {r["date"]: r["cost"] for r in csv_rows(client, auth_headers, "daily", **params) if r["cost"] != "0"} \
-            == {day: text_of(cost) for day, cost in by_day.items()}
+        assert {
+            r["date"]: r["cost"] for r in csv_rows(client, auth_headers, "daily", **params) if r["cost"] != "0"
+        } == {day: text_of(cost) for day, cost in by_day.items()}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,13 +11,22 @@ import sqlalchemy as sa
 from billing_dash.models import agents, conversations
 
 USAGE = "/api/v1/usage"
-T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
 
 def event(n: int, minutes: int = 0, **overrides) -> dict:
-    e = {"event_id": f"ev-{n}", "timestamp": (T0 + timedelta(minutes=minutes)).isoformat(),
-         "agent_id": "bot", "agent_name": "Bot", "conversation_id": "c-1", "conversation_title": "Chat",
-         "model": "gpt-4o-mini", "prompt_tokens": 100, "completion_tokens": 50, "cost": "0.01"}
+    e = {
+        "event_id": f"ev-{n}",
+        "timestamp": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "agent_id": "bot",
+        "agent_name": "Bot",
+        "conversation_id": "c-1",
+        "conversation_title": "Chat",
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 100,
+        "completion_tokens": 50,
+        "cost": "0.01",
+    }
     e.update(overrides)
     return {k: v for k, v in e.items() if v is not None}
 
@@ -31,36 +40,54 @@ def send(client, headers, events: list[dict]) -> dict:
 def names(engine, org_id: int) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
     """{agent id: name} and {conversation id: (agent id, title)} as stored."""
     with engine.connect() as conn:
-        agent_names = dict(conn.execute(sa.select(agents.c.id, agents.c.name)
-                                        .where(agents.c.organization_id == org_id)).all())
-        convs = {r.id: (r.agent_id, r.title) for r in conn.execute(
-            sa.select(conversations).where(conversations.c.organization_id == org_id))}
+        agent_names = dict(
+            conn.execute(sa.select(agents.c.id, agents.c.name).where(agents.c.organization_id == org_id)).all()
+        )
+        convs = {
+            r.id: (r.agent_id, r.title)
+            for r in conn.execute(sa.select(conversations).where(conversations.c.organization_id == org_id))
+        }
     return agent_names, convs
 
 
 def test_a_resent_event_changes_no_name_title_or_owner(client, engine, org, auth_headers):
     send(client, auth_headers, [event(1)])
     before = names(engine, org.id)
-    answer = send(client, auth_headers, [event(1, minutes=60, agent_id="other-bot", agent_name="Renamed",
-                                               conversation_title="Retitled")])
+    answer = send(
+        client,
+        auth_headers,
+        [event(1, minutes=60, agent_id="other-bot", agent_name="Renamed", conversation_title="Retitled")],
+    )
     assert answer["skipped"] == 1
     assert names(engine, org.id) == before == ({"bot": "Bot"}, {"c-1": ("bot", "Chat")})
 
 
-def test_duplicates_in_one_batch_take_numbers_and_names_from_the_same_first_event(client, engine, org,
-                                                                                  auth_headers):
-    send(client, auth_headers, [event(1, agent_name="First", conversation_title="First title"),
-                                event(1, minutes=5, agent_name="Second", conversation_title="Second title")])
+def test_duplicates_in_one_batch_take_numbers_and_names_from_the_same_first_event(client, engine, org, auth_headers):
+    send(
+        client,
+        auth_headers,
+        [
+            event(1, agent_name="First", conversation_title="First title"),
+            event(1, minutes=5, agent_name="Second", conversation_title="Second title"),
+        ],
+    )
     assert names(engine, org.id) == ({"bot": "First"}, {"c-1": ("bot", "First title")})
 
 
 def test_an_old_file_imported_again_does_not_undo_a_rename(client, engine, org, auth_headers):
     send(client, auth_headers, [event(1, agent_name="Old", conversation_title="Old title")])
-    send(client, auth_headers, [event(2, minutes=10, agent_name="New", conversation_title="New title",
-                                      agent_id="bot-2")])
+    send(
+        client, auth_headers, [event(2, minutes=10, agent_name="New", conversation_title="New title", agent_id="bot-2")]
+    )
     # Older events with new ids (a backfill) keep the newer names and the newer owner.
-    send(client, auth_headers, [event(3, minutes=-10, agent_name="Old", conversation_title="Old title"),
-                                event(4, minutes=5, agent_id="bot-2", agent_name="Older name")])
+    send(
+        client,
+        auth_headers,
+        [
+            event(3, minutes=-10, agent_name="Old", conversation_title="Old title"),
+            event(4, minutes=5, agent_id="bot-2", agent_name="Older name"),
+        ],
+    )
     agent_names, convs = names(engine, org.id)
     assert agent_names["bot"] == "Old" and agent_names["bot-2"] == "New"
     assert convs == {"c-1": ("bot-2", "New title")}
@@ -93,13 +120,19 @@ def test_names_do_not_depend_on_the_order_events_arrive_in(client, engine, auth_
     rng = random.Random(seed)
     events = []
     for n, minute in enumerate(rng.sample(range(10_000), 300)):
-        events.append(event(n, minutes=minute, agent_id=f"a{rng.randrange(4)}",
-                            agent_name=rng.choice([None, f"name-{n}"]),
-                            conversation_id=f"c{rng.randrange(20)}",
-                            conversation_title=rng.choice([None, f"title-{n}"])))
+        events.append(
+            event(
+                n,
+                minutes=minute,
+                agent_id=f"a{rng.randrange(4)}",
+                agent_name=rng.choice([None, f"name-{n}"]),
+                conversation_id=f"c{rng.randrange(20)}",
+                conversation_title=rng.choice([None, f"title-{n}"]),
+            )
+        )
     rng.shuffle(events)
     for start in range(0, len(events), 37):  # many batches, each in random order
-        send(client, auth_headers, events[start:start + 37])
+        send(client, auth_headers, events[start : start + 37])
     # Re-sending everything, with other names, changes nothing.
     send(client, auth_headers, [{**e, "agent_name": "resent", "conversation_title": "resent"} for e in events])
     assert names(engine, org.id) == _expected(events)

@@ -22,7 +22,7 @@ fixed examples, what the generated runs found; they fail until document or serve
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jsonschema_rs
 import pytest
@@ -41,16 +41,23 @@ from .test_api import event
 DOCUMENT = openapi_document(Settings())
 OPERATIONS = [(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item]
 # Operations without any input have no negative variant to generate.
-WITH_INPUT = {(m, p) for m, p in OPERATIONS
-              if DOCUMENT["paths"][p][m.lower()].get("parameters") or DOCUMENT["paths"][p][m.lower()].get("requestBody")}
+WITH_INPUT = {
+    (m, p)
+    for m, p in OPERATIONS
+    if DOCUMENT["paths"][p][m.lower()].get("parameters") or DOCUMENT["paths"][p][m.lower()].get("requestBody")
+}
 REPORTS = {("GET", "/api/v1/analytics/billing"), ("GET", "/api/v1/analytics/billing.csv")}
 INGEST = ("POST", "/api/v1/usage")
 # 400s a schema-valid report request may get: constraints OpenAPI cannot express.
 UNDOCUMENTABLE_400 = {"invalid_timezone", "missing_date", "invalid_range"}
 MAX_EXAMPLES = 50
 
-CASES = [(m, p, mode) for m, p in OPERATIONS for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-         if mode is GenerationMode.POSITIVE or (m, p) in WITH_INPUT]
+CASES = [
+    (m, p, mode)
+    for m, p in OPERATIONS
+    for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    if mode is GenerationMode.POSITIVE or (m, p) in WITH_INPUT
+]
 
 
 @pytest.fixture
@@ -61,10 +68,12 @@ def api_schema(app):
 @pytest.fixture
 def usage(client, auth_headers):
     """Usage today, this year and in January 2026, so the reports have rows to conform."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
-    stamps = [now - timedelta(hours=h) for h in (0, 1, 30, 24 * 40)] + [datetime(2026, 1, 15, 12, tzinfo=timezone.utc)]
-    events = [event(i, timestamp=ts.isoformat().replace("+00:00", "Z"), agent_id=f"a{i % 3}", model=m)
-              for i, (ts, m) in enumerate((ts, m) for ts in stamps for m in ("gpt-4o-mini", "no-price-model"))]
+    now = datetime.now(UTC).replace(microsecond=0)
+    stamps = [now - timedelta(hours=h) for h in (0, 1, 30, 24 * 40)] + [datetime(2026, 1, 15, 12, tzinfo=UTC)]
+    events = [
+        event(i, timestamp=ts.isoformat().replace("+00:00", "Z"), agent_id=f"a{i % 3}", model=m)
+        for i, (ts, m) in enumerate((ts, m) for ts in stamps for m in ("gpt-4o-mini", "no-price-model"))
+    ]
     for e in events[1::2]:
         del e["cost"]
     response = client.post("/api/v1/usage", json={"events": events}, headers=auth_headers)
@@ -73,8 +82,9 @@ def usage(client, auth_headers):
 
 def _stored(engine, org_id: int) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.select(sa.func.count()).select_from(usage_events)
-                            .where(usage_events.c.organization_id == org_id)).scalar_one()
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(usage_events).where(usage_events.c.organization_id == org_id)
+        ).scalar_one()
 
 
 def _sent_events(case) -> int | None:
@@ -98,14 +108,20 @@ def test_operation_conforms_to_the_document(api_schema, auth_headers, engine, or
         excluded.append(positive_data_acceptance)
 
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck),
-              phases=[Phase.explicit, Phase.generate])  # unshrunk: each failure prints a curl to reproduce it
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )  # unshrunk: each failure prints a curl to reproduce it
     def check(case):
         before = _stored(engine, org.id)
         # Uncompressed: schemathesis asks for gzip, and over WSGI nothing would decode it for the
         # checks (HTTP clients do; test_compression.py checks the compressed answers).
-        response = case.call_and_validate(headers={**auth_headers, "Accept-Encoding": "identity"},
-                                          excluded_checks=excluded)
+        response = case.call_and_validate(
+            headers={**auth_headers, "Accept-Encoding": "identity"}, excluded_checks=excluded
+        )
         assert response.status_code < 500, f"{method} {path} answered {response.status_code}: {response.text[:500]}"
         if (method, path) in REPORTS and mode is GenerationMode.POSITIVE and response.status_code == 400:
             assert response.json()["error"]["code"] in UNDOCUMENTABLE_400, (case.query, response.text[:500])
@@ -126,8 +142,9 @@ def test_operation_conforms_to_the_document(api_schema, auth_headers, engine, or
 
 def _valid(schema: dict, value) -> bool:
     """Whether the document's `schema` (refs resolved within the document) accepts `value`."""
-    return jsonschema_rs.validator_for({**schema, "components": DOCUMENT["components"]},
-                                       validate_formats=True).is_valid(value)
+    return jsonschema_rs.validator_for(
+        {**schema, "components": DOCUMENT["components"]}, validate_formats=True
+    ).is_valid(value)
 
 
 def _query_valid(params: dict[str, str]) -> bool:
@@ -164,7 +181,8 @@ def test_document_and_server_agree_on_events(client, auth_headers, body):
     assert response.status_code in (200, 400), response.data
     assert (response.status_code == 200) == documented, (
         f"document says {'valid' if documented else 'invalid'}, server answered {response.status_code}: "
-        f"{response.get_data(as_text=True)[:300]}")
+        f"{response.get_data(as_text=True)[:300]}"
+    )
 
 
 @pytest.mark.parametrize("params", REPORT_DISAGREEMENTS)
@@ -174,20 +192,29 @@ def test_document_and_server_agree_on_report_parameters(client, auth_headers, pa
     assert response.status_code in (200, 400), response.data
     assert (response.status_code == 200) == documented, (
         f"document says {'valid' if documented else 'invalid'}, server answered {response.status_code}: "
-        f"{response.get_data(as_text=True)[:300]}")
+        f"{response.get_data(as_text=True)[:300]}"
+    )
 
 
-@pytest.mark.parametrize("bodies", [
-    # A lone UTF-16 surrogate is legal JSON text but cannot be encoded to UTF-8 for the database.
-    pytest.param([_raw_event(conversation_title=r'"\ud800"')], id="lone-surrogate"),
-    # The document's pattern allows any hh:mm offset and Python parses up to 23:59;
-    # PostgreSQL stores offsets only up to 15:59.
-    pytest.param([_raw_event(timestamp='"2026-01-15T10:00:00+23:59"')], id="offset-beyond-15h"),
-    # Two documented timestamps in one conversation: then every report of the organization
-    # subtracts the conversation's 8,000-year span from the period's start.
-    pytest.param([_raw_event(event_id='"early"', timestamp='"1980-01-01T00:00:00Z"'),
-                  _raw_event(event_id='"late"', timestamp='"9998-12-30T00:00:00Z"')], id="conversation-spanning-millennia"),
-])
+@pytest.mark.parametrize(
+    "bodies",
+    [
+        # A lone UTF-16 surrogate is legal JSON text but cannot be encoded to UTF-8 for the database.
+        pytest.param([_raw_event(conversation_title=r'"\ud800"')], id="lone-surrogate"),
+        # The document's pattern allows any hh:mm offset and Python parses up to 23:59;
+        # PostgreSQL stores offsets only up to 15:59.
+        pytest.param([_raw_event(timestamp='"2026-01-15T10:00:00+23:59"')], id="offset-beyond-15h"),
+        # Two documented timestamps in one conversation: then every report of the organization
+        # subtracts the conversation's 8,000-year span from the period's start.
+        pytest.param(
+            [
+                _raw_event(event_id='"early"', timestamp='"1980-01-01T00:00:00Z"'),
+                _raw_event(event_id='"late"', timestamp='"9998-12-30T00:00:00Z"'),
+            ],
+            id="conversation-spanning-millennia",
+        ),
+    ],
+)
 def test_valid_input_is_never_a_server_error(client, auth_headers, bodies):
     for body in bodies:
         response = client.post("/api/v1/usage", data=body, headers={**auth_headers, "Content-Type": "application/json"})

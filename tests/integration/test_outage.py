@@ -215,9 +215,14 @@ def test_outage_answers_503_and_recovers_without_restart(outage_app, pg, proxy):
         health = client.get("/healthz")
         report = client.get(REPORT, headers=headers, query_string=QUERY)
         data, alert_open = load_report()[:2]
-        ok = (health.status_code == 200 and health.get_json() == {"status": "ok"}
-              and report.status_code == 200 and report.get_json()["summary"]["totalMessages"] == 0
-              and isinstance(data, dict) and alert_open is False)
+        ok = (
+            health.status_code == 200
+            and health.get_json() == {"status": "ok"}
+            and report.status_code == 200
+            and report.get_json()["summary"]["totalMessages"] == 0
+            and isinstance(data, dict)
+            and alert_open is False
+        )
         return ok, (health.status_code, report.status_code, alert_open)
 
     # 1) Up: everything answers, and the pool holds live connections through the proxy.
@@ -266,7 +271,7 @@ def test_a_database_restart_between_requests_is_invisible(outage_app, pg, proxy)
     before = proxy.accepted
 
     proxy.down()  # every pooled connection dies...
-    proxy.up()    # ...and the database is back before the next request
+    proxy.up()  # ...and the database is back before the next request
 
     health = client.get("/healthz")
     assert health.status_code == 200, health.get_data(as_text=True)

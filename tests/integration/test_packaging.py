@@ -26,8 +26,9 @@ from ..conftest import _unavailable
 pytestmark = pytest.mark.wheel
 TIMEOUT = 120
 # What a checkout may hold that is no part of the source (and would make the copy slow or stale).
-NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "instance", "build", "dist", "*.egg-info", "__pycache__",
-                                    ".pytest_cache", ".hypothesis", "results")
+NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "instance", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "results"
+)
 
 
 def run(argv: list, **kwargs) -> subprocess.CompletedProcess:
@@ -37,9 +38,11 @@ def run(argv: list, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_cli_does_not_load_the_web_stack():
-    code = ("import sys, billing_dash.cli; "
-            "loaded = sorted(m for m in ('dash', 'flask') if m in sys.modules); "
-            "assert not loaded, loaded")
+    code = (
+        "import sys, billing_dash.cli; "
+        "loaded = sorted(m for m in ('dash', 'flask') if m in sys.modules); "
+        "assert not loaded, loaded"
+    )
     run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
@@ -47,8 +50,10 @@ def test_cli_does_not_load_the_web_stack():
 def wheel(tmp_path_factory) -> Path:
     """The wheel built offline from a copy of the checkout (setuptools writes build/ next to the source)."""
     if not (importlib.util.find_spec("wheel") or importlib.util.find_spec("setuptools.command.bdist_wheel")):
-        _unavailable("setuptools in this venv cannot build wheels (needs setuptools>=70.1 or the wheel package; "
-                     "`make venv-test` installs it)")
+        _unavailable(
+            "setuptools in this venv cannot build wheels (needs setuptools>=70.1 or the wheel package; "
+            "`make venv-test` installs it)"
+        )
     source = tmp_path_factory.mktemp("source") / "billing-dash"
     shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
     out = tmp_path_factory.mktemp("wheel")
@@ -59,15 +64,21 @@ def wheel(tmp_path_factory) -> Path:
 
 def test_wheel_holds_every_file_of_the_package(wheel):
     package = ROOT / "billing_dash"
-    source = {p.relative_to(ROOT).as_posix() for p in package.rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts}
+    source = {
+        p.relative_to(ROOT).as_posix() for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
     assert source - names == set()
     # The kinds of file that used to be left out, so an empty glob above cannot pass unnoticed.
-    for wanted in ("billing_dash/sql/daily.sql", "billing_dash/sql/aggregate/day.sql",
-                   "billing_dash/assets/login.css", "billing_dash/assets/billing.js",
-                   "billing_dash/templates/login.html", "billing_dash/migrations/script.py.mako"):
+    for wanted in (
+        "billing_dash/sql/daily.sql",
+        "billing_dash/sql/aggregate/day.sql",
+        "billing_dash/assets/login.css",
+        "billing_dash/assets/billing.js",
+        "billing_dash/templates/login.html",
+        "billing_dash/migrations/script.py.mako",
+    ):
         assert wanted in names
 
 
@@ -109,8 +120,9 @@ def test_installed_wheel_runs_from_an_empty_directory(wheel, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(tmp_path / "serve.log", "wb") as log:
-        server = subprocess.Popen([cli, "serve", "--port", str(port)], cwd=work, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [cli, "serve", "--port", str(port)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -126,8 +138,10 @@ def test_installed_wheel_runs_from_an_empty_directory(wheel, tmp_path):
         status, css = fetch(base + "/assets/login.css")
         assert status == 200 and css == (ROOT / "billing_dash" / "assets" / "login.css").read_bytes()
         today = datetime.now(ZoneInfo("Europe/Berlin")).date()  # demo-data's organization zone
-        status, body = fetch(f"{base}/api/v1/analytics/billing?period=custom&startDate={today - timedelta(days=10)}"
-                             f"&endDate={today}", token)
+        status, body = fetch(
+            f"{base}/api/v1/analytics/billing?period=custom&startDate={today - timedelta(days=10)}&endDate={today}",
+            token,
+        )
         assert status == 200 and json.loads(body)["summary"]["totalMessages"] == inserted > 0
     finally:
         server.terminate()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy.types import NullType
@@ -16,10 +16,21 @@ NAMES = sorted(p.relative_to(QUERY_DIR).with_suffix("").as_posix() for p in QUER
 # Result columns holding money or instants: untyped, SQLite hands them back as integers of 1e-10
 # dollars (10^10 times too large) or naive text.
 MONEY_OR_TIME = re.compile(r"(^|_)(cost|ts|bucket)$|_per_million$")
-NOON = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-SAMPLE = {"org_id": 0, "tz": "UTC", "limit": 1, "ids": ["x"],
-          "start": NOON, "end": NOON, "full_start": NOON, "full_end": NOON, "span_start": NOON,
-          "end_span_start": NOON, "day_from": date(2026, 3, 1), "day_to": date(2026, 3, 1)}
+NOON = datetime(2026, 3, 1, 12, tzinfo=UTC)
+SAMPLE = {
+    "org_id": 0,
+    "tz": "UTC",
+    "limit": 1,
+    "ids": ["x"],
+    "start": NOON,
+    "end": NOON,
+    "full_start": NOON,
+    "full_end": NOON,
+    "span_start": NOON,
+    "end_span_start": NOON,
+    "day_from": date(2026, 3, 1),
+    "day_to": date(2026, 3, 1),
+}
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}
 # A statement only one database runs is named for it.
@@ -40,8 +51,11 @@ def _runs_on(name: str, backend: str) -> bool:
 
 
 # Each file on each database that runs it (COPY, fed by psycopg itself, is proven by every import).
-@pytest.mark.parametrize("database_url, name", [(backend, name) for backend in DIALECT_SUFFIX for name in NAMES
-                                                if _runs_on(name, backend)], indirect=["database_url"])
+@pytest.mark.parametrize(
+    "database_url, name",
+    [(backend, name) for backend in DIALECT_SUFFIX for name in NAMES if _runs_on(name, backend)],
+    indirect=["database_url"],
+)
 def test_declared_columns_are_what_the_query_returns(engine, name):
     """A typed column the query does not return is a misread file; a money or time column it
     returns untyped would come back as raw integers or naive text on SQLite."""
@@ -75,8 +89,7 @@ def test_usage_sums_are_declared_once(engine, org):
     for table in USAGE_TABLES:
         migrated = [c["name"] for c in inspector.get_columns(table) if c["name"] not in KEYS]
         assert sorted(migrated) == sorted(names), table
-    window = {"org_id": org.id, "tz": "UTC", "start": NOON, "end": NOON, "day_from": NOON.date(),
-              "day_to": NOON.date()}
+    window = {"org_id": org.id, "tz": "UTC", "start": NOON, "end": NOON, "day_from": NOON.date(), "day_to": NOON.date()}
     with engine.connect() as conn:
         for query in ("daily", "daily_org_zone"):
             assert list(conn.execute(load(query), window).keys()) == ["day", *names], query

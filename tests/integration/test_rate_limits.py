@@ -25,7 +25,7 @@ from billing_dash.web.app import create_app
 from tests import ROOT
 
 from ..conftest import IN_CI, TEST_PASSWORD
-from .test_web import csrf, logout
+from .test_web import csrf
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -105,15 +105,35 @@ def _free_port() -> int:
 def running_server(kind: str, database_url: str, redis_url: str):
     """`billing-dash serve` (threaded) or gunicorn (sync or threaded workers) on a free port."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "rate-limit-test", "REDIS_URL": redis_url,
-           "LOGIN_RATE_LIMIT": f"{ACCOUNT_LIMIT} per minute", "LOGIN_IP_RATE_LIMIT": "1000 per minute",
-           "TRUST_PROXY": "1", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "rate-limit-test",
+        "REDIS_URL": redis_url,
+        "LOGIN_RATE_LIMIT": f"{ACCOUNT_LIMIT} per minute",
+        "LOGIN_IP_RATE_LIMIT": "1000 per minute",
+        "TRUST_PROXY": "1",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
     if kind == "serve":
         argv = [sys.executable, "-c", "from billing_dash.cli import main; main()", "serve", "--port", str(port)]
     else:
         worker_class = "sync" if kind == "gunicorn-sync" else "gthread"
-        argv = [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", worker_class,
-                "--threads", "4", "--bind", f"127.0.0.1:{port}", "app:server"]
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(WORKERS),
+            "--worker-class",
+            worker_class,
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "app:server",
+        ]
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -151,9 +171,14 @@ def simultaneous_attempts(base: str, email: str, passwords: list[str], ip: str) 
 
     def post(password: str) -> int:
         start.wait()
-        return requests.post(base + "/login", data={"email": email, "password": password, "csrf_token": token},
-                             cookies=session.cookies, headers={"X-Forwarded-For": ip},
-                             allow_redirects=False, timeout=60).status_code
+        return requests.post(
+            base + "/login",
+            data={"email": email, "password": password, "csrf_token": token},
+            cookies=session.cookies,
+            headers={"X-Forwarded-For": ip},
+            allow_redirects=False,
+            timeout=60,
+        ).status_code
 
     with ThreadPoolExecutor(len(passwords)) as pool:
         return list(pool.map(post, passwords))
@@ -172,8 +197,9 @@ SERVERS = [  # (server, Redis?, attempts at most let through: without Redis each
 
 # The limiter is the same on both databases; one is enough for these server starts.
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("kind, shared, allowed", SERVERS,
-                         ids=[f"{k}-{'redis' if r else 'memory'}" for k, r, _ in SERVERS])
+@pytest.mark.parametrize(
+    "kind, shared, allowed", SERVERS, ids=[f"{k}-{'redis' if r else 'memory'}" for k, r, _ in SERVERS]
+)
 def test_simultaneous_attempts_cannot_pass_the_limit(database_url, user_email, kind, shared, allowed):
     redis_url = redis_or_skip() if shared else ""
     ip = f"10.5.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,7 +12,7 @@ from billing_dash.periods import resolve_period
 
 from .reference import Scenario
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 # Fixed seeds, named in each test's id, so a failure can be replayed (with NOW from its message).
 SCENARIOS = {"spread": 1, "chats": 2}
 
@@ -51,14 +51,15 @@ def _get(client, headers, **params) -> dict:
 def test_custom_ranges_match_reference(client, auth_headers, scenario, tz):
     today = NOW.astimezone(ZoneInfo(tz)).date()
     ranges = [
-        (today - timedelta(days=364), today),        # a year, DST changes included
+        (today - timedelta(days=364), today),  # a year, DST changes included
         (scenario.change.date() - timedelta(days=3), scenario.change.date() + timedelta(days=3)),  # price change
         (today - timedelta(days=40), today - timedelta(days=40)),  # one day
-        (today + timedelta(days=1), today + timedelta(days=9)),    # the future: all zeros
+        (today + timedelta(days=1), today + timedelta(days=9)),  # the future: all zeros
     ]
     for start, end in ranges:
-        api = _get(client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat(),
-                   tz=tz, limit=25)
+        api = _get(
+            client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat(), tz=tz, limit=25
+        )
         expected = scenario.report(start, end, tz, limit=25)
         assert _project(api, expected) == expected, (tz, start, end, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
@@ -67,8 +68,13 @@ def test_custom_ranges_match_reference(client, auth_headers, scenario, tz):
 def test_named_periods_match_reference_in_org_zone(client, auth_headers, scenario, org, period):
     api = _get(client, auth_headers, period=period)
     p = resolve_period(period, org.timezone)
-    assert api["period"] == {"name": period, "startDate": p.start.isoformat(), "endDate": p.end.isoformat(),
-                             "timezone": org.timezone, "days": p.days}
+    assert api["period"] == {
+        "name": period,
+        "startDate": p.start.isoformat(),
+        "endDate": p.end.isoformat(),
+        "timezone": org.timezone,
+        "days": p.days,
+    }
     expected = scenario.report(p.start, p.end, org.timezone)
     assert _project(api, expected) == expected, (period, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
@@ -95,10 +101,15 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
     import io
 
     api = _get(client, auth_headers, period="month")
-    for section, key in [("daily", "usageByDay"), ("agents", "usageByAgent"), ("models", "usageByModel"),
-                         ("conversations", "topConversations")]:
-        response = client.get("/api/v1/analytics/billing.csv", headers=auth_headers,
-                              query_string={"period": "month", "section": section})
+    for section, key in [
+        ("daily", "usageByDay"),
+        ("agents", "usageByAgent"),
+        ("models", "usageByModel"),
+        ("conversations", "topConversations"),
+    ]:
+        response = client.get(
+            "/api/v1/analytics/billing.csv", headers=auth_headers, query_string={"period": "month", "section": section}
+        )
         assert response.status_code == 200
         assert response.mimetype == "text/csv"
         assert f"billing-{section}-month-" in response.headers["Content-Disposition"]

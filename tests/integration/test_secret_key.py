@@ -75,11 +75,18 @@ def _serve_stderr(database_url: str, instance: str, host: str) -> str:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = ("import sys, pathlib; from billing_dash import config; config.INSTANCE_DIR = pathlib.Path(sys.argv[1]); "
-            "from billing_dash.cli import main; main(sys.argv[2:])")
+    code = (
+        "import sys, pathlib; from billing_dash import config; config.INSTANCE_DIR = pathlib.Path(sys.argv[1]); "
+        "from billing_dash.cli import main; main(sys.argv[2:])"
+    )
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "", "PYTHONPATH": os.getcwd()}
-    proc = subprocess.Popen([sys.executable, "-c", code, instance, "serve", "--host", host, "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, instance, "serve", "--host", host, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -40,8 +40,9 @@ RESPONSES = [
 def login(client, email: str, base_url: str = HTTP):
     page = client.get("/login", base_url=base_url).get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    return client.post("/login", base_url=base_url,
-                       data={"email": email, "password": TEST_PASSWORD, "csrf_token": token})
+    return client.post(
+        "/login", base_url=base_url, data={"email": email, "password": TEST_PASSWORD, "csrf_token": token}
+    )
 
 
 def directives(policy: str) -> dict[str, str]:
@@ -72,8 +73,11 @@ def test_script_src_allows_exactly_the_inline_scripts_of_the_dash_page(client, u
     # Without comments: Dash's index keeps an IE-only <script> inside <!--[if IE]> that never runs.
     page = re.sub(r"<!--.*?-->", "", response.get_data(as_text=True), flags=re.S)
     # Executable inline scripts only: Dash's JSON config block is data, which CSP does not govern.
-    inline = [body for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
-              if "src=" not in attrs and "application/json" not in attrs]
+    inline = [
+        body
+        for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", page, re.S)
+        if "src=" not in attrs and "application/json" not in attrs
+    ]
     assert inline, "Dash's index page should run at least its renderer inline"
     hashes = {f"'sha256-{base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()}'" for body in inline}
     sources = directives(response.headers["Content-Security-Policy"])["script-src"].split()
@@ -104,8 +108,8 @@ def test_a_forwarded_proto_header_alone_is_not_trusted(client):
 
 
 def test_forwarded_headers_count_only_behind_a_trusted_proxy(database_url):
-    from billing_dash.web.app import create_app
     from billing_dash.config import Settings
+    from billing_dash.web.app import create_app
 
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
     for hops, secure in (("0", False), ("1", True)):
@@ -114,6 +118,7 @@ def test_forwarded_headers_count_only_behind_a_trusted_proxy(database_url):
 
         def capture():
             from flask import request
+
             seen.update(secure=request.is_secure, ip=request.remote_addr)
 
         app.server.before_request_funcs.setdefault(None, []).insert(0, capture)

@@ -22,8 +22,9 @@ TIMEOUT = 120
 
 
 def cli(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*cli_command(), *args], env={**os.environ, **env}, cwd=ROOT,
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(
+        [*cli_command(), *args], env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT
+    )
 
 
 def refused(result: subprocess.CompletedProcess, variable: str) -> str:
@@ -35,8 +36,16 @@ def refused(result: subprocess.CompletedProcess, variable: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("url", ["mysql://billing@127.0.0.1/billing", "postgresq://postgres@127.0.0.1/x",
-                                 "mssql+pyodbc://sa@db/billing", "127.0.0.1:5432/billing", ""])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://billing@127.0.0.1/billing",
+        "postgresq://postgres@127.0.0.1/x",
+        "mssql+pyodbc://sa@db/billing",
+        "127.0.0.1:5432/billing",
+        "",
+    ],
+)
 def test_unsupported_or_malformed_database_url_is_one_line_naming_what_is_supported(url):
     line = refused(cli("db", "upgrade", DATABASE_URL=url), "DATABASE_URL")
     assert "sqlite:///" in line and "postgresql://" in line
@@ -67,10 +76,21 @@ def test_bad_setting_stops_the_wsgi_app_with_one_line(tmp_path):
     gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent))
     if gunicorn is None:
         pytest.skip("gunicorn is not installed next to this Python")
-    env = {**os.environ, "SECRET_KEY": "s", "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
-           "MAX_INGEST_EVENTS": "abc", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([gunicorn, "--bind", "127.0.0.1:0", "--workers", "1", "app:server"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=TIMEOUT)
+    env = {
+        **os.environ,
+        "SECRET_KEY": "s",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'b.db'}",
+        "MAX_INGEST_EVENTS": "abc",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [gunicorn, "--bind", "127.0.0.1:0", "--workers", "1", "app:server"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert "MAX_INGEST_EVENTS: " in result.stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -29,7 +29,7 @@ def _instants(tz: str) -> list[datetime]:
     zone = ZoneInfo(tz)
     out = []
     for day in DAYS:
-        midnight = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(timezone.utc)
+        midnight = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
         out += [midnight, midnight - timedelta(microseconds=1)]
     return out
 
@@ -37,8 +37,10 @@ def _instants(tz: str) -> list[datetime]:
 def _local_dates(conn: sa.Connection, cases: list[tuple[str, datetime]]) -> list[str]:
     """local_date(ts, tz) of every case, in one round trip."""
     if conn.dialect.name == "postgresql":
-        sql = ("SELECT local_date((c ->> 1)::timestamptz, c ->> 0) FROM jsonb_array_elements(CAST(:cases AS jsonb)) "
-               "WITH ORDINALITY AS x(c, n) ORDER BY n")
+        sql = (
+            "SELECT local_date((c ->> 1)::timestamptz, c ->> 0) FROM jsonb_array_elements(CAST(:cases AS jsonb)) "
+            "WITH ORDINALITY AS x(c, n) ORDER BY n"
+        )
         payload = [[tz, ts.isoformat()] for tz, ts in cases]
     else:  # as SQLite stores instants: naive UTC text
         sql = "SELECT local_date(json_extract(value, '$[1]'), json_extract(value, '$[0]')) FROM json_each(:cases) ORDER BY key"
@@ -50,14 +52,24 @@ def test_local_date_gives_zoneinfo_days_in_every_zone(engine):
     cases = [(tz, ts) for tz in sorted(available_timezones()) for ts in _instants(tz)]
     with engine.connect() as conn:
         got = _local_dates(conn, cases)
-    wrong = [(tz, ts.isoformat(), day, ts.astimezone(ZoneInfo(tz)).date().isoformat())
-             for (tz, ts), day in zip(cases, got, strict=True) if day != ts.astimezone(ZoneInfo(tz)).date().isoformat()]
+    wrong = [
+        (tz, ts.isoformat(), day, ts.astimezone(ZoneInfo(tz)).date().isoformat())
+        for (tz, ts), day in zip(cases, got, strict=True)
+        if day != ts.astimezone(ZoneInfo(tz)).date().isoformat()
+    ]
     assert wrong == [], f"{len(wrong)} (zone, instant, database day, zoneinfo day) differ: {wrong[:12]}"
 
 
-SUMMER_EVENT = {"event_id": "cet-1", "timestamp": "2026-07-02T00:30:00+02:00", "agent_id": "bot",
-                "conversation_id": "c-1", "model": "gpt-4o-mini", "prompt_tokens": 100, "completion_tokens": 20,
-                "cost": "0.5"}
+SUMMER_EVENT = {
+    "event_id": "cet-1",
+    "timestamp": "2026-07-02T00:30:00+02:00",
+    "agent_id": "bot",
+    "conversation_id": "c-1",
+    "model": "gpt-4o-mini",
+    "prompt_tokens": 100,
+    "completion_tokens": 20,
+    "cost": "0.5",
+}
 
 
 def _local_day(event: dict, tz: str) -> date:
@@ -65,18 +77,23 @@ def _local_day(event: dict, tz: str) -> date:
 
 
 def _report(client, headers, day: date, **params) -> dict:
-    response = client.get(REPORT, headers=headers, query_string={
-        "period": "custom", "startDate": day.isoformat(), "endDate": day.isoformat(), **params})
+    response = client.get(
+        REPORT,
+        headers=headers,
+        query_string={"period": "custom", "startDate": day.isoformat(), "endDate": day.isoformat(), **params},
+    )
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
 
 def _counts(report: dict) -> dict[str, int]:
-    return {"summary": report["summary"]["totalMessages"],
-            "days": sum(d["messageCount"] for d in report["usageByDay"]),
-            "agents": sum(a["messageCount"] for a in report["usageByAgent"]),
-            "models": sum(m["messageCount"] for m in report["usageByModel"]),
-            "conversations": report["summary"]["totalConversations"]}
+    return {
+        "summary": report["summary"]["totalMessages"],
+        "days": sum(d["messageCount"] for d in report["usageByDay"]),
+        "agents": sum(a["messageCount"] for a in report["usageByAgent"]),
+        "models": sum(m["messageCount"] for m in report["usageByModel"]),
+        "conversations": report["summary"]["totalConversations"],
+    }
 
 
 def test_organization_in_cet_books_a_summer_event_on_its_local_day(client, engine):
@@ -85,8 +102,9 @@ def test_organization_in_cet_books_a_summer_event_on_its_local_day(client, engin
         headers = {"Authorization": f"Bearer {create_token(conn, org, 'test')}"}
     assert client.post("/api/v1/usage", json={"events": [SUMMER_EVENT]}, headers=headers).status_code == 200
     day = _local_day(SUMMER_EVENT, "CET")
-    assert _counts(_report(client, headers, day)) == dict.fromkeys(["summary", "days", "agents", "models",
-                                                                    "conversations"], 1)
+    assert _counts(_report(client, headers, day)) == dict.fromkeys(
+        ["summary", "days", "agents", "models", "conversations"], 1
+    )
     assert _counts(_report(client, headers, day - timedelta(days=1)))["summary"] == 0
 
 
@@ -95,12 +113,16 @@ def test_report_in_cet_for_another_zone_organization_agrees_with_itself(client, 
     assert client.post("/api/v1/usage", json={"events": [SUMMER_EVENT]}, headers=auth_headers).status_code == 200
     day = _local_day(SUMMER_EVENT, "CET")
     assert _counts(_report(client, auth_headers, day, tz="CET")) == dict.fromkeys(
-        ["summary", "days", "agents", "models", "conversations"], 1)
+        ["summary", "days", "agents", "models", "conversations"], 1
+    )
 
 
 def _day_aggregates(conn: sa.Connection, org_id: int) -> dict[str, list[tuple]]:
-    return {t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
-            for t in AGGREGATES if "day" in t.c}
+    return {
+        t.name: sorted(tuple(r) for r in conn.execute(sa.select(t).where(t.c.organization_id == org_id)))
+        for t in AGGREGATES
+        if "day" in t.c
+    }
 
 
 def test_upgrade_rebuilds_the_days_of_organizations_in_an_abbreviation_zone(make_postgres_database):
@@ -134,22 +156,32 @@ def _event(event_id: str, instant: datetime) -> dict:
 
 def test_events_before_the_first_instant_are_refused_by_the_api(client, engine, org, auth_headers):
     before = FIRST_INSTANT - timedelta(seconds=1)
-    response = client.post("/api/v1/usage", json={"events": [_event("ok", FIRST_INSTANT), _event("early", before)]},
-                           headers=auth_headers)
+    response = client.post(
+        "/api/v1/usage", json={"events": [_event("ok", FIRST_INSTANT), _event("early", before)]}, headers=auth_headers
+    )
     assert response.status_code == 400
     error = response.get_json()["error"]
     assert error["code"] == "invalid_events"
     assert [(d["index"], d["field"]) for d in error["details"]] == [(1, "timestamp")]
     assert FIRST_INSTANT.strftime("%Y-%m-%dT%H:%M:%SZ") in error["details"][0]["message"]
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT COUNT(*) FROM usage_events WHERE organization_id = :o"),
-                            {"o": org.id}).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.text("SELECT COUNT(*) FROM usage_events WHERE organization_id = :o"), {"o": org.id}
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_events_before_the_first_instant_are_refused_by_the_import(database_url, org, tmp_path):
     path = tmp_path / "early.jsonl"
-    path.write_text("\n".join(json.dumps(_event(f"e{i}", instant)) for i, instant in
-                              enumerate([FIRST_INSTANT, datetime(1975, 6, 1, tzinfo=timezone.utc)])) + "\n")
+    path.write_text(
+        "\n".join(
+            json.dumps(_event(f"e{i}", instant))
+            for i, instant in enumerate([FIRST_INSTANT, datetime(1975, 6, 1, tzinfo=UTC)])
+        )
+        + "\n"
+    )
     result = CliRunner().invoke(main, ["import", "--org", org.name, str(path)], env={"DATABASE_URL": database_url})
     assert result.exit_code == 1, result.output
     assert "line 2: timestamp: must be at or after 1980-01-01T00:00:00Z" in result.output
@@ -164,12 +196,23 @@ def test_reports_in_zones_once_off_the_quarter_hour_agree_with_themselves(client
     events = [_event(f"q{i}", FIRST_INSTANT + timedelta(seconds=173 * i)) for i in range(1000)]
     assert client.post("/api/v1/usage", json={"events": events}, headers=auth_headers).status_code == 200
     first = FIRST_INSTANT.astimezone(ZoneInfo(tz)).date()
-    for start, end in ((first - timedelta(days=1), first + timedelta(days=3)), (first, first),
-                       (first - timedelta(days=120), first - timedelta(days=1))):
-        response = client.get(REPORT, headers=auth_headers, query_string={
-            "period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "tz": tz})
+    for start, end in (
+        (first - timedelta(days=1), first + timedelta(days=3)),
+        (first, first),
+        (first - timedelta(days=120), first - timedelta(days=1)),
+    ):
+        response = client.get(
+            REPORT,
+            headers=auth_headers,
+            query_string={"period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "tz": tz},
+        )
         assert response.status_code == 200
         counts = _counts(response.get_json())
         in_period = [e for e in events if start <= _local_day(e, tz) <= end]
-        assert counts == {"summary": len(in_period), "days": len(in_period), "agents": len(in_period),
-                          "models": len(in_period), "conversations": int(bool(in_period))}, (tz, start, end)
+        assert counts == {
+            "summary": len(in_period),
+            "days": len(in_period),
+            "agents": len(in_period),
+            "models": len(in_period),
+            "conversations": int(bool(in_period)),
+        }, (tz, start, end)

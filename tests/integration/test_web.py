@@ -57,7 +57,9 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, user_email
     assert client.get("/_dash-layout").status_code == 401
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"]
+)
 def test_login_never_redirects_off_site(client, user_email, target):
     response = login(client, user_email, TEST_PASSWORD, next_url=target)
     assert response.headers["Location"] == "/dashboard/billing"
@@ -135,8 +137,18 @@ def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, us
     assert any("billing-downloads.data" in o for o in outputs[0])
 
 
-@pytest.mark.parametrize("path", ["/healthzx", "/loginx", "/logoutx", "/login/x", "/assetsx/billing.css",
-                                  "/assets/billing.js", "/assets/../dashboard/billing"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/healthzx",
+        "/loginx",
+        "/logoutx",
+        "/login/x",
+        "/assetsx/billing.css",
+        "/assets/billing.js",
+        "/assets/../dashboard/billing",
+    ],
+)
 def test_only_exact_public_routes_are_public(client, path):
     response = client.get(path)
     assert response.status_code in (302, 404), (path, response.status_code)

@@ -9,25 +9,28 @@ import pytest
 from billing_dash.config import ConfigError, Settings
 
 
-@pytest.mark.parametrize("variable, value", [
-    ("MAX_INGEST_EVENTS", "abc"),
-    ("MAX_INGEST_EVENTS", "0"),
-    ("MAX_INGEST_EVENTS", "-5"),
-    ("MAX_INGEST_EVENTS", "1e4"),
-    ("TRUST_PROXY", "yes"),
-    ("TRUST_PROXY", "-1"),
-    ("LOG_LEVEL", "LOUD"),
-    ("LOGIN_RATE_LIMIT", "five a minute"),
-    ("REDIS_URL", "http://127.0.0.1:6379/0"),
-    ("REDIS_URL", "127.0.0.1:6379"),
-    ("CORS_ORIGINS", "https://ok.example, app.example.com"),
-    ("CORS_ORIGINS", "https://app.example.com/path"),
-    ("DATABASE_URL", "mysql://user@db/billing"),
-    ("DATABASE_URL", "postgresq://user@db/billing"),
-    ("DATABASE_URL", "postgresql+asyncpg://user@db/billing"),
-    ("DATABASE_URL", "billing.db"),
-    ("DATABASE_URL", ""),
-])
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("MAX_INGEST_EVENTS", "abc"),
+        ("MAX_INGEST_EVENTS", "0"),
+        ("MAX_INGEST_EVENTS", "-5"),
+        ("MAX_INGEST_EVENTS", "1e4"),
+        ("TRUST_PROXY", "yes"),
+        ("TRUST_PROXY", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+        ("LOGIN_RATE_LIMIT", "five a minute"),
+        ("REDIS_URL", "http://127.0.0.1:6379/0"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("CORS_ORIGINS", "https://ok.example, app.example.com"),
+        ("CORS_ORIGINS", "https://app.example.com/path"),
+        ("DATABASE_URL", "mysql://user@db/billing"),
+        ("DATABASE_URL", "postgresq://user@db/billing"),
+        ("DATABASE_URL", "postgresql+asyncpg://user@db/billing"),
+        ("DATABASE_URL", "billing.db"),
+        ("DATABASE_URL", ""),
+    ],
+)
 def test_a_bad_setting_is_refused_naming_its_variable(variable, value):
     with pytest.raises(ConfigError) as raised:
         Settings.from_env({variable: value})
@@ -46,8 +49,14 @@ def test_database_url_error_names_what_is_supported_and_hides_the_password():
     assert "s3cret" not in str(raised.value)
 
 
-@pytest.mark.parametrize("url", ["postgres://billing:pw@db:5433/billing", "postgresql://billing:pw@db:5433/billing",
-                                 "postgresql+psycopg://billing:pw@db:5433/billing"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://billing:pw@db:5433/billing",
+        "postgresql://billing:pw@db:5433/billing",
+        "postgresql+psycopg://billing:pw@db:5433/billing",
+    ],
+)
 def test_postgresql_urls_all_mean_psycopg_3(url):
     assert Settings.from_env({"DATABASE_URL": url}).database_url == "postgresql+psycopg://billing:pw@db:5433/billing"
 

@@ -33,20 +33,24 @@ def half_even(value: Decimal, places: int) -> Decimal:
 
 # --- money and average ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value,expected", [
-    ("0.0000125", "0.000012"),      # tie, 2 is even: down
-    ("0.0000135", "0.000014"),      # tie, 3 is odd: up
-    ("1234.5678915", "1234.567892"),
-    ("1234.5678925", "1234.567892"),
-    ("0.0000005", "0"),
-    ("0.0000015", "0.000002"),
-    ("0.00000051", "0.000001"),
-    ("2.5", "2.5"),
-    ("0", "0"),
-    ("999999999.9999995", "1000000000"),
-    ("9000000000.0000010", "9000000000.000001"),  # past a float's ~16 significant digits
-    ("123456789012345678.0000004999", "123456789012345678"),
-])
+
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("0.0000125", "0.000012"),  # tie, 2 is even: down
+        ("0.0000135", "0.000014"),  # tie, 3 is odd: up
+        ("1234.5678915", "1234.567892"),
+        ("1234.5678925", "1234.567892"),
+        ("0.0000005", "0"),
+        ("0.0000015", "0.000002"),
+        ("0.00000051", "0.000001"),
+        ("2.5", "2.5"),
+        ("0", "0"),
+        ("999999999.9999995", "1000000000"),
+        ("9000000000.0000010", "9000000000.000001"),  # past a float's ~16 significant digits
+        ("123456789012345678.0000004999", "123456789012345678"),
+    ],
+)
 def test_money_rounds_half_even_to_6_places(value, expected):
     assert half_even(Decimal(value), 6) == Decimal(expected)
     result = money(Decimal(value))
@@ -75,8 +79,10 @@ def test_money_negative_values(value):
     assert money(value) == half_even(value, 6)
 
 
-@pytest.mark.parametrize("value,expected", [("2.345", "2.34"), ("2.355", "2.36"), ("7", "7"),
-                                            ("0.005", "0"), ("0.015", "0.02"), ("1.999", "2")])
+@pytest.mark.parametrize(
+    "value,expected",
+    [("2.345", "2.34"), ("2.355", "2.36"), ("7", "7"), ("0.005", "0"), ("0.015", "0.02"), ("1.999", "2")],
+)
 def test_average_rounds_half_even_to_2_places(value, expected):
     assert half_even(Decimal(value), 2) == Decimal(expected)
     assert Decimal(repr(average(Decimal(value)))) == Decimal(expected)
@@ -90,38 +96,98 @@ def test_average_of_a_ratio(total, count):
 
 # --- a hand-built report -------------------------------------------------------------------------
 
+
 def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingReport:
     period = Period("custom", date(2026, 3, 1), date(2026, 3, 2), "UTC")
     daily = pd.DataFrame(
-        [] if empty else [
-            {"date": "2026-03-01", "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
-             "cost": Decimal("0.0000125"), "message_count": 2, "unpriced_count": 0},
-            {"date": "2026-03-02", "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0,
-             "cost": Decimal(0), "message_count": 0, "unpriced_count": 0},
+        []
+        if empty
+        else [
+            {
+                "date": "2026-03-01",
+                "prompt_tokens": 10,
+                "completion_tokens": 5,
+                "total_tokens": 15,
+                "cost": Decimal("0.0000125"),
+                "message_count": 2,
+                "unpriced_count": 0,
+            },
+            {
+                "date": "2026-03-02",
+                "prompt_tokens": 0,
+                "completion_tokens": 0,
+                "total_tokens": 0,
+                "cost": Decimal(0),
+                "message_count": 0,
+                "unpriced_count": 0,
+            },
         ],
         columns=DAILY_COLUMNS,
     )
     agents = pd.DataFrame(
-        [{"agent_id": name, "agent_name": name, "total_tokens": 15, "cost": Decimal("1234.5678915"),
-          "message_count": 2, "conversation_count": 1} for name in agent_names],
-        columns=["agent_id", "agent_name", "total_tokens", "cost", "message_count", "conversation_count",
-                 "monthly_token_budget", "month_tokens", "budget_used"],
+        [
+            {
+                "agent_id": name,
+                "agent_name": name,
+                "total_tokens": 15,
+                "cost": Decimal("1234.5678915"),
+                "message_count": 2,
+                "conversation_count": 1,
+            }
+            for name in agent_names
+        ],
+        columns=[
+            "agent_id",
+            "agent_name",
+            "total_tokens",
+            "cost",
+            "message_count",
+            "conversation_count",
+            "monthly_token_budget",
+            "month_tokens",
+            "budget_used",
+        ],
     )
     model_frame = pd.DataFrame(
-        [{"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1}
-         for m in models],
+        [
+            {"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1}
+            for m in models
+        ],
         columns=["model", "total_tokens", "cost", "message_count", "unpriced_count"],
     )
     conversations = pd.DataFrame(
-        [{"conversation_id": t, "title": t, "agent_id": t, "total_tokens": 7, "cost": Decimal("0.25"),
-          "message_count": 1} for t in titles],
+        [
+            {
+                "conversation_id": t,
+                "title": t,
+                "agent_id": t,
+                "total_tokens": 7,
+                "cost": Decimal("0.25"),
+                "message_count": 1,
+            }
+            for t in titles
+        ],
         columns=["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"],
     )
-    summary = Summary(total_tokens=15, prompt_tokens=10, completion_tokens=5, total_cost=Decimal("0.0000125"),
-                      total_messages=2, total_conversations=1, unpriced_messages=0)
+    summary = Summary(
+        total_tokens=15,
+        prompt_tokens=10,
+        completion_tokens=5,
+        total_cost=Decimal("0.0000125"),
+        total_messages=2,
+        total_conversations=1,
+        unpriced_messages=0,
+    )
     budgets = pd.DataFrame(columns=["agent_id", "agent_name", "monthly_token_budget", "month_tokens", "budget_used"])
-    return BillingReport(period=period, summary=summary, daily=daily, agents=agents, models=model_frame,
-                         conversations=conversations, budgets=budgets)
+    return BillingReport(
+        period=period,
+        summary=summary,
+        daily=daily,
+        agents=agents,
+        models=model_frame,
+        conversations=conversations,
+        budgets=budgets,
+    )
 
 
 def parse_csv(text: str) -> list[list[str]]:

@@ -11,8 +11,17 @@ from billing_dash.services.export import HEADERS
 
 
 def daily_frame(days: int = 5) -> pd.DataFrame:
-    rows = [{"date": f"2026-03-{d + 1:02d}", "promptTokens": 100 * d, "completionTokens": 10 * d,
-             "totalTokens": 110 * d, "cost": 0.5 * d, "messageCount": d} for d in range(days)]
+    rows = [
+        {
+            "date": f"2026-03-{d + 1:02d}",
+            "promptTokens": 100 * d,
+            "completionTokens": 10 * d,
+            "totalTokens": 110 * d,
+            "cost": 0.5 * d,
+            "messageCount": d,
+        }
+        for d in range(days)
+    ]
     return pd.DataFrame(rows, columns=HEADERS["daily"])
 
 

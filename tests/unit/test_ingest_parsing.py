@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -55,11 +55,12 @@ def invalid_field(raw) -> str:
 
 # --- parse_event: accepted -----------------------------------------------------------------------
 
+
 def test_valid_event_with_cost():
     e = parse_event(valid())
     assert e == UsageEvent(
         event_id="evt-1",
-        ts=datetime(2026, 3, 1, 12, 34, 56, tzinfo=timezone.utc),
+        ts=datetime(2026, 3, 1, 12, 34, 56, tzinfo=UTC),
         agent_id="agent-1",
         agent_name="Support Bot",
         conversation_id="conv-1",
@@ -87,7 +88,7 @@ def test_optional_names_may_be_missing():
 
 def test_timestamp_with_half_hour_offset():
     e = parse_event(valid(timestamp="2026-03-01T05:30:00+05:30"))
-    assert e.ts == datetime(2026, 3, 1, 0, 0, tzinfo=timezone.utc)
+    assert e.ts == datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
     assert e.ts.utcoffset() == timedelta(0)  # kept in UTC, whatever offset it came with
 
 
@@ -128,6 +129,7 @@ def test_id_at_length_limit_is_accepted():
 
 # --- parse_event: rejected -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("field", REQUIRED)
 @pytest.mark.parametrize("value", [..., None, ""])
 def test_missing_or_empty_required_field(field, value):
@@ -139,10 +141,23 @@ def test_naive_timestamp(ts):
     assert invalid_field(valid(timestamp=ts)) == "timestamp"
 
 
-@pytest.mark.parametrize("ts", ["yesterday", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-                                "2026-03-01T25:00:00Z", "2026-03-01T00:00:00+25:00", "1700000000",
-                                1700000000, 1.5, True, ["2026-03-01T00:00:00Z"], "0001-01-01T00:00:00Z",
-                                "9999-12-31T23:59:59Z"])
+@pytest.mark.parametrize(
+    "ts",
+    [
+        "yesterday",
+        "2026-13-01T00:00:00Z",
+        "2026-02-30T00:00:00Z",
+        "2026-03-01T25:00:00Z",
+        "2026-03-01T00:00:00+25:00",
+        "1700000000",
+        1700000000,
+        1.5,
+        True,
+        ["2026-03-01T00:00:00Z"],
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+    ],
+)
 def test_malformed_timestamp(ts):
     assert invalid_field(valid(timestamp=ts)) == "timestamp"
 
@@ -154,8 +169,29 @@ def test_timestamp_with_nul_and_trailing_junk_is_rejected(ts):
 
 
 @pytest.mark.parametrize("field", ["prompt_tokens", "completion_tokens"])
-@pytest.mark.parametrize("value", [-1, 1.5, 12.0, Decimal("1.5"), Decimal("-2"), True, False, MAX_TOKENS + 1,
-                                   "-1", "1.5", " 12", "12 ", "1e3", "１２", "0x10", "abc", [1], {"n": 1}])
+@pytest.mark.parametrize(
+    "value",
+    [
+        -1,
+        1.5,
+        12.0,
+        Decimal("1.5"),
+        Decimal("-2"),
+        True,
+        False,
+        MAX_TOKENS + 1,
+        "-1",
+        "1.5",
+        " 12",
+        "12 ",
+        "1e3",
+        "１２",
+        "0x10",
+        "abc",
+        [1],
+        {"n": 1},
+    ],
+)
 def test_bad_tokens(field, value):
     assert invalid_field(valid(**{field: value})) == field
 
@@ -167,9 +203,29 @@ def test_huge_digit_string_tokens_are_a_field_error(field):
     assert invalid_field(valid(**{field: "9" * 5000})) == field
 
 
-@pytest.mark.parametrize("cost", ["-0.01", -1, "NaN", "nan", "sNaN", "abc", "Infinity", "-Infinity", "inf",
-                                  Decimal("NaN"), Decimal("Infinity"), Decimal("-0.000001"), 0.5, True,
-                                  str(MAX_COST + 1), "1e10", "1,5", [1]])
+@pytest.mark.parametrize(
+    "cost",
+    [
+        "-0.01",
+        -1,
+        "NaN",
+        "nan",
+        "sNaN",
+        "abc",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        Decimal("NaN"),
+        Decimal("Infinity"),
+        Decimal("-0.000001"),
+        0.5,
+        True,
+        str(MAX_COST + 1),
+        "1e10",
+        "1,5",
+        [1],
+    ],
+)
 def test_bad_cost(cost):
     assert invalid_field(valid(cost=cost)) == "cost"
 
@@ -179,8 +235,9 @@ def test_nul_characters(field):
     assert invalid_field(valid(**{field: "ab\x00c"})) == field
 
 
-@pytest.mark.parametrize("field,limit", [(f, MAX_ID) for f in ID_FIELDS] + [("agent_name", 500),
-                                                                           ("conversation_title", 1000)])
+@pytest.mark.parametrize(
+    "field,limit", [(f, MAX_ID) for f in ID_FIELDS] + [("agent_name", 500), ("conversation_title", 1000)]
+)
 def test_too_long_text(field, limit):
     assert parse_event(valid(**{field: "y" * limit}))
     assert invalid_field(valid(**{field: "y" * (limit + 1)})) == field
@@ -199,6 +256,7 @@ def test_non_object_record(raw):
 
 # --- read_jsonl ----------------------------------------------------------------------------------
 
+
 def event_line(**overrides) -> bytes:
     return (json.dumps(valid(**overrides)) + "\n").encode()
 
@@ -214,8 +272,7 @@ def test_jsonl_accepts_str_lines():
     assert out[0][0] == 1 and parse_event(out[0][1]) == parse_event(valid())
 
 
-@pytest.mark.parametrize("bad", [b"{oops}\n", b'{"a": 1\n', b"{'a': 1}\n", b'{"a": 1} {"b": 2}\n',
-                                 b"undefined\n"])
+@pytest.mark.parametrize("bad", [b"{oops}\n", b'{"a": 1\n', b"{'a': 1}\n", b'{"a": 1} {"b": 2}\n', b"undefined\n"])
 def test_jsonl_invalid_json_names_the_line(bad):
     out = list(read_jsonl([event_line(), b"\n", bad, event_line(event_id="z")]))
     assert [w for w, _ in out] == [1, 3, 4]
@@ -273,6 +330,7 @@ def test_jsonl_deeply_nested_line_is_a_field_error():
 
 # --- read_csv ------------------------------------------------------------------------------------
 
+
 def csv_lines(text: str) -> list[bytes]:
     return text.encode().splitlines(keepends=True)
 
@@ -287,7 +345,7 @@ def test_csv_first_data_row_is_line_2():
     events = [parse_event(r) for _, r in out]
     assert [e.event_id for e in events] == ["e1", "e2"]
     assert events[0].prompt_tokens == 12 and events[0].cost == Decimal("0.5")
-    assert events[0].ts == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert events[0].ts == datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def test_csv_columns_in_any_order_and_optional_ones_missing():
@@ -318,9 +376,13 @@ def test_csv_empty_file():
 
 
 def test_csv_multiline_quoted_cell_keeps_numbering():
-    text = (CSV_HEADER + "\n"
-            + "e1,2026-03-01T00:00:00Z,a1,Agent,c1,\"first line\nsecond line\nthird\",m1,1,2,\n"
-            + row("e2") + row("e3"))
+    text = (
+        CSV_HEADER
+        + "\n"
+        + 'e1,2026-03-01T00:00:00Z,a1,Agent,c1,"first line\nsecond line\nthird",m1,1,2,\n'
+        + row("e2")
+        + row("e3")
+    )
     out = list(read_csv(csv_lines(text)))
     assert [parse_event(r).event_id for _, r in out] == ["e1", "e2", "e3"]
     assert parse_event(out[0][1]).conversation_title == "first line\nsecond line\nthird"
@@ -332,8 +394,10 @@ def test_csv_blank_line_is_counted():
     assert [w for w, _ in out] == [2, 4]
 
 
-@pytest.mark.parametrize("bad", [row().rstrip("\r\n") + ",extra\n", "e1,2026-03-01T00:00:00Z,a1\n",
-                                 row().rstrip("\r\n").rsplit(",", 1)[0] + "\n"])
+@pytest.mark.parametrize(
+    "bad",
+    [row().rstrip("\r\n") + ",extra\n", "e1,2026-03-01T00:00:00Z,a1\n", row().rstrip("\r\n").rsplit(",", 1)[0] + "\n"],
+)
 def test_csv_wrong_number_of_cells(bad):
     out = list(read_csv(csv_lines(CSV_HEADER + "\n" + row("ok") + bad + row("after"))))
     assert [w for w, _ in out] == [2, 3, 4]
@@ -348,6 +412,7 @@ def test_csv_invalid_utf8_is_a_field_error():
 
 
 # --- loads_json ----------------------------------------------------------------------------------
+
 
 def test_loads_json_keeps_decimals_exact():
     obj = loads_json('{"a": 0.1, "b": 12345678901234567890.123456789, "c": 1e-7, "d": 7}')
@@ -416,8 +481,17 @@ def test_loads_json_accepts_and_refuses_what_the_standard_library_does(text):
         assert repr(loads_json(text)) == repr(expected)
 
 
-@pytest.mark.parametrize("text", ['{"n": 123456789012345678901234567890}', '"\\ud800"', '[1e400]', '-0.0',
-                                  '{"a": 1, "a": 2.5}', '[' * 3000 + ']' * 3000])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"n": 123456789012345678901234567890}',
+        '"\\ud800"',
+        "[1e400]",
+        "-0.0",
+        '{"a": 1, "a": 2.5}',
+        "[" * 3000 + "]" * 3000,
+    ],
+)
 def test_loads_json_falls_back_where_orjson_differs(text):
     try:
         expected = _exact(text)
@@ -429,6 +503,7 @@ def test_loads_json_falls_back_where_orjson_differs(text):
 
 
 # --- properties ----------------------------------------------------------------------------------
+
 
 def check_parse(raw) -> None:
     try:
@@ -480,16 +555,24 @@ field_value = st.one_of(
 
 
 @settings(max_examples=500)
-@given(st.one_of(
-    st.dictionaries(st.one_of(st.sampled_from(tuple(FIELDS)), st.text(max_size=10)), field_value, max_size=12),
-    st.fixed_dictionaries({f: field_value for f in FIELDS}),
-    st.fixed_dictionaries({
-        "event_id": st.text(min_size=1, max_size=10), "timestamp": st.just("2026-03-01T00:00:00Z"),
-        "agent_id": st.text(min_size=1, max_size=10), "conversation_id": st.text(min_size=1, max_size=10),
-        "model": st.text(min_size=1, max_size=10), "prompt_tokens": st.integers(),
-        "completion_tokens": st.integers(), "cost": st.one_of(st.text(max_size=12), st.integers()),
-    }),
-))
+@given(
+    st.one_of(
+        st.dictionaries(st.one_of(st.sampled_from(tuple(FIELDS)), st.text(max_size=10)), field_value, max_size=12),
+        st.fixed_dictionaries({f: field_value for f in FIELDS}),
+        st.fixed_dictionaries(
+            {
+                "event_id": st.text(min_size=1, max_size=10),
+                "timestamp": st.just("2026-03-01T00:00:00Z"),
+                "agent_id": st.text(min_size=1, max_size=10),
+                "conversation_id": st.text(min_size=1, max_size=10),
+                "model": st.text(min_size=1, max_size=10),
+                "prompt_tokens": st.integers(),
+                "completion_tokens": st.integers(),
+                "cost": st.one_of(st.text(max_size=12), st.integers()),
+            }
+        ),
+    )
+)
 def test_parse_event_arbitrary_dicts(raw):
     check_parse(raw)
 

@@ -26,7 +26,8 @@ def test_lock_pins_every_dependency_within_its_range():
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{requirement} is not in requirements.lock: run make lock"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
-            f"requirements.lock has {name}=={pins[name]}, outside {requirement}: run make lock")
+            f"requirements.lock has {name}=={pins[name]}, outside {requirement}: run make lock"
+        )
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")

@@ -13,8 +13,9 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def make(*args: str, cwd=ROOT) -> str:
-    result = subprocess.run(["make", "--no-print-directory", *args], cwd=cwd, capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
@@ -21,7 +21,7 @@ from billing_dash.periods import (
     resolve_period,
 )
 
-UTC = timezone.utc
+UTC = UTC
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -66,13 +66,17 @@ def transitions(tz: str, start: datetime, end: datetime) -> list[tuple[datetime,
 
 # --- named periods -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("now", [
-    utc(2026, 3, 4, 12),   # a Wednesday
-    utc(2026, 3, 2, 0),    # a Monday, first instant
-    utc(2026, 3, 2, 23, 59, 59),  # a Monday, last second
-    utc(2026, 3, 8, 23, 59, 59),  # a Sunday
-    utc(2026, 1, 1, 9),    # week crossing a year boundary
-])
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        utc(2026, 3, 4, 12),  # a Wednesday
+        utc(2026, 3, 2, 0),  # a Monday, first instant
+        utc(2026, 3, 2, 23, 59, 59),  # a Monday, last second
+        utc(2026, 3, 8, 23, 59, 59),  # a Sunday
+        utc(2026, 1, 1, 9),  # week crossing a year boundary
+    ],
+)
 def test_week_starts_on_monday(now):
     today = now.date()
     p = resolve_period("week", "UTC", now=now)
@@ -146,6 +150,7 @@ def test_new_year_in_a_zone_west_of_utc_is_still_last_year():
 
 # --- custom ranges -------------------------------------------------------------------------------
 
+
 def test_custom_range_is_inclusive():
     p = resolve_period("custom", "UTC", "2026-03-01", "2026-03-03", now=utc(2020, 1, 1))
     assert (p.name, p.start, p.end, p.tz) == ("custom", date(2026, 3, 1), date(2026, 3, 3), "UTC")
@@ -186,6 +191,7 @@ def test_longest_custom_range_is_accepted():
 
 
 # --- DST and odd offsets -------------------------------------------------------------------------
+
 
 def test_berlin_spring_forward_day_is_23_hours():
     p = custom_day("2026-03-29", "Europe/Berlin")
@@ -274,13 +280,17 @@ def test_kathmandu_quarter_hour_offset():
 
 # --- previous() ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("period,tz,start,end,now", [
-    ("today", "UTC", None, None, utc(2026, 3, 1, 12)),
-    ("week", "Europe/Berlin", None, None, utc(2026, 3, 4, 12)),
-    ("month", "America/New_York", None, None, utc(2026, 3, 17, 12)),
-    ("year", "UTC", None, None, utc(2024, 3, 1, 12)),
-    ("custom", "Asia/Kolkata", "2024-02-01", "2024-03-31", None),
-])
+
+@pytest.mark.parametrize(
+    "period,tz,start,end,now",
+    [
+        ("today", "UTC", None, None, utc(2026, 3, 1, 12)),
+        ("week", "Europe/Berlin", None, None, utc(2026, 3, 4, 12)),
+        ("month", "America/New_York", None, None, utc(2026, 3, 17, 12)),
+        ("year", "UTC", None, None, utc(2024, 3, 1, 12)),
+        ("custom", "Asia/Kolkata", "2024-02-01", "2024-03-31", None),
+    ],
+)
 def test_previous_has_same_length_and_ends_the_day_before(period, tz, start, end, now):
     p = resolve_period(period, tz, start, end, now=now)
     prev = p.previous()
@@ -302,6 +312,7 @@ def test_previous_property(start, days):
 
 # --- bad input -----------------------------------------------------------------------------------
 
+
 def error_code(*args, **kwargs) -> str:
     with pytest.raises(PeriodError) as info:
         resolve_period(*args, **kwargs)
@@ -314,16 +325,35 @@ def test_unknown_period(period):
     assert error_code(period, "UTC", now=utc(2026, 3, 1)) == "invalid_period"
 
 
-@pytest.mark.parametrize("start,end", [(None, None), ("2026-03-01", None), (None, "2026-03-01"),
-                                       ("", "2026-03-01"), ("2026-03-01", "")])
+@pytest.mark.parametrize(
+    "start,end", [(None, None), ("2026-03-01", None), (None, "2026-03-01"), ("", "2026-03-01"), ("2026-03-01", "")]
+)
 def test_custom_without_dates(start, end):
     assert error_code("custom", "UTC", start, end) == "missing_date"
 
 
-@pytest.mark.parametrize("bad", ["2024-13-01", "2024-02-30", "2023-02-29", "2024-00-10", "2024-01-32",
-                                 "24-01-01", "2024-W01-1", "20240101", " 2024-01-01", "2024-01-01 ",
-                                 "2024-01-01T00:00", "2024/01/01", "2024-1-1", "0000-01-01",
-                                 "٢٠٢٤-٠١-٠١", "2024-01-01\n", "today"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2024-13-01",
+        "2024-02-30",
+        "2023-02-29",
+        "2024-00-10",
+        "2024-01-32",
+        "24-01-01",
+        "2024-W01-1",
+        "20240101",
+        " 2024-01-01",
+        "2024-01-01 ",
+        "2024-01-01T00:00",
+        "2024/01/01",
+        "2024-1-1",
+        "0000-01-01",
+        "٢٠٢٤-٠١-٠١",
+        "2024-01-01\n",
+        "today",
+    ],
+)
 def test_malformed_dates(bad):
     assert error_code("custom", "UTC", bad, "2024-12-31") == "invalid_date"
     assert error_code("custom", "UTC", "2024-01-01", bad) == "invalid_date"
@@ -341,9 +371,24 @@ def test_too_long_range():
     assert error_code("custom", "UTC", "0001-01-01", "9999-12-31") == "invalid_date"
 
 
-@pytest.mark.parametrize("tz", ["Mars/Olympus", "../etc/passwd", "", "utc ", "UTC ", " UTC", "utc",
-                                "europe/berlin", "Europe/Berlin\x00", "/etc/localtime", "Europe/../UTC",
-                                "+01:00", "Europe"])
+@pytest.mark.parametrize(
+    "tz",
+    [
+        "Mars/Olympus",
+        "../etc/passwd",
+        "",
+        "utc ",
+        "UTC ",
+        " UTC",
+        "utc",
+        "europe/berlin",
+        "Europe/Berlin\x00",
+        "/etc/localtime",
+        "Europe/../UTC",
+        "+01:00",
+        "Europe",
+    ],
+)
 def test_unknown_or_hostile_timezone(tz):
     assert error_code("month", tz, now=utc(2026, 3, 1)) == "invalid_timezone"
 
@@ -399,24 +444,42 @@ def test_accepted_custom_period_has_computable_utc_bounds(tz, start, end):
     assert p.start_utc < p.end_utc
     for org_tz in EDGE_ZONES:
         window = p.window(org_tz)
-        assert p.start_utc == window["start"] <= window["full_start"] <= window["full_end"] <= window["end"] == p.end_utc
+        assert (
+            p.start_utc == window["start"] <= window["full_start"] <= window["full_end"] <= window["end"] == p.end_utc
+        )
     before = p.previous()
     assert before.start_utc < before.end_utc == p.start_utc
 
 
-@pytest.mark.parametrize("tz,start,end", [
-    ("Etc/GMT-14", "9999-01-01", "9999-01-01"),
-    ("UTC", "9990-01-01", "9999-12-31"),
-    ("Etc/GMT+12", "1969-12-31", "1970-01-01"),
-    ("Asia/Tokyo", "0001-01-01", "0001-01-31"),
-])
+@pytest.mark.parametrize(
+    "tz,start,end",
+    [
+        ("Etc/GMT-14", "9999-01-01", "9999-01-01"),
+        ("UTC", "9990-01-01", "9999-12-31"),
+        ("Etc/GMT+12", "1969-12-31", "1970-01-01"),
+        ("Asia/Tokyo", "0001-01-01", "0001-01-31"),
+    ],
+)
 def test_custom_period_beyond_the_computable_dates_is_refused(tz, start, end):
     assert error_code("custom", tz, start, end) == "invalid_date"
 
 
-DST_ZONES = ["UTC", "Europe/Berlin", "America/New_York", "America/Santiago", "America/Sao_Paulo",
-             "America/Havana", "Asia/Beirut", "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe",
-             "America/St_Johns", "Pacific/Chatham", "Africa/Cairo", "Europe/London"]
+DST_ZONES = [
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Santiago",
+    "America/Sao_Paulo",
+    "America/Havana",
+    "Asia/Beirut",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Australia/Lord_Howe",
+    "America/St_Johns",
+    "Pacific/Chatham",
+    "Africa/Cairo",
+    "Europe/London",
+]
 
 
 def naive_utc_text(instant: datetime) -> str:

@@ -27,10 +27,14 @@ def write(folder, name: str, text: str) -> None:
 
 
 def test_declared_parameters_and_columns_are_typed(query_dir):
-    write(query_dir, "q", "-- A comment with :colon words is not a parameter.\n-- param org_id: int\n"
-                          "-- param start: utc\n-- param ids: list\n-- column cost: money\n-- column first_ts: utc\n"
-                          "SELECT cost, first_ts, 'x' AS plain FROM t\n"
-                          "WHERE organization_id = :org_id AND ts >= :start AND id IN :ids")
+    write(
+        query_dir,
+        "q",
+        "-- A comment with :colon words is not a parameter.\n-- param org_id: int\n"
+        "-- param start: utc\n-- param ids: list\n-- column cost: money\n-- column first_ts: utc\n"
+        "SELECT cost, first_ts, 'x' AS plain FROM t\n"
+        "WHERE organization_id = :org_id AND ts >= :start AND id IN :ids",
+    )
     stmt = queries.load("q")
     assert {c.name: type(c.type) for c in stmt.selected_columns} == {"cost": Money, "first_ts": UTCDateTime}
     binds = stmt.element._bindparams
@@ -38,12 +42,18 @@ def test_declared_parameters_and_columns_are_typed(query_dir):
     assert ":colon" not in queries.sql("q")
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("SELECT 1 FROM t WHERE a = :a", "parameters used ['a'] but declared []"),
-    ("-- param a: int\n-- param b: int\nSELECT 1 FROM t WHERE a = :a", "parameters used ['a'] but declared ['a', 'b']"),
-    ("-- param a: integer\nSELECT 1 FROM t WHERE a = :a", "param a: unknown type 'integer'"),
-    ("-- column cost: list\nSELECT cost FROM t", "column cost: unknown type 'list'"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("SELECT 1 FROM t WHERE a = :a", "parameters used ['a'] but declared []"),
+        (
+            "-- param a: int\n-- param b: int\nSELECT 1 FROM t WHERE a = :a",
+            "parameters used ['a'] but declared ['a', 'b']",
+        ),
+        ("-- param a: integer\nSELECT 1 FROM t WHERE a = :a", "param a: unknown type 'integer'"),
+        ("-- column cost: list\nSELECT cost FROM t", "column cost: unknown type 'list'"),
+    ],
+)
 def test_a_file_whose_declarations_disagree_with_it_fails_to_load(query_dir, text, problem):
     write(query_dir, "bad", text)
     with pytest.raises(queries.QueryError, match=problem.replace("[", r"\[").replace("]", r"\]")):
@@ -55,12 +65,18 @@ SQL_START = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH|COPY|SET|TRUNCATE|
 PACKAGE = Path(queries.__file__).parent
 
 
-@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts),
-                         ids=lambda p: p.relative_to(PACKAGE).as_posix())
+@pytest.mark.parametrize(
+    "path",
+    sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts),
+    ids=lambda p: p.relative_to(PACKAGE).as_posix(),
+)
 def test_no_sql_strings_outside_the_sql_folder(path):
     """Statements live in queries/ (migrations keep frozen copies of their own), one place each."""
-    strings = [node.value for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-               if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    strings = [
+        node.value
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
     assert [s for s in strings if SQL_START.match(s)] == []
 
 
@@ -77,8 +93,9 @@ def test_a_new_usage_sum_reaches_every_statement_from_its_declaration(monkeypatc
 
     from billing_dash.models import USAGE_SUMS, UsageSum
 
-    monkeypatch.setattr(queries, "USAGE_SUMS", (*USAGE_SUMS, UsageSum("reasoning_tokens", BigInteger,
-                                                                       "{e}.reasoning_tokens")))
+    monkeypatch.setattr(
+        queries, "USAGE_SUMS", (*USAGE_SUMS, UsageSum("reasoning_tokens", BigInteger, "{e}.reasoning_tokens"))
+    )
     queries.load.cache_clear()
     try:
         for table in ("quarter", "day", "daily"):

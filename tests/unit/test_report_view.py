@@ -21,14 +21,23 @@ def through_browser(value):
     return json.loads(to_json(value))
 
 
-@pytest.mark.parametrize("period, label", [
-    ({"startDate": "2026-11-01", "endDate": "2026-11-24", "days": 24, "timezone": "Europe/Berlin"},
-     "Nov 1, 2026 – Nov 24, 2026 · 24 days · times in Europe/Berlin"),
-    ({"startDate": "2026-03-09", "endDate": "2026-03-09", "days": 1, "timezone": "Asia/Kolkata"},
-     "Mar 9, 2026 · 1 day · times in Asia/Kolkata"),
-    ({"startDate": "2025-12-31", "endDate": "2026-01-01", "days": 2, "timezone": "UTC"},
-     "Dec 31, 2025 – Jan 1, 2026 · 2 days · times in UTC"),
-])
+@pytest.mark.parametrize(
+    "period, label",
+    [
+        (
+            {"startDate": "2026-11-01", "endDate": "2026-11-24", "days": 24, "timezone": "Europe/Berlin"},
+            "Nov 1, 2026 – Nov 24, 2026 · 24 days · times in Europe/Berlin",
+        ),
+        (
+            {"startDate": "2026-03-09", "endDate": "2026-03-09", "days": 1, "timezone": "Asia/Kolkata"},
+            "Mar 9, 2026 · 1 day · times in Asia/Kolkata",
+        ),
+        (
+            {"startDate": "2025-12-31", "endDate": "2026-01-01", "days": 2, "timezone": "UTC"},
+            "Dec 31, 2025 – Jan 1, 2026 · 2 days · times in UTC",
+        ),
+    ],
+)
 def test_period_label(period, label):
     assert period_label(period) == label
 
@@ -62,8 +71,15 @@ def test_report_view_shows_the_report():
 
 def test_report_view_of_an_empty_period():
     report = make_report(empty=True)
-    nothing = replace(report.summary, total_tokens=0, prompt_tokens=0, completion_tokens=0, total_cost=Decimal(0),
-                      total_messages=0, total_conversations=0)
+    nothing = replace(
+        report.summary,
+        total_tokens=0,
+        prompt_tokens=0,
+        completion_tokens=0,
+        total_cost=Decimal(0),
+        total_messages=0,
+        total_conversations=0,
+    )
     view = report_view(report_json(replace(report, summary=nothing)), {}, "p")
     assert view.empty is True
     assert view.agent_rows == view.model_rows == view.conversation_rows == []
@@ -88,7 +104,9 @@ def test_csv_files_are_the_apis_csv_even_past_float_precision():
     files = through_browser(csv_files(report))  # they reach the browser as JSON and come back as a file
     assert set(files) == set(SECTIONS)
     for section in SECTIONS:
-        assert files[section] == {"filename": csv_filename(period_json(report), section),
-                                  "content": section_csv(report, section)}
+        assert files[section] == {
+            "filename": csv_filename(period_json(report), section),
+            "content": section_csv(report, section),
+        }
     assert ",9000000000.000001," in files["agents"]["content"]
     assert through_browser(report_json(report))["usageByAgent"][0]["cost"] != Decimal("9000000000.000001")

@@ -5,7 +5,7 @@ Revises:
 Create Date: 2026-11-24
 """
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -47,7 +47,7 @@ SEED_PRICES = {
     "mistral-large": ("2.00", "6.00"),
     "mistral-small": ("0.20", "0.60"),
 }
-SEED_FROM = datetime(2020, 1, 1, tzinfo=timezone.utc)
+SEED_FROM = datetime(2020, 1, 1, tzinfo=UTC)
 
 LOCAL_DATE_PG = """
 CREATE OR REPLACE FUNCTION local_date(ts timestamptz, tz text) RETURNS date

@@ -41,8 +41,10 @@ def upgrade() -> None:
         "usage_quarter",
         sa.Column("organization_id", sa.Integer, primary_key=True),
         sa.Column("bucket", UTCDateTime, primary_key=True),
-        *_sums(sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
-               sa.Column("completion_tokens", sa.BigInteger, nullable=False)),
+        *_sums(
+            sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
+            sa.Column("completion_tokens", sa.BigInteger, nullable=False),
+        ),
         sa.Column("unpriced_count", sa.BigInteger, nullable=False),
     )
     op.create_table(
@@ -51,8 +53,10 @@ def upgrade() -> None:
         sa.Column("day", sa.Date, primary_key=True),
         sa.Column("agent_id", sa.String(200), primary_key=True),
         sa.Column("model", sa.String(200), primary_key=True),
-        *_sums(sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
-               sa.Column("completion_tokens", sa.BigInteger, nullable=False)),
+        *_sums(
+            sa.Column("prompt_tokens", sa.BigInteger, nullable=False),
+            sa.Column("completion_tokens", sa.BigInteger, nullable=False),
+        ),
         sa.Column("unpriced_count", sa.BigInteger, nullable=False),
     )
     op.create_table(
@@ -63,8 +67,9 @@ def upgrade() -> None:
         sa.Column("agent_id", sa.String(200), primary_key=True),
         *_sums(sa.Column("total_tokens", sa.BigInteger, nullable=False)),
     )
-    op.create_index("ix_conversation_daily_conversation", "conversation_daily",
-                    ["organization_id", "conversation_id", "day"])
+    op.create_index(
+        "ix_conversation_daily_conversation", "conversation_daily", ["organization_id", "conversation_id", "day"]
+    )
     op.create_table(
         "conversation_totals",
         sa.Column("organization_id", sa.Integer, primary_key=True),
@@ -74,8 +79,9 @@ def upgrade() -> None:
         sa.Column("last_ts", UTCDateTime, nullable=False),
         *_sums(sa.Column("total_tokens", sa.BigInteger, nullable=False)),
     )
-    op.create_index("ix_conversation_totals_first", "conversation_totals",
-                    ["organization_id", "first_ts", "last_ts", "agent_id"])
+    op.create_index(
+        "ix_conversation_totals_first", "conversation_totals", ["organization_id", "first_ts", "last_ts", "agent_id"]
+    )
     op.create_index("ix_conversation_totals_cost", "conversation_totals", ["organization_id", "agent_id", "cost"])
     op.create_table(
         "conversation_starts",

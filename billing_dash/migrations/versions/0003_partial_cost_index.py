@@ -24,8 +24,13 @@ WHOLE = sa.text("agent_id = ''")
 
 def upgrade() -> None:
     op.drop_index("ix_conversation_totals_cost", table_name="conversation_totals")
-    op.create_index("ix_conversation_totals_cost", "conversation_totals", ["organization_id", "cost"],
-                    postgresql_where=WHOLE, sqlite_where=WHOLE)
+    op.create_index(
+        "ix_conversation_totals_cost",
+        "conversation_totals",
+        ["organization_id", "cost"],
+        postgresql_where=WHOLE,
+        sqlite_where=WHOLE,
+    )
 
 
 def downgrade() -> None:

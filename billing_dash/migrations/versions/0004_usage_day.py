@@ -11,7 +11,6 @@ rows for a year). Those stay for other zones; the organization's own zone reads 
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -46,9 +45,13 @@ AGGREGATE = (
     "WHERE organization_id = :org GROUP BY organization_id, local_date(first_ts, :tz), agent_id",
 )
 # For the longest conversation: instants as each database returns them (SQLite: naive UTC).
-_totals = sa.table("conversation_totals", sa.column("organization_id", sa.Integer),
-                   sa.column("agent_id", sa.String), sa.column("first_ts", sa.DateTime(timezone=True)),
-                   sa.column("last_ts", sa.DateTime(timezone=True)))
+_totals = sa.table(
+    "conversation_totals",
+    sa.column("organization_id", sa.Integer),
+    sa.column("agent_id", sa.String),
+    sa.column("first_ts", sa.DateTime(timezone=True)),
+    sa.column("last_ts", sa.DateTime(timezone=True)),
+)
 
 
 def upgrade() -> None:
@@ -65,24 +68,35 @@ def upgrade() -> None:
     bind = op.get_bind()
     # Events stored before 0002 have no aggregates yet: build them from the events (usage_day
     # with the others, below).
-    unaggregated = bind.execute(sa.text(
-        "SELECT o.id, o.timezone FROM organizations o WHERE EXISTS "
-        "(SELECT 1 FROM usage_events e WHERE e.organization_id = o.id) AND NOT EXISTS "
-        "(SELECT 1 FROM usage_quarter q WHERE q.organization_id = o.id)")).all()
+    unaggregated = bind.execute(
+        sa.text(
+            "SELECT o.id, o.timezone FROM organizations o WHERE EXISTS "
+            "(SELECT 1 FROM usage_events e WHERE e.organization_id = o.id) AND NOT EXISTS "
+            "(SELECT 1 FROM usage_quarter q WHERE q.organization_id = o.id)"
+        )
+    ).all()
     for org_id, tz in unaggregated:
         for statement in AGGREGATE:
             bind.execute(sa.text(statement), {"org": org_id, "tz": tz})
-        spans = bind.execute(sa.select(_totals.c.first_ts, _totals.c.last_ts).where(
-            _totals.c.organization_id == org_id, _totals.c.agent_id == "")).all()
+        spans = bind.execute(
+            sa.select(_totals.c.first_ts, _totals.c.last_ts).where(
+                _totals.c.organization_id == org_id, _totals.c.agent_id == ""
+            )
+        ).all()
         longest = max((int((last - first).total_seconds()) + 1 for first, last in spans), default=0)
-        bind.execute(sa.text("UPDATE organizations SET max_conversation_seconds = :s WHERE id = :org"),
-                     {"s": longest, "org": org_id})
+        bind.execute(
+            sa.text("UPDATE organizations SET max_conversation_seconds = :s WHERE id = :org"),
+            {"s": longest, "org": org_id},
+        )
     # Every organization: usage_daily is kept in its zone too, usage_day sums it over agents and models.
-    bind.execute(sa.text(
-        "INSERT INTO usage_day (organization_id, day, prompt_tokens, completion_tokens, cost, message_count, "
-        "unpriced_count) SELECT organization_id, day, SUM(prompt_tokens), SUM(completion_tokens), SUM(cost), "
-        "SUM(message_count), SUM(unpriced_count) FROM usage_daily "
-        "WHERE organization_id NOT IN (SELECT organization_id FROM usage_day) GROUP BY organization_id, day"))
+    bind.execute(
+        sa.text(
+            "INSERT INTO usage_day (organization_id, day, prompt_tokens, completion_tokens, cost, message_count, "
+            "unpriced_count) SELECT organization_id, day, SUM(prompt_tokens), SUM(completion_tokens), SUM(cost), "
+            "SUM(message_count), SUM(unpriced_count) FROM usage_daily "
+            "WHERE organization_id NOT IN (SELECT organization_id FROM usage_day) GROUP BY organization_id, day"
+        )
+    )
 
 
 def downgrade() -> None:

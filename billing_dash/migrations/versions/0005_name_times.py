@@ -20,10 +20,12 @@ depends_on = None
 # The newest event of a conversation (whole-conversation rows of conversation_totals).
 NEWEST_OF_CONVERSATION = (
     "(SELECT t.last_ts FROM conversation_totals t WHERE t.organization_id = conversations.organization_id "
-    "AND t.conversation_id = conversations.id AND t.agent_id = '')")
+    "AND t.conversation_id = conversations.id AND t.agent_id = '')"
+)
 NEWEST_OF_AGENT = (
     "(SELECT MAX(t.last_ts) FROM conversation_totals t WHERE t.organization_id = agents.organization_id "
-    "AND t.agent_id = agents.id)")
+    "AND t.agent_id = agents.id)"
+)
 
 
 def upgrade() -> None:
@@ -31,8 +33,10 @@ def upgrade() -> None:
     op.add_column("conversations", sa.Column("title_ts", sa.DateTime(timezone=True)))
     op.add_column("conversations", sa.Column("agent_ts", sa.DateTime(timezone=True)))
     op.execute(f"UPDATE agents SET name_ts = {NEWEST_OF_AGENT} WHERE name <> id")
-    op.execute(f"UPDATE conversations SET agent_ts = {NEWEST_OF_CONVERSATION}, "
-               f"title_ts = CASE WHEN title <> id THEN {NEWEST_OF_CONVERSATION} END")
+    op.execute(
+        f"UPDATE conversations SET agent_ts = {NEWEST_OF_CONVERSATION}, "
+        f"title_ts = CASE WHEN title <> id THEN {NEWEST_OF_CONVERSATION} END"
+    )
 
 
 def downgrade() -> None:

@@ -53,9 +53,12 @@ def upgrade() -> None:
         return  # SQLite's local_date is zoneinfo itself
     op.execute(LOCAL_DATE.format(zone="(':' || tz)"))
     # Only a name that is also an abbreviation was ever read as one.
-    orgs = bind.execute(sa.text(
-        "SELECT id, timezone FROM organizations "
-        "WHERE lower(timezone) IN (SELECT lower(abbrev) FROM pg_timezone_abbrevs)")).all()
+    orgs = bind.execute(
+        sa.text(
+            "SELECT id, timezone FROM organizations "
+            "WHERE lower(timezone) IN (SELECT lower(abbrev) FROM pg_timezone_abbrevs)"
+        )
+    ).all()
     for org_id, tz in orgs:
         for statement in REBOOK:
             bind.execute(sa.text(statement), {"org": org_id, "tz": tz})
