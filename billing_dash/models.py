@@ -306,6 +306,9 @@ model_prices = Table(
     Column("effective_from", UTCDateTime, primary_key=True),
     Column("prompt_per_million", Money, nullable=False),
     Column("completion_per_million", Money, nullable=False),
+    # None: the model bills cached input at the input price (no discount, no surcharge).
+    Column("cache_read_per_million", Money),
+    Column("cache_write_per_million", Money),
 )
 
 __all__ = [

@@ -1,10 +1,11 @@
-"""Model prices by effective date, and the cost of an event at its time."""
+"""Model prices by effective date, and what an event costs at them."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
@@ -14,24 +15,51 @@ _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 _MILLION = Decimal(1_000_000)
 
 
+class Price(NamedTuple):
+    """USD per million tokens; a cache price of None means the model bills those tokens as input."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+
+
+def cost_at(price: Price, prompt: int, completion: int, cache_read: int = 0, cache_write: int = 0) -> Decimal:
+    """The exact cost of one event: cache reads and writes are parts of `prompt`, billed at their own prices."""
+    read_price = price.input if price.cache_read is None else price.cache_read
+    write_price = price.input if price.cache_write is None else price.cache_write
+    uncached = prompt - cache_read - cache_write
+    amount = uncached * price.input + cache_read * read_price + cache_write * write_price + completion * price.output
+    return (amount / _MILLION).quantize(_QUANTUM)
+
+
 class PriceBook:
     """Model prices by effective date, loaded once per import."""
 
     def __init__(self, conn: Connection) -> None:
-        self._prices: dict[str, tuple[list[datetime], list[tuple[Decimal, Decimal]]]] = {}
+        self._prices: dict[str, tuple[list[datetime], list[Price]]] = {}
         rows = conn.execute(select(model_prices).order_by(model_prices.c.model, model_prices.c.effective_from))
         for row in rows:
             starts, prices = self._prices.setdefault(row.model, ([], []))
             starts.append(row.effective_from)
-            prices.append((row.prompt_per_million, row.completion_per_million))
+            prices.append(
+                Price(
+                    row.prompt_per_million,
+                    row.completion_per_million,
+                    row.cache_read_per_million,
+                    row.cache_write_per_million,
+                )
+            )
 
-    def cost(self, model: str, ts: datetime, prompt: int, completion: int) -> Decimal | None:
-        """The cost at the price in effect at `ts`, or None when the model had no price then."""
+    def price(self, model: str, ts: datetime) -> Price | None:
+        """The price in effect at `ts`, or None when the model had no price then."""
         entry = self._prices.get(model)
         if entry is None:
             return None
         i = bisect_right(entry[0], ts) - 1
-        if i < 0:
-            return None
-        per_prompt, per_completion = entry[1][i]
-        return ((prompt * per_prompt + completion * per_completion) / _MILLION).quantize(_QUANTUM)
+        return entry[1][i] if i >= 0 else None
+
+    def cost(self, model: str, ts: datetime, prompt: int, completion: int) -> Decimal | None:
+        """The cost at the price in effect at `ts`, or None when the model had no price then."""
+        price = self.price(model, ts)
+        return None if price is None else cost_at(price, prompt, completion)
