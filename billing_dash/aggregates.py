@@ -44,9 +44,9 @@ SQLITE_MAX_TOTAL = 2**63 - 1
 class TotalTooLarge(Exception):
     """An event would take a stored total past what SQLite can hold; nothing may be written."""
 
-    def __init__(self, event_id: str, message: str) -> None:
+    def __init__(self, event_id: str, message: str, field: str = "cost") -> None:
         super().__init__(message)
-        self.event_id, self.message = event_id, message
+        self.event_id, self.message, self.field = event_id, message, field
 
 
 # A Table object for the temporary table, so SQLite rows get the same type conversions (money
@@ -92,30 +92,45 @@ class EventWriter:
         return set(self.conn.execute(load("stage/stored_ids")).scalars())
 
     def _check_sqlite_totals(self) -> None:
-        """Raise TotalTooLarge, naming the first event of new_usage that would take its day or its
-        conversation past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on it, its + turn it into a
-        float)."""
-        # Cheap check first: the batch's float total plus the largest stored totals, with a margin
+        """Raise TotalTooLarge, naming the first event of new_usage that would take its day's cost or
+        cache savings or its conversation's cost past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on
+        it, its + turn it into a float)."""
+        # Cheap check first: the batch's float totals plus the largest stored totals, with a margin
         # far wider than float rounding; only batches near the bound take the exact walk.
-        batch, day, conversation = self.conn.execute(load("stage/totals_sqlite"), {"org_id": self.org_id}).one()
-        if batch + max(day or 0, conversation or 0) < SQLITE_MAX_TOTAL * 0.99:
+        cost, day, conversation, savings, day_savings = self.conn.execute(
+            load("stage/totals_sqlite"), {"org_id": self.org_id}
+        ).one()
+        bound = SQLITE_MAX_TOTAL * 0.99
+        if cost + max(day or 0, conversation or 0) < bound and savings + (day_savings or 0) < bound:
             return
         new = [
-            (event_id, sqlite_local_date(ts, self.tz), conv, cost)
-            for event_id, ts, conv, cost in self.conn.execute(load("stage/events_sqlite"))
+            (event_id, sqlite_local_date(ts, self.tz), conv, cost, savings)
+            for event_id, ts, conv, cost, savings in self.conn.execute(load("stage/events_sqlite"))
         ]
+        days = sorted({r[1] for r in new})
         totals = {
-            "day": self._stored("stage/day_costs_sqlite", sorted({r[1] for r in new})),
+            "day": self._stored("stage/day_costs_sqlite", days),
             "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new})),
+            "savings": self._stored("stage/day_savings_sqlite", days),
         }
-        for event_id, event_day, conv, cost in new:
-            for kind, key in (("day", event_day), ("conversation", conv)):
-                totals[kind][key] += cost
-                if totals[kind][key] > SQLITE_MAX_TOTAL:
+        for event_id, event_day, conv, cost, savings in new:
+            for kind, key, amount in (
+                ("day", event_day, cost),
+                ("conversation", conv, cost),
+                ("savings", event_day, savings),
+            ):
+                totals[kind][key] += amount
+                if abs(totals[kind][key]) > SQLITE_MAX_TOTAL:
                     limit = Decimal(SQLITE_MAX_TOTAL).scaleb(-MONEY_SCALE)
-                    what = f"the organization's total for {key}" if kind == "day" else f"conversation {key!r}"
+                    what = {
+                        "day": f"the organization's total for {key}",
+                        "conversation": f"conversation {key!r}",
+                        "savings": f"the organization's cache savings for {key}",
+                    }[kind]
                     raise TotalTooLarge(
-                        event_id, f"would take {what} past {limit} dollars, the most one stored total holds on SQLite"
+                        event_id,
+                        f"would take {what} past {limit} dollars, the most one stored total holds on SQLite",
+                        "cache_read_tokens" if kind == "savings" else "cost",
                     )
 
     def _stored(self, query: str, keys: list[str]) -> defaultdict[str, int]:

@@ -174,6 +174,13 @@ def usage_event_columns() -> list[Column]:
         Column("cost", Money, nullable=False),
         # False when the model had no price at the event's time: cost is 0 and reported as unpriced.
         Column("priced", Boolean, nullable=False),
+        # Parts of prompt_tokens (cache reads, cache writes) and of completion_tokens (reasoning).
+        Column("cache_read_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
+        Column("reasoning_tokens", BigInteger, nullable=False, server_default="0"),
+        # What the cache reads cost less than at the input price, at the price in effect at the
+        # event's time (0 without one); also for events that came with their own cost.
+        Column("cache_savings", Money, nullable=False, server_default="0"),
     ]
 
 
@@ -207,6 +214,10 @@ USAGE_SUMS = (
     UsageSum("cost", Money, "{e}.cost"),
     UsageSum("message_count", BigInteger, "1"),
     UsageSum("unpriced_count", BigInteger, "CASE WHEN {e}.priced THEN 0 ELSE 1 END"),
+    UsageSum("cache_read_tokens", BigInteger, "{e}.cache_read_tokens"),
+    UsageSum("cache_write_tokens", BigInteger, "{e}.cache_write_tokens"),
+    UsageSum("reasoning_tokens", BigInteger, "{e}.reasoning_tokens"),
+    UsageSum("cache_savings", Money, "{e}.cache_savings"),
 )
 
 

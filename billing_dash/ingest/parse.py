@@ -41,7 +41,16 @@ FIELDS = {
     "prompt_tokens": True,
     "completion_tokens": True,
     "cost": False,
+    # Parts of the totals above (see "Token model" in the README): cache reads and writes are parts
+    # of prompt_tokens, reasoning tokens of completion_tokens.
+    "cache_read_tokens": False,
+    "cache_write_tokens": False,
+    "reasoning_tokens": False,
 }
+# Instead of the flat counts a JSON event may carry its provider's own usage object (`provider`
+# and `usage`), which _provider_counts turns into the same counts.
+PROVIDERS = ("openai", "anthropic", "google")
+_FLAT_COUNTS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,11 @@ class UsageEvent(NamedTuple):
     prompt_tokens: int
     completion_tokens: int
     cost: Decimal | None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    # What the cache reads saved against the input price (set with the price, at ingest).
+    cache_savings: Decimal = Decimal(0)
 
 
 class _Invalid(Exception):
@@ -132,6 +146,134 @@ def _tokens(raw: Mapping[str, Any], name: str) -> int:
     if value > MAX_TOKENS:
         raise _Invalid(name, f"must be at most {MAX_TOKENS}")
     return value
+
+
+def _part(raw: Mapping[str, Any], name: str) -> int:
+    """An optional part of a token total: 0 when not given."""
+    value = raw.get(name)
+    return 0 if value is None or value == "" else _tokens(raw, name)
+
+
+def _flat_counts(raw: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
+    return (
+        _tokens(raw, "prompt_tokens"),
+        _tokens(raw, "completion_tokens"),
+        _part(raw, "cache_read_tokens"),
+        _part(raw, "cache_write_tokens"),
+        _part(raw, "reasoning_tokens"),
+    )
+
+
+def _usage_count(usage: Mapping[str, Any], *path: str, required: bool = False) -> int:
+    """The count at `path` in a provider's usage object (absent or null: 0, unless required)."""
+    value: Any = usage
+    for i, key in enumerate(path):
+        if not isinstance(value, Mapping):
+            raise _Invalid("usage." + ".".join(path[:i]), "must be a JSON object")
+        value = value.get(key)
+        if value is None:
+            if required:
+                raise _Invalid("usage." + ".".join(path), "is required")
+            return 0
+    field = "usage." + ".".join(path)
+    return _tokens({field: value}, field)
+
+
+# Each provider's usage object as the canonical counts (prompt, completion, cache reads, cache
+# writes, reasoning), and the usage keys the parts come from, to name them in errors. What each
+# provider's fields mean is in the README ("Provider usage objects"), with its sources.
+def _openai(u: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, int], tuple[str, str, str]]:
+    if "input_tokens" in u or "output_tokens" in u:  # the Responses API
+        counts = (
+            _usage_count(u, "input_tokens", required=True),
+            _usage_count(u, "output_tokens", required=True),
+            _usage_count(u, "input_tokens_details", "cached_tokens"),
+            0,
+            _usage_count(u, "output_tokens_details", "reasoning_tokens"),
+        )
+        return counts, ("input_tokens_details.cached_tokens", "", "output_tokens_details.reasoning_tokens")
+    # Chat Completions: prompt_tokens includes the cached tokens, completion_tokens the reasoning.
+    counts = (
+        _usage_count(u, "prompt_tokens", required=True),
+        _usage_count(u, "completion_tokens", required=True),
+        _usage_count(u, "prompt_tokens_details", "cached_tokens"),
+        0,
+        _usage_count(u, "completion_tokens_details", "reasoning_tokens"),
+    )
+    return counts, ("prompt_tokens_details.cached_tokens", "", "completion_tokens_details.reasoning_tokens")
+
+
+def _anthropic(u: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, int], tuple[str, str, str]]:
+    # input_tokens counts only the tokens after the last cache breakpoint: the input is the sum.
+    uncached = _usage_count(u, "input_tokens", required=True)
+    read = _usage_count(u, "cache_read_input_tokens")
+    write = _usage_count(u, "cache_creation_input_tokens")
+    # output_tokens includes extended thinking; the usage object does not count it apart.
+    return (uncached + read + write, _usage_count(u, "output_tokens", required=True), read, write, 0), ("", "", "")
+
+
+def _google(u: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, int], tuple[str, str, str]]:
+    # promptTokenCount includes cachedContentTokenCount; tool-use prompts and thoughts are counted
+    # apart (totalTokenCount is the sum of the four), thoughts billed as output.
+    thoughts = _usage_count(u, "thoughtsTokenCount")
+    counts = (
+        _usage_count(u, "promptTokenCount", required=True) + _usage_count(u, "toolUsePromptTokenCount"),
+        _usage_count(u, "candidatesTokenCount") + thoughts,
+        _usage_count(u, "cachedContentTokenCount"),
+        0,
+        thoughts,
+    )
+    return counts, ("cachedContentTokenCount", "", "")
+
+
+_PROVIDER_USAGE = {"openai": _openai, "anthropic": _anthropic, "google": _google}
+
+
+def _provider_counts(raw: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, int], tuple[str, str, str]]:
+    given = [name for name in _FLAT_COUNTS if raw.get(name) not in (None, "")]
+    if given:
+        raise _Invalid(
+            "usage", f"give either provider and usage or the token counts, not both (got usage and {', '.join(given)})"
+        )
+    provider, usage = raw.get("provider"), raw.get("usage")
+    if provider in (None, ""):
+        raise _Invalid("provider", f"is required with usage: one of {', '.join(PROVIDERS)}")
+    if not isinstance(provider, str) or provider not in _PROVIDER_USAGE:
+        raise _Invalid("provider", f"must be one of {', '.join(PROVIDERS)}, got {provider!r}")
+    if usage in (None, ""):
+        raise _Invalid("usage", f"is required with provider: the {provider} usage object")
+    if not isinstance(usage, Mapping):
+        raise _Invalid("usage", f"must be the {provider} usage object (a JSON object)")
+    counts, parts = _PROVIDER_USAGE[provider](usage)
+    for total, name in ((counts[0], "input"), (counts[1], "output")):
+        if total > MAX_TOKENS:
+            raise _Invalid("usage", f"{name} tokens must be at most {MAX_TOKENS}, got {total}")
+    return counts, tuple(f"usage.{p}" if p else "usage" for p in parts)
+
+
+_FLAT_PARTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
+def _counts(raw: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
+    """prompt, completion, cache read, cache write and reasoning tokens, from the flat counts or
+    the provider's usage object; a part larger than its total is refused."""
+    if raw.get("usage") in (None, "") and raw.get("provider") in (None, ""):
+        counts, parts = _flat_counts(raw), _FLAT_PARTS
+    else:
+        counts, parts = _provider_counts(raw)
+    prompt, completion, read, write, reasoning = counts
+    if read > prompt:
+        raise _Invalid(parts[0], f"{read} cache reads is more than the {prompt} prompt tokens it is part of")
+    if read + write > prompt:
+        raise _Invalid(
+            parts[1],
+            f"cache reads + cache writes ({read} + {write}) is more than the {prompt} prompt tokens they are part of",
+        )
+    if reasoning > completion:
+        raise _Invalid(
+            parts[2], f"{reasoning} reasoning tokens is more than the {completion} completion tokens it is part of"
+        )
+    return counts
 
 
 def _cost(raw: Mapping[str, Any]) -> Decimal | None:
@@ -181,9 +323,12 @@ def parse_event(raw: Any) -> UsageEvent:
         conversation_id=_text(raw, "conversation_id", True, MAX_ID),
         conversation_title=_text(raw, "conversation_title", False, 1000),
         model=_text(raw, "model", True, MAX_ID),
-        prompt_tokens=_tokens(raw, "prompt_tokens"),
-        completion_tokens=_tokens(raw, "completion_tokens"),
+        prompt_tokens=(counts := _counts(raw))[0],
+        completion_tokens=counts[1],
         cost=_cost(raw),
+        cache_read_tokens=counts[2],
+        cache_write_tokens=counts[3],
+        reasoning_tokens=counts[4],
     )
 
 

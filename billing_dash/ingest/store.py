@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..aggregates import EventWriter, TotalTooLarge
 from ..models import agents, conversations, organizations
-from ..pricing import PriceBook
+from ..pricing import PriceBook, cache_savings_at, cost_at
 from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event
 
 BATCH_SIZE = 20000  # events per round trip: larger batches amortize statement overhead
@@ -128,21 +128,37 @@ def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[Usage
             e.completion_tokens,
             zero if e.cost is None else e.cost,
             e.cost is not None,
+            e.cache_read_tokens,
+            e.cache_write_tokens,
+            e.reasoning_tokens,
+            e.cache_savings,
         )
         kept.append(e)
     return list(rows.values()), kept
 
 
 def _priced(event: UsageEvent, prices: PriceBook) -> UsageEvent:
-    """The event with its cost; None stays only when its model had no price at its time."""
+    """The event with its cost and cache savings at the price in effect at its time; cost stays
+    None only when its model had no price then. An explicit cost stays as sent, but its savings
+    still come from the price: the caller's cost does not say what the cache saved."""
+    if event.cost is not None and not event.cache_read_tokens:
+        return event
+    price = prices.price(event.model, event.ts)
+    if price is None:
+        return event
+    savings = cache_savings_at(price, event.cache_read_tokens)
+    if abs(savings) > MAX_COST:
+        raise _Invalid(
+            "cache_read_tokens", f"save {savings} at the model's price, more than the {MAX_COST} an event may cost"
+        )
     if event.cost is not None:
-        return event
-    cost = prices.cost(event.model, event.ts, event.prompt_tokens, event.completion_tokens)
-    if cost is None:
-        return event
+        return event._replace(cache_savings=savings)
+    cost = cost_at(
+        price, event.prompt_tokens, event.completion_tokens, event.cache_read_tokens, event.cache_write_tokens
+    )
     if cost > MAX_COST:
         raise _Invalid("cost", f"computed from the model's price is {cost}, more than the {MAX_COST} an event may cost")
-    return event._replace(cost=cost)
+    return event._replace(cost=cost, cache_savings=savings)
 
 
 def _parsed_batches(
@@ -219,7 +235,7 @@ def ingest(
                 done, unpriced_now = writer.write(rows)
             except TotalTooLarge as exc:
                 position = next(p for e, p in zip(events, positions) if e.event_id == exc.event_id)
-                raise IngestError([FieldError(position, "cost", exc.message)]) from None
+                raise IngestError([FieldError(position, exc.field, exc.message)]) from None
             if done < len(kept):  # some were stored before: only the new ones may name things
                 stored_ids = writer.stored_ids()
                 kept = [e for e in kept if e.event_id in stored_ids]

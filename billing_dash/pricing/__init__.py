@@ -1,5 +1,5 @@
 """Model prices: what an event costs when its input gives no cost."""
 
-from .book import Price, PriceBook, cost_at
+from .book import Price, PriceBook, cache_savings_at, cost_at
 
-__all__ = ["Price", "PriceBook", "cost_at"]
+__all__ = ["Price", "PriceBook", "cache_savings_at", "cost_at"]

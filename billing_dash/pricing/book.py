@@ -33,6 +33,14 @@ def cost_at(price: Price, prompt: int, completion: int, cache_read: int = 0, cac
     return (amount / _MILLION).quantize(_QUANTUM)
 
 
+def cache_savings_at(price: Price, cache_read: int) -> Decimal:
+    """What `cache_read` tokens cost less at the cache-read price than at the input price (0 when
+    the model has no cache-read price: its cache reads cost the input price)."""
+    if price.cache_read is None or not cache_read:
+        return Decimal(0)
+    return (cache_read * (price.input - price.cache_read) / _MILLION).quantize(_QUANTUM)
+
+
 class PriceBook:
     """Model prices by effective date, loaded once per import."""
 

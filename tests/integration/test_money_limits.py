@@ -230,6 +230,36 @@ def test_a_conversation_past_sqlite_s_bound_is_refused_there(client, auth_header
         assert [(d["index"], d["field"]) for d in response.get_json()["error"]["details"]] == [(bad, "cost")]
 
 
+def test_a_day_of_cache_savings_past_sqlite_s_bound_is_refused_there(client, auth_headers, engine, database_url):
+    # Each event reads 1e9 tokens from the cache at $0 instead of $1,000 per million: it saves
+    # $1,000,000 (the per-event cap) though it costs nothing. A day holds 922 such events on SQLite.
+    model = f"test-model-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(model_prices).values(
+                model=model,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                prompt_per_million=Decimal(1000),
+                completion_per_million=Decimal(1000),
+                cache_read_per_million=Decimal(0),
+            )
+        )
+    big = {"model": model, "prompt_tokens": 10**9, "cache_read_tokens": 10**9, "completion_tokens": 0}
+    events = [ev(n, at("2026-01-15", n), f"c-{n}", Decimal(0), **big) for n in range(1000)]
+    total, bad = Decimal(0), None
+    for i in range(len(events)):
+        total += MILLION
+        if total > SQLITE_TOTAL:
+            bad = i
+            break
+    response = post(client, auth_headers, events)
+    if not is_sqlite(database_url):
+        assert response.status_code == 200, response.data[:500]
+        return
+    assert response.status_code == 400, response.data[:500]
+    assert [(d["index"], d["field"]) for d in response.get_json()["error"]["details"]] == [(bad, "cache_read_tokens")]
+
+
 def test_import_names_the_line_that_passes_a_stored_total(database_url, engine, org, tmp_path):
     events = [ev(n, at("2026-01-15", n), f"c-{n % 2}", MILLION) for n in range(1000)]
     result = run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, events)))

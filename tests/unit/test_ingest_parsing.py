@@ -336,7 +336,7 @@ def csv_lines(text: str) -> list[bytes]:
 
 
 def row(event_id: str = "e1", tokens: str = "12") -> str:
-    return f"{event_id},2026-03-01T00:00:00Z,a1,Agent,c1,Title,m1,{tokens},3,0.5\r\n"
+    return f"{event_id},2026-03-01T00:00:00Z,a1,Agent,c1,Title,m1,{tokens},3,0.5,,,\r\n"
 
 
 def test_csv_first_data_row_is_line_2():
@@ -379,7 +379,7 @@ def test_csv_multiline_quoted_cell_keeps_numbering():
     text = (
         CSV_HEADER
         + "\n"
-        + 'e1,2026-03-01T00:00:00Z,a1,Agent,c1,"first line\nsecond line\nthird",m1,1,2,\n'
+        + 'e1,2026-03-01T00:00:00Z,a1,Agent,c1,"first line\nsecond line\nthird",m1,1,2,,,,\n'
         + row("e2")
         + row("e3")
     )

@@ -1,5 +1,6 @@
--- The batch's events in input order, with cost as stored (integers of 1e-10 dollars) and the
--- instant as stored (naive UTC text, which db.sqlite_local_date reads).
+-- The batch's events in input order, with cost and cache savings as stored (integers of 1e-10
+-- dollars) and the instant as stored (naive UTC text, which db.sqlite_local_date reads).
 -- column ts: stored
 -- column cost: stored
-SELECT event_id, ts, conversation_id, cost FROM new_usage ORDER BY rowid
+-- column cache_savings: stored
+SELECT event_id, ts, conversation_id, cost, cache_savings FROM new_usage ORDER BY rowid
