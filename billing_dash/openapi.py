@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from .config import Settings
-from .ingest import MAX_COST, MAX_TOKENS
+from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
 from .models import MONEY_SCALE
 from .periods import MAX_CUSTOM_DAYS, PERIODS
 from .services.export import SECTIONS
@@ -93,6 +93,38 @@ _REPORT_400 = (
 )
 
 
+def _parts() -> dict[str, Any]:
+    """The token parts and cache savings of a report row (export.PART_KEYS)."""
+    return {
+        "cacheReadTokens": _count("Input tokens read from the cache: part of the prompt tokens."),
+        "cacheWriteTokens": _count("Input tokens written to the cache: part of the prompt tokens."),
+        "reasoningTokens": _count("Output tokens spent reasoning: part of the completion tokens."),
+        # No minimum: a cache-read price above the input price would make it negative.
+        "cacheSavings": {
+            "type": "number",
+            "description": "What the cache reads cost less than at the input price, at the model's price at "
+            "each message's time (0 without a cache-read price), in US dollars rounded to 6 decimals.",
+        },
+    }
+
+
+def _part(description: str) -> dict[str, Any]:
+    return {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "maximum": MAX_TOKENS,
+        "description": description + " Default 0.",
+    }
+
+
+def _usage_count(nullable: bool = False) -> dict[str, Any]:
+    return {"type": ["integer", "null"] if nullable else "integer", "minimum": 0, "maximum": MAX_TOKENS}
+
+
+def _usage_details(name: str) -> dict[str, Any]:
+    return {"type": ["object", "null"], "properties": {name: _usage_count(nullable=True)}}
+
+
 def _schemas(max_events: int) -> dict[str, Any]:
     return {
         "Error": _object(
@@ -141,6 +173,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "promptTokens": _count(),
                 "completionTokens": _count(),
                 "unpricedMessages": _count("Messages whose model had no price; they count as cost 0."),
+                **_parts(),
             },
             "Totals of the period; they equal the sums of `usageByDay`.",
         ),
@@ -152,6 +185,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "completionTokens": _count(),
                 "cost": _money(),
                 "messageCount": _count(),
+                **_parts(),
             },
             "One local day; every day of the period is listed, days without usage as zeros.",
         ),
@@ -163,6 +197,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "cost": _money(),
                 "messageCount": _count(),
                 "conversationCount": _count(),
+                **_parts(),
                 "monthlyTokenBudget": _count("Only for an agent with a monthly token budget."),
                 "budgetUsedPercent": {
                     "type": "number",
@@ -172,7 +207,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 },
             },
             "Usage of one agent; costliest first.",
-            required=["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount"],
+            required=["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount", *_parts()],
         ),
         "ModelUsage": _object(
             {
@@ -182,6 +217,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "messageCount": _count(),
                 "avgTokensPerMessage": _average(),
                 "unpricedMessageCount": _count(),
+                **_parts(),
             },
             "Usage of one model; costliest first.",
         ),
@@ -233,14 +269,30 @@ def _schemas(max_events: int) -> dict[str, Any]:
         ),
         "UsageEvent": {
             "type": "object",
-            "required": [
-                "event_id",
-                "timestamp",
-                "agent_id",
-                "conversation_id",
-                "model",
-                "prompt_tokens",
-                "completion_tokens",
+            "required": ["event_id", "timestamp", "agent_id", "conversation_id", "model"],
+            # Token counts either flat or as the provider's usage object, not both. That a part is
+            # at most its total (cache reads + writes <= prompt, reasoning <= completion) JSON Schema
+            # cannot say: such an event is refused with 400 naming the field.
+            "oneOf": [
+                {
+                    "required": ["prompt_tokens", "completion_tokens"],
+                    "not": {"anyOf": [{"required": ["provider"]}, {"required": ["usage"]}]},
+                },
+                {
+                    "required": ["provider", "usage"],
+                    "not": {"anyOf": [{"required": [name]} for name in TOKEN_COUNTS]},
+                },
+            ],
+            "allOf": [
+                {
+                    "if": {"required": ["provider"], "properties": {"provider": {"const": name}}},
+                    "then": {"properties": {"usage": _ref(schema)}},
+                }
+                for name, schema in (
+                    ("openai", "OpenAIUsage"),
+                    ("anthropic", "AnthropicUsage"),
+                    ("google", "GoogleUsage"),
+                )
             ],
             "properties": {
                 "event_id": {
@@ -263,6 +315,19 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "model": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
                 "prompt_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
                 "completion_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
+                "cache_read_tokens": _part("Input tokens read from the provider's cache: part of prompt_tokens."),
+                "cache_write_tokens": _part("Input tokens written to the provider's cache: part of prompt_tokens."),
+                "reasoning_tokens": _part("Output tokens spent reasoning: part of completion_tokens."),
+                "provider": {
+                    "type": "string",
+                    "enum": list(PROVIDERS),
+                    "description": "Whose usage object `usage` is (instead of the flat token counts).",
+                },
+                "usage": {
+                    "type": "object",
+                    "description": "The provider's own usage object, as its API returned it; the server derives the "
+                    'token counts from it (README, "Provider usage objects").',
+                },
                 "cost": {
                     "anyOf": [
                         {"type": "number", "minimum": 0, "maximum": int(MAX_COST)},
@@ -275,6 +340,59 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 },
             },
             "description": "One LLM call (message) of an agent.",
+        },
+        "OpenAIUsage": {
+            "description": "Chat Completions (`prompt_tokens`, `completion_tokens`) or Responses API "
+            "(`input_tokens`, `output_tokens`) usage; cached and reasoning tokens are parts of them.",
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["input_tokens", "output_tokens"],
+                    "properties": {
+                        "input_tokens": _usage_count(),
+                        "output_tokens": _usage_count(),
+                        "input_tokens_details": _usage_details("cached_tokens"),
+                        "output_tokens_details": _usage_details("reasoning_tokens"),
+                    },
+                },
+                {
+                    "type": "object",
+                    "required": ["prompt_tokens", "completion_tokens"],
+                    "not": {"anyOf": [{"required": ["input_tokens"]}, {"required": ["output_tokens"]}]},
+                    "properties": {
+                        "prompt_tokens": _usage_count(),
+                        "completion_tokens": _usage_count(),
+                        "prompt_tokens_details": _usage_details("cached_tokens"),
+                        "completion_tokens_details": _usage_details("reasoning_tokens"),
+                    },
+                },
+            ],
+        },
+        "AnthropicUsage": {
+            "type": "object",
+            "description": "Messages API usage: `input_tokens` excludes the cache reads and writes, so the "
+            "prompt is the sum of the three.",
+            "required": ["input_tokens", "output_tokens"],
+            "properties": {
+                "input_tokens": _usage_count(),
+                "output_tokens": _usage_count(),
+                "cache_read_input_tokens": _usage_count(nullable=True),
+                "cache_creation_input_tokens": _usage_count(nullable=True),
+            },
+        },
+        "GoogleUsage": {
+            "type": "object",
+            "description": "Gemini `usageMetadata`: `promptTokenCount` includes `cachedContentTokenCount`; "
+            "`thoughtsTokenCount` is output beside `candidatesTokenCount`; `toolUsePromptTokenCount` is input "
+            "beside `promptTokenCount`.",
+            "required": ["promptTokenCount"],
+            "properties": {
+                "promptTokenCount": _usage_count(),
+                "candidatesTokenCount": _usage_count(nullable=True),
+                "cachedContentTokenCount": _usage_count(nullable=True),
+                "thoughtsTokenCount": _usage_count(nullable=True),
+                "toolUsePromptTokenCount": _usage_count(nullable=True),
+            },
         },
         "IngestRequest": {
             "type": "object",

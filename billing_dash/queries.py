@@ -25,6 +25,7 @@ QUERY_DIR = resources.files(__package__) / "sql"
 #   {usage_sums_of:d}            d.prompt_tokens, ... (columns of alias d, typed as declared there)
 #   {usage_sums_summed:d}        SUM(d.prompt_tokens) AS prompt_tokens, ... (typed the same way)
 #   {usage_sums_from_events:n}   SUM(n.prompt_tokens), ..., each what one event row n adds
+#   {usage_sums_of_event:e}      e.prompt_tokens AS prompt_tokens, ..., 1 AS message_count, ... (one event row's part)
 #   {usage_sums_added:t}         prompt_tokens = t.prompt_tokens + excluded.prompt_tokens, ... (upserts)
 TYPES = {
     "int": Integer(),
@@ -42,6 +43,7 @@ _EXPANSIONS = {
     "usage_sums_of": lambda a: ", ".join(f"{a}.{s.name}" for s in USAGE_SUMS),
     "usage_sums_summed": lambda a: ", ".join(f"SUM({a}.{s.name}) AS {s.name}" for s in USAGE_SUMS),
     "usage_sums_from_events": lambda a: ", ".join(f"SUM({s.per_event.format(e=a)})" for s in USAGE_SUMS),
+    "usage_sums_of_event": lambda a: ", ".join(f"{s.per_event.format(e=a)} AS {s.name}" for s in USAGE_SUMS),
     "usage_sums_added": lambda t: ", ".join(f"{s.name} = {t}.{s.name} + excluded.{s.name}" for s in USAGE_SUMS),
 }
 # Placeholders that put the sums in the result: their money columns are typed as money.

@@ -16,7 +16,16 @@ def change_badge(pct: float | None, card_id: str) -> html.Span:
     return html.Span(f"{arrow} {abs(pct):,.1f}% vs previous period", className=f"change {tone}", id=f"{card_id}-change")
 
 
-def summary_card(card_id: str, title: str, value: str, detail: str, pct: float | None) -> dbc.Col:
+def cache_line(summary: dict) -> str:
+    """Cache hit rate (cache reads of all prompt tokens) and what the reads saved."""
+    prompt = summary["promptTokens"]
+    rate = f"{summary['cacheReadTokens'] / prompt * 100:.1f}%" if prompt else "–"
+    return f"Cache hit rate {rate} · saved {fmt.money(summary['cacheSavings'])}"
+
+
+def summary_card(
+    card_id: str, title: str, value: str, detail: str, pct: float | None, extra: html.Div | None = None
+) -> dbc.Col:
     return dbc.Col(
         dbc.Card(
             dbc.CardBody(
@@ -25,6 +34,7 @@ def summary_card(card_id: str, title: str, value: str, detail: str, pct: float |
                     html.Div(value, className="card-value", id=f"{card_id}-value"),
                     html.Div(detail, className="card-detail"),
                     change_badge(pct, card_id),
+                    *([extra] if extra is not None else []),
                 ]
             ),
             className="summary-card h-100",
@@ -44,6 +54,7 @@ def summary_cards(summary: dict, changes: dict, prefix: str) -> list[dbc.Col]:
             fmt.money(summary["totalCost"]),
             f"{fmt.count(summary['totalMessages'])} messages",
             changes.get("totalCost"),
+            html.Div(cache_line(summary), className="card-detail", id=f"{prefix}-cache"),
         ),
         summary_card(
             f"{prefix}-tokens",

@@ -50,7 +50,7 @@ FIELDS = {
 # Instead of the flat counts a JSON event may carry its provider's own usage object (`provider`
 # and `usage`), which _provider_counts turns into the same counts.
 PROVIDERS = ("openai", "anthropic", "google")
-_FLAT_COUNTS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+TOKEN_COUNTS = ("prompt_tokens", "completion_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ _PROVIDER_USAGE = {"openai": _openai, "anthropic": _anthropic, "google": _google
 
 
 def _provider_counts(raw: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, int], tuple[str, str, str]]:
-    given = [name for name in _FLAT_COUNTS if raw.get(name) not in (None, "")]
+    given = [name for name in TOKEN_COUNTS if raw.get(name) not in (None, "")]
     if given:
         raise _Invalid(
             "usage", f"give either provider and usage or the token counts, not both (got usage and {', '.join(given)})"

@@ -40,6 +40,10 @@ class Summary:
     total_messages: int
     total_conversations: int
     unpriced_messages: int
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cache_savings: Decimal = Decimal(0)
 
     @property
     def avg_tokens_per_message(self) -> Decimal:
@@ -177,6 +181,10 @@ def summarize(
         total_messages=int(daily["message_count"].sum()),
         total_conversations=conversations.counts.get(ALL_AGENTS, 0),
         unpriced_messages=int(daily["unpriced_count"].sum()),
+        cache_read_tokens=int(daily["cache_read_tokens"].sum()),
+        cache_write_tokens=int(daily["cache_write_tokens"].sum()),
+        reasoning_tokens=int(daily["reasoning_tokens"].sum()),
+        cache_savings=sum(daily["cache_savings"], Decimal(0)),
     )
 
 
@@ -191,9 +199,11 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
     return df
 
 
-AGENT_COLUMNS = ["agent_id", "agent_name", "total_tokens", "cost", "message_count"]
+# Every usage sum, and total_tokens, per agent and per model.
+PAIR_SUMS = [*(s.name for s in USAGE_SUMS), "total_tokens"]
+AGENT_COLUMNS = ["agent_id", "agent_name", *PAIR_SUMS]
 BUDGET_COLUMNS = ["monthly_token_budget", "month_tokens", "budget_used"]
-MODEL_COLUMNS = ["model", "total_tokens", "cost", "message_count", "unpriced_count"]
+MODEL_COLUMNS = ["model", *PAIR_SUMS]
 
 
 def _sum_by(pairs: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
@@ -207,12 +217,13 @@ def _sum_by(pairs: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
 def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage per agent (with its name) and per model in a period's window."""
     pairs = _frame(conn, "by_agent_model", **window)
-    agents = _sum_by(pairs, "agent_id", ["total_tokens", "cost", "message_count"]).merge(
+    pairs["total_tokens"] = pairs["prompt_tokens"] + pairs["completion_tokens"]
+    agents = _sum_by(pairs, "agent_id", PAIR_SUMS).merge(
         _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left"
     )
     # An agent id without a row in agents (imports always create one) shows as its id.
     agents["agent_name"] = [n if isinstance(n, str) else a for a, n in zip(agents["agent_id"], agents["agent_name"])]
-    models = _sum_by(pairs, "model", ["total_tokens", "cost", "message_count", "unpriced_count"])
+    models = _sum_by(pairs, "model", PAIR_SUMS)
     return agents[AGENT_COLUMNS], models[MODEL_COLUMNS]
 
 

@@ -15,10 +15,21 @@ MONEY_PLACES = Decimal("0.000001")
 AVG_PLACES = Decimal("0.01")
 # Room for any NUMERIC(38,10) amount with 6 decimals (the default context keeps 28 digits).
 _WIDE = Context(prec=40)
+# The token parts and cache savings of a row: JSON keys of summary, days, agents and models, and
+# the last CSV columns of those sections (after the seed's, which keep their places).
+PART_KEYS = ["cacheReadTokens", "cacheWriteTokens", "reasoningTokens", "cacheSavings"]
 HEADERS = {
-    "daily": ["date", "totalTokens", "promptTokens", "completionTokens", "cost", "messageCount"],
-    "agents": ["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount"],
-    "models": ["model", "totalTokens", "cost", "messageCount", "avgTokensPerMessage", "unpricedMessageCount"],
+    "daily": ["date", "totalTokens", "promptTokens", "completionTokens", "cost", "messageCount", *PART_KEYS],
+    "agents": ["agentId", "agentName", "totalTokens", "cost", "messageCount", "conversationCount", *PART_KEYS],
+    "models": [
+        "model",
+        "totalTokens",
+        "cost",
+        "messageCount",
+        "avgTokensPerMessage",
+        "unpricedMessageCount",
+        *PART_KEYS,
+    ],
     "conversations": ["conversationId", "title", "agentId", "totalTokens", "cost", "messageCount"],
 }
 SECTIONS = tuple(HEADERS)
@@ -42,6 +53,16 @@ def _avg(total: int, count: int) -> Decimal:
     return Decimal(int(total)) / int(count) if count else Decimal(0)
 
 
+def _parts(r: Any) -> dict[str, Any]:
+    """The PART_KEYS of a row (a report frame's row or the summary)."""
+    return {
+        "cacheReadTokens": int(r.cache_read_tokens),
+        "cacheWriteTokens": int(r.cache_write_tokens),
+        "reasoningTokens": int(r.reasoning_tokens),
+        "cacheSavings": money(r.cache_savings),
+    }
+
+
 def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
     """One section of the report as JSON-ready rows (the API's field names and rounding)."""
     if section == "daily":
@@ -53,6 +74,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "completionTokens": int(r.completion_tokens),
                 "cost": money(r.cost),
                 "messageCount": int(r.message_count),
+                **_parts(r),
             }
             for r in report.daily.itertuples()
         ]
@@ -65,6 +87,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "cost": money(r.cost),
                 "messageCount": int(r.message_count),
                 "conversationCount": int(r.conversation_count),
+                **_parts(r),
                 # Agents with a budget also say how much of it this month used (the grid shows it).
                 **(
                     {}
@@ -83,6 +106,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "messageCount": int(r.message_count),
                 "avgTokensPerMessage": average(_avg(r.total_tokens, r.message_count)),
                 "unpricedMessageCount": int(r.unpriced_count),
+                **_parts(r),
             }
             for r in report.models.itertuples()
         ]
@@ -133,6 +157,7 @@ def report_json(report: BillingReport) -> dict[str, Any]:
             "promptTokens": s.prompt_tokens,
             "completionTokens": s.completion_tokens,
             "unpricedMessages": s.unpriced_messages,
+            **_parts(s),
         },
         "usageByDay": section_rows(report, "daily"),
         "usageByAgent": section_rows(report, "agents"),

@@ -8,24 +8,17 @@
 -- param full_start: utc
 -- param full_end: utc
 -- param end: utc
--- column cost: money
-SELECT u.agent_id,
-       u.model,
-       SUM(u.total_tokens) AS total_tokens,
-       SUM(u.cost) AS cost,
-       SUM(u.message_count) AS message_count,
-       SUM(u.unpriced_count) AS unpriced_count
+SELECT u.agent_id, u.model, {usage_sums_summed:u}
 FROM (
-    SELECT d.agent_id, d.model, d.prompt_tokens + d.completion_tokens AS total_tokens, d.cost, d.message_count,
-           d.unpriced_count
+    SELECT d.agent_id, d.model, {usage_sums_of:d}
     FROM usage_daily d
     WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
     UNION ALL
-    SELECT e.agent_id, e.model, e.prompt_tokens + e.completion_tokens, e.cost, 1, CASE WHEN e.priced THEN 0 ELSE 1 END
+    SELECT e.agent_id, e.model, {usage_sums_of_event:e}
     FROM usage_events e
     WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start
     UNION ALL
-    SELECT e.agent_id, e.model, e.prompt_tokens + e.completion_tokens, e.cost, 1, CASE WHEN e.priced THEN 0 ELSE 1 END
+    SELECT e.agent_id, e.model, {usage_sums_of_event:e}
     FROM usage_events e
     WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
 ) u

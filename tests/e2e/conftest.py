@@ -7,6 +7,7 @@ import shutil
 import socket
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
+from billing_dash.models import model_prices
 
 from ..conftest import IN_CI, TEST_PASSWORD
 
@@ -31,6 +33,8 @@ HOME = "/dashboard/billing"
 # E2E_BACKENDS=sqlite,postgresql runs them on both.
 E2E_BACKENDS = [b.strip() for b in os.environ.get("E2E_BACKENDS", "postgresql").split(",") if b.strip()]
 TZ = "Europe/Berlin"
+# The price of today's cached event's model (per million): input, output, cache read.
+CACHED_PRICE = (Decimal(3), Decimal(15), Decimal("0.3"))
 
 
 def pytest_configure(config):
@@ -192,6 +196,12 @@ def expected_cards(api: dict) -> dict[str, str]:
         "#billing-cost-value": f"${s['totalCost']:,.2f}",
         "#billing-tokens-value": f"{s['totalTokens']:,}",
         "#billing-conversations-value": f"{s['totalConversations']:,}",
+        "#billing-cache": (
+            f"Cache hit rate {s['cacheReadTokens'] / s['promptTokens'] * 100:.1f}%"
+            if s["promptTokens"]
+            else "Cache hit rate –"
+        )
+        + f" · saved ${s['cacheSavings']:,.2f}",
     }
 
 
@@ -232,9 +242,28 @@ def usage(engine, org) -> list[dict]:
     today = datetime.now(ZoneInfo(org.timezone)).date()
     week, month, year = today - timedelta(days=today.weekday()), today.replace(day=1), today.replace(month=1, day=1)
     tz = org.timezone
+    # Today's first event read most of its prompt from the cache of a model with a cache price.
+    cached_model = f"e2e-cached-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            model_prices.insert().values(
+                model=cached_model,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                prompt_per_million=CACHED_PRICE[0],
+                completion_per_million=CACHED_PRICE[1],
+                cache_read_per_million=CACHED_PRICE[2],
+            )
+        )
     events = [
         make_event(
-            local_instant(today, tz, timedelta(seconds=30)), "alpha", "c-today-1", 1_200_000, 345_678, "1234.25"
+            local_instant(today, tz, timedelta(seconds=30)),
+            "alpha",
+            "c-today-1",
+            1_200_000,
+            345_678,
+            "1234.25",
+            model=cached_model,
+            cache_read_tokens=900_000,
         ),
         make_event(local_instant(today, tz, timedelta(seconds=40)), "beta", "c-today-2", 10_000, 2_000, "0.75"),
         make_event(local_instant(week, tz, timedelta(minutes=1)), "alpha", "c-week", 50_000, 5_000, "12.345678"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from selenium.webdriver.common.by import By
 
-from .conftest import E2E_BACKENDS, HOME, api_report, local_instant, make_event, store
+from .conftest import CACHED_PRICE, E2E_BACKENDS, HOME, api_report, local_instant, make_event, store
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", E2E_BACKENDS, indirect=True)]
 
@@ -121,6 +123,25 @@ def test_daily_csv_download_equals_the_api_csv(page, user_email, client, auth_he
     with open(os.path.join(folder, name), newline="", encoding="utf-8") as fh:
         content = fh.read()
     assert content == response.get_data(as_text=True)
+
+
+def test_cache_hit_rate_and_savings_show_under_the_cost_card(page, user_email, client, auth_headers, usage, org):
+    # From the seeded events of today (org zone): reads of all prompt tokens, and the reads at the
+    # input price less the cache-read price of the one cached model.
+    zone = ZoneInfo(org.timezone)
+    today = [
+        e
+        for e in usage
+        if datetime.fromisoformat(e["timestamp"]).astimezone(zone).date() == _today(client, auth_headers)
+    ]
+    reads = sum(e.get("cache_read_tokens", 0) for e in today)
+    prompt = sum(e["prompt_tokens"] for e in today)
+    saved = Decimal(reads) * (CACHED_PRICE[0] - CACHED_PRICE[2]) / 1_000_000
+    assert reads == 900_000 and saved == Decimal("2.43")
+    page.open_dashboard(user_email, "period=today")
+    page.duo.wait_for_text_to_equal(
+        "#billing-cache", f"Cache hit rate {reads / prompt * 100:.1f}% · saved ${saved:,.2f}"
+    )
 
 
 def test_empty_organization_shows_zeros_and_a_note(page, user_email, client, auth_headers):

@@ -30,19 +30,32 @@ def r2(x: Decimal) -> float:
 class Scenario:
     """Random events around `now` with their own priced models (two price periods each)."""
 
-    def __init__(self, seed: int, n: int, now: datetime, days: int = 420, chat_hours: float | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        n: int,
+        now: datetime,
+        days: int = 420,
+        chat_hours: float | None = None,
+        token_parts: bool = True,
+    ) -> None:
         """`chat_hours`: each conversation's messages fall within that many hours (as in real
-        chats); by default they are spread over all `days`, so most cross any period's edges."""
+        chats); by default they are spread over all `days`, so most cross any period's edges.
+        `token_parts`: False gives flat prompt and completion counts only (as before migration 0010)."""
         self.seed = seed
         rng = random.Random(seed)
         tag = uuid.uuid4().hex[:8]
         self.change = now - timedelta(days=days // 2)
-        self.prices = {  # model -> [(effective_from, prompt_per_m, completion_per_m)]
+        # model -> [(effective_from, prompt, completion, cache read, cache write per million)]; a
+        # cache price of None bills those tokens at the prompt price.
+        self.prices = {
             f"ref-a-{tag}": [
-                (datetime(2000, 1, 1, tzinfo=UTC), Decimal("2.5"), Decimal("10")),
-                (self.change, Decimal("1.25"), Decimal("5")),
+                (datetime(2000, 1, 1, tzinfo=UTC), Decimal("2.5"), Decimal("10"), None, None),
+                (self.change, Decimal("1.25"), Decimal("5"), Decimal("0.125"), Decimal("1.5625")),
             ],
-            f"ref-b-{tag}": [(datetime(2000, 1, 1, tzinfo=UTC), Decimal("0.075"), Decimal("0.3"))],
+            f"ref-b-{tag}": [
+                (datetime(2000, 1, 1, tzinfo=UTC), Decimal("0.075"), Decimal("0.3"), Decimal("0.01875"), None)
+            ],
         }
         self.unpriced_model = f"unpriced-{tag}"
         models = [*self.prices, self.unpriced_model]
@@ -68,8 +81,11 @@ class Scenario:
                 "conversation_id": conv_id,
                 "conversation_title": title,
                 "model": rng.choice(models),
-                "prompt_tokens": rng.randint(0, 20000),
-                "completion_tokens": rng.randint(0, 4000),
+                **(
+                    _token_counts(rng)
+                    if token_parts
+                    else {"prompt_tokens": rng.randint(0, 20000), "completion_tokens": rng.randint(0, 4000)}
+                ),
             }
             if rng.random() < 0.4:
                 event["cost"] = str(Decimal(rng.randint(0, 10**9)).scaleb(-rng.randint(4, 12)))
@@ -79,21 +95,40 @@ class Scenario:
         conn.execute(
             model_prices.insert(),
             [
-                {"model": m, "effective_from": start, "prompt_per_million": p, "completion_per_million": c}
+                {
+                    "model": m,
+                    "effective_from": start,
+                    "prompt_per_million": p,
+                    "completion_per_million": c,
+                    "cache_read_per_million": read,
+                    "cache_write_per_million": write,
+                }
                 for m, rows in self.prices.items()
-                for start, p, c in rows
+                for start, p, c, read, write in rows
             ],
         )
 
-    def cost(self, e: dict) -> tuple[Decimal, bool]:
-        if "cost" in e:
-            return Decimal(e["cost"]).quantize(TEN, rounding=ROUND_HALF_EVEN), True
+    def cost(self, e: dict) -> tuple[Decimal, bool, Decimal]:
+        """The event's cost, whether it is priced, and what its cache reads saved."""
+        prompt, completion, read, write, _ = tokens(e)
         ts = datetime.fromisoformat(e["timestamp"])
         rows = [r for r in self.prices.get(e["model"], []) if r[0] <= ts]
-        if not rows:
-            return Decimal(0), False
-        _, p, c = rows[-1]
-        return ((e["prompt_tokens"] * p + e["completion_tokens"] * c) / 1_000_000).quantize(TEN), True
+        price = rows[-1] if rows else None
+        savings = Decimal(0)
+        if price is not None and price[3] is not None:
+            savings = (read * (price[1] - price[3]) / 1_000_000).quantize(TEN)
+        if "cost" in e:
+            return Decimal(e["cost"]).quantize(TEN, rounding=ROUND_HALF_EVEN), True, savings
+        if price is None:
+            return Decimal(0), False, savings
+        _, p, c, rp, wp = price
+        amount = (
+            (prompt - read - write) * p
+            + read * (p if rp is None else rp)
+            + write * (p if wp is None else wp)
+            + completion * c
+        )
+        return (amount / 1_000_000).quantize(TEN), True, savings
 
     def report(self, start: date, end: date, tz: str, limit: int = 10) -> dict:
         """What the API must answer for local dates start..end in tz, rounded as the API rounds."""
@@ -101,31 +136,40 @@ class Scenario:
         day = defaultdict(lambda: [0, 0, Decimal(0), 0])
         agent = defaultdict(lambda: [0, Decimal(0), 0, set()])
         model = defaultdict(lambda: [0, Decimal(0), 0, 0])
+        # cache reads, cache writes, reasoning tokens, cache savings: per day, agent, model, in all
+        parts = {kind: defaultdict(lambda: [0, 0, 0, Decimal(0)]) for kind in ("day", "agent", "model", "all")}
         conv = defaultdict(lambda: [0, Decimal(0), 0])
         conversations = set()
         for e in self.events:
             local = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date()
             if not start <= local <= end:
                 continue
-            cost, priced = self.cost(e)
-            tokens = e["prompt_tokens"] + e["completion_tokens"]
+            cost, priced, savings = self.cost(e)
+            prompt, completion, read, write, reasoning = tokens(e)
+            for kind, key in (("day", local), ("agent", e["agent_id"]), ("model", e["model"]), ("all", None)):
+                row = parts[kind][key]
+                row[0] += read
+                row[1] += write
+                row[2] += reasoning
+                row[3] += savings
+            tokens_ = prompt + completion
             d = day[local]
-            d[0] += e["prompt_tokens"]
-            d[1] += e["completion_tokens"]
+            d[0] += prompt
+            d[1] += completion
             d[2] += cost
             d[3] += 1
             a = agent[e["agent_id"]]
-            a[0] += tokens
+            a[0] += tokens_
             a[1] += cost
             a[2] += 1
             a[3].add(e["conversation_id"])
             m = model[e["model"]]
-            m[0] += tokens
+            m[0] += tokens_
             m[1] += cost
             m[2] += 1
             m[3] += 0 if priced else 1
             c = conv[e["conversation_id"]]
-            c[0] += tokens
+            c[0] += tokens_
             c[1] += cost
             c[2] += 1
             conversations.add(e["conversation_id"])
@@ -141,6 +185,7 @@ class Scenario:
                 "totalConversations": len(conversations),
                 "avgTokensPerMessage": r2(Decimal(total_tokens) / messages) if messages else 0.0,
                 "avgCostPerMessage": r6(total_cost / messages) if messages else 0.0,
+                **_parts(parts["all"][None]),
             },
             "usageByDay": [
                 {
@@ -150,6 +195,7 @@ class Scenario:
                     "completionTokens": day[d][1],
                     "cost": r6(day[d][2]),
                     "messageCount": day[d][3],
+                    **_parts(parts["day"][d]),
                 }
                 for d in dates
             ],
@@ -160,6 +206,7 @@ class Scenario:
                     "cost": r6(v[1]),
                     "messageCount": v[2],
                     "conversationCount": len(v[3]),
+                    **_parts(parts["agent"][k]),
                 }
                 for k, v in sorted(agent.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
             ],
@@ -171,6 +218,7 @@ class Scenario:
                     "messageCount": v[2],
                     "avgTokensPerMessage": r2(Decimal(v[0]) / v[2]),
                     "unpricedMessageCount": v[3],
+                    **_parts(parts["model"][k]),
                 }
                 for k, v in sorted(model.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
             ],
@@ -179,6 +227,84 @@ class Scenario:
                 for k, v in sorted(conv.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))[:limit]
             ],
         }
+
+
+def _parts(row: list) -> dict:
+    return {
+        "cacheReadTokens": row[0],
+        "cacheWriteTokens": row[1],
+        "reasoningTokens": row[2],
+        "cacheSavings": r6(row[3]),
+    }
+
+
+def _token_counts(rng: random.Random) -> dict:
+    """An event's token counts: flat, and now and then as a provider's usage object, written from
+    the canonical counts by each provider's documented meaning (the inverse of what ingest does)."""
+    prompt, completion = rng.randint(0, 20000), rng.randint(0, 4000)
+    read = write = reasoning = 0
+    if rng.random() < 0.4:
+        read = rng.randint(0, prompt)
+    if rng.random() < 0.2:
+        write = rng.randint(0, prompt - read)
+    if rng.random() < 0.3:
+        reasoning = rng.randint(0, completion)
+    form = rng.random()
+    if form < 0.1 and not reasoning:  # Anthropic: input_tokens is what the cache neither read nor wrote
+        usage = {
+            "input_tokens": prompt - read - write,
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": write,
+            "output_tokens": completion,
+        }
+        return {"provider": "anthropic", "usage": usage}
+    if form < 0.2 and not write:  # OpenAI chat completions: the details are parts of the totals
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "prompt_tokens_details": {"cached_tokens": read},
+            "completion_tokens_details": {"reasoning_tokens": reasoning},
+        }
+        return {"provider": "openai", "usage": usage}
+    if form < 0.3 and not write:  # Gemini: thoughts beside the candidates, cached content inside the prompt
+        usage = {
+            "promptTokenCount": prompt,
+            "cachedContentTokenCount": read,
+            "candidatesTokenCount": completion - reasoning,
+            "thoughtsTokenCount": reasoning,
+        }
+        return {"provider": "google", "usage": usage}
+    counts = {"prompt_tokens": prompt, "completion_tokens": completion}
+    for name, value in (("cache_read_tokens", read), ("cache_write_tokens", write), ("reasoning_tokens", reasoning)):
+        if value:
+            counts[name] = value
+    return counts
+
+
+def tokens(e: dict) -> tuple[int, int, int, int, int]:
+    """prompt, completion, cache read, cache write, reasoning of an event as _token_counts wrote it."""
+    u = e.get("usage")
+    if e.get("provider") == "anthropic":
+        read, write = u["cache_read_input_tokens"], u["cache_creation_input_tokens"]
+        return u["input_tokens"] + read + write, u["output_tokens"], read, write, 0
+    if e.get("provider") == "openai":
+        return (
+            u["prompt_tokens"],
+            u["completion_tokens"],
+            u["prompt_tokens_details"]["cached_tokens"],
+            0,
+            u["completion_tokens_details"]["reasoning_tokens"],
+        )
+    if e.get("provider") == "google":
+        thoughts = u["thoughtsTokenCount"]
+        return u["promptTokenCount"], u["candidatesTokenCount"] + thoughts, u["cachedContentTokenCount"], 0, thoughts
+    return (
+        e["prompt_tokens"],
+        e["completion_tokens"],
+        e.get("cache_read_tokens", 0),
+        e.get("cache_write_tokens", 0),
+        e.get("reasoning_tokens", 0),
+    )
 
 
 def _offset(text: str) -> timedelta:

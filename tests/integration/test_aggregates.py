@@ -60,7 +60,18 @@ def test_aggregates_equal_group_by_over_the_events(engine, org, stored):
         conversations = conn.execute(
             sa.select(sa.func.count(sa.distinct(e.conversation_id))).where(e.organization_id == org.id)
         ).scalar_one()
+        parts = conn.execute(
+            sa.select(
+                sa.func.sum(e.cache_read_tokens),
+                sa.func.sum(e.cache_write_tokens),
+                sa.func.sum(e.reasoning_tokens),
+                sa.func.sum(e.cache_savings),
+            ).where(e.organization_id == org.id)
+        ).one()
     quarter = snap["usage_quarter"]
+    # After the two keys: prompt, completion, cost, messages, unpriced, then the parts and savings.
+    assert [sum((r[i] for r in quarter), 0) for i in range(7, 11)] == list(parts)
+    assert parts[0] > 0 and parts[1] > 0 and parts[2] > 0 and parts[3] > 0
     assert sum(r[2] + r[3] for r in quarter) == tokens
     assert sum((r[4] for r in quarter), 0) == cost
     assert sum(r[5] for r in quarter) == messages == len(stored.events)
@@ -71,10 +82,10 @@ def test_aggregates_equal_group_by_over_the_events(engine, org, stored):
     # usage_day is usage_daily summed over agents and models.
     days: dict = {}
     for r in snap["usage_daily"]:
-        sums = days.setdefault(r[1], [0, 0, 0, 0, 0])
-        for i, v in enumerate(r[4:9]):
+        sums = days.setdefault(r[1], [0] * len(r[4:]))
+        for i, v in enumerate(r[4:]):
             sums[i] += v
-    assert {r[1]: list(r[2:7]) for r in snap["usage_day"]} == days
+    assert {r[1]: list(r[2:]) for r in snap["usage_day"]} == days
     assert len({r[2] for r in snap["conversation_daily"]}) == conversations
     # Quarter buckets start on a quarter hour.
     assert all(r[1].minute % 15 == 0 and r[1].second == 0 for r in quarter)
@@ -123,7 +134,7 @@ def test_upgrading_a_database_with_events_builds_its_aggregates(empty_database):
 
     engine = empty_database
     upgrade(engine, "0001")
-    scenario = Scenario(seed=5, n=200, now=datetime.now(UTC))
+    scenario = Scenario(seed=5, n=200, now=datetime.now(UTC), token_parts=False)  # 0001 knew no parts
     with engine.begin() as conn:
         org = create_org(conn, "old", "Asia/Kolkata")
         rows = [
@@ -201,7 +212,8 @@ def test_upgrading_to_usage_day_sums_the_stored_daily_aggregates(empty_database)
 
     engine = empty_database
     upgrade(engine)
-    scenario = Scenario(seed=7, n=300, now=datetime.now(UTC))
+    # Without token parts: downgrading past 0010 drops them, and they cannot come back.
+    scenario = Scenario(seed=7, n=300, now=datetime.now(UTC), token_parts=False)
     with engine.begin() as conn:
         org = create_org(conn, "kept", "Asia/Kolkata")
         scenario.store_prices(conn)

@@ -180,6 +180,10 @@ def test_unknown_model_is_kept_as_unpriced(client, auth_headers):
             "messageCount": 1,
             "avgTokensPerMessage": 151,
             "unpricedMessageCount": 1,
+            "cacheReadTokens": 0,
+            "cacheWriteTokens": 0,
+            "reasoningTokens": 0,
+            "cacheSavings": 0,
         }
     ]
 

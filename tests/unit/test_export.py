@@ -97,6 +97,10 @@ def test_average_of_a_ratio(total, count):
 # --- a hand-built report -------------------------------------------------------------------------
 
 
+# Token parts and cache savings of each hand-built row.
+PARTS = {"cache_read_tokens": 6, "cache_write_tokens": 2, "reasoning_tokens": 1, "cache_savings": Decimal("0.0000015")}
+
+
 def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingReport:
     period = Period("custom", date(2026, 3, 1), date(2026, 3, 2), "UTC")
     daily = pd.DataFrame(
@@ -111,6 +115,7 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
                 "cost": Decimal("0.0000125"),
                 "message_count": 2,
                 "unpriced_count": 0,
+                **PARTS,
             },
             {
                 "date": "2026-03-02",
@@ -120,6 +125,7 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
                 "cost": Decimal(0),
                 "message_count": 0,
                 "unpriced_count": 0,
+                **PARTS,
             },
         ],
         columns=DAILY_COLUMNS,
@@ -133,6 +139,7 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
                 "cost": Decimal("1234.5678915"),
                 "message_count": 2,
                 "conversation_count": 1,
+                **PARTS,
             }
             for name in agent_names
         ],
@@ -143,6 +150,7 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
             "cost",
             "message_count",
             "conversation_count",
+            *PARTS,
             "monthly_token_budget",
             "month_tokens",
             "budget_used",
@@ -150,10 +158,10 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
     )
     model_frame = pd.DataFrame(
         [
-            {"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1}
+            {"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1, **PARTS}
             for m in models
         ],
-        columns=["model", "total_tokens", "cost", "message_count", "unpriced_count"],
+        columns=["model", "total_tokens", "cost", "message_count", "unpriced_count", *PARTS],
     )
     conversations = pd.DataFrame(
         [

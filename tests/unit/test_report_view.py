@@ -110,3 +110,20 @@ def test_csv_files_are_the_apis_csv_even_past_float_precision():
         }
     assert ",9000000000.000001," in files["agents"]["content"]
     assert through_browser(report_json(report))["usageByAgent"][0]["cost"] != Decimal("9000000000.000001")
+
+
+def test_cost_card_shows_the_cache_hit_rate_and_savings():
+    report = make_report()
+    cached = replace(report.summary, prompt_tokens=800, cache_read_tokens=600, cache_savings=Decimal("1234.565"))
+    cards = report_view(report_json(replace(report, summary=cached)), {}, "p").cards
+    line = next(div for div in cards[0].children.children.children if getattr(div, "id", None) == "p-cache")
+    # 600 of 800 prompt tokens came from the cache; savings rounded to cents as on the card.
+    assert line.children == "Cache hit rate 75.0% · saved $1,234.57"
+
+
+def test_cache_hit_rate_without_prompt_tokens_is_a_dash():
+    report = make_report(empty=True)
+    nothing = replace(report.summary, prompt_tokens=0, total_tokens=0, completion_tokens=0)
+    cards = report_view(report_json(replace(report, summary=nothing)), {}, "p").cards
+    line = next(div for div in cards[0].children.children.children if getattr(div, "id", None) == "p-cache")
+    assert line.children == "Cache hit rate – · saved $0.00"
