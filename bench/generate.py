@@ -20,6 +20,13 @@ EXPLICIT_COST_SHARE = 0.30
 MAX_CONVERSATION_HOURS = 4.0
 MIN_CONVERSATION_HOURS = 0.25
 MAX_CONTEXT_TOKENS = 32_000
+# Prompt caching as agents see it: a message after the first reads the conversation so far (its
+# previous prompt) from the provider's cache this often (a cache that expired reads nothing), and
+# Claude models, whose caching is explicit, write the rest of the prompt to the cache.
+CACHE_READ_SHARE = 0.6
+CACHE_WRITE_PREFIX = "claude-"
+# Messages of a thinking model spend this share of their output reasoning, this often.
+REASONING_SHARE = 0.2
 
 # Eight models of the seeded price table (billing_dash/migrations/versions/0001_initial.py SEED_PRICES),
 # with their USD list prices per million (prompt, completion) tokens. Our own copy: the explicit
@@ -75,6 +82,9 @@ class GenerationStats:
     agents: int
     models: int
     explicit_cost_events: int
+    cache_read_events: int
+    cache_write_events: int
+    reasoning_events: int
     first_ts: str
     last_ts: str
     end: str
@@ -155,19 +165,21 @@ def generate(
             day_cache[day] = s
         return s
 
+    # The token parts (cache reads and writes, reasoning) follow the counts when not 0.
     line_plain = (
         '{"event_id":"ev-%d-%d","timestamp":"%sT%02d:%02d:%02dZ",%s,"model":"%s",'
-        '"prompt_tokens":%d,"completion_tokens":%d}\n'
+        '"prompt_tokens":%d,"completion_tokens":%d%s}\n'
     )
     line_cost = (
         '{"event_id":"ev-%d-%d","timestamp":"%sT%02d:%02d:%02dZ",%s,"model":"%s",'
-        '"prompt_tokens":%d,"completion_tokens":%d,"cost":"%s"}\n'
+        '"prompt_tokens":%d,"completion_tokens":%d%s,"cost":"%s"}\n'
     )
+    writes_cache = [m.startswith(CACHE_WRITE_PREFIX) for m in models]
     lognorm_mu, lognorm_sigma = math.log(220), 0.6
     gauss = rng.gauss
     exp = math.exp
 
-    written = explicit = 0
+    written = explicit = cache_reads = cache_writes = reasoning_events = 0
     first_ts = last_ts = ""
     v = 1.0  # descending order statistic; 1 - v ascends through [0, 1)
     jitter = 0
@@ -192,6 +204,7 @@ def generate(
             offsets = sorted(int(rand() * duration) for _ in range(size - 1))
             offsets.insert(0, 0)
             context = 200 + int(rand() * 1800)
+            previous = 0  # the previous message's prompt: what a cache may hold
             lines = []
             for off in offsets:
                 ts = start + off
@@ -201,6 +214,18 @@ def generate(
                 mi = secondary if rand() < 0.1 else primary
                 completion = int(exp(lognorm_mu + lognorm_sigma * gauss(0.0, 1.0)))
                 written += 1
+                parts = ""
+                read = previous if previous and rand() < CACHE_READ_SHARE else 0
+                if read:
+                    cache_reads += 1
+                    parts = f',"cache_read_tokens":{read}'
+                if writes_cache[mi] and context > read:
+                    cache_writes += 1
+                    parts += f',"cache_write_tokens":{context - read}'
+                if rand() < REASONING_SHARE:
+                    reasoning_events += 1
+                    parts += f',"reasoning_tokens":{int(completion * (0.3 + 0.5 * rand()))}'
+                previous = context
                 if rand() < EXPLICIT_COST_SHARE:
                     explicit += 1
                     units = context * prompt_units[mi] + completion * completion_units[mi]
@@ -217,13 +242,14 @@ def generate(
                             models[mi],
                             context,
                             completion,
+                            parts,
                             _fmt_cost(units),
                         )
                     )
                 else:
                     lines.append(
                         line_plain
-                        % (seed, written, day_str(days_since), h, m, s, fixed, models[mi], context, completion)
+                        % (seed, written, day_str(days_since), h, m, s, fixed, models[mi], context, completion, parts)
                     )
                 context = min(MAX_CONTEXT_TOKENS, context + completion + 20 + int(rand() * 180))
             if c == 0:
@@ -239,6 +265,9 @@ def generate(
         agents=len(agent_list),
         models=len(models),
         explicit_cost_events=explicit,
+        cache_read_events=cache_reads,
+        cache_write_events=cache_writes,
+        reasoning_events=reasoning_events,
         first_ts=first_ts,
         last_ts=last_ts,
         end=end.isoformat(),
