@@ -55,6 +55,7 @@ def generate_events(
             conv_id = f"conv-{seed}-{day}-{c}"
             title = f"{rng.choice(TOPICS)} #{rng.randint(1000, 9999)}"
             context = rng.randint(300, 1500)
+            cached = 0  # turns after the first read the previous prompt from the provider's cache
             for turn in range(rng.randint(2, 14)):
                 at += timedelta(minutes=rng.expovariate(1 / 6))
                 if at > end:
@@ -70,8 +71,10 @@ def generate_events(
                     "conversation_title": title,
                     "model": model,
                     "prompt_tokens": context,
+                    "cache_read_tokens": cached,
                     "completion_tokens": completion,
                 }
+                cached = context
                 context += completion + rng.randint(20, 200)  # the transcript grows every turn
 
 

@@ -181,7 +181,11 @@ def _usage_count(usage: Mapping[str, Any], *path: str, required: bool = False) -
 
 # Each provider's usage object as the canonical counts (prompt, completion, cache reads, cache
 # writes, reasoning), and the usage keys the parts come from, to name them in errors. What each
-# provider's fields mean is in the README ("Provider usage objects"), with its sources.
+# provider's fields mean is in the README ("Provider usage objects"), with its sources: OpenAI's
+# API reference (cached and reasoning tokens are parts of the totals), Anthropic's prompt-caching
+# guide (total input = input_tokens + cache_read_input_tokens + cache_creation_input_tokens),
+# Google's GenerateContentResponse reference (totalTokenCount = prompt + candidates + tool-use
+# prompt + thoughts; the prompt includes the cached content) and Gemini's thinking pricing.
 def _openai(u: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, int], tuple[str, str, str]]:
     if "input_tokens" in u or "output_tokens" in u:  # the Responses API
         counts = (

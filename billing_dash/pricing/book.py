@@ -66,8 +66,3 @@ class PriceBook:
             return None
         i = bisect_right(entry[0], ts) - 1
         return entry[1][i] if i >= 0 else None
-
-    def cost(self, model: str, ts: datetime, prompt: int, completion: int) -> Decimal | None:
-        """The cost at the price in effect at `ts`, or None when the model had no price then."""
-        price = self.price(model, ts)
-        return None if price is None else cost_at(price, prompt, completion)
