@@ -93,7 +93,11 @@ def test_dashboard_renders_under_the_csp(csp_page, user_email, client, auth_head
     csp_page.click_period("Year")
     csp_page.wait_for_url(HOME, "period=year")
     csp_page.wait_for_report(api_report(client, auth_headers, period="year"))
-    csp_page.driver.find_element(By.CSS_SELECTOR, '#billing-agents-grid .ag-header-cell[col-id="agentName"]').click()
+    header = csp_page.driver.find_element(By.CSS_SELECTOR, '#billing-agents-grid .ag-header-cell[col-id="agentName"]')
+    # Below the fold at this window size: a click at a point off screen is refused as intercepted.
+    # Instantly: Bootstrap's smooth scrolling would still be moving when the click lands.
+    csp_page.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});", header)
+    header.click()
     csp_page.duo.wait_for_element('#billing-agents-grid .ag-header-cell[col-id="agentName"][aria-sort="ascending"]')
 
     assert _violations(csp_page) == []
