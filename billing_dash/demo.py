@@ -55,7 +55,7 @@ def generate_events(
             conv_id = f"conv-{seed}-{day}-{c}"
             title = f"{rng.choice(TOPICS)} #{rng.randint(1000, 9999)}"
             context = rng.randint(300, 1500)
-            for turn in range(rng.randint(2, 14)):
+            for _ in range(rng.randint(2, 14)):
                 at += timedelta(minutes=rng.expovariate(1 / 6))
                 if at > end:
                     break

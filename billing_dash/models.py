@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -25,13 +25,15 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 # Money keeps 10 decimal places: a price of $0.075 per million tokens is $7.5e-8 a token.
 MONEY_SCALE = 10
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
 
-class Money(TypeDecorator):
+class Money(TypeDecorator[Decimal]):
     """Exact money: NUMERIC on PostgreSQL, a scaled integer on SQLite (which has no decimal type).
 
     SQLite would otherwise store floats and sum them with rounding error; as integers of
@@ -41,12 +43,12 @@ class Money(TypeDecorator):
     impl = Numeric(38, MONEY_SCALE)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(Numeric(38, MONEY_SCALE, asdecimal=True))
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> Decimal | int | None:
         if value is None:
             return None
         value = Decimal(value).quantize(_QUANTUM)
@@ -54,7 +56,7 @@ class Money(TypeDecorator):
             return int(value.scaleb(MONEY_SCALE))
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         if dialect.name == "sqlite":
@@ -62,13 +64,13 @@ class Money(TypeDecorator):
         return Decimal(value)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC instants on both databases (SQLite stores naive UTC text)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -76,7 +78,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):

@@ -23,7 +23,10 @@ TEXT_PATTERN = r"^[^\x00]*$"
 # A date in the years periods may use (periods.FIRST_DATE to LAST_DATE).
 DATE_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$"
 # A decimal amount of US dollars below MAX_COST; digits past the 10th decimal are rounded off.
-COST_PATTERN = r"^(0|[1-9][0-9]{0,%d})(\.[0-9]{1,%d})?$" % (len(str(int(MAX_COST))) - 2, MONEY_SCALE)
+COST_PATTERN = r"^(0|[1-9][0-9]{0,%d})(\.[0-9]{1,%d})?$" % (  # noqa: UP031 (an f-string would double the regex's braces)
+    len(str(int(MAX_COST))) - 2,
+    MONEY_SCALE,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -359,7 +362,7 @@ def _report_responses(ok: dict[str, Any], bad_request: str) -> dict[str, Any]:
 
 
 def _paths(max_events: int) -> dict[str, Any]:
-    secured = [{"bearerAuth": []}]
+    secured: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     return {
         "/api/v1/analytics/billing": {
             "get": {

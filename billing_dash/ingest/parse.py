@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
@@ -98,6 +98,10 @@ class _Invalid(Exception):
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+@overload
+def _text(raw: Mapping[str, Any], name: str, required: Literal[True], limit: int) -> str: ...
+@overload
+def _text(raw: Mapping[str, Any], name: str, required: Literal[False], limit: int) -> str | None: ...
 def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str | None:
     value = raw.get(name)
     if type(value) is str and 0 < len(value) <= limit and not _UNSTORABLE.search(value):

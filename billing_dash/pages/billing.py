@@ -8,6 +8,7 @@ import dash
 import dash_bootstrap_components as dbc
 import flask_login
 from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash.development.base_component import Component
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -41,7 +42,11 @@ MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+GRAPH_CONFIG: dcc.Graph.Config = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
 # store that a clientside callback hands on in the browser (see register_callbacks).
 VIEW_OUTPUTS = [
@@ -71,7 +76,7 @@ def _download_button(section: str, label: str) -> dbc.Button:
     )
 
 
-def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> dbc.Card:
+def _panel(title: str, body: Component | list[Component], section: str | None = None, label: str = "CSV") -> dbc.Card:
     header = [html.H2(title, className="h6 mb-0 me-auto")]
     if section:
         header.append(_download_button(section, label))
@@ -80,7 +85,7 @@ def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> 
     )
 
 
-def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other) -> html.Div:
+def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other: str) -> html.Div:
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
     period = period if period in PERIODS else "month"
     if not (startDate and endDate):

@@ -6,7 +6,7 @@ from dash import html
 dash.register_page(__name__, path="/404")
 
 
-def layout(**_query) -> html.Div:
+def layout(**_query: str) -> html.Div:
     return html.Div(
         [
             html.H1("Page not found"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -42,6 +43,12 @@ def _avg(total: int, count: int) -> Decimal:
     return Decimal(int(total)) / int(count) if count else Decimal(0)
 
 
+def _rows(frame: pd.DataFrame) -> Iterable[Any]:
+    """The frame's rows as named tuples. Its cells are Python ints, Decimals and text (object
+    columns), which pandas-stubs can only type as any scalar: the row functions say what each is."""
+    return frame.itertuples()
+
+
 def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
     """One section of the report as JSON-ready rows (the API's field names and rounding)."""
     if section == "daily":
@@ -54,7 +61,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "cost": money(r.cost),
                 "messageCount": int(r.message_count),
             }
-            for r in report.daily.itertuples()
+            for r in _rows(report.daily)
         ]
     if section == "agents":
         return [
@@ -72,7 +79,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                     else {"monthlyTokenBudget": int(r.monthly_token_budget), "budgetUsedPercent": _used_percent(r)}
                 ),
             }
-            for r in report.agents.itertuples()
+            for r in _rows(report.agents)
         ]
     if section == "models":
         return [
@@ -84,7 +91,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "avgTokensPerMessage": average(_avg(r.total_tokens, r.message_count)),
                 "unpricedMessageCount": int(r.unpriced_count),
             }
-            for r in report.models.itertuples()
+            for r in _rows(report.models)
         ]
     if section == "conversations":
         return [
@@ -96,7 +103,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "cost": money(r.cost),
                 "messageCount": int(r.message_count),
             }
-            for r in report.conversations.itertuples()
+            for r in _rows(report.conversations)
         ]
     raise ValueError(f"unknown section {section!r}")
 
@@ -115,7 +122,7 @@ def budget_rows(budgets: pd.DataFrame) -> list[dict[str, Any]]:
             "monthTokens": int(r.month_tokens),
             "budgetUsedPercent": _used_percent(r),
         }
-        for r in budgets.itertuples()
+        for r in _rows(budgets)
     ]
 
 

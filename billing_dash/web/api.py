@@ -16,7 +16,7 @@ from ..ingest import IngestError, ingest, loads_json
 from ..openapi import openapi_document
 from ..periods import Period, PeriodError, resolve_period
 from ..queries import load
-from ..services.billing import DEFAULT_TOP, MAX_TOP, billing_report
+from ..services.billing import DEFAULT_TOP, MAX_TOP, BillingReport, billing_report
 from ..services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
 from .context import get_engine, get_settings
 
@@ -98,7 +98,7 @@ def _report_request(caller: Caller) -> tuple[Period, int]:
     return period, int(raw_limit)
 
 
-def _report(caller: Caller):
+def _report(caller: Caller) -> BillingReport:
     period, top = _report_request(caller)
     with get_engine().connect() as conn:
         return billing_report(conn, caller.org, period, top)

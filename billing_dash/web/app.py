@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import dash
 import flask_login
 from flask import Flask, jsonify, redirect, request
+from flask.typing import ResponseReturnValue
 from flask_compress import Compress
 from flask_cors import CORS
 from sqlalchemy import Engine
@@ -21,6 +23,9 @@ from ..config import Settings
 from ..db import SchemaNotReady, check_schema
 from . import context, security
 from .callback_requests import callback_request_problem
+
+if TYPE_CHECKING:
+    from ..auth import User
 
 log = logging.getLogger(__name__)
 # Flask and Dash find templates/, pages/ and assets/ relative to the package named here, not web/.
@@ -88,7 +93,8 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     server.json.sort_keys = False
     if settings.trust_proxy:
         hops = settings.trust_proxy
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        # Werkzeug's documented way to wrap the app in middleware; typeshed sees a method overwritten.
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     engine = make_engine(settings.database_url)
     server.extensions[context.ENGINE] = engine
     server.extensions[context.SETTINGS] = settings
@@ -97,7 +103,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     schema = {"ready": _schema_ready(engine)}
 
     @server.before_request
-    def require_schema():
+    def require_schema() -> None:
         if not schema["ready"] and request.blueprint != "health":
             check_schema(engine)
             schema["ready"] = True
@@ -106,7 +112,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def _load_user(user_id: str):
+    def _load_user(user_id: str) -> User | None:
         with engine.connect() as conn:
             return load_user(conn, user_id)
 
@@ -118,7 +124,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     Compress(server)  # zstd, br or gzip as the client accepts: the page's code is 8.6 MB uncompressed
 
     @server.before_request
-    def require_login():
+    def require_login() -> ResponseReturnValue | None:
         path = request.path
         if _is_api(path) and request.blueprint not in ("api", "health"):
             # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
@@ -131,14 +137,14 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?="))
 
     @server.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
+    def http_error(exc: HTTPException) -> ResponseReturnValue:
         if _is_api(request.path):
             code = (exc.name or "error").lower().replace(" ", "_")
             return api.error_response(exc.code or 500, code, exc.description or exc.name)
         return exc
 
     @server.errorhandler(SchemaNotReady)
-    def schema_not_ready(exc: SchemaNotReady):
+    def schema_not_ready(exc: SchemaNotReady) -> ResponseReturnValue:
         if schema["ready"]:
             log.error("%s", exc)  # once, not on every request until someone migrates
         schema["ready"] = False
@@ -158,7 +164,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         return None
 
     @server.errorhandler(ProgrammingError)
-    def programming_error(exc: ProgrammingError):
+    def programming_error(exc: ProgrammingError) -> ResponseReturnValue:
         lost = schema_lost(exc)
         return schema_not_ready(lost) if lost else unexpected_error(exc)
 
@@ -166,7 +172,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     # database error is a bug and goes to the 500 handler below.
     @server.errorhandler(OperationalError)
     @server.errorhandler(InterfaceError)
-    def database_error(exc: DBAPIError):
+    def database_error(exc: DBAPIError) -> ResponseReturnValue:
         lost = schema_lost(exc)
         if lost:
             return schema_not_ready(lost)
@@ -176,7 +182,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         )
 
     @server.errorhandler(Exception)
-    def unexpected_error(exc: Exception):
+    def unexpected_error(exc: Exception) -> ResponseReturnValue:
         log.exception("unhandled error on %s", request.path)
         if _is_api(request.path):
             return api.error_response(500, "internal_error", "Something went wrong on our side.")
@@ -184,7 +190,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
 
     app = dash.Dash(
         PACKAGE,
-        server=server,
+        server=server,  # type: ignore[arg-type]  # Dash's hint omits the Flask server its docs name
         use_pages=True,
         pages_folder="pages",
         # Bootstrap's CSS is served from assets/ (00_bootstrap.min.css), not a CDN: the app works
@@ -193,13 +199,13 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         serve_locally=True,
         suppress_callback_exceptions=True,
         title="billing-dash",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # documented "None or '' to keep the title"; hint says str
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
     app.layout = shell_layout
 
     @server.before_request
-    def check_callback_request():
+    def check_callback_request() -> ResponseReturnValue | None:
         # After require_login: anonymous callers get their 401 first.
         if request.path == app.config.routes_pathname_prefix + "_dash-update-component":
             problem = callback_request_problem(app, request.get_json(silent=True))

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import flask_login
 from flask import Blueprint, Flask, Response, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
@@ -43,12 +44,13 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         with get_engine().connect() as conn:
-            user = authenticate(conn, form.email.data, form.password.data)
+            # DataRequired passed, so neither is None (wtforms types every field's data as optional).
+            user = authenticate(conn, form.email.data or "", form.password.data or "")
         if user is not None:
             flask_login.login_user(user)
             return redirect(safe_next(request.args.get("next")))
@@ -83,11 +85,11 @@ def init_rate_limits(server: Flask, storage_uri: str, account_limit: str, ip_lim
         strategy="moving-window",
         headers_enabled=False,
     )
-    attempts = dict(methods=["POST"], on_breach=_too_many)
-    view = server.view_functions["login.login"]
-    view = limiter.limit(ip_limit, **attempts)(view)
-    view = limiter.limit(account_limit, key_func=_account_key, scope="login-account", **attempts)(view)
-    server.view_functions["login.login"] = view
+    per_ip = limiter.limit(ip_limit, methods=["POST"], on_breach=_too_many)
+    per_account = limiter.limit(
+        account_limit, key_func=_account_key, scope="login-account", methods=["POST"], on_breach=_too_many
+    )
+    server.view_functions["login.login"] = per_account(per_ip(login))  # the blueprint's view, wrapped
     return limiter
 
 
@@ -96,7 +98,7 @@ class LogoutForm(FlaskForm):
 
 
 @bp.route("/logout", methods=["GET", "POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():
         user = flask_login.current_user
@@ -110,5 +112,5 @@ def logout():
 
 
 @bp.route("/")
-def index():
+def index() -> ResponseReturnValue:
     return redirect(HOME)

@@ -11,15 +11,16 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
 
 from ..conftest import IN_CI, TEST_PASSWORD
+from ..integration.test_outage import proxy  # noqa: F401 (the fixture: a switchable TCP proxy to PostgreSQL)
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None
@@ -141,11 +142,7 @@ class BillingPage:
             self.duo.wait_for_text_to_equal(selector, text, timeout)
 
     def no_alert_fired(self) -> bool:
-        try:
-            self.driver.switch_to.alert
-        except NoAlertPresentException:
-            return True
-        return False
+        return not expected_conditions.alert_is_present()(self.driver)
 
 
 @pytest.fixture

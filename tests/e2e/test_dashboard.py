@@ -189,7 +189,7 @@ def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine
         org,
         [
             make_event(ts, "evil", f"c-evil-{i}", 10, 10, cost, model=name)
-            for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5")))
+            for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5"), strict=True))
         ],
     )
     page.open_dashboard(user_email)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -215,10 +215,8 @@ def processes():
         for proc in started:
             if proc.poll() is None:
                 proc.kill()
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def finished(proc: subprocess.Popen, out: Path, err: Path, timeout: float) -> tuple[int, str, str]:
@@ -367,7 +365,7 @@ def assert_counted_once(engine, org, results, per_source: list[tuple[set, set, s
     conversation_ids = set().union(*(c for _, _, c in per_source))
     assert len(distinct) == expected
     reported = [inserted_skipped(stdout) for _, stdout, _ in results]
-    for (inserted, skipped), (ids, _, _) in zip(reported, per_source):
+    for (inserted, skipped), (ids, _, _) in zip(reported, per_source, strict=True):
         assert inserted + skipped == len(ids)
 
     got = counts(engine, org.id)
@@ -393,7 +391,7 @@ def test_two_imports_at_once_count_each_event_once(database_url, engine, org, co
     files = concurrent_files[layout]
     with processes() as started:
         runs = start_together(database_url, org, [str(f) for f in files], tmp_path, started)
-        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs)]
+        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs, strict=True)]
     expected = CONCURRENT_EVENTS if layout == "same-file" else CONCURRENT_EVENTS * 3 // 2
     assert_counted_once(engine, org, results, [file_contents(f) for f in files], expected)
 
@@ -444,7 +442,7 @@ def test_two_imports_of_the_same_events_in_other_orders_count_each_once(
             runs = start_together(database_url, org, ["-", "-"], tmp_path, started, stdin=subprocess.PIPE)
             feeders = [
                 threading.Thread(target=feed, args=(proc, *halves), daemon=True)
-                for proc, halves in zip(started, [(odd, even), (even, odd)])
+                for proc, halves in zip(started, [(odd, even), (even, odd)], strict=True)
             ]
             for t in feeders:
                 t.start()
@@ -456,6 +454,6 @@ def test_two_imports_of_the_same_events_in_other_orders_count_each_once(
                 time.sleep(0.2)
         finally:
             released.set()
-        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs)]
+        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs, strict=True)]
     ids = file_contents(concurrent_files["same-file"][0])
     assert_counted_once(engine, org, results, [ids, ids], CONCURRENT_EVENTS)

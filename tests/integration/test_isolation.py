@@ -286,12 +286,12 @@ def _outputs(dependency: dict) -> list[dict] | dict:
     """Dash's output key as the request's `outputs`: '..a.x...b.y..' (several) -> [{id, property}, ...],
     'a.x' (one) -> {id, property}."""
     names = dependency["output"].strip(".").split("...")
-    outputs = [dict(zip(("id", "property"), name.rsplit(".", 1))) for name in names]
+    outputs = [dict(zip(("id", "property"), name.rsplit(".", 1), strict=True)) for name in names]
     return outputs if dependency["output"].startswith("..") else outputs[0]
 
 
 def _callback_body(dependency: dict, values: list, extra_inputs: list | None = None, state: list | None = None) -> dict:
-    inputs = [{**i, "value": v} for i, v in zip(dependency["inputs"], values)] + (extra_inputs or [])
+    inputs = [{**i, "value": v} for i, v in zip(dependency["inputs"], values, strict=True)] + (extra_inputs or [])
     return {
         "output": dependency["output"],
         "outputs": _outputs(dependency),

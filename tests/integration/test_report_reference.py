@@ -120,7 +120,7 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
         assert f"billing-{section}-month-" in response.headers["Content-Disposition"]
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
         assert len(rows) == len(api[key])
-        for row, json_row in zip(rows, api[key]):
+        for row, json_row in zip(rows, api[key], strict=True):
             for field, value in row.items():
                 if field not in json_row:
                     continue

@@ -116,7 +116,7 @@ def test_forwarded_headers_count_only_behind_a_trusted_proxy(database_url):
         app = create_app(Settings.from_env({}, database_url=database_url, secret_key="s", trust_proxy=hops))
         seen = {}
 
-        def capture():
+        def capture(seen=seen):  # this iteration's dict
             from flask import request
 
             seen.update(secure=request.is_secure, ip=request.remote_addr)

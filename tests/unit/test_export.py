@@ -199,9 +199,9 @@ def test_agent_cells_starting_with_formula_characters_are_quoted():
     report = make_report(agent_names=names)
     rows = parse_csv(section_csv(report, "agents"))
     assert rows[0] == HEADERS["agents"]
-    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert len(body) == len(names)
-    for name, r in zip(names, body):
+    for name, r in zip(names, body, strict=True):
         for column in ("agentId", "agentName"):
             if name in DANGEROUS:
                 assert r[column].startswith("'"), (column, name)
@@ -212,9 +212,11 @@ def test_agent_cells_starting_with_formula_characters_are_quoted():
 
 def test_formula_neutralising_in_every_text_section():
     report = make_report(models=DANGEROUS + ORDINARY, titles=DANGEROUS + ORDINARY)
-    models = [dict(zip(HEADERS["models"], r)) for r in parse_csv(section_csv(report, "models"))[1:]]
-    convs = [dict(zip(HEADERS["conversations"], r)) for r in parse_csv(section_csv(report, "conversations"))[1:]]
-    for text, m, c in zip(DANGEROUS + ORDINARY, models, convs):
+    models = [dict(zip(HEADERS["models"], r, strict=True)) for r in parse_csv(section_csv(report, "models"))[1:]]
+    convs = [
+        dict(zip(HEADERS["conversations"], r, strict=True)) for r in parse_csv(section_csv(report, "conversations"))[1:]
+    ]
+    for text, m, c in zip(DANGEROUS + ORDINARY, models, convs, strict=True):
         expected = "'" + text if text in DANGEROUS else text
         assert m["model"] == expected
         assert c["conversationId"] == c["title"] == c["agentId"] == expected
@@ -228,12 +230,12 @@ def test_json_rows_keep_names_verbatim():
 
 def test_numbers_are_not_quoted_and_use_the_same_rounding_as_json():
     report = make_report(agent_names=["bot"])
-    row = dict(zip(HEADERS["agents"], parse_csv(section_csv(report, "agents"))[1]))
+    row = dict(zip(HEADERS["agents"], parse_csv(section_csv(report, "agents"))[1], strict=True))
     json_row = section_rows(report, "agents")[0]
     assert Decimal(row["cost"]) == half_even(Decimal("1234.5678915"), 6) == json_row["cost"]
     assert row["cost"] == str(json_row["cost"])
     assert row["totalTokens"] == "15" and row["messageCount"] == "2" and row["conversationCount"] == "1"
-    daily = [dict(zip(HEADERS["daily"], r)) for r in parse_csv(section_csv(report, "daily"))[1:]]
+    daily = [dict(zip(HEADERS["daily"], r, strict=True)) for r in parse_csv(section_csv(report, "daily"))[1:]]
     assert [d["date"] for d in daily] == ["2026-03-01", "2026-03-02"]
     assert Decimal(daily[0]["cost"]) == half_even(Decimal("0.0000125"), 6)
     assert int(daily[0]["totalTokens"]) == int(daily[0]["promptTokens"]) + int(daily[0]["completionTokens"])
@@ -260,9 +262,9 @@ def test_csv_rows_match_json_rows(section):
     json_rows = section_rows(report, section)
     assert csv_rows[0] == HEADERS[section]
     assert len(csv_rows) - 1 == len(json_rows)
-    for c, j in zip(csv_rows[1:], json_rows):
+    for c, j in zip(csv_rows[1:], json_rows, strict=True):
         assert list(j) == HEADERS[section]
-        for h, cell in zip(HEADERS[section], c):
+        for h, cell in zip(HEADERS[section], c, strict=True):
             value = j[h]
             if isinstance(value, str):
                 assert cell in (value, "'" + value)
