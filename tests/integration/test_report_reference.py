@@ -99,7 +99,6 @@ def test_days_agents_and_models_sum_to_summary(client, auth_headers, scenario):
 def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
     import csv
     import io
-
     import json
     from decimal import Decimal
 
