@@ -13,21 +13,22 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from ..auth import authenticate, end_sessions
+from ..limits import MAX_EMAIL, MAX_PASSWORD
+from ..pages import DASHBOARD_PATH
 from .context import get_engine
 
 bp = Blueprint("login", __name__)
-HOME = "/dashboard/billing"
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=MAX_EMAIL)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
 def safe_next(target: str | None) -> str:
     """Only a local path may follow a login: anything with a scheme or host is an open redirect."""
     if not target:
-        return HOME
+        return DASHBOARD_PATH
     parts = urlsplit(target)
     # Control characters (a newline) cannot go into a Location header at all.
     if (
@@ -38,7 +39,7 @@ def safe_next(target: str | None) -> str:
         or "\\" in target
         or not target.isprintable()
     ):
-        return HOME
+        return DASHBOARD_PATH
     return target
 
 
@@ -60,7 +61,7 @@ def login():
 
 
 def _account_key() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()[:320]
+    return "account:" + (request.form.get("email") or "").strip().lower()[:MAX_EMAIL]
 
 
 def _too_many(_limit: RequestLimit) -> Response:
@@ -111,4 +112,4 @@ def logout():
 
 @bp.route("/")
 def index():
-    return redirect(HOME)
+    return redirect(DASHBOARD_PATH)

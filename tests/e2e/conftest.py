@@ -18,6 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
+from billing_dash.pages import DASHBOARD_PATH
 
 from ..conftest import IN_CI, TEST_PASSWORD
 
@@ -26,7 +27,7 @@ CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
 )
 CHROMEDRIVER = shutil.which("chromedriver")
 WINDOW = (1400, 1000)
-HOME = "/dashboard/billing"
+HOME = DASHBOARD_PATH
 # Browser tests run on PostgreSQL only by default (each test costs a browser start and a page load);
 # E2E_BACKENDS=sqlite,postgresql runs them on both.
 E2E_BACKENDS = [b.strip() for b in os.environ.get("E2E_BACKENDS", "postgresql").split(",") if b.strip()]

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from billing_dash.pages import DASHBOARD_PATH
+
 from .test_isolation import _callback_body, _load_values
 from .test_security_headers import login
 
@@ -22,8 +24,8 @@ def _dash_callback(client):
     "name, logged_in, fetch",
     [
         ("login page", False, lambda c: c.get("/login")),
-        ("dashboard page", True, lambda c: c.get("/dashboard/billing?period=year")),
-        ("redirect to login", False, lambda c: c.get("/dashboard/billing")),
+        ("dashboard page", True, lambda c: c.get(f"{DASHBOARD_PATH}?period=year")),
+        ("redirect to login", False, lambda c: c.get(DASHBOARD_PATH)),
         ("dash layout", True, lambda c: c.get("/_dash-layout")),
         ("dash dependencies", True, lambda c: c.get("/_dash-dependencies")),
         ("dash callback", True, _dash_callback),
@@ -43,7 +45,7 @@ def test_pages_and_data_are_never_cached(client, user_email, name, logged_in, fe
 
 def code_urls(client) -> list[str]:
     """The scripts and styles the dashboard page loads, as its HTML names them."""
-    html = client.get("/dashboard/billing").get_data(as_text=True)
+    html = client.get(DASHBOARD_PATH).get_data(as_text=True)
     return re.findall(r'(?:src|href)="(/(?:assets|_dash-component-suites)/[^"]+)"', html)
 
 

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 
 from billing_dash.auth import Organization, create_org, create_token, create_user
 from billing_dash.models import agents, conversations, usage_events
-from billing_dash.services.export import SECTIONS, rows_csv
+from billing_dash.pages import DASHBOARD_PATH
+from billing_dash.services.billing import MAX_TOP
+from billing_dash.services.export import SECTION_KEYS, SECTIONS, rows_csv
 
 from ..conftest import TEST_PASSWORD
 from .test_api import event
@@ -26,12 +28,6 @@ from .test_web import login
 
 REPORT = "/api/v1/analytics/billing"
 USAGE = "/api/v1/usage"
-SECTION_KEYS = {
-    "daily": "usageByDay",
-    "agents": "usageByAgent",
-    "models": "usageByModel",
-    "conversations": "topConversations",
-}
 # Usage "now" (seen by today/week/month/year) and on a fixed day two years back (seen by custom).
 NOW = datetime.now(UTC).replace(microsecond=0)
 PAST = datetime(NOW.year - 2, 6, 15, 12, tzinfo=UTC)
@@ -44,9 +40,9 @@ PERIOD_PARAMS = [
     pytest.param({"period": "today"}, id="today"),
     pytest.param({"period": "week"}, id="week"),
     pytest.param({}, id="default-month"),
-    pytest.param({"period": "year", "limit": "100"}, id="year-limit100"),
+    pytest.param({"period": "year", "limit": str(MAX_TOP)}, id="year-limit-max"),
     pytest.param(CUSTOM, id="custom"),
-    pytest.param({**CUSTOM, "tz": "Pacific/Kiritimati", "limit": "100"}, id="custom-tz-limit100"),
+    pytest.param({**CUSTOM, "tz": "Pacific/Kiritimati", "limit": str(MAX_TOP)}, id="custom-tz-limit-max"),
     pytest.param({"period": "month", "tz": "UTC", "limit": "1"}, id="month-utc-limit1"),
 ]
 
@@ -176,7 +172,7 @@ def test_report_shows_only_the_token_organization(client, tenants, viewer, param
 @pytest.mark.parametrize("section", SECTIONS)
 def test_csv_shows_only_the_token_organization(client, tenants, viewer, section):
     me, other = _pair(tenants, viewer)
-    params = {**CUSTOM, "limit": "100", "org_id": other.org.id, "organization": other.org.name}
+    params = {**CUSTOM, "limit": str(MAX_TOP), "org_id": other.org.id, "organization": other.org.name}
     report = client.get(REPORT, query_string=params, headers=me.headers).get_json()
     response = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
     assert response.status_code == 200
@@ -276,7 +272,7 @@ def test_a_bearer_token_wins_over_the_session_and_is_never_mixed_with_it(engine,
 def test_a_token_alone_opens_no_dashboard(client, tenants):
     for path in ("/_dash-layout", "/_dash-dependencies"):
         assert client.get(path, headers=tenants["A"].headers).status_code == 401
-    assert client.get("/dashboard/billing", headers=tenants["A"].headers).status_code == 302
+    assert client.get(DASHBOARD_PATH, headers=tenants["A"].headers).status_code == 302
 
 
 # --- the dashboard through real HTTP ---------------------------------------------------------------
@@ -337,7 +333,7 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
         bodies.append(response.data)
         return response
 
-    assert get("/dashboard/billing", query_string={"period": "custom", "org_id": other.org.id}).status_code == 200
+    assert get(DASHBOARD_PATH, query_string={"period": "custom", "org_id": other.org.id}).status_code == 200
     assert get("/_dash-layout").status_code == 200
     dependencies = get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
@@ -346,7 +342,7 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
 
     # The page itself, as the browser asks for it, also with the other organization named in the URL.
     for search in ("?period=custom", f"?period=custom&org_id={other.org.id}&organization={other.org.name}"):
-        assert post(_callback_body(pages, ["/dashboard/billing", search])).status_code == 200
+        assert post(_callback_body(pages, [DASHBOARD_PATH, search])).status_code == 200
 
     for params in [{"period": p} for p in ("today", "week", "month", "year")] + [CUSTOM]:
         response = post(_callback_body(load, _load_values(params)))

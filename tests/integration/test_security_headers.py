@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from billing_dash.pages import DASHBOARD_PATH
+
 from ..conftest import TEST_PASSWORD
 
 HTTP, HTTPS = "http://localhost", "https://localhost"
@@ -25,8 +27,8 @@ FIXED_DIRECTIVES = {
 # (path, logged in, expected status): pages, redirects, API errors and Dash's own endpoints.
 RESPONSES = [
     ("/login", False, 200),
-    ("/dashboard/billing", False, 302),
-    ("/dashboard/billing", True, 200),
+    (DASHBOARD_PATH, False, 302),
+    (DASHBOARD_PATH, True, 200),
     ("/api/v1/analytics/billing", False, 401),
     ("/api/v1/analytics/billing", True, 200),
     ("/api/v1/no-such-endpoint", False, 404),
@@ -69,7 +71,7 @@ def test_every_response_carries_the_security_headers(client, user_email, path, l
 
 def test_script_src_allows_exactly_the_inline_scripts_of_the_dash_page(client, user_email):
     login(client, user_email)
-    response = client.get("/dashboard/billing")
+    response = client.get(DASHBOARD_PATH)
     # Without comments: Dash's index keeps an IE-only <script> inside <!--[if IE]> that never runs.
     page = re.sub(r"<!--.*?-->", "", response.get_data(as_text=True), flags=re.S)
     # Executable inline scripts only: Dash's JSON config block is data, which CSP does not govern.

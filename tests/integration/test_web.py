@@ -7,6 +7,7 @@ import re
 import pytest
 
 from billing_dash.config import Settings
+from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.web.app import create_app
 
 from ..conftest import TEST_PASSWORD
@@ -32,18 +33,18 @@ def test_dash_endpoints_refuse_anonymous_callers(client, method, path):
 
 
 def test_pages_send_anonymous_visitors_to_login(client):
-    response = client.get("/dashboard/billing?period=week")
+    response = client.get(f"{DASHBOARD_PATH}?period=week")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/login?next=/dashboard/billing?period=week"
+    assert response.headers["Location"] == f"/login?next={DASHBOARD_PATH}?period=week"
 
 
 def test_login_with_right_password_opens_the_dashboard(client, user_email):
-    response = login(client, user_email, TEST_PASSWORD, next_url="/dashboard/billing?period=year")
+    response = login(client, user_email, TEST_PASSWORD, next_url=f"{DASHBOARD_PATH}?period=year")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/dashboard/billing?period=year"
+    assert response.headers["Location"] == f"{DASHBOARD_PATH}?period=year"
     assert client.get("/_dash-layout").status_code == 200
-    assert client.get("/dashboard/billing").status_code == 200
-    assert client.get("/").headers["Location"] == "/dashboard/billing"
+    assert client.get(DASHBOARD_PATH).status_code == 200
+    assert client.get("/").headers["Location"] == DASHBOARD_PATH
     # The session works for the JSON API too, for the user's own organization.
     assert client.get("/api/v1/analytics/billing").status_code == 200
 
@@ -62,7 +63,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, user_email
 )
 def test_login_never_redirects_off_site(client, user_email, target):
     response = login(client, user_email, TEST_PASSWORD, next_url=target)
-    assert response.headers["Location"] == "/dashboard/billing"
+    assert response.headers["Location"] == DASHBOARD_PATH
 
 
 def test_login_form_needs_its_csrf_token(client, user_email):
@@ -146,7 +147,7 @@ def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, us
         "/login/x",
         "/assetsx/billing.css",
         "/assets/billing.js",
-        "/assets/../dashboard/billing",
+        f"/assets/..{DASHBOARD_PATH}",
     ],
 )
 def test_only_exact_public_routes_are_public(client, path):
