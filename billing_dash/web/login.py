@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import flask_login
 from flask import Blueprint, Flask, Response, make_response, redirect, render_template, request, url_for
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..auth import authenticate, end_sessions
+from ..auth import User, authenticate, end_sessions, load_user
 from ..limits import MAX_EMAIL, MAX_PASSWORD
 from ..pages import DASHBOARD_PATH
 from .context import get_engine
+from .errors import error_response, is_api
 
 bp = Blueprint("login", __name__)
+# Exact paths anyone may fetch (the login page and what it loads); everything else needs a login.
+# The /api/ blueprint checks its own bearer tokens.
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/assets/login.css"})
 
 
 class LoginForm(FlaskForm):
@@ -113,3 +118,24 @@ def logout():
 @bp.route("/")
 def index():
     return redirect(DASHBOARD_PATH)
+
+
+def load_session_user(session_id: str) -> User | None:
+    """flask-login's user loader: the user a session cookie names, while that session is live."""
+    with get_engine().connect() as conn:
+        return load_user(conn, session_id)
+
+
+def require_login() -> BaseResponse | None:
+    """The guard in front of everything but the public paths and the API (a before_request hook):
+    anonymous page requests go to the login page, anonymous Dash requests get 401."""
+    path = request.path
+    if is_api(path) and request.blueprint not in ("api", "health"):
+        # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
+        return error_response(404, "not_found", f"No API endpoint at {path}.")
+    if path in PUBLIC_PATHS or request.blueprint == "api" or flask_login.current_user.is_authenticated:
+        return None
+    if path.startswith("/_dash") or path.startswith("/_reload"):
+        return error_response(401, "unauthorized", "Log in first.")
+    # Quoted, so a deep link's own query (&startDate=...) survives the trip through login.
+    return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?="))
