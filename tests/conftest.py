@@ -13,10 +13,11 @@ from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
 from billing_dash.web.app import create_app
 
+from .factories import TEST_PASSWORD
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]
-TEST_PASSWORD = "correct-horse-battery"
 
 
 def _unavailable(reason: str):

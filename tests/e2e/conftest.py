@@ -20,7 +20,8 @@ from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
 from billing_dash.pages import DASHBOARD_PATH
 
-from ..conftest import IN_CI, TEST_PASSWORD
+from ..conftest import IN_CI
+from ..factories import TEST_PASSWORD
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None

@@ -155,7 +155,7 @@ def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, o
 
     from billing_dash.models import conversation_starts
 
-    from .test_api import event
+    from ..factories import event
 
     first = engine.connect()
     first.begin()

@@ -8,8 +8,7 @@ import pytest
 
 from billing_dash.pages import DASHBOARD_PATH
 
-from .test_isolation import _callback_body, _load_values
-from .test_security_headers import login
+from ..factories import callback_body, load_values, login
 
 REPORT = "/api/v1/analytics/billing"
 
@@ -17,7 +16,7 @@ REPORT = "/api/v1/analytics/billing"
 def _dash_callback(client):
     dependencies = client.get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
-    return client.post("/_dash-update-component", json=_callback_body(load, _load_values({"period": "month"})))
+    return client.post("/_dash-update-component", json=callback_body(load, load_values({"period": "month"})))
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from billing_dash.models import (
 )
 from billing_dash.web.app import create_app
 
-from .test_web import login
+from ..factories import login
 
 TS = "2025-03-10T12:00:00+00:00"
 FIELDS = [

@@ -12,8 +12,7 @@ from billing_dash.config import Settings
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.web.app import create_app
 
-from ..conftest import TEST_PASSWORD
-from .test_web import login
+from ..factories import TEST_PASSWORD, login
 
 UPDATE = "/_dash-update-component"
 VALUES = {"billing-period.value": "month"}

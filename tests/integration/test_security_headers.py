@@ -10,7 +10,7 @@ import pytest
 
 from billing_dash.pages import DASHBOARD_PATH
 
-from ..conftest import TEST_PASSWORD
+from ..factories import login
 
 HTTP, HTTPS = "http://localhost", "https://localhost"
 FIXED_DIRECTIVES = {
@@ -37,14 +37,6 @@ RESPONSES = [
     ("/_dash-layout", True, 200),
     ("/assets/login.css", False, 200),
 ]
-
-
-def login(client, email: str, base_url: str = HTTP):
-    page = client.get("/login", base_url=base_url).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    return client.post(
-        "/login", base_url=base_url, data={"email": email, "password": TEST_PASSWORD, "csrf_token": token}
-    )
 
 
 def directives(policy: str) -> dict[str, str]:
@@ -89,7 +81,7 @@ def test_script_src_allows_exactly_the_inline_scripts_of_the_dash_page(client, u
 
 
 def test_session_cookie_is_secure_over_https(client, user_email):
-    response = login(client, user_email, HTTPS)
+    response = login(client, user_email, base_url=HTTPS)
     assert response.status_code == 302
     cookie = session_cookie(response)
     assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -97,7 +89,7 @@ def test_session_cookie_is_secure_over_https(client, user_email):
 
 
 def test_session_cookie_is_not_secure_over_plain_http(client, user_email):
-    response = login(client, user_email, HTTP)
+    response = login(client, user_email, base_url=HTTP)
     assert response.status_code == 302
     cookie = session_cookie(response)
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie

@@ -10,19 +10,9 @@ from billing_dash.config import Settings
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.web.app import create_app
 
-from ..conftest import TEST_PASSWORD
+from ..factories import TEST_PASSWORD, csrf_from, login, logout
 
 DASH_ENDPOINTS = [("get", "/_dash-layout"), ("get", "/_dash-dependencies"), ("post", "/_dash-update-component")]
-
-
-def csrf(client) -> str:
-    page = client.get("/login").get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
-def login(client, email: str, password: str, next_url: str | None = None):
-    url = "/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"email": email, "password": password, "csrf_token": csrf(client)})
 
 
 @pytest.mark.parametrize("method, path", DASH_ENDPOINTS)
@@ -72,27 +62,6 @@ def test_login_form_needs_its_csrf_token(client, user_email):
     assert client.get("/_dash-layout").status_code == 401
 
 
-def _components(node):
-    if isinstance(node, dict):
-        if "props" in node:
-            yield node
-        for value in node.values():
-            yield from _components(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _components(value)
-
-
-def logout_token(client) -> str:
-    """The CSRF token of the navbar's log-out form, as the dashboard layout carries it."""
-    form = next(c for c in _components(client.get("/_dash-layout").get_json()) if c["props"].get("action") == "/logout")
-    return next(c["props"]["value"] for c in _components(form["props"]) if c["props"].get("name") == "csrf_token")
-
-
-def logout(client):
-    return client.post("/logout", data={"csrf_token": logout_token(client)})
-
-
 def test_logout_ends_the_session(client, user_email):
     login(client, user_email, TEST_PASSWORD)
     assert client.get("/_dash-layout").status_code == 200
@@ -110,7 +79,7 @@ def test_logout_needs_a_post_with_the_csrf_token(client, user_email):
         assert client.post("/logout", data=data).status_code == 400
         assert client.get("/_dash-layout").status_code == 200
     if page.status_code == 200:  # a page with a button that does log out
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        token = csrf_from(page.get_data(as_text=True))
         assert client.post("/logout", data={"csrf_token": token}).status_code == 302
         assert client.get("/_dash-layout").status_code == 401
 
