@@ -1,16 +1,24 @@
-"""Helpers that make what tests send: usage events, logins and CSRF tokens, Dash callback requests, reports.
+"""What tests build, send and run: usage events, CLI runs, logins and CSRF tokens, Dash callbacks, reports.
 
 Fixtures stay in conftest.py; these are plain functions that tests import.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
+import sqlalchemy as sa
+from click.testing import CliRunner
 
+from billing_dash.cli import main
+from billing_dash.models import agents, conversations, usage_events
+from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.periods import DEFAULT_PERIOD, Period
 from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
 
@@ -35,6 +43,112 @@ def event(i: int, **overrides) -> dict:
     }
     e.update(overrides)
     return e
+
+
+MILLION = Decimal(1_000_000)
+TINY = Decimal("0.000001")
+
+
+def ev(n: int, ts: str, conversation: str, cost: Decimal | None = None, **fields) -> dict:
+    e = {
+        "event_id": f"ev-{n}",
+        "timestamp": ts,
+        "agent_id": "bot",
+        "conversation_id": conversation,
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+    }
+    if cost is not None:
+        e["cost"] = str(cost)
+    return e | fields
+
+
+def at(day: str, n: int, hour: int = 10) -> str:
+    """A distinct instant within an hour of `day` (UTC) for the n-th event."""
+    return f"{day}T{hour:02d}:{n // 60 % 60:02d}:{n % 60:02d}.{n // 3600:06d}Z"
+
+
+def post(client, headers, events: list[dict]):
+    return client.post(
+        "/api/v1/usage", data=json.dumps({"events": events}), content_type="application/json", headers=headers
+    )
+
+
+def post_all(client, headers, events: list[dict], chunk: int = 5000) -> None:
+    for i in range(0, len(events), chunk):
+        response = post(client, headers, events[i : i + chunk])
+        assert response.status_code == 200, response.data[:500]
+
+
+def big_usage(pairs: int) -> list[dict]:
+    """Days of $900,000,000 (within SQLite's bound per stored total) whose sums pass 64 bits.
+
+    Each pair of days of the organization's zone falls on one UTC day (00:30 and 23:30 UTC),
+    so a report in UTC sums two of them per day, and the period sums them all."""
+    events, n = [], 0
+    for k in range(pairs):
+        day = f"2026-01-{1 + 2 * k:02d}"
+        for hour in (0, 23):
+            for i in range(900):
+                events.append(ev(n, at(day, i, hour), f"c-{k}-{hour}-{i % 3}", MILLION))
+                n += 1
+    events.append(ev(n, at("2026-01-01", 900, 0), "c-0-0-0", TINY))
+    return events
+
+
+def text_of(amount: Decimal) -> str:
+    """How money should read once rounded: 6 decimals at most, no exponent, no trailing zeros."""
+    return format(amount.quantize(TINY).normalize(), "f")
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+def run(database_url: str, *args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": database_url}, input=input)
+
+
+def ok(result) -> None:
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.exception is None
+
+
+def failed_cleanly(result) -> None:
+    """Exit code 1, a SystemExit (not an uncaught exception), and no traceback."""
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+
+
+def cli_command() -> list[str]:
+    script = Path(sys.executable).with_name("billing-dash")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from billing_dash.cli import main; main(prog_name='billing-dash')"]
+
+
+def jsonl(events: list) -> str:
+    return "".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in events)
+
+
+def write_jsonl(tmp_path, events: list, name: str = "usage.jsonl"):
+    path = tmp_path / name
+    path.write_text(jsonl(events), encoding="utf-8")
+    return path
+
+
+def count(engine, table, org_id: int) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(table).where(table.c.organization_id == org_id)
+        ).scalar_one()
+
+
+def nothing_stored(engine, org_id: int) -> None:
+    assert count(engine, usage_events, org_id) == 0
+    assert count(engine, agents, org_id) == 0
+    assert count(engine, conversations, org_id) == 0
 
 
 # --- logging in -----------------------------------------------------------------------------------
@@ -75,6 +189,15 @@ def logout_token(client) -> str:
 
 def logout(client):
     return client.post("/logout", data={"csrf_token": logout_token(client)})
+
+
+# --- the dashboard page ---------------------------------------------------------------------------
+
+
+def code_urls(client) -> list[str]:
+    """The scripts and styles the dashboard page loads, as its HTML names them."""
+    html = client.get(DASHBOARD_PATH).get_data(as_text=True)
+    return re.findall(r'(?:src|href)="(/(?:assets|_dash-component-suites)/[^"]+)"', html)
 
 
 # --- Dash callback requests -----------------------------------------------------------------------

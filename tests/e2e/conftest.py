@@ -19,8 +19,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
 from billing_dash.pages import DASHBOARD_PATH
+from tests import IN_CI
 
-from ..conftest import IN_CI
 from ..factories import TEST_PASSWORD
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(

@@ -12,7 +12,6 @@ from selenium.webdriver.common.by import By
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
 
-from ..integration.test_outage import proxy  # noqa: F401 (the fixture: a switchable TCP proxy to PostgreSQL)
 from .conftest import E2E_BACKENDS, HOME, BillingPage, api_report, expected_cards, serve
 
 pytestmark = [pytest.mark.e2e]

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from billing_dash.pages import DASHBOARD_PATH
 
-from ..factories import callback_body, load_values, login
+from ..factories import callback_body, code_urls, load_values, login
 
 REPORT = "/api/v1/analytics/billing"
 
@@ -40,12 +38,6 @@ def test_pages_and_data_are_never_cached(client, user_email, name, logged_in, fe
     response = fetch(client)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert response.headers.get("Cache-Control") == "no-store", (name, response.status_code)
-
-
-def code_urls(client) -> list[str]:
-    """The scripts and styles the dashboard page loads, as its HTML names them."""
-    html = client.get(DASHBOARD_PATH).get_data(as_text=True)
-    return re.findall(r'(?:src|href)="(/(?:assets|_dash-component-suites)/[^"]+)"', html)
 
 
 def test_fingerprinted_code_is_cached_for_good(client, user_email):

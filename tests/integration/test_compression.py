@@ -8,8 +8,7 @@ import json
 import brotli
 import pytest
 
-from ..factories import callback_body, load_values, login
-from .test_cache_control import code_urls
+from ..factories import callback_body, code_urls, load_values, login
 
 DECODE = {"gzip": gzip.decompress, "br": brotli.decompress}
 

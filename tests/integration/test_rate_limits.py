@@ -21,9 +21,8 @@ import requests
 from billing_dash.auth import create_user
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
-from tests import ROOT
+from tests import IN_CI, ROOT
 
-from ..conftest import IN_CI
 from ..factories import TEST_PASSWORD, csrf, csrf_from
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
