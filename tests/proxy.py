@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 import threading
@@ -47,10 +48,8 @@ class SwitchableProxy:
 
     def stop(self) -> None:
         if self._thread.is_alive():
-            try:
+            with contextlib.suppress(RuntimeError):
                 self._command("stop")
-            except RuntimeError:
-                pass
             self._thread.join(IO_TIMEOUT)
         self._close_everything()
 
@@ -118,14 +117,10 @@ class SwitchableProxy:
             if s is None:
                 continue
             self._peers.pop(s, None)
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(s)
-            except (KeyError, ValueError):
-                pass
-            try:
+            with contextlib.suppress(OSError):
                 s.close()
-            except OSError:
-                pass
 
     def _close_pairs(self) -> None:
         for sock in list(self._peers):
@@ -133,9 +128,7 @@ class SwitchableProxy:
 
     def _close_everything(self) -> None:
         self._close_pairs()
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(self.listener)
-        except (KeyError, ValueError):
-            pass
         self.listener.close()
         self._selector.close()
