@@ -1,4 +1,4 @@
-"""Login and logout for the dashboard (flask-login sessions, CSRF-protected form)."""
+"""Login, logout and the guard in front of every page (flask-login sessions, CSRF-protected forms)."""
 
 from __future__ import annotations
 
