@@ -19,6 +19,7 @@ from . import auth, db
 from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, IngestResult, ingest, read_csv, read_jsonl
 from .models import agents, organizations, users
+from .pages import DASHBOARD_PATH
 from .periods import PeriodError
 
 DEMO_ORG = "Demo Inc"
@@ -294,7 +295,7 @@ def serve(host: str, port: int) -> None:
             "gunicorn app:server with its own SECRET_KEY",
             host,
         )
-    click.echo(f"billing-dash on http://{host}:{port}/dashboard/billing")
+    click.echo(f"billing-dash on http://{host}:{port}{DASHBOARD_PATH}")
     app.run(host=host, port=port, debug=False)
 
 

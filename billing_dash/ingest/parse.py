@@ -13,9 +13,9 @@ from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
+from ..limits import MAX_ID, MAX_NAME, MAX_TITLE
 from ..models import MONEY_SCALE
 
-MAX_ID = 200
 # Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
 # but that leave sums room: see README, "Limits".
 MAX_TOKENS = 10**9
@@ -181,9 +181,9 @@ def parse_event(raw: Any) -> UsageEvent:
         event_id=_text(raw, "event_id", True, MAX_ID),
         ts=_timestamp(raw),
         agent_id=_text(raw, "agent_id", True, MAX_ID),
-        agent_name=_text(raw, "agent_name", False, 500),
+        agent_name=_text(raw, "agent_name", False, MAX_NAME),
         conversation_id=_text(raw, "conversation_id", True, MAX_ID),
-        conversation_title=_text(raw, "conversation_title", False, 1000),
+        conversation_title=_text(raw, "conversation_title", False, MAX_TITLE),
         model=_text(raw, "model", True, MAX_ID),
         prompt_tokens=_tokens(raw, "prompt_tokens"),
         completion_tokens=_tokens(raw, "completion_tokens"),

@@ -14,12 +14,13 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..components.report_view import csv_files, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
-from ..periods import PERIODS, PeriodError, resolve_period
+from ..periods import DEFAULT_PERIOD, PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
 from ..services.export import changes_json, report_json
 from ..web.context import get_engine
+from . import DASHBOARD_PATH
 
-dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
+dash.register_page(__name__, path=DASHBOARD_PATH, title="Billing · billing-dash", name="Billing")
 
 PREFIX = "billing"
 PERIOD = f"{PREFIX}-period"
@@ -85,9 +86,11 @@ def _panel(title: str, body: Component | list[Component], section: str | None = 
     )
 
 
-def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other: str) -> html.Div:
+def layout(
+    period: str = DEFAULT_PERIOD, startDate: str | None = None, endDate: str | None = None, **_other: str
+) -> html.Div:
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
-    period = period if period in PERIODS else "month"
+    period = period if period in PERIODS else DEFAULT_PERIOD
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
         last30 = resolve_period("today", flask_login.current_user.org.timezone)

@@ -23,6 +23,13 @@ HEADERS = {
     "conversations": ["conversationId", "title", "agentId", "totalTokens", "cost", "messageCount"],
 }
 SECTIONS = tuple(HEADERS)
+# Where each section's rows are in the JSON report (the CSV's `section` parameter names them).
+SECTION_KEYS = {
+    "daily": "usageByDay",
+    "agents": "usageByAgent",
+    "models": "usageByModel",
+    "conversations": "topConversations",
+}
 # Spreadsheet apps run a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -141,10 +148,7 @@ def report_json(report: BillingReport) -> dict[str, Any]:
             "completionTokens": s.completion_tokens,
             "unpricedMessages": s.unpriced_messages,
         },
-        "usageByDay": section_rows(report, "daily"),
-        "usageByAgent": section_rows(report, "agents"),
-        "usageByModel": section_rows(report, "models"),
-        "topConversations": section_rows(report, "conversations"),
+        **{key: section_rows(report, section) for section, key in SECTION_KEYS.items()},
         "period": period_json(report),
         "budgets": budget_rows(report.budgets),
     }

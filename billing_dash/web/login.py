@@ -1,8 +1,8 @@
-"""Login and logout for the dashboard (flask-login sessions, CSRF-protected form)."""
+"""Login, logout and the guard in front of every page (flask-login sessions, CSRF-protected forms)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import flask_login
 from flask import Blueprint, Flask, Response, make_response, redirect, render_template, request, url_for
@@ -10,25 +10,31 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..auth import authenticate, end_sessions
+from ..auth import User, authenticate, end_sessions, load_user
+from ..limits import MAX_EMAIL, MAX_PASSWORD
+from ..pages import DASHBOARD_PATH
 from .context import get_engine
+from .errors import error_response, is_api
 
 bp = Blueprint("login", __name__)
-HOME = "/dashboard/billing"
+# Exact paths anyone may fetch (the login page and what it loads); everything else needs a login.
+# The /api/ blueprint checks its own bearer tokens.
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/assets/login.css"})
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=MAX_EMAIL)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
 def safe_next(target: str | None) -> str:
     """Only a local path may follow a login: anything with a scheme or host is an open redirect."""
     if not target:
-        return HOME
+        return DASHBOARD_PATH
     parts = urlsplit(target)
     # Control characters (a newline) cannot go into a Location header at all.
     if (
@@ -39,7 +45,7 @@ def safe_next(target: str | None) -> str:
         or "\\" in target
         or not target.isprintable()
     ):
-        return HOME
+        return DASHBOARD_PATH
     return target
 
 
@@ -62,7 +68,7 @@ def login() -> ResponseReturnValue:
 
 
 def _account_key() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()[:320]
+    return "account:" + (request.form.get("email") or "").strip().lower()[:MAX_EMAIL]
 
 
 def _too_many(_limit: RequestLimit) -> Response:
@@ -113,4 +119,25 @@ def logout() -> ResponseReturnValue:
 
 @bp.route("/")
 def index() -> ResponseReturnValue:
-    return redirect(HOME)
+    return redirect(DASHBOARD_PATH)
+
+
+def load_session_user(session_id: str) -> User | None:
+    """flask-login's user loader: the user a session cookie names, while that session is live."""
+    with get_engine().connect() as conn:
+        return load_user(conn, session_id)
+
+
+def require_login() -> BaseResponse | None:
+    """The guard in front of everything but the public paths and the API (a before_request hook):
+    anonymous page requests go to the login page, anonymous Dash requests get 401."""
+    path = request.path
+    if is_api(path) and request.blueprint not in ("api", "health"):
+        # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
+        return error_response(404, "not_found", f"No API endpoint at {path}.")
+    if path in PUBLIC_PATHS or request.blueprint == "api" or flask_login.current_user.is_authenticated:
+        return None
+    if path.startswith("/_dash") or path.startswith("/_reload"):
+        return error_response(401, "unauthorized", "Log in first.")
+    # Quoted, so a deep link's own query (&startDate=...) survives the trip through login.
+    return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?="))

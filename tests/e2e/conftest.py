@@ -18,16 +18,17 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
+from billing_dash.pages import DASHBOARD_PATH
+from tests import IN_CI
 
-from ..conftest import IN_CI, TEST_PASSWORD
-from ..integration.test_outage import proxy  # noqa: F401 (the fixture: a switchable TCP proxy to PostgreSQL)
+from ..factories import TEST_PASSWORD
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None
 )
 CHROMEDRIVER = shutil.which("chromedriver")
 WINDOW = (1400, 1000)
-HOME = "/dashboard/billing"
+HOME = DASHBOARD_PATH
 # Browser tests run on PostgreSQL only by default (each test costs a browser start and a page load);
 # E2E_BACKENDS=sqlite,postgresql runs them on both.
 E2E_BACKENDS = [b.strip() for b in os.environ.get("E2E_BACKENDS", "postgresql").split(",") if b.strip()]

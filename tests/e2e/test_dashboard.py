@@ -142,7 +142,7 @@ def test_logout_returns_to_login_and_guards_the_dashboard(page, user_email):
     page.duo.wait_for_element("#login-submit")
     page.visit(HOME)
     page.wait_for_url("/login")
-    assert page.query == "next=/dashboard/billing"
+    assert page.query == f"next={HOME}"
     page.duo.wait_for_element("#login-submit")
 
 

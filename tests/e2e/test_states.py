@@ -100,7 +100,7 @@ def test_a_click_without_a_session_goes_to_login_and_back(page, user_email, clie
 
     page.click_period("Year")
     page.wait_for_url("/login")
-    assert page.query == "next=/dashboard/billing?period=year"
+    assert page.query == f"next={HOME}?period=year"
     page.login_here(user_email)
     page.wait_for_url(HOME, "period=year")
     page.wait_for_report(api_report(client, auth_headers, period="year"))

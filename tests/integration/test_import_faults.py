@@ -34,6 +34,8 @@ from billing_dash.models import (
 from billing_dash.periods import resolve_period
 from billing_dash.services.billing import billing_report
 
+from ..factories import cli_command
+
 ROOT = Path(__file__).resolve().parents[2]
 END = "2025-06-01T00:00:00Z"  # fixed, so the generated files are the same on every run
 KILL_EVENTS = max(150_000, 6 * BATCH_SIZE)  # an import that runs for several seconds
@@ -54,13 +56,6 @@ LAUNCHER = (
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def cli_command() -> list[str]:
-    script = Path(sys.executable).with_name("billing-dash")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from billing_dash.cli import main; main(prog_name='billing-dash')"]
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -22,10 +21,9 @@ import requests
 from billing_dash.auth import create_user
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
-from tests import ROOT
+from tests import IN_CI, ROOT
 
-from ..conftest import IN_CI, TEST_PASSWORD
-from .test_web import csrf
+from ..factories import TEST_PASSWORD, csrf, csrf_from
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -165,7 +163,7 @@ def simultaneous_attempts(base: str, email: str, passwords: list[str], ip: str) 
     session = requests.Session()
     session.headers["X-Forwarded-For"] = ip
     page = session.get(base + "/login", timeout=10).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_from(page)
     start = threading.Barrier(len(passwords))
 
     def post(password: str) -> int:

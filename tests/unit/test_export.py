@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-import pandas as pd
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from billing_dash.periods import Period
-from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
 from billing_dash.services.export import HEADERS, SECTIONS, average, money, section_csv, section_rows
+
+from ..factories import make_report
 
 DANGEROUS = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0"]
 ORDINARY = ["Support Bot", "a=b", "x+1", "1-2", "mail@example.com", "", "'quoted", " =spaced"]
@@ -92,102 +90,6 @@ def test_average_rounds_half_even_to_2_places(value, expected):
 def test_average_of_a_ratio(total, count):
     exact = Decimal(total) / count
     assert Decimal(repr(average(exact))) == half_even(exact, 2)
-
-
-# --- a hand-built report -------------------------------------------------------------------------
-
-
-def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingReport:
-    period = Period("custom", date(2026, 3, 1), date(2026, 3, 2), "UTC")
-    daily = pd.DataFrame(
-        []
-        if empty
-        else [
-            {
-                "date": "2026-03-01",
-                "prompt_tokens": 10,
-                "completion_tokens": 5,
-                "total_tokens": 15,
-                "cost": Decimal("0.0000125"),
-                "message_count": 2,
-                "unpriced_count": 0,
-            },
-            {
-                "date": "2026-03-02",
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "total_tokens": 0,
-                "cost": Decimal(0),
-                "message_count": 0,
-                "unpriced_count": 0,
-            },
-        ],
-        columns=DAILY_COLUMNS,
-    )
-    agents = pd.DataFrame(
-        [
-            {
-                "agent_id": name,
-                "agent_name": name,
-                "total_tokens": 15,
-                "cost": Decimal("1234.5678915"),
-                "message_count": 2,
-                "conversation_count": 1,
-            }
-            for name in agent_names
-        ],
-        columns=[
-            "agent_id",
-            "agent_name",
-            "total_tokens",
-            "cost",
-            "message_count",
-            "conversation_count",
-            "monthly_token_budget",
-            "month_tokens",
-            "budget_used",
-        ],
-    )
-    model_frame = pd.DataFrame(
-        [
-            {"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1}
-            for m in models
-        ],
-        columns=["model", "total_tokens", "cost", "message_count", "unpriced_count"],
-    )
-    conversations = pd.DataFrame(
-        [
-            {
-                "conversation_id": t,
-                "title": t,
-                "agent_id": t,
-                "total_tokens": 7,
-                "cost": Decimal("0.25"),
-                "message_count": 1,
-            }
-            for t in titles
-        ],
-        columns=["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"],
-    )
-    summary = Summary(
-        total_tokens=15,
-        prompt_tokens=10,
-        completion_tokens=5,
-        total_cost=Decimal("0.0000125"),
-        total_messages=2,
-        total_conversations=1,
-        unpriced_messages=0,
-    )
-    budgets = pd.DataFrame(columns=["agent_id", "agent_name", "monthly_token_budget", "month_tokens", "budget_used"])
-    return BillingReport(
-        period=period,
-        summary=summary,
-        daily=daily,
-        agents=agents,
-        models=model_frame,
-        conversations=conversations,
-        budgets=budgets,
-    )
 
 
 def parse_csv(text: str) -> list[list[str]]:

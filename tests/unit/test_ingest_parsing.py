@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from billing_dash.ingest import (
     FIELDS,
     MAX_COST,
-    MAX_ID,
     MAX_TOKENS,
     FieldError,
     UsageEvent,
@@ -23,6 +22,7 @@ from billing_dash.ingest import (
     read_jsonl,
 )
 from billing_dash.ingest.parse import _Invalid
+from billing_dash.limits import MAX_ID, MAX_NAME, MAX_TITLE
 
 REQUIRED = ("event_id", "timestamp", "agent_id", "conversation_id", "model", "prompt_tokens", "completion_tokens")
 ID_FIELDS = ("event_id", "agent_id", "conversation_id", "model")
@@ -236,7 +236,7 @@ def test_nul_characters(field):
 
 
 @pytest.mark.parametrize(
-    "field,limit", [(f, MAX_ID) for f in ID_FIELDS] + [("agent_name", 500), ("conversation_title", 1000)]
+    "field,limit", [(f, MAX_ID) for f in ID_FIELDS] + [("agent_name", MAX_NAME), ("conversation_title", MAX_TITLE)]
 )
 def test_too_long_text(field, limit):
     assert parse_event(valid(**{field: "y" * limit}))
