@@ -7,7 +7,7 @@ LOCK := requirements.lock
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 
-.PHONY: run test venv venv-test lock browser postgres bench screenshot clean loadtest
+.PHONY: run test lint venv venv-test lock browser postgres bench screenshot clean loadtest
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "billing-dash needs Python 3.11+"'
@@ -53,8 +53,14 @@ postgres:
 		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $(PG_VERSION) main start && sleep 2; } || \
 		echo "PostgreSQL is not running on 127.0.0.1:5432; its tests will be skipped (they fail under CI=true)"
 
-## make test: unit, integration (SQLite and PostgreSQL) and browser tests
-test: venv-test browser postgres
+## make lint: ruff (lint rules and formatting) on the whole checkout, mypy on billing_dash/ (pyproject.toml)
+lint: venv-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy billing_dash
+
+## make test: lint first, then unit, integration (SQLite and PostgreSQL) and browser tests
+test: venv-test lint browser postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## README's picture: serve the demo database on :8051 and photograph the dashboard
@@ -66,7 +72,7 @@ screenshot: venv-test browser
 
 ## make clean: the venv and caches; never instance/, which holds the user's database
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 ## make bench: generate BENCH_EVENTS events, import them, time the API under gunicorn and the baselines
 ## (e.g. make bench BENCH_EVENTS=10000000 BENCH_BACKEND=sqlite BENCH_ARGS="--requests 50 --skip-naive")

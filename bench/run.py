@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from http.cookies import SimpleCookie
@@ -163,7 +163,7 @@ def database_size_mb(db: Database) -> float | None:
         return round(
             sum(Path(f"{db.path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{db.path}{s}").exists()) / 2**20, 1
         )
-    except Exception:  # informational only
+    except Exception:  # noqa: BLE001 (informational only: a failed measurement must not stop the benchmark)
         return None
 
 
@@ -453,7 +453,7 @@ def login(client: Client) -> None:
     if status != 200 or not match:
         raise SystemExit(f"bench: GET /login answered {status} without a CSRF token")
     form = urlencode({"csrf_token": match.group(1).decode(), "email": USER_EMAIL, "password": USER_PASSWORD})
-    status, body, _, resp = client.request(
+    status, body, _, _resp = client.request(
         "POST", "/login", form.encode(), {"Content-Type": "application/x-www-form-urlencoded"}
     )
     if status != 302:
@@ -550,16 +550,14 @@ def machine_info(db: Database) -> dict[str, Any]:
     if db.backend == "postgresql":
         try:
             info["postgres"] = db_scalar(db.url, "SELECT current_setting('server_version')")
-        except Exception as exc:  # informational only
+        except Exception as exc:  # noqa: BLE001 (informational only, as above)
             info["postgres"] = f"unknown ({exc.__class__.__name__})"
     from importlib.metadata import PackageNotFoundError, version
 
     packages = {}
     for name in ("billing-dash", "dash", "flask", "sqlalchemy", "psycopg", "pandas", "gunicorn"):
-        try:
+        with suppress(PackageNotFoundError):
             packages[name] = version(name)
-        except PackageNotFoundError:
-            pass
     info["packages"] = packages
     return info
 
@@ -951,7 +949,7 @@ def teardown(server, db, workdir, keep: bool) -> None:
     if db is not None and not keep:
         try:
             db.drop()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 (clean-up goes on: the work folder is still to remove)
             log(f"warning: could not drop {db.name}: {exc}")
     elif db is not None:
         log(f"kept database: {db.url}")

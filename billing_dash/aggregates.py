@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BigInteger, Boolean, Connection, Integer, MetaData, String, Table, delete, select, update
 
 from .db import sqlite_local_date
 from .models import AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns, usage_events
 from .queries import load, run_in_chunks, sql
+
+if TYPE_CHECKING:
+    import psycopg
 
 # starts reads the stored totals before totals updates them; totals, last, returns the spans.
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
@@ -81,7 +85,7 @@ class EventWriter:
             self._copy(rows)
             conn.execute(load("stage/insert_pg"))
         else:
-            conn.execute(new_table.insert(), [dict(zip(EVENT_COLUMNS, row)) for row in rows])
+            conn.execute(new_table.insert(), [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
             conn.execute(load("stage/insert_sqlite"))
             self._check_sqlite_totals()
@@ -142,7 +146,8 @@ class EventWriter:
         self.conn.execute(load("stage/empty_pg" if self.postgres else "stage/empty_sqlite"))
 
     def _copy(self, rows: list[tuple]) -> None:
-        cursor = self.conn.connection.dbapi_connection.cursor()
+        # psycopg's own connection (this path is PostgreSQL's): COPY is beyond the DB-API.
+        cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
         with cursor.copy(sql("stage/copy_pg")) as copy:
             copy.set_types(COPY_TYPES)
             for row in rows:

@@ -6,8 +6,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.exc import OperationalError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -140,11 +141,11 @@ _USER_SELECT = select(users.c.id, users.c.email, users.c.password_hash, users.c.
 )
 
 
-def _row_org(row) -> Organization:
+def _row_org(row: Row[*tuple[Any, ...]]) -> Organization:
     return Organization(row.org_id, row.org_name, row.timezone)
 
 
-def _user(row) -> User:
+def _user(row: Row[*tuple[Any, ...]]) -> User:
     return User(row.id, row.email, _row_org(row), row.session_token)
 
 
@@ -225,7 +226,7 @@ def _record_use(conn: Connection, token_id: int, now: datetime) -> None:
         conn.execute(record)
         return
     # An import holds the write lock for its whole run; a use skipped now is recorded by a later request.
-    waits = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    waits = conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one()
     conn.exec_driver_sql("PRAGMA busy_timeout = 0")
     try:
         conn.execute(record)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import click
 from sqlalchemy import Engine, select, update
@@ -17,8 +17,9 @@ from tqdm import tqdm
 
 from . import auth, db
 from .config import ConfigError, Settings, settings_table
-from .ingest import IngestError, ingest, read_csv, read_jsonl
+from .ingest import IngestError, IngestResult, ingest, read_csv, read_jsonl
 from .models import agents, organizations, users
+from .pages import DASHBOARD_PATH
 from .periods import PeriodError
 
 DEMO_ORG = "Demo Inc"
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 class _Group(click.Group):
     """Turns expected failures into one clear line on stderr and exit code 1, never a traceback."""
 
-    def invoke(self, ctx: click.Context):
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except (auth.AccountError, PeriodError, db.SchemaNotReady, ConfigError) as exc:
@@ -170,7 +171,7 @@ def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
     bar.update(done)
 
 
-def _import(engine: Engine, org_name: str, records: Iterable):
+def _import(engine: Engine, org_name: str, records: Iterable) -> IngestResult:
     # The import makes millions of short-lived, acyclic objects (reference counting frees them),
     # and the cyclic garbage collector rescanning them took a third of its time.
     gc.disable()
@@ -193,7 +194,7 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
     All or nothing: if any line is invalid nothing is written. Event ids already stored are skipped.
     """
     fmt = fmt or ("csv" if file.lower().endswith(".csv") else "jsonl")
-    stream = sys.stdin.buffer if file == "-" else open(file, "rb")
+    stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 (the with below closes it)
     size = 0 if file == "-" else os.fstat(stream.fileno()).st_size
     reader = read_csv if fmt == "csv" else read_jsonl
     with (
@@ -214,7 +215,9 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
             for error in exc.errors:
                 click.echo(f"error: {error.describe('line')}", err=True)
             more = " (stopped after the first errors)" if exc.truncated else ""
-            raise click.ClickException(f"{file}: {len(exc.errors)} invalid line(s){more}; nothing was imported.")
+            raise click.ClickException(
+                f"{file}: {len(exc.errors)} invalid line(s){more}; nothing was imported."
+            ) from None
     click.echo(
         f"inserted {result.inserted}, skipped {result.skipped} already imported"
         + (f", {result.unpriced} unpriced (no price for their model)" if result.unpriced else "")
@@ -292,7 +295,7 @@ def serve(host: str, port: int) -> None:
             "gunicorn app:server with its own SECRET_KEY",
             host,
         )
-    click.echo(f"billing-dash on http://{host}:{port}/dashboard/billing")
+    click.echo(f"billing-dash on http://{host}:{port}{DASHBOARD_PATH}")
     app.run(host=host, port=port, debug=False)
 
 

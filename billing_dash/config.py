@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TypeVar, overload
 from urllib.parse import urlsplit
 
 from limits import parse_many
@@ -86,6 +87,13 @@ def _log_level(raw: str) -> str:
     return raw.strip().upper()
 
 
+_T = TypeVar("_T")
+
+
+@overload
+def _setting(env: str, default: str, help: str) -> str: ...
+@overload
+def _setting(env: str, default: str, help: str, parse: Callable[[str], _T]) -> _T: ...
 def _setting(env: str, default: str, help: str, parse: Callable[[str], object] = _text) -> object:
     # The class default is the parsed one; README's table shows the text, as it would be set.
     return field(default=parse(default), metadata={"env": env, "help": help, "text": default, "parse": parse})

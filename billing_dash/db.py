@@ -6,6 +6,7 @@ import sqlite3
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 from alembic import command
@@ -25,6 +26,10 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@overload
+def sqlite_local_date(ts: str, tz: str) -> str: ...
+@overload
+def sqlite_local_date(ts: None, tz: str) -> None: ...
 def sqlite_local_date(ts: str | None, tz: str) -> str | None:
     """SQLite twin of PostgreSQL's local_date (migration 0006), for naive-UTC text timestamps."""
     if ts is None:
@@ -62,9 +67,9 @@ class SqliteExactSum:
         return total if total is None or -(2**63) <= total < 2**63 else str(total)
 
 
-def _on_sqlite_connect(dbapi_conn, _record) -> None:
+def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
-    dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)
+    dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)  # type: ignore[arg-type]  # typeshed: finalize() -> int only
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
     # PostgreSQL's byte-order collation under its name, so COLLATE "C" in sql/ means code point
     # order on both databases (and in Python's sorted()).
@@ -77,7 +82,7 @@ def _on_sqlite_connect(dbapi_conn, _record) -> None:
     cur.close()
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create the engine for `url`; one per process, made by the app factory or the CLI."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":

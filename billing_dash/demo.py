@@ -56,7 +56,7 @@ def generate_events(
             title = f"{rng.choice(TOPICS)} #{rng.randint(1000, 9999)}"
             context = rng.randint(300, 1500)
             cached = 0  # turns after the first read the previous prompt from the provider's cache
-            for turn in range(rng.randint(2, 14)):
+            for _ in range(rng.randint(2, 14)):
                 at += timedelta(minutes=rng.expovariate(1 / 6))
                 if at > end:
                     break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -25,13 +25,17 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from .limits import MAX_EMAIL, MAX_ID, MAX_NAME, MAX_ORG_NAME, MAX_TITLE, MAX_TOKEN_NAME
 
 # Money keeps 10 decimal places: a price of $0.075 per million tokens is $7.5e-8 a token.
 MONEY_SCALE = 10
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 
 
-class Money(TypeDecorator):
+class Money(TypeDecorator[Decimal]):
     """Exact money: NUMERIC on PostgreSQL, a scaled integer on SQLite (which has no decimal type).
 
     SQLite would otherwise store floats and sum them with rounding error; as integers of
@@ -41,12 +45,12 @@ class Money(TypeDecorator):
     impl = Numeric(38, MONEY_SCALE)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(BigInteger())
         return dialect.type_descriptor(Numeric(38, MONEY_SCALE, asdecimal=True))
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect) -> Decimal | int | None:
         if value is None:
             return None
         value = Decimal(value).quantize(_QUANTUM)
@@ -54,7 +58,7 @@ class Money(TypeDecorator):
             return int(value.scaleb(MONEY_SCALE))
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         if dialect.name == "sqlite":
@@ -62,13 +66,13 @@ class Money(TypeDecorator):
         return Decimal(value)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC instants on both databases (SQLite stores naive UTC text)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -76,7 +80,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
@@ -99,7 +103,7 @@ organizations = Table(
     "organizations",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("name", String(200), nullable=False, unique=True),
+    Column("name", String(MAX_ORG_NAME), nullable=False, unique=True),
     Column("timezone", String(64), nullable=False, server_default="UTC"),
     Column("created_at", UTCDateTime, nullable=False),
     # The longest time between a conversation's first and last message: conversations that
@@ -112,7 +116,7 @@ users = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
-    Column("email", String(320), nullable=False, unique=True),
+    Column("email", String(MAX_EMAIL), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     # Part of every login session (flask-login's user id is "id:token"): a new token at logout and
@@ -125,7 +129,7 @@ api_tokens = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
-    Column("name", String(100), nullable=False),
+    Column("name", String(MAX_TOKEN_NAME), nullable=False),
     # SHA-256 of the token: tokens are 256 random bits, so a fast hash is enough.
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("scopes", String(100), nullable=False, server_default="read ingest"),
@@ -139,8 +143,8 @@ agents = Table(
     "agents",
     metadata,
     Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
-    Column("id", String(200), primary_key=True),
-    Column("name", String(500), nullable=False),
+    Column("id", String(MAX_ID), primary_key=True),
+    Column("name", String(MAX_NAME), nullable=False),
     Column("monthly_token_budget", BigInteger),
     # When the event that gave the name happened (None: no event named the agent; name is its id).
     Column("name_ts", UTCDateTime),
@@ -150,9 +154,9 @@ conversations = Table(
     "conversations",
     metadata,
     Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
-    Column("id", String(200), primary_key=True),
-    Column("title", String(1000), nullable=False),
-    Column("agent_id", String(200), nullable=False),
+    Column("id", String(MAX_ID), primary_key=True),
+    Column("title", String(MAX_TITLE), nullable=False),
+    Column("agent_id", String(MAX_ID), nullable=False),
     # When the events that set the title and the agent happened: the newest stored event wins.
     Column("title_ts", UTCDateTime),
     Column("agent_ts", UTCDateTime),
@@ -164,11 +168,11 @@ def usage_event_columns() -> list[Column]:
     """Columns of one stored event; also those of the temporary tables the ingest stages in."""
     return [
         Column("organization_id", Integer, nullable=False),
-        Column("event_id", String(200), nullable=False),
+        Column("event_id", String(MAX_ID), nullable=False),
         Column("ts", UTCDateTime, nullable=False),
-        Column("agent_id", String(200), nullable=False),
-        Column("conversation_id", String(200), nullable=False),
-        Column("model", String(200), nullable=False),
+        Column("agent_id", String(MAX_ID), nullable=False),
+        Column("conversation_id", String(MAX_ID), nullable=False),
+        Column("model", String(MAX_ID), nullable=False),
         Column("prompt_tokens", BigInteger, nullable=False),
         Column("completion_tokens", BigInteger, nullable=False),
         Column("cost", Money, nullable=False),
@@ -251,8 +255,8 @@ usage_daily = Table(
     metadata,
     Column("organization_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("agent_id", String(200), primary_key=True),
-    Column("model", String(200), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("model", String(MAX_ID), primary_key=True),
     *_usage_sums(),
 )
 
@@ -263,8 +267,8 @@ conversation_daily = Table(
     metadata,
     Column("organization_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("conversation_id", String(200), primary_key=True),
-    Column("agent_id", String(200), primary_key=True),
+    Column("conversation_id", String(MAX_ID), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
     Column("total_tokens", BigInteger, nullable=False),
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
@@ -279,8 +283,8 @@ conversation_totals = Table(
     "conversation_totals",
     metadata,
     Column("organization_id", Integer, primary_key=True),
-    Column("conversation_id", String(200), primary_key=True),
-    Column("agent_id", String(200), primary_key=True),
+    Column("conversation_id", String(MAX_ID), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
     Column("first_ts", UTCDateTime, nullable=False),
     Column("last_ts", UTCDateTime, nullable=False),
     Column("total_tokens", BigInteger, nullable=False),
@@ -304,7 +308,7 @@ conversation_starts = Table(
     metadata,
     Column("organization_id", Integer, primary_key=True),
     Column("day", Date, primary_key=True),
-    Column("agent_id", String(200), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
     Column("started", BigInteger, nullable=False),
 )
 
@@ -313,7 +317,7 @@ AGGREGATES = (usage_quarter, usage_day, usage_daily, conversation_daily, convers
 model_prices = Table(
     "model_prices",
     metadata,
-    Column("model", String(200), primary_key=True),
+    Column("model", String(MAX_ID), primary_key=True),
     Column("effective_from", UTCDateTime, primary_key=True),
     Column("prompt_per_million", Money, nullable=False),
     Column("completion_per_million", Money, nullable=False),

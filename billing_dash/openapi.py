@@ -7,9 +7,11 @@ from typing import Any
 
 from .config import Settings
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
+from .limits import MAX_ID, MAX_NAME, MAX_TITLE
 from .models import MONEY_SCALE
-from .periods import MAX_CUSTOM_DAYS, PERIODS
-from .services.export import SECTIONS
+from .periods import DEFAULT_PERIOD, MAX_CUSTOM_DAYS, PERIODS
+from .services.billing import DEFAULT_TOP, MAX_TOP
+from .services.export import SECTION_KEYS, SECTIONS
 
 # RFC 3339 date-time as the server parses it: upper-case T and Z, no leap second, years 1980..9998
 # (from ingest.FIRST_INSTANT; an offset can still put the instant before it, which is refused).
@@ -23,7 +25,10 @@ TEXT_PATTERN = r"^[^\x00]*$"
 # A date in the years periods may use (periods.FIRST_DATE to LAST_DATE).
 DATE_PATTERN = r"^(19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$"
 # A decimal amount of US dollars below MAX_COST; digits past the 10th decimal are rounded off.
-COST_PATTERN = r"^(0|[1-9][0-9]{0,%d})(\.[0-9]{1,%d})?$" % (len(str(int(MAX_COST))) - 2, MONEY_SCALE)
+COST_PATTERN = r"^(0|[1-9][0-9]{0,%d})(\.[0-9]{1,%d})?$" % (  # noqa: UP031 (an f-string would double the regex's braces)
+    len(str(int(MAX_COST))) - 2,
+    MONEY_SCALE,
+)
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -84,6 +89,12 @@ def _param_ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
+_SECTION_SCHEMAS = {
+    "daily": "DailyUsage",
+    "agents": "AgentUsage",
+    "models": "ModelUsage",
+    "conversations": "ConversationUsage",
+}
 _REPORT_PARAMS = ["period", "startDate", "endDate", "tz", "limit"]
 _REPORT_400 = (
     "Bad query parameters. Codes: invalid_period, missing_date, invalid_date, "
@@ -259,10 +270,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
         "BillingReport": _object(
             {
                 "summary": _ref("Summary"),
-                "usageByDay": _array("DailyUsage"),
-                "usageByAgent": _array("AgentUsage"),
-                "usageByModel": _array("ModelUsage"),
-                "topConversations": _array("ConversationUsage"),
+                **{key: _array(_SECTION_SCHEMAS[section]) for section, key in SECTION_KEYS.items()},
                 "period": _ref("Period"),
                 "budgets": _array("Budget"),
             }
@@ -298,7 +306,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "event_id": {
                     "type": "string",
                     "minLength": 1,
-                    "maxLength": 200,
+                    "maxLength": MAX_ID,
                     "pattern": TEXT_PATTERN,
                     "description": "Unique per organization; an id already stored is skipped.",
                 },
@@ -308,11 +316,11 @@ def _schemas(max_events: int) -> dict[str, Any]:
                     "pattern": TIMESTAMP_PATTERN,
                     "description": "ISO 8601 with a UTC offset or Z.",
                 },
-                "agent_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
-                "agent_name": {"type": ["string", "null"], "maxLength": 500, "pattern": TEXT_PATTERN},
-                "conversation_id": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
-                "conversation_title": {"type": ["string", "null"], "maxLength": 1000, "pattern": TEXT_PATTERN},
-                "model": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": TEXT_PATTERN},
+                "agent_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": TEXT_PATTERN},
+                "agent_name": {"type": ["string", "null"], "maxLength": MAX_NAME, "pattern": TEXT_PATTERN},
+                "conversation_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": TEXT_PATTERN},
+                "conversation_title": {"type": ["string", "null"], "maxLength": MAX_TITLE, "pattern": TEXT_PATTERN},
+                "model": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": TEXT_PATTERN},
                 "prompt_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
                 "completion_tokens": {"type": "integer", "minimum": 0, "maximum": MAX_TOKENS},
                 "cache_read_tokens": _part("Input tokens read from the provider's cache: part of prompt_tokens."),
@@ -416,7 +424,7 @@ def _parameters() -> dict[str, Any]:
     return {
         "period": query(
             "period",
-            {"type": "string", "enum": list(PERIODS), "default": "month"},
+            {"type": "string", "enum": list(PERIODS), "default": DEFAULT_PERIOD},
             "Calendar period up to today, in `tz`; `custom` needs startDate and endDate.",
         ),
         "startDate": query(
@@ -434,7 +442,7 @@ def _parameters() -> dict[str, Any]:
         ),
         "limit": query(
             "limit",
-            {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+            {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": DEFAULT_TOP},
             "How many topConversations to return.",
         ),
         "section": query(
@@ -477,7 +485,7 @@ def _report_responses(ok: dict[str, Any], bad_request: str) -> dict[str, Any]:
 
 
 def _paths(max_events: int) -> dict[str, Any]:
-    secured = [{"bearerAuth": []}]
+    secured: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     return {
         "/api/v1/analytics/billing": {
             "get": {

@@ -9,6 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 PERIODS = ("today", "week", "month", "year", "custom")
+DEFAULT_PERIOD = "month"  # the API's and the dashboard's, when a request names none
 # A custom range is capped so one request cannot ask for centuries of empty days.
 MAX_CUSTOM_DAYS = 3660
 # Dates whose local midnights convert to UTC in every zone (the same years events may have).
@@ -138,7 +139,7 @@ def resolve_period(
 ) -> Period:
     """Turn request parameters into a Period; raises PeriodError on any bad input."""
     parse_timezone(tz)
-    name = period or "month"
+    name = period or DEFAULT_PERIOD
     if name not in PERIODS:
         raise PeriodError("invalid_period", f"period must be one of {', '.join(PERIODS)}; got {name!r}.")
     now = now or datetime.now(UTC)

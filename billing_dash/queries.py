@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from sqlalchemy import Connection, Date, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
-from sqlalchemy.types import NullType
+from sqlalchemy.types import NullType, TypeEngine
 
 from .models import USAGE_SUMS, Money, UTCDateTime, usage_events
 
@@ -27,7 +28,7 @@ QUERY_DIR = resources.files(__package__) / "sql"
 #   {usage_sums_from_events:n}   SUM(n.prompt_tokens), ..., each what one event row n adds
 #   {usage_sums_of_event:e}      e.prompt_tokens AS prompt_tokens, ..., 1 AS message_count, ... (one event row's part)
 #   {usage_sums_added:t}         prompt_tokens = t.prompt_tokens + excluded.prompt_tokens, ... (upserts)
-TYPES = {
+TYPES: dict[str, TypeEngine[Any]] = {
     "int": Integer(),
     "text": String(),
     "date": Date(),
@@ -109,7 +110,7 @@ def load(name: str, exact_sums: bool = False) -> TextClause | TextualSelect:
 ID_CHUNK = 5000  # ids per statement: PostgreSQL takes at most 65,535 parameters
 
 
-def run_in_chunks(conn: Connection, name: str, ids: list, **params) -> list:
+def run_in_chunks(conn: Connection, name: str, ids: list, **params: Any) -> list:
     """The rows of sql/<name>.sql for all `ids` (its `ids` list parameter), a statement per chunk."""
     rows: list = []
     for i in range(0, len(ids), ID_CHUNK):

@@ -259,7 +259,9 @@ def consistency(
         )
         for b in in_flight
     ]
-    in_flight_lost = sum(b["events"] - n for b, n in zip(in_flight, in_flight_stored))  # not stored, all or nothing
+    in_flight_lost = sum(
+        b["events"] - n for b, n in zip(in_flight, in_flight_stored, strict=True)
+    )  # not stored, all or nothing
     answered_new = [b for b in new if b["status"] is not None]
     errors = [b["batch"] for b in batches if b["status"] is not None and b["inserted"] is None]
     summary = final.get("summary", {})
@@ -268,7 +270,7 @@ def consistency(
         check(
             "new batches left unanswered when the test stopped: all or none of their events stored",
             0,
-            sum(1 for b, n in zip(in_flight, in_flight_stored) if n not in (0, b["events"])),
+            sum(1 for b, n in zip(in_flight, in_flight_stored, strict=True) if n not in (0, b["events"])),
         ),
         check(
             "events stored = preloaded + distinct new events sent (less unanswered batches not stored)",
@@ -361,7 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "users": args.users,
         "spawn_rate": args.spawn_rate,
         "workers": args.workers,
-        "weights": dict(zip(("api_read", "dash_callback", "ingest"), args.weights)),
+        "weights": dict(zip(("api_read", "dash_callback", "ingest"), args.weights, strict=True)),
         "preload": args.preload,
         "batch_events": [args.batch_min, args.batch_max],
         "resend_share": args.resend_share,
@@ -508,8 +510,11 @@ def render_table(res: dict[str, Any]) -> str:
         "| Consistency check | Expected | Actual | |",
         "| --- | ---: | ---: | --- |",
     ]
+
+    def fmt(v):
+        return f"{v:,}" if isinstance(v, int) else str(v)
+
     for c in res["checks"]:
-        fmt = lambda v: f"{v:,}" if isinstance(v, int) else str(v)
         lines.append(f"| {c['name']} | {fmt(c['expected'])} | {fmt(c['actual'])} | {'PASS' if c['pass'] else 'FAIL'} |")
     errors = {name: s["error_examples"] for name, s in res["per_request"].items() if s["errors"]}
     if errors:

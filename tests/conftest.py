@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -12,17 +11,12 @@ from billing_dash.auth import create_org, create_token, create_user
 from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
 from billing_dash.web.app import create_app
+from tests import PG_ADMIN_URL, unavailable
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from .factories import TEST_PASSWORD
+from .proxy import SwitchableProxy
+
 BACKENDS = ["sqlite", "postgresql"]
-TEST_PASSWORD = "correct-horse-battery"
-
-
-def _unavailable(reason: str):
-    if IN_CI:
-        pytest.fail(f"{reason} (CI=true: PostgreSQL tests must run, not skip)", pytrace=False)
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +32,7 @@ def make_postgres_database():
             with admin.connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{name}" {options}'))
         except sa.exc.OperationalError as exc:
-            _unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}); start it with `make postgres`")
+            unavailable(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc.orig}); start it with `make postgres`")
         names.append(name)
         return sa.engine.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
@@ -131,3 +125,13 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'empty.db'}"
     return request.getfixturevalue("make_postgres_database")()
+
+
+@pytest.fixture
+def proxy():
+    """A switchable TCP proxy to the PostgreSQL server (see tests/proxy.py)."""
+    p = SwitchableProxy(("127.0.0.1", 5432))
+    try:
+        yield p
+    finally:
+        p.stop()

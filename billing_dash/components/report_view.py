@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from ..figures.usage import build_daily_figure, build_model_share_figure
 from ..services.billing import BillingReport
-from ..services.export import HEADERS, SECTIONS, csv_filename, period_json, section_csv
+from ..services.export import HEADERS, SECTION_KEYS, SECTIONS, csv_filename, period_json, section_csv
 from .cards import summary_cards
 
 
@@ -51,16 +51,17 @@ def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
     """The widgets of `report` (the API's JSON body) with `changes` against the previous period."""
     report = drawable(report)
     summary = report["summary"]
+    rows = {section: report[key] for section, key in SECTION_KEYS.items()}
     return ReportView(
         cards=summary_cards(summary, changes, prefix),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
-        daily_figure=build_daily_figure(pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])),
-        model_figure=build_model_share_figure(pd.DataFrame(report["usageByModel"], columns=HEADERS["models"])),
+        daily_figure=build_daily_figure(pd.DataFrame(rows["daily"], columns=HEADERS["daily"])),
+        model_figure=build_model_share_figure(pd.DataFrame(rows["models"], columns=HEADERS["models"])),
         # Agents with a budget carry its use this month (services.export), which the grid shows.
-        agent_rows=report["usageByAgent"],
-        model_rows=report["usageByModel"],
-        conversation_rows=report["topConversations"],
+        agent_rows=rows["agents"],
+        model_rows=rows["models"],
+        conversation_rows=rows["conversations"],
     )
 
 

@@ -8,6 +8,8 @@ import flask_login
 from dash import dcc, html
 from flask_wtf.csrf import generate_csrf
 
+from ..pages import DASHBOARD_PATH
+
 
 def navbar() -> dbc.Navbar:
     user = flask_login.current_user
@@ -15,9 +17,9 @@ def navbar() -> dbc.Navbar:
     return dbc.Navbar(
         dbc.Container(
             [
-                dbc.NavbarBrand("billing-dash", href="/dashboard/billing", className="fw-bold"),
+                dbc.NavbarBrand("billing-dash", href=DASHBOARD_PATH, className="fw-bold"),
                 dbc.Nav(
-                    [dbc.NavItem(dbc.NavLink("Billing", href="/dashboard/billing", active="partial"))],
+                    [dbc.NavItem(dbc.NavLink("Billing", href=DASHBOARD_PATH, active="partial"))],
                     className="me-auto",
                     navbar=True,
                 ),

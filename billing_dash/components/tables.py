@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash_ag_grid as dag
 
 MONEY = {"function": "d3.format('$,.2f')(params.value)"}
@@ -9,7 +11,7 @@ MONEY_PRECISE = {"function": "d3.format('$,.4f')(params.value)"}
 COUNT = {"function": "d3.format(',')(params.value)"}
 NUMERIC = {"type": "numericColumn"}
 
-AGENT_COLUMNS = [
+AGENT_COLUMNS: list[dict[str, Any]] = [
     {"field": "agentName", "headerName": "Agent", "minWidth": 160, "flex": 2},
     {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, "sort": "desc", **NUMERIC},
     {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
@@ -30,7 +32,7 @@ AGENT_COLUMNS = [
         **NUMERIC,
     },
 ]
-MODEL_COLUMNS = [
+MODEL_COLUMNS: list[dict[str, Any]] = [
     {"field": "model", "headerName": "Model", "minWidth": 150, "flex": 2},
     {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, "sort": "desc", **NUMERIC},
     {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
@@ -43,7 +45,7 @@ MODEL_COLUMNS = [
     },
     {"field": "unpricedMessageCount", "headerName": "Unpriced msgs", "valueFormatter": COUNT, **NUMERIC},
 ]
-CONVERSATION_COLUMNS = [
+CONVERSATION_COLUMNS: list[dict[str, Any]] = [
     {"field": "title", "headerName": "Conversation", "minWidth": 180, "flex": 2, "tooltipField": "conversationId"},
     {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY_PRECISE, "sort": "desc", **NUMERIC},
     {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},

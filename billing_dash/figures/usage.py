@@ -38,7 +38,7 @@ def build_daily_figure(df: pd.DataFrame) -> go.Figure:
     `df` has one row per day, zero days included: date, promptTokens, completionTokens,
     totalTokens, cost, messageCount.
     """
-    dates = pd.to_datetime(df["date"]) if len(df) else []
+    dates: pd.Series | list[str] = pd.to_datetime(df["date"]) if len(df) else []
     custom = df[["totalTokens", "messageCount"]].to_numpy() if len(df) else None
     fig = go.Figure()
     for column, name, color in (

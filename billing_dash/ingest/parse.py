@@ -9,13 +9,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
+from ..limits import MAX_ID, MAX_NAME, MAX_TITLE
 from ..models import MONEY_SCALE
 
-MAX_ID = 200
 # Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
 # but that leave sums room: see README, "Limits".
 MAX_TOKENS = 10**9
@@ -112,6 +112,10 @@ class _Invalid(Exception):
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
+@overload
+def _text(raw: Mapping[str, Any], name: str, required: Literal[True], limit: int) -> str: ...
+@overload
+def _text(raw: Mapping[str, Any], name: str, required: Literal[False], limit: int) -> str | None: ...
 def _text(raw: Mapping[str, Any], name: str, required: bool, limit: int) -> str | None:
     value = raw.get(name)
     if type(value) is str and 0 < len(value) <= limit and not _UNSTORABLE.search(value):
@@ -252,7 +256,8 @@ def _provider_counts(raw: Mapping[str, Any]) -> tuple[tuple[int, int, int, int, 
     for total, name in ((counts[0], "input"), (counts[1], "output")):
         if total > MAX_TOKENS:
             raise _Invalid("usage", f"{name} tokens must be at most {MAX_TOKENS}, got {total}")
-    return counts, tuple(f"usage.{p}" if p else "usage" for p in parts)
+    read, write, reasoning = (f"usage.{p}" if p else "usage" for p in parts)
+    return counts, (read, write, reasoning)
 
 
 _FLAT_PARTS = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -323,9 +328,9 @@ def parse_event(raw: Any) -> UsageEvent:
         event_id=_text(raw, "event_id", True, MAX_ID),
         ts=_timestamp(raw),
         agent_id=_text(raw, "agent_id", True, MAX_ID),
-        agent_name=_text(raw, "agent_name", False, 500),
+        agent_name=_text(raw, "agent_name", False, MAX_NAME),
         conversation_id=_text(raw, "conversation_id", True, MAX_ID),
-        conversation_title=_text(raw, "conversation_title", False, 1000),
+        conversation_title=_text(raw, "conversation_title", False, MAX_TITLE),
         model=_text(raw, "model", True, MAX_ID),
         prompt_tokens=(counts := _counts(raw))[0],
         completion_tokens=counts[1],

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, case, select, update
+from sqlalchemy import Connection, Table, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..aggregates import EventWriter, TotalTooLarge
@@ -30,7 +30,7 @@ class IngestResult:
         return {"inserted": self.inserted, "skipped": self.skipped, "unpriced": self.unpriced}
 
 
-def _insert(conn: Connection, table):
+def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
 
 
@@ -52,7 +52,7 @@ def _upsert_names(conn: Connection, org_id: int, stored: list[UsageEvent]) -> No
             names[e.agent_id] = (e.ts, e.agent_name)
         if (owner := owners.get(e.conversation_id)) is None or e.ts >= owner[0]:
             owners[e.conversation_id] = (e.ts, e.agent_id)
-        if e.conversation_title is not None and ((title := titles.get(e.conversation_id)) is None or e.ts >= title[0]):
+        if e.conversation_title is not None and ((seen := titles.get(e.conversation_id)) is None or e.ts >= seen[0]):
             titles[e.conversation_id] = (e.ts, e.conversation_title)
 
     # Sorted: concurrent imports then lock shared rows in the same order and cannot deadlock.
@@ -234,7 +234,7 @@ def ingest(
             try:
                 done, unpriced_now = writer.write(rows)
             except TotalTooLarge as exc:
-                position = next(p for e, p in zip(events, positions) if e.event_id == exc.event_id)
+                position = next(p for e, p in zip(events, positions, strict=True) if e.event_id == exc.event_id)
                 raise IngestError([FieldError(position, exc.field, exc.message)]) from None
             if done < len(kept):  # some were stored before: only the new ones may name things
                 stored_ids = writer.stored_ids()

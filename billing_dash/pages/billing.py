@@ -8,17 +8,19 @@ import dash
 import dash_bootstrap_components as dbc
 import flask_login
 from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash.development.base_component import Component
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..components.report_view import csv_files, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
-from ..periods import PERIODS, PeriodError, resolve_period
+from ..periods import DEFAULT_PERIOD, PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
 from ..services.export import changes_json, report_json
 from ..web.context import get_engine
+from . import DASHBOARD_PATH
 
-dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
+dash.register_page(__name__, path=DASHBOARD_PATH, title="Billing · billing-dash", name="Billing")
 
 PREFIX = "billing"
 PERIOD = f"{PREFIX}-period"
@@ -41,7 +43,11 @@ MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+GRAPH_CONFIG: dcc.Graph.Config = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+}
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
 # store that a clientside callback hands on in the browser (see register_callbacks).
 VIEW_OUTPUTS = [
@@ -71,7 +77,7 @@ def _download_button(section: str, label: str) -> dbc.Button:
     )
 
 
-def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> dbc.Card:
+def _panel(title: str, body: Component | list[Component], section: str | None = None, label: str = "CSV") -> dbc.Card:
     header = [html.H2(title, className="h6 mb-0 me-auto")]
     if section:
         header.append(_download_button(section, label))
@@ -80,9 +86,11 @@ def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> 
     )
 
 
-def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other) -> html.Div:
+def layout(
+    period: str = DEFAULT_PERIOD, startDate: str | None = None, endDate: str | None = None, **_other: str
+) -> html.Div:
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
-    period = period if period in PERIODS else "month"
+    period = period if period in PERIODS else DEFAULT_PERIOD
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
         last30 = resolve_period("today", flask_login.current_user.org.timezone)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -19,8 +19,10 @@ from ..queries import load, run_in_chunks
 class Tenant(Protocol):
     """The organization a report is for: its id and its time zone (auth.Organization)."""
 
-    id: int
-    timezone: str
+    @property
+    def id(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
 
 
 DEFAULT_TOP = 10
@@ -67,7 +69,7 @@ class BillingReport:
     budgets: pd.DataFrame
 
 
-def _frame(conn: Connection, query: str, **params) -> pd.DataFrame:
+def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
     """Run sql/<query>.sql into a frame: counts as integers (PostgreSQL sums them as
     NUMERIC), money as Decimal objects, budgets as nullable integers."""
     try:
@@ -95,7 +97,8 @@ def _daily(conn: Connection, org: Tenant, period: Period) -> pd.DataFrame:
     for col in _SUM_COUNTS:
         df[col] = df[col].fillna(0).astype("int64")
     for col in (s.name for s in USAGE_SUMS if s.type is Money):
-        df[col] = [Decimal(0) if pd.isna(c) else c for c in df[col]]
+        # pandas-stubs leaves Decimal out of the cell types a column may be set from; pandas takes any object.
+        df[col] = [Decimal(0) if pd.isna(c) else c for c in df[col]]  # type: ignore[assignment]
     df["total_tokens"] = df["prompt_tokens"] + df["completion_tokens"]
     return df[DAILY_COLUMNS]
 
@@ -117,7 +120,7 @@ TOP_COLUMNS = ["conversation_id", "title", "agent_id", "total_tokens", "cost", "
 def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> ConversationStats:
     """Conversations lying wholly inside the period count with their stored totals; the few
     crossing its edges are summed over their in-period days, so every figure stays exact."""
-    window = {"org_id": org.id, **period.window(org.timezone)}
+    window: dict[str, Any] = {"org_id": org.id, **period.window(org.timezone)}
     span = timedelta(seconds=int(conn.execute(load("organization_span"), {"org_id": org.id}).scalar_one()))
 
     def back(instant: datetime) -> datetime:
@@ -138,11 +141,11 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
                 sums[2] += int(messages)
     candidates = [tuple(r) for r in conn.execute(load("top_conversations"), {**window, "limit": top})]
     for conversation, agent in crossing:
-        sums = partial.get((conversation, agent))
-        if sums and sums[2] > 0:
+        found = partial.get((conversation, agent))
+        if found and found[2] > 0:
             counts[agent] = counts.get(agent, 0) + 1
             if agent == ALL_AGENTS:
-                candidates.append((conversation, *sums))
+                candidates.append((conversation, *found))
     best = sorted(candidates, key=lambda r: (-r[2], -int(r[1]), r[0]))[:top]
     titles = {
         r.conversation_id: r for r in run_in_chunks(conn, "conversation_titles", [r[0] for r in best], org_id=org.id)
@@ -192,9 +195,9 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
     """Tokens each agent with a monthly budget used this calendar month (organization's zone)."""
     month = resolve_period("month", org.timezone)
     df = _frame(conn, "agent_budgets", org_id=org.id, day_from=month.start, day_to=month.end)
-    df["budget_used"] = [
+    df["budget_used"] = [  # type: ignore[assignment]  # Decimal cells, as in _daily
         Decimal(int(used)) / int(budget) if budget else Decimal(0)
-        for used, budget in zip(df["month_tokens"], df["monthly_token_budget"])
+        for used, budget in zip(df["month_tokens"], df["monthly_token_budget"], strict=True)
     ]
     return df
 
@@ -222,7 +225,9 @@ def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.
         _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left"
     )
     # An agent id without a row in agents (imports always create one) shows as its id.
-    agents["agent_name"] = [n if isinstance(n, str) else a for a, n in zip(agents["agent_id"], agents["agent_name"])]
+    agents["agent_name"] = [
+        n if isinstance(n, str) else a for a, n in zip(agents["agent_id"], agents["agent_name"], strict=True)
+    ]
     models = _sum_by(pairs, "model", PAIR_SUMS)
     return agents[AGENT_COLUMNS], models[MODEL_COLUMNS]
 
@@ -250,7 +255,7 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
 
 def summary_changes(current: Summary, previous: Summary) -> dict[str, Decimal | None]:
     """Percent change of the headline figures against the previous period (None: nothing to compare)."""
-    pairs = {
+    pairs: dict[str, tuple[Decimal | int, Decimal | int]] = {
         "totalCost": (current.total_cost, previous.total_cost),
         "totalTokens": (current.total_tokens, previous.total_tokens),
         "avgCostPerMessage": (current.avg_cost_per_message, previous.avg_cost_per_message),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
@@ -33,6 +34,13 @@ HEADERS = {
     "conversations": ["conversationId", "title", "agentId", "totalTokens", "cost", "messageCount"],
 }
 SECTIONS = tuple(HEADERS)
+# Where each section's rows are in the JSON report (the CSV's `section` parameter names them).
+SECTION_KEYS = {
+    "daily": "usageByDay",
+    "agents": "usageByAgent",
+    "models": "usageByModel",
+    "conversations": "topConversations",
+}
 # Spreadsheet apps run a cell starting with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -63,6 +71,12 @@ def _parts(r: Any) -> dict[str, Any]:
     }
 
 
+def _rows(frame: pd.DataFrame) -> Iterable[Any]:
+    """The frame's rows as named tuples. Its cells are Python ints, Decimals and text (object
+    columns), which pandas-stubs can only type as any scalar: the row functions say what each is."""
+    return frame.itertuples()
+
+
 def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
     """One section of the report as JSON-ready rows (the API's field names and rounding)."""
     if section == "daily":
@@ -76,7 +90,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "messageCount": int(r.message_count),
                 **_parts(r),
             }
-            for r in report.daily.itertuples()
+            for r in _rows(report.daily)
         ]
     if section == "agents":
         return [
@@ -95,7 +109,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                     else {"monthlyTokenBudget": int(r.monthly_token_budget), "budgetUsedPercent": _used_percent(r)}
                 ),
             }
-            for r in report.agents.itertuples()
+            for r in _rows(report.agents)
         ]
     if section == "models":
         return [
@@ -108,7 +122,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "unpricedMessageCount": int(r.unpriced_count),
                 **_parts(r),
             }
-            for r in report.models.itertuples()
+            for r in _rows(report.models)
         ]
     if section == "conversations":
         return [
@@ -120,7 +134,7 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
                 "cost": money(r.cost),
                 "messageCount": int(r.message_count),
             }
-            for r in report.conversations.itertuples()
+            for r in _rows(report.conversations)
         ]
     raise ValueError(f"unknown section {section!r}")
 
@@ -139,7 +153,7 @@ def budget_rows(budgets: pd.DataFrame) -> list[dict[str, Any]]:
             "monthTokens": int(r.month_tokens),
             "budgetUsedPercent": _used_percent(r),
         }
-        for r in budgets.itertuples()
+        for r in _rows(budgets)
     ]
 
 
@@ -159,10 +173,7 @@ def report_json(report: BillingReport) -> dict[str, Any]:
             "unpricedMessages": s.unpriced_messages,
             **_parts(s),
         },
-        "usageByDay": section_rows(report, "daily"),
-        "usageByAgent": section_rows(report, "agents"),
-        "usageByModel": section_rows(report, "models"),
-        "topConversations": section_rows(report, "conversations"),
+        **{key: section_rows(report, section) for section, key in SECTION_KEYS.items()},
         "period": period_json(report),
         "budgets": budget_rows(report.budgets),
     }

@@ -16,34 +16,13 @@ from ..ingest import IngestError, ingest, loads_json
 from ..openapi import openapi_document
 from ..periods import Period, PeriodError, resolve_period
 from ..queries import load
-from ..services.billing import DEFAULT_TOP, MAX_TOP, billing_report
+from ..services.billing import DEFAULT_TOP, MAX_TOP, BillingReport, billing_report
 from ..services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
 from .context import get_engine, get_settings
+from .errors import ApiError, error_response, unavailable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 health_bp = Blueprint("health", __name__)
-
-
-class ApiError(Exception):
-    """An error answered as `{"error": {"code", "message"}}` with an HTTP status."""
-
-    def __init__(
-        self, status: int, code: str, message: str, details: list | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.details, self.headers = status, code, message, details, headers
-
-
-def error_response(
-    status: int, code: str, message: str, details: list | None = None, headers: dict[str, str] | None = None
-) -> Response:
-    body: dict = {"error": {"code": code, "message": message}}
-    if details is not None:
-        body["error"]["details"] = details
-    response = jsonify(body)
-    response.status_code = status
-    response.headers.update(headers or {})
-    return response
 
 
 class DecimalJSONProvider(DefaultJSONProvider):
@@ -98,7 +77,7 @@ def _report_request(caller: Caller) -> tuple[Period, int]:
     return period, int(raw_limit)
 
 
-def _report(caller: Caller):
+def _report(caller: Caller) -> BillingReport:
     period, top = _report_request(caller)
     with get_engine().connect() as conn:
         return billing_report(conn, caller.org, period, top)
@@ -162,7 +141,5 @@ def healthz() -> tuple[Response, int]:
     try:
         check_schema(get_engine())
     except DBAPIError:
-        return error_response(
-            503, "database_unavailable", "The database is unreachable.", headers={"Retry-After": "5"}
-        ), 503
+        return unavailable("The database is unreachable."), 503
     return jsonify({"status": "ok"}), 200

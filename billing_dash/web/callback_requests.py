@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+from flask import Response, request
+
+from .errors import error_response
 
 
 def _shaped_like(spec: dict, given: Any) -> bool:
@@ -49,3 +52,15 @@ def callback_request_problem(app: dash.Dash, body: Any) -> str | None:
     if not (isinstance(changed, list) and all(isinstance(c, str) for c in changed)):
         return "changedPropIds must be a list of strings."
     return None
+
+
+def refuse_malformed_callbacks(app: dash.Dash) -> None:
+    """Answer 400 bad_callback, before Dash runs it, to a callback request `app` cannot run."""
+
+    @app.server.before_request
+    def check_callback_request() -> Response | None:
+        if request.path == app.config.routes_pathname_prefix + "_dash-update-component":
+            problem = callback_request_problem(app, request.get_json(silent=True))
+            if problem:
+                return error_response(400, "bad_callback", problem)
+        return None

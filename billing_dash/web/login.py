@@ -1,33 +1,40 @@
-"""Login and logout for the dashboard (flask-login sessions, CSRF-protected form)."""
+"""Login, logout and the guard in front of every page (flask-login sessions, CSRF-protected forms)."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import flask_login
 from flask import Blueprint, Flask, Response, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_limiter import Limiter, RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response as BaseResponse
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-from ..auth import authenticate, end_sessions
+from ..auth import User, authenticate, end_sessions, load_user
+from ..limits import MAX_EMAIL, MAX_PASSWORD
+from ..pages import DASHBOARD_PATH
 from .context import get_engine
+from .errors import error_response, is_api
 
 bp = Blueprint("login", __name__)
-HOME = "/dashboard/billing"
+# Exact paths anyone may fetch (the login page and what it loads); everything else needs a login.
+# The /api/ blueprint checks its own bearer tokens.
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/healthz", "/assets/login.css"})
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=320)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1000)])
+    email = EmailField("Email", validators=[DataRequired(), Length(max=MAX_EMAIL)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=MAX_PASSWORD)])
 
 
 def safe_next(target: str | None) -> str:
     """Only a local path may follow a login: anything with a scheme or host is an open redirect."""
     if not target:
-        return HOME
+        return DASHBOARD_PATH
     parts = urlsplit(target)
     # Control characters (a newline) cannot go into a Location header at all.
     if (
@@ -38,17 +45,18 @@ def safe_next(target: str | None) -> str:
         or "\\" in target
         or not target.isprintable()
     ):
-        return HOME
+        return DASHBOARD_PATH
     return target
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         with get_engine().connect() as conn:
-            user = authenticate(conn, form.email.data, form.password.data)
+            # DataRequired passed, so neither is None (wtforms types every field's data as optional).
+            user = authenticate(conn, form.email.data or "", form.password.data or "")
         if user is not None:
             flask_login.login_user(user)
             return redirect(safe_next(request.args.get("next")))
@@ -60,7 +68,7 @@ def login():
 
 
 def _account_key() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()[:320]
+    return "account:" + (request.form.get("email") or "").strip().lower()[:MAX_EMAIL]
 
 
 def _too_many(_limit: RequestLimit) -> Response:
@@ -83,11 +91,11 @@ def init_rate_limits(server: Flask, storage_uri: str, account_limit: str, ip_lim
         strategy="moving-window",
         headers_enabled=False,
     )
-    attempts = dict(methods=["POST"], on_breach=_too_many)
-    view = server.view_functions["login.login"]
-    view = limiter.limit(ip_limit, **attempts)(view)
-    view = limiter.limit(account_limit, key_func=_account_key, scope="login-account", **attempts)(view)
-    server.view_functions["login.login"] = view
+    per_ip = limiter.limit(ip_limit, methods=["POST"], on_breach=_too_many)
+    per_account = limiter.limit(
+        account_limit, key_func=_account_key, scope="login-account", methods=["POST"], on_breach=_too_many
+    )
+    server.view_functions["login.login"] = per_account(per_ip(login))  # the blueprint's view, wrapped
     return limiter
 
 
@@ -96,7 +104,7 @@ class LogoutForm(FlaskForm):
 
 
 @bp.route("/logout", methods=["GET", "POST"])
-def logout():
+def logout() -> ResponseReturnValue:
     form = LogoutForm()
     if form.validate_on_submit():
         user = flask_login.current_user
@@ -110,5 +118,26 @@ def logout():
 
 
 @bp.route("/")
-def index():
-    return redirect(HOME)
+def index() -> ResponseReturnValue:
+    return redirect(DASHBOARD_PATH)
+
+
+def load_session_user(session_id: str) -> User | None:
+    """flask-login's user loader: the user a session cookie names, while that session is live."""
+    with get_engine().connect() as conn:
+        return load_user(conn, session_id)
+
+
+def require_login() -> BaseResponse | None:
+    """The guard in front of everything but the public paths and the API (a before_request hook):
+    anonymous page requests go to the login page, anonymous Dash requests get 401."""
+    path = request.path
+    if is_api(path) and request.blueprint not in ("api", "health"):
+        # Dash's catch-all page route would otherwise answer unknown API paths with HTML.
+        return error_response(404, "not_found", f"No API endpoint at {path}.")
+    if path in PUBLIC_PATHS or request.blueprint == "api" or flask_login.current_user.is_authenticated:
+        return None
+    if path.startswith("/_dash") or path.startswith("/_reload"):
+        return error_response(401, "unauthorized", "Log in first.")
+    # Quoted, so a deep link's own query (&startDate=...) survives the trip through login.
+    return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?="))

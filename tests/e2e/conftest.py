@@ -12,23 +12,25 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from billing_dash.components.report_view import period_label
 from billing_dash.ingest import ingest
 from billing_dash.models import model_prices
+from billing_dash.pages import DASHBOARD_PATH
+from tests import IN_CI
 
-from ..conftest import IN_CI, TEST_PASSWORD
+from ..factories import TEST_PASSWORD
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None
 )
 CHROMEDRIVER = shutil.which("chromedriver")
 WINDOW = (1400, 1000)
-HOME = "/dashboard/billing"
+HOME = DASHBOARD_PATH
 # Browser tests run on PostgreSQL only by default (each test costs a browser start and a page load);
 # E2E_BACKENDS=sqlite,postgresql runs them on both.
 E2E_BACKENDS = [b.strip() for b in os.environ.get("E2E_BACKENDS", "postgresql").split(",") if b.strip()]
@@ -145,11 +147,7 @@ class BillingPage:
             self.duo.wait_for_text_to_equal(selector, text, timeout)
 
     def no_alert_fired(self) -> bool:
-        try:
-            self.driver.switch_to.alert
-        except NoAlertPresentException:
-            return True
-        return False
+        return not expected_conditions.alert_is_present()(self.driver)
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ def test_logout_returns_to_login_and_guards_the_dashboard(page, user_email):
     page.duo.wait_for_element("#login-submit")
     page.visit(HOME)
     page.wait_for_url("/login")
-    assert page.query == "next=/dashboard/billing"
+    assert page.query == f"next={HOME}"
     page.duo.wait_for_element("#login-submit")
 
 
@@ -210,7 +210,7 @@ def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine
         org,
         [
             make_event(ts, "evil", f"c-evil-{i}", 10, 10, cost, model=name)
-            for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5")))
+            for i, (name, cost) in enumerate(zip(names, ("2.5", "1.5"), strict=True))
         ],
     )
     page.open_dashboard(user_email)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from selenium.webdriver.common.by import By
 
@@ -73,10 +75,8 @@ def _settled_measure(page, width: int) -> dict:
         last.update(page.driver.execute_script(MEASURE))
         return last["scrollWidth"] <= last["clientWidth"] and not last["sticking"]
 
-    try:
+    with contextlib.suppress(Exception):
         page.wait_until(fits, "layout still overflows", timeout=5)
-    except Exception:
-        pass
     # A desktop (non-mobile) viewport loses its vertical scrollbar's width (15 px in Chromium).
     assert width - 20 <= last["clientWidth"] <= width, f"viewport is {last['clientWidth']} px wide, not {width}"
     return last
@@ -124,4 +124,4 @@ def test_wide_screen_puts_the_four_cards_in_one_row(page, viewport, user_email, 
     tops = {card_id: page.driver.find_element(By.ID, card_id).rect["y"] for card_id in CARD_IDS}
     assert len({round(top) for top in tops.values()}) == 1, f"cards are not in one row: {tops}"
     lefts = [page.driver.find_element(By.ID, card_id).rect["x"] for card_id in CARD_IDS]
-    assert lefts == sorted(lefts), f"cards are out of order: {dict(zip(CARD_IDS, lefts))}"
+    assert lefts == sorted(lefts), f"cards are out of order: {dict(zip(CARD_IDS, lefts, strict=True))}"

@@ -12,7 +12,6 @@ from selenium.webdriver.common.by import By
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
 
-from ..integration.test_outage import proxy  # noqa: F401 (the fixture: a switchable TCP proxy to PostgreSQL)
 from .conftest import E2E_BACKENDS, HOME, BillingPage, api_report, expected_cards, serve
 
 pytestmark = [pytest.mark.e2e]
@@ -101,7 +100,7 @@ def test_a_click_without_a_session_goes_to_login_and_back(page, user_email, clie
 
     page.click_period("Year")
     page.wait_for_url("/login")
-    assert page.query == "next=/dashboard/billing?period=year"
+    assert page.query == f"next={HOME}?period=year"
     page.login_here(user_email)
     page.wait_for_url(HOME, "period=year")
     page.wait_for_report(api_report(client, auth_headers, period="year"))

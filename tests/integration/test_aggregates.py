@@ -106,8 +106,7 @@ def test_rebuild_aggregates_command(database_url, engine, org, stored):
 def empty_database(request, tmp_path):
     """A database with no schema at all, on each backend."""
     from billing_dash.db import make_engine
-
-    from ..conftest import PG_ADMIN_URL
+    from tests import PG_ADMIN_URL
 
     if request.param == "sqlite":
         engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
@@ -166,7 +165,7 @@ def test_two_transactions_adding_to_one_new_conversation_count_it_once(engine, o
 
     from billing_dash.models import conversation_starts
 
-    from .test_api import event
+    from ..factories import event
 
     first = engine.connect()
     first.begin()

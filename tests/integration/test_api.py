@@ -10,26 +10,12 @@ import sqlalchemy as sa
 
 from billing_dash.auth import create_org, create_token, revoke_token
 from billing_dash.models import agents, usage_events
+from billing_dash.services.billing import MAX_TOP
+
+from ..factories import event
 
 REPORT = "/api/v1/analytics/billing"
 USAGE = "/api/v1/usage"
-
-
-def event(i: int, **overrides) -> dict:
-    e = {
-        "event_id": f"ev-{i}",
-        "timestamp": "2026-01-15T10:00:00Z",
-        "agent_id": "bot",
-        "agent_name": "Bot",
-        "conversation_id": f"c-{i % 3}",
-        "conversation_title": "Chat",
-        "model": "gpt-4o-mini",
-        "prompt_tokens": 100 + i,
-        "completion_tokens": 50,
-        "cost": "0.0100000001",
-    }
-    e.update(overrides)
-    return e
 
 
 def stored(engine, org_id: int) -> int:
@@ -85,7 +71,7 @@ def test_read_only_token_cannot_ingest(client, engine, org):
         ({"tz": "Mars/Olympus_Mons"}, "invalid_timezone"),
         ({"tz": "\x00"}, "invalid_timezone"),
         ({"limit": "0"}, "invalid_limit"),
-        ({"limit": "101"}, "invalid_limit"),
+        ({"limit": str(MAX_TOP + 1)}, "invalid_limit"),
         ({"limit": "ten"}, "invalid_limit"),
         ({"limit": "-1"}, "invalid_limit"),
     ],

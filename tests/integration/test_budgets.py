@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from billing_dash.models import agents
 
-from .test_api import event
+from ..factories import event
 
 REPORT = "/api/v1/analytics/billing"
 BUDGETS = {"capped": 1000, "idle": 500}

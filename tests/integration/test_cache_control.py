@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from .test_isolation import _callback_body, _load_values
-from .test_security_headers import login
+from billing_dash.pages import DASHBOARD_PATH
+
+from ..factories import callback_body, code_urls, load_values, login
 
 REPORT = "/api/v1/analytics/billing"
 
@@ -15,15 +14,15 @@ REPORT = "/api/v1/analytics/billing"
 def _dash_callback(client):
     dependencies = client.get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
-    return client.post("/_dash-update-component", json=_callback_body(load, _load_values({"period": "month"})))
+    return client.post("/_dash-update-component", json=callback_body(load, load_values({"period": "month"})))
 
 
 @pytest.mark.parametrize(
     "name, logged_in, fetch",
     [
         ("login page", False, lambda c: c.get("/login")),
-        ("dashboard page", True, lambda c: c.get("/dashboard/billing?period=year")),
-        ("redirect to login", False, lambda c: c.get("/dashboard/billing")),
+        ("dashboard page", True, lambda c: c.get(f"{DASHBOARD_PATH}?period=year")),
+        ("redirect to login", False, lambda c: c.get(DASHBOARD_PATH)),
         ("dash layout", True, lambda c: c.get("/_dash-layout")),
         ("dash dependencies", True, lambda c: c.get("/_dash-dependencies")),
         ("dash callback", True, _dash_callback),
@@ -39,12 +38,6 @@ def test_pages_and_data_are_never_cached(client, user_email, name, logged_in, fe
     response = fetch(client)
     assert response.status_code < 500, response.get_data(as_text=True)
     assert response.headers.get("Cache-Control") == "no-store", (name, response.status_code)
-
-
-def code_urls(client) -> list[str]:
-    """The scripts and styles the dashboard page loads, as its HTML names them."""
-    html = client.get("/dashboard/billing").get_data(as_text=True)
-    return re.findall(r'(?:src|href)="(/(?:assets|_dash-component-suites)/[^"]+)"', html)
 
 
 def test_fingerprinted_code_is_cached_for_good(client, user_email):

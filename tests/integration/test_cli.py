@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from billing_dash.cli import main
 from billing_dash.config import Settings
 from billing_dash.models import (
     agents,
@@ -27,7 +25,7 @@ from billing_dash.models import (
 )
 from billing_dash.web.app import create_app
 
-from .test_web import login
+from ..factories import count, failed_cleanly, jsonl, login, nothing_stored, ok, run, write_jsonl
 
 TS = "2025-03-10T12:00:00+00:00"
 FIELDS = [
@@ -47,22 +45,6 @@ FIELDS = [
 # ---------------------------------------------------------------- helpers
 
 
-def run(database_url: str, *args: str, input: str | None = None):
-    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": database_url}, input=input)
-
-
-def ok(result) -> None:
-    assert result.exit_code == 0, (result.output, result.exception)
-    assert result.exception is None
-
-
-def failed_cleanly(result) -> None:
-    """Exit code 1, a SystemExit (not an uncaught exception), and no traceback."""
-    assert result.exit_code == 1, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-
-
 def event(n: int | str, **overrides) -> dict:
     e = {
         "event_id": f"ev-{n}",
@@ -80,16 +62,6 @@ def event(n: int | str, **overrides) -> dict:
     return {k: v for k, v in e.items() if v is not None}
 
 
-def jsonl(events: list) -> str:
-    return "".join((e if isinstance(e, str) else json.dumps(e)) + "\n" for e in events)
-
-
-def write_jsonl(tmp_path, events: list, name: str = "usage.jsonl"):
-    path = tmp_path / name
-    path.write_text(jsonl(events), encoding="utf-8")
-    return path
-
-
 def write_csv(tmp_path, events: list[dict], name: str = "usage.csv"):
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
@@ -99,13 +71,6 @@ def write_csv(tmp_path, events: list[dict], name: str = "usage.csv"):
     path = tmp_path / name
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-def count(engine, table, org_id: int) -> int:
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count()).select_from(table).where(table.c.organization_id == org_id)
-        ).scalar_one()
 
 
 def stored_event(engine, org_id: int, event_id: str):
@@ -132,12 +97,6 @@ def token_row(engine, org_id: int, name: str):
         return conn.execute(
             sa.select(api_tokens).where(api_tokens.c.organization_id == org_id, api_tokens.c.name == name)
         ).one()
-
-
-def nothing_stored(engine, org_id: int) -> None:
-    assert count(engine, usage_events, org_id) == 0
-    assert count(engine, agents, org_id) == 0
-    assert count(engine, conversations, org_id) == 0
 
 
 # ---------------------------------------------------------------- import

@@ -8,9 +8,7 @@ import json
 import brotli
 import pytest
 
-from .test_cache_control import code_urls
-from .test_isolation import _callback_body, _load_values
-from .test_security_headers import login
+from ..factories import callback_body, code_urls, load_values, login
 
 DECODE = {"gzip": gzip.decompress, "br": brotli.decompress}
 
@@ -33,7 +31,7 @@ def test_json_data_is_compressed(client, user_email, auth_headers, encoding):
     assert login(client, user_email).status_code == 302
     dependencies = client.get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
-    body = _callback_body(load, _load_values({"period": "year"}))
+    body = callback_body(load, load_values({"period": "year"}))
     for request in (
         lambda headers: client.post("/_dash-update-component", json=body, headers=headers),
         lambda headers: client.get(

@@ -21,8 +21,7 @@ from billing_dash.models import agents
 from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
 
-from .test_api import event
-from .test_money_limits import big_usage, post_all, text_of
+from ..factories import big_usage, event, post_all, text_of
 
 
 def through_browser(data):

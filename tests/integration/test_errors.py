@@ -9,10 +9,10 @@ import pytest
 from dash import Input, Output
 
 from billing_dash.config import Settings
+from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.web.app import create_app
 
-from ..conftest import TEST_PASSWORD
-from .test_web import login
+from ..factories import TEST_PASSWORD, login
 
 UPDATE = "/_dash-update-component"
 VALUES = {"billing-period.value": "month"}
@@ -47,10 +47,10 @@ def report_body(app):
 
 
 def test_a_newline_in_next_after_login_is_not_a_500(client, user_email):
-    for target in ("/dashboard/billing%0aSet-Cookie:%20x=1", "/dashboard/billing%0d%0a", "/x%00"):
+    for target in (f"{DASHBOARD_PATH}%0aSet-Cookie:%20x=1", f"{DASHBOARD_PATH}%0d%0a", "/x%00"):
         response = login(client, user_email, TEST_PASSWORD, next_url=target)
         assert response.status_code == 302, target
-        assert response.headers["Location"] == "/dashboard/billing"
+        assert response.headers["Location"] == DASHBOARD_PATH
         assert "x=1" not in response.headers.get("Set-Cookie", "")
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -34,6 +34,8 @@ from billing_dash.models import (
 from billing_dash.periods import resolve_period
 from billing_dash.services.billing import billing_report
 
+from ..factories import cli_command
+
 ROOT = Path(__file__).resolve().parents[2]
 END = "2025-06-01T00:00:00Z"  # fixed, so the generated files are the same on every run
 KILL_EVENTS = max(150_000, 6 * BATCH_SIZE)  # an import that runs for several seconds
@@ -54,13 +56,6 @@ LAUNCHER = (
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def cli_command() -> list[str]:
-    script = Path(sys.executable).with_name("billing-dash")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "from billing_dash.cli import main; main(prog_name='billing-dash')"]
 
 
 def cli_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -215,10 +210,8 @@ def processes():
         for proc in started:
             if proc.poll() is None:
                 proc.kill()
-            try:
+            with suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                pass
 
 
 def finished(proc: subprocess.Popen, out: Path, err: Path, timeout: float) -> tuple[int, str, str]:
@@ -367,7 +360,7 @@ def assert_counted_once(engine, org, results, per_source: list[tuple[set, set, s
     conversation_ids = set().union(*(c for _, _, c in per_source))
     assert len(distinct) == expected
     reported = [inserted_skipped(stdout) for _, stdout, _ in results]
-    for (inserted, skipped), (ids, _, _) in zip(reported, per_source):
+    for (inserted, skipped), (ids, _, _) in zip(reported, per_source, strict=True):
         assert inserted + skipped == len(ids)
 
     got = counts(engine, org.id)
@@ -393,7 +386,7 @@ def test_two_imports_at_once_count_each_event_once(database_url, engine, org, co
     files = concurrent_files[layout]
     with processes() as started:
         runs = start_together(database_url, org, [str(f) for f in files], tmp_path, started)
-        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs)]
+        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs, strict=True)]
     expected = CONCURRENT_EVENTS if layout == "same-file" else CONCURRENT_EVENTS * 3 // 2
     assert_counted_once(engine, org, results, [file_contents(f) for f in files], expected)
 
@@ -444,7 +437,7 @@ def test_two_imports_of_the_same_events_in_other_orders_count_each_once(
             runs = start_together(database_url, org, ["-", "-"], tmp_path, started, stdin=subprocess.PIPE)
             feeders = [
                 threading.Thread(target=feed, args=(proc, *halves), daemon=True)
-                for proc, halves in zip(started, [(odd, even), (even, odd)])
+                for proc, halves in zip(started, [(odd, even), (even, odd)], strict=True)
             ]
             for t in feeders:
                 t.start()
@@ -456,6 +449,6 @@ def test_two_imports_of_the_same_events_in_other_orders_count_each_once(
                 time.sleep(0.2)
         finally:
             released.set()
-        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs)]
+        results = [finished(proc, out, err, timeout=120) for proc, (out, err) in zip(started, runs, strict=True)]
     ids = file_contents(concurrent_files["same-file"][0])
     assert_counted_once(engine, org, results, [ids, ids], CONCURRENT_EVENTS)

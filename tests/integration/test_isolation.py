@@ -18,20 +18,14 @@ import sqlalchemy as sa
 
 from billing_dash.auth import Organization, create_org, create_token, create_user
 from billing_dash.models import agents, conversations, usage_events
-from billing_dash.services.export import SECTIONS, rows_csv
+from billing_dash.pages import DASHBOARD_PATH
+from billing_dash.services.billing import MAX_TOP
+from billing_dash.services.export import SECTION_KEYS, SECTIONS, rows_csv
 
-from ..conftest import TEST_PASSWORD
-from .test_api import event
-from .test_web import login
+from ..factories import TEST_PASSWORD, callback_body, event, load_values, login
 
 REPORT = "/api/v1/analytics/billing"
 USAGE = "/api/v1/usage"
-SECTION_KEYS = {
-    "daily": "usageByDay",
-    "agents": "usageByAgent",
-    "models": "usageByModel",
-    "conversations": "topConversations",
-}
 # Usage "now" (seen by today/week/month/year) and on a fixed day two years back (seen by custom).
 NOW = datetime.now(UTC).replace(microsecond=0)
 PAST = datetime(NOW.year - 2, 6, 15, 12, tzinfo=UTC)
@@ -44,9 +38,9 @@ PERIOD_PARAMS = [
     pytest.param({"period": "today"}, id="today"),
     pytest.param({"period": "week"}, id="week"),
     pytest.param({}, id="default-month"),
-    pytest.param({"period": "year", "limit": "100"}, id="year-limit100"),
+    pytest.param({"period": "year", "limit": str(MAX_TOP)}, id="year-limit-max"),
     pytest.param(CUSTOM, id="custom"),
-    pytest.param({**CUSTOM, "tz": "Pacific/Kiritimati", "limit": "100"}, id="custom-tz-limit100"),
+    pytest.param({**CUSTOM, "tz": "Pacific/Kiritimati", "limit": str(MAX_TOP)}, id="custom-tz-limit-max"),
     pytest.param({"period": "month", "tz": "UTC", "limit": "1"}, id="month-utc-limit1"),
 ]
 
@@ -176,7 +170,7 @@ def test_report_shows_only_the_token_organization(client, tenants, viewer, param
 @pytest.mark.parametrize("section", SECTIONS)
 def test_csv_shows_only_the_token_organization(client, tenants, viewer, section):
     me, other = _pair(tenants, viewer)
-    params = {**CUSTOM, "limit": "100", "org_id": other.org.id, "organization": other.org.name}
+    params = {**CUSTOM, "limit": str(MAX_TOP), "org_id": other.org.id, "organization": other.org.name}
     report = client.get(REPORT, query_string=params, headers=me.headers).get_json()
     response = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
     assert response.status_code == 200
@@ -276,40 +270,10 @@ def test_a_bearer_token_wins_over_the_session_and_is_never_mixed_with_it(engine,
 def test_a_token_alone_opens_no_dashboard(client, tenants):
     for path in ("/_dash-layout", "/_dash-dependencies"):
         assert client.get(path, headers=tenants["A"].headers).status_code == 401
-    assert client.get("/dashboard/billing", headers=tenants["A"].headers).status_code == 302
+    assert client.get(DASHBOARD_PATH, headers=tenants["A"].headers).status_code == 302
 
 
 # --- the dashboard through real HTTP ---------------------------------------------------------------
-
-
-def _outputs(dependency: dict) -> list[dict] | dict:
-    """Dash's output key as the request's `outputs`: '..a.x...b.y..' (several) -> [{id, property}, ...],
-    'a.x' (one) -> {id, property}."""
-    names = dependency["output"].strip(".").split("...")
-    outputs = [dict(zip(("id", "property"), name.rsplit(".", 1))) for name in names]
-    return outputs if dependency["output"].startswith("..") else outputs[0]
-
-
-def _callback_body(dependency: dict, values: list, extra_inputs: list | None = None, state: list | None = None) -> dict:
-    inputs = [{**i, "value": v} for i, v in zip(dependency["inputs"], values)] + (extra_inputs or [])
-    return {
-        "output": dependency["output"],
-        "outputs": _outputs(dependency),
-        "inputs": inputs,
-        "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
-        "state": state if state is not None else [{**s, "value": None} for s in dependency["state"]],
-    }
-
-
-def _load_values(params: dict) -> list:
-    """The load_report inputs (period, start_date, end_date, retry clicks) the page would send."""
-    custom = params.get("period") == "custom"
-    return [
-        params.get("period", "month"),
-        params["startDate"] if custom else None,
-        params["endDate"] + "T00:00:00" if custom else None,
-        None,
-    ]
 
 
 def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
@@ -337,7 +301,7 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
         bodies.append(response.data)
         return response
 
-    assert get("/dashboard/billing", query_string={"period": "custom", "org_id": other.org.id}).status_code == 200
+    assert get(DASHBOARD_PATH, query_string={"period": "custom", "org_id": other.org.id}).status_code == 200
     assert get("/_dash-layout").status_code == 200
     dependencies = get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
@@ -346,32 +310,32 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
 
     # The page itself, as the browser asks for it, also with the other organization named in the URL.
     for search in ("?period=custom", f"?period=custom&org_id={other.org.id}&organization={other.org.name}"):
-        assert post(_callback_body(pages, ["/dashboard/billing", search])).status_code == 200
+        assert post(callback_body(pages, [DASHBOARD_PATH, search])).status_code == 200
 
     for params in [{"period": p} for p in ("today", "week", "month", "year")] + [CUSTOM]:
-        response = post(_callback_body(load, _load_values(params)))
+        response = post(callback_body(load, load_values(params)))
         assert response.status_code == 200, response.data
         api = client.get(REPORT, query_string=params, headers=me.headers).get_json()
         assert_dashboard_shows(client, response.get_json()["response"], api, params, me)
         assert_only_own(api, me, params)
 
     # Smuggling the other organization in: as extra inputs or state, in the values, in the URL.
-    custom = _load_values(CUSTOM)
+    custom = load_values(CUSTOM)
     smuggled = [
         {"id": "organization", "property": "value", "value": other.org.id},
         {"id": {"type": "org", "name": other.org.name}, "property": "data", "value": other.org.name},
     ]
     for body in (
-        _callback_body(load, custom, extra_inputs=smuggled),
-        _callback_body(load, custom, state=smuggled),
-        _callback_body(load, [other.org.name, other.org.id, other.email, other.org.id]),
-        _callback_body(load, [{"org_id": other.org.id}, *custom[1:]]),
+        callback_body(load, custom, extra_inputs=smuggled),
+        callback_body(load, custom, state=smuggled),
+        callback_body(load, [other.org.name, other.org.id, other.email, other.org.id]),
+        callback_body(load, [{"org_id": other.org.id}, *custom[1:]]),
     ):
         response = post(body)
         # Refused (Dash checks the inputs against the callback) or an answer without a report.
         assert response.status_code != 200 or "billing-downloads" not in response.get_json()["response"], response.data
     response = post(
-        _callback_body(load, custom),
+        callback_body(load, custom),
         query_string={"org_id": other.org.id},
         headers={"X-Organization-Id": str(other.org.id)},
     )

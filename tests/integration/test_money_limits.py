@@ -17,44 +17,30 @@ import sqlalchemy as sa
 
 from billing_dash.models import model_prices
 
-from .test_cli import failed_cleanly, nothing_stored, ok, run, write_jsonl
+from ..factories import (
+    MILLION,
+    TINY,
+    at,
+    big_usage,
+    ev,
+    failed_cleanly,
+    nothing_stored,
+    ok,
+    post,
+    post_all,
+    run,
+    text_of,
+    write_jsonl,
+)
 
 REPORT = "/api/v1/analytics/billing"
-USAGE = "/api/v1/usage"
-MILLION = Decimal(1_000_000)
-TINY = Decimal("0.000001")
 # SQLite stores money as 64-bit integers of 1e-10 dollars: no stored total can pass this.
 SQLITE_TOTAL = Decimal(2**63 - 1).scaleb(-10)
 ORG_ZONE = ZoneInfo("Europe/Berlin")  # the conftest organizations' zone
 
 
-def ev(n: int, ts: str, conversation: str, cost: Decimal | None = None, **fields) -> dict:
-    e = {
-        "event_id": f"ev-{n}",
-        "timestamp": ts,
-        "agent_id": "bot",
-        "conversation_id": conversation,
-        "model": "gpt-4o-mini",
-        "prompt_tokens": 10,
-        "completion_tokens": 5,
-    }
-    if cost is not None:
-        e["cost"] = str(cost)
-    return e | fields
-
-
-def at(day: str, n: int, hour: int = 10) -> str:
-    """A distinct instant within an hour of `day` (UTC) for the n-th event."""
-    return f"{day}T{hour:02d}:{n // 60 % 60:02d}:{n % 60:02d}.{n // 3600:06d}Z"
-
-
 def local_day(e: dict, zone: ZoneInfo = ORG_ZONE) -> str:
     return datetime.fromisoformat(e["timestamp"]).astimezone(zone).date().isoformat()
-
-
-def text_of(amount: Decimal) -> str:
-    """How money should read once rounded: 6 decimals at most, no exponent, no trailing zeros."""
-    return format(amount.quantize(TINY).normalize(), "f")
 
 
 class StoredTotals:
@@ -78,16 +64,6 @@ class StoredTotals:
         for e in events:
             self.days[local_day(e)] += Decimal(e["cost"])
             self.conversations[e["conversation_id"]] += Decimal(e["cost"])
-
-
-def post(client, headers, events: list[dict]):
-    return client.post(USAGE, data=json.dumps({"events": events}), content_type="application/json", headers=headers)
-
-
-def post_all(client, headers, events: list[dict], chunk: int = 5000) -> None:
-    for i in range(0, len(events), chunk):
-        response = post(client, headers, events[i : i + chunk])
-        assert response.status_code == 200, response.data[:500]
 
 
 def report(client, headers, **params):
@@ -270,22 +246,6 @@ def test_import_names_the_line_that_passes_a_stored_total(database_url, engine, 
         failed_cleanly(result)
         assert f"line {bad + 1}: cost" in result.stderr
         nothing_stored(engine, org.id)
-
-
-def big_usage(pairs: int) -> list[dict]:
-    """Days of $900,000,000 (within SQLite's bound per stored total) whose sums pass 64 bits.
-
-    Each pair of days of the organization's zone falls on one UTC day (00:30 and 23:30 UTC),
-    so a report in UTC sums two of them per day, and the period sums them all."""
-    events, n = [], 0
-    for k in range(pairs):
-        day = f"2026-01-{1 + 2 * k:02d}"
-        for hour in (0, 23):
-            for i in range(900):
-                events.append(ev(n, at(day, i, hour), f"c-{k}-{hour}-{i % 3}", MILLION))
-                n += 1
-    events.append(ev(n, at("2026-01-01", 900, 0), "c-0-0-0", TINY))
-    return events
 
 
 @pytest.mark.parametrize("pairs", [5, 12])

@@ -36,7 +36,7 @@ from billing_dash.config import Settings
 from billing_dash.models import usage_events
 from billing_dash.openapi import openapi_document
 
-from .test_api import event
+from ..factories import event
 
 DOCUMENT = openapi_document(Settings())
 OPERATIONS = [(method.upper(), path) for path, item in DOCUMENT["paths"].items() for method in item]

@@ -19,9 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests import ROOT
-
-from ..conftest import _unavailable
+from tests import ROOT, unavailable
 
 pytestmark = pytest.mark.wheel
 TIMEOUT = 120
@@ -50,7 +48,7 @@ def test_cli_does_not_load_the_web_stack():
 def wheel(tmp_path_factory) -> Path:
     """The wheel built offline from a copy of the checkout (setuptools writes build/ next to the source)."""
     if not (importlib.util.find_spec("wheel") or importlib.util.find_spec("setuptools.command.bdist_wheel")):
-        _unavailable(
+        unavailable(
             "setuptools in this venv cannot build wheels (needs setuptools>=70.1 or the wheel package; "
             "`make venv-test` installs it)"
         )

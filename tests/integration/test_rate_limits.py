@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -22,10 +21,9 @@ import requests
 from billing_dash.auth import create_user
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
-from tests import ROOT
+from tests import IN_CI, ROOT
 
-from ..conftest import IN_CI, TEST_PASSWORD
-from .test_web import csrf
+from ..factories import TEST_PASSWORD, csrf, csrf_from
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -134,31 +132,30 @@ def running_server(kind: str, database_url: str, redis_url: str):
             f"127.0.0.1:{port}",
             "app:server",
         ]
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"{kind} exited: {log.read().decode()[-3000:]}")
-            try:
-                if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or workers still starting
-                pass
-            assert time.monotonic() < deadline, f"{kind} did not come up"
-            time.sleep(0.2)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"{kind} exited: {log.read().decode()[-3000:]}")
+                try:
+                    if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:  # not listening yet, or workers still starting
+                    pass
+                assert time.monotonic() < deadline, f"{kind} did not come up"
+                time.sleep(0.2)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def simultaneous_attempts(base: str, email: str, passwords: list[str], ip: str) -> list[int]:
@@ -166,7 +163,7 @@ def simultaneous_attempts(base: str, email: str, passwords: list[str], ip: str) 
     session = requests.Session()
     session.headers["X-Forwarded-For"] = ip
     page = session.get(base + "/login", timeout=10).text
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    token = csrf_from(page)
     start = threading.Barrier(len(passwords))
 
     def post(password: str) -> int:

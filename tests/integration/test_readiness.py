@@ -12,6 +12,7 @@ from billing_dash.auth import create_org, create_token
 from billing_dash.cli import main
 from billing_dash.config import Settings
 from billing_dash.db import MIGRATIONS, alembic_config, make_engine, upgrade
+from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.web.app import create_app
 
 REPORT = "/api/v1/analytics/billing"
@@ -72,7 +73,7 @@ def test_empty_database_is_not_ready_anywhere_until_migrated(empty_database_url,
     not_migrated(client.get("/_dash-layout"))
     not_migrated_page(client.get("/login"))
     not_migrated_page(client.post("/login", data={"email": "a@example.com", "password": "p"}))
-    not_migrated_page(client.get("/dashboard/billing"))
+    not_migrated_page(client.get(DASHBOARD_PATH))
     cli_fails_with_upgrade_hint(empty_database_url)
 
     # Migrating while the app runs makes it ready, without a restart.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -10,6 +11,8 @@ import pytest
 
 from billing_dash.ingest import ingest
 from billing_dash.periods import resolve_period
+from billing_dash.services.billing import MAX_TOP
+from billing_dash.services.export import SECTION_KEYS
 
 from .reference import Scenario
 
@@ -42,10 +45,14 @@ def _project(api: dict, expected: dict) -> dict:
     return out
 
 
-def _get(client, headers, **params) -> dict:
+def _response(client, headers, **params):
     response = client.get("/api/v1/analytics/billing", query_string=params, headers=headers)
     assert response.status_code == 200, response.get_json()
-    return response.get_json()
+    return response
+
+
+def _get(client, headers, **params) -> dict:
+    return _response(client, headers, **params).get_json()
 
 
 @pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kolkata", "America/Los_Angeles", "Pacific/Chatham", "UTC"])
@@ -81,7 +88,7 @@ def test_named_periods_match_reference_in_org_zone(client, auth_headers, scenari
 
 
 def test_days_agents_and_models_sum_to_summary(client, auth_headers, scenario):
-    api = _get(client, auth_headers, period="year", limit=100)
+    api = _get(client, auth_headers, period="year", limit=MAX_TOP)
     s = api["summary"]
     assert s["totalMessages"] > 0
     for section in ("usageByDay", "usageByAgent", "usageByModel"):
@@ -101,13 +108,9 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
     import csv
     import io
 
-    api = _get(client, auth_headers, period="month")
-    for section, key in [
-        ("daily", "usageByDay"),
-        ("agents", "usageByAgent"),
-        ("models", "usageByModel"),
-        ("conversations", "topConversations"),
-    ]:
+    # The JSON's exact text (a float of 0.000071 would print as 7.1e-05, the CSV says 0.000071).
+    api = json.loads(_response(client, auth_headers, period="month").get_data(), parse_float=Decimal)
+    for section, key in SECTION_KEYS.items():
         response = client.get(
             "/api/v1/analytics/billing.csv", headers=auth_headers, query_string={"period": "month", "section": section}
         )
@@ -116,7 +119,7 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
         assert f"billing-{section}-month-" in response.headers["Content-Disposition"]
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
         assert len(rows) == len(api[key])
-        for row, json_row in zip(rows, api[key]):
+        for row, json_row in zip(rows, api[key], strict=True):
             for field, value in row.items():
                 if field in json_row:
                     expected = json_row[field]

@@ -14,8 +14,7 @@ from billing_dash import config
 from billing_dash.config import Settings
 from billing_dash.web.app import create_app
 
-from ..conftest import TEST_PASSWORD
-from .test_web import login
+from ..factories import TEST_PASSWORD, login
 
 # The constant every earlier install signed its development sessions with.
 OLD_PUBLIC_KEY = "dev-only-insecure-secret-key"

@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from ..conftest import TEST_PASSWORD
+from billing_dash.pages import DASHBOARD_PATH
+
+from ..factories import login
 
 HTTP, HTTPS = "http://localhost", "https://localhost"
 FIXED_DIRECTIVES = {
@@ -25,8 +27,8 @@ FIXED_DIRECTIVES = {
 # (path, logged in, expected status): pages, redirects, API errors and Dash's own endpoints.
 RESPONSES = [
     ("/login", False, 200),
-    ("/dashboard/billing", False, 302),
-    ("/dashboard/billing", True, 200),
+    (DASHBOARD_PATH, False, 302),
+    (DASHBOARD_PATH, True, 200),
     ("/api/v1/analytics/billing", False, 401),
     ("/api/v1/analytics/billing", True, 200),
     ("/api/v1/no-such-endpoint", False, 404),
@@ -35,14 +37,6 @@ RESPONSES = [
     ("/_dash-layout", True, 200),
     ("/assets/login.css", False, 200),
 ]
-
-
-def login(client, email: str, base_url: str = HTTP):
-    page = client.get("/login", base_url=base_url).get_data(as_text=True)
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    return client.post(
-        "/login", base_url=base_url, data={"email": email, "password": TEST_PASSWORD, "csrf_token": token}
-    )
 
 
 def directives(policy: str) -> dict[str, str]:
@@ -69,7 +63,7 @@ def test_every_response_carries_the_security_headers(client, user_email, path, l
 
 def test_script_src_allows_exactly_the_inline_scripts_of_the_dash_page(client, user_email):
     login(client, user_email)
-    response = client.get("/dashboard/billing")
+    response = client.get(DASHBOARD_PATH)
     # Without comments: Dash's index keeps an IE-only <script> inside <!--[if IE]> that never runs.
     page = re.sub(r"<!--.*?-->", "", response.get_data(as_text=True), flags=re.S)
     # Executable inline scripts only: Dash's JSON config block is data, which CSP does not govern.
@@ -87,7 +81,7 @@ def test_script_src_allows_exactly_the_inline_scripts_of_the_dash_page(client, u
 
 
 def test_session_cookie_is_secure_over_https(client, user_email):
-    response = login(client, user_email, HTTPS)
+    response = login(client, user_email, base_url=HTTPS)
     assert response.status_code == 302
     cookie = session_cookie(response)
     assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -95,7 +89,7 @@ def test_session_cookie_is_secure_over_https(client, user_email):
 
 
 def test_session_cookie_is_not_secure_over_plain_http(client, user_email):
-    response = login(client, user_email, HTTP)
+    response = login(client, user_email, base_url=HTTP)
     assert response.status_code == 302
     cookie = session_cookie(response)
     assert "Secure" not in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -116,7 +110,7 @@ def test_forwarded_headers_count_only_behind_a_trusted_proxy(database_url):
         app = create_app(Settings.from_env({}, database_url=database_url, secret_key="s", trust_proxy=hops))
         seen = {}
 
-        def capture():
+        def capture(seen=seen):  # this iteration's dict
             from flask import request
 
             seen.update(secure=request.is_secure, ip=request.remote_addr)

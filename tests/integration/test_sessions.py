@@ -9,8 +9,7 @@ from billing_dash.cli import main
 from billing_dash.db import make_engine, upgrade
 from billing_dash.models import users
 
-from ..conftest import TEST_PASSWORD
-from .test_web import login, logout
+from ..factories import TEST_PASSWORD, login, logout
 
 READS = ("/_dash-layout", "/api/v1/analytics/billing")
 

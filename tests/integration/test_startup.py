@@ -15,8 +15,7 @@ from billing_dash.config import Settings
 from billing_dash.web.app import create_app
 from tests import ROOT
 
-from .test_api import event
-from .test_import_faults import cli_command
+from ..factories import cli_command, event
 
 TIMEOUT = 120
 

@@ -7,21 +7,12 @@ import re
 import pytest
 
 from billing_dash.config import Settings
+from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.web.app import create_app
 
-from ..conftest import TEST_PASSWORD
+from ..factories import TEST_PASSWORD, csrf_from, login, logout
 
 DASH_ENDPOINTS = [("get", "/_dash-layout"), ("get", "/_dash-dependencies"), ("post", "/_dash-update-component")]
-
-
-def csrf(client) -> str:
-    page = client.get("/login").get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
-def login(client, email: str, password: str, next_url: str | None = None):
-    url = "/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"email": email, "password": password, "csrf_token": csrf(client)})
 
 
 @pytest.mark.parametrize("method, path", DASH_ENDPOINTS)
@@ -32,18 +23,18 @@ def test_dash_endpoints_refuse_anonymous_callers(client, method, path):
 
 
 def test_pages_send_anonymous_visitors_to_login(client):
-    response = client.get("/dashboard/billing?period=week")
+    response = client.get(f"{DASHBOARD_PATH}?period=week")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/login?next=/dashboard/billing?period=week"
+    assert response.headers["Location"] == f"/login?next={DASHBOARD_PATH}?period=week"
 
 
 def test_login_with_right_password_opens_the_dashboard(client, user_email):
-    response = login(client, user_email, TEST_PASSWORD, next_url="/dashboard/billing?period=year")
+    response = login(client, user_email, TEST_PASSWORD, next_url=f"{DASHBOARD_PATH}?period=year")
     assert response.status_code == 302
-    assert response.headers["Location"] == "/dashboard/billing?period=year"
+    assert response.headers["Location"] == f"{DASHBOARD_PATH}?period=year"
     assert client.get("/_dash-layout").status_code == 200
-    assert client.get("/dashboard/billing").status_code == 200
-    assert client.get("/").headers["Location"] == "/dashboard/billing"
+    assert client.get(DASHBOARD_PATH).status_code == 200
+    assert client.get("/").headers["Location"] == DASHBOARD_PATH
     # The session works for the JSON API too, for the user's own organization.
     assert client.get("/api/v1/analytics/billing").status_code == 200
 
@@ -62,34 +53,13 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, user_email
 )
 def test_login_never_redirects_off_site(client, user_email, target):
     response = login(client, user_email, TEST_PASSWORD, next_url=target)
-    assert response.headers["Location"] == "/dashboard/billing"
+    assert response.headers["Location"] == DASHBOARD_PATH
 
 
 def test_login_form_needs_its_csrf_token(client, user_email):
     response = client.post("/login", data={"email": user_email, "password": TEST_PASSWORD})
     assert response.status_code == 401
     assert client.get("/_dash-layout").status_code == 401
-
-
-def _components(node):
-    if isinstance(node, dict):
-        if "props" in node:
-            yield node
-        for value in node.values():
-            yield from _components(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _components(value)
-
-
-def logout_token(client) -> str:
-    """The CSRF token of the navbar's log-out form, as the dashboard layout carries it."""
-    form = next(c for c in _components(client.get("/_dash-layout").get_json()) if c["props"].get("action") == "/logout")
-    return next(c["props"]["value"] for c in _components(form["props"]) if c["props"].get("name") == "csrf_token")
-
-
-def logout(client):
-    return client.post("/logout", data={"csrf_token": logout_token(client)})
 
 
 def test_logout_ends_the_session(client, user_email):
@@ -109,7 +79,7 @@ def test_logout_needs_a_post_with_the_csrf_token(client, user_email):
         assert client.post("/logout", data=data).status_code == 400
         assert client.get("/_dash-layout").status_code == 200
     if page.status_code == 200:  # a page with a button that does log out
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        token = csrf_from(page.get_data(as_text=True))
         assert client.post("/logout", data={"csrf_token": token}).status_code == 302
         assert client.get("/_dash-layout").status_code == 401
 
@@ -146,7 +116,7 @@ def test_every_app_in_a_process_gets_its_own_complete_callbacks(database_url, us
         "/login/x",
         "/assetsx/billing.css",
         "/assets/billing.js",
-        "/assets/../dashboard/billing",
+        f"/assets/..{DASHBOARD_PATH}",
     ],
 )
 def test_only_exact_public_routes_are_public(client, path):

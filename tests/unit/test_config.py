@@ -71,6 +71,6 @@ def test_settings_have_their_declared_types():
 
 
 def test_overrides_are_validated_like_the_environment():
-    with pytest.raises(ConfigError, match="^MAX_INGEST_EVENTS: "):
+    with pytest.raises(ConfigError, match=r"^MAX_INGEST_EVENTS: "):
         Settings.from_env({}, max_ingest_events="many")
     assert Settings.from_env({}, trust_proxy=1).trust_proxy == 1

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
-import pandas as pd
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from billing_dash.periods import Period
-from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
 from billing_dash.services.export import HEADERS, SECTIONS, average, money, section_csv, section_rows
+
+from ..factories import make_report
 
 DANGEROUS = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)", "\t=1+1", "\r=1+1", "=cmd|' /C calc'!A0"]
 ORDINARY = ["Support Bot", "a=b", "x+1", "1-2", "mail@example.com", "", "'quoted", " =spaced"]
@@ -94,110 +92,6 @@ def test_average_of_a_ratio(total, count):
     assert Decimal(repr(average(exact))) == half_even(exact, 2)
 
 
-# --- a hand-built report -------------------------------------------------------------------------
-
-
-# Token parts and cache savings of each hand-built row.
-PARTS = {"cache_read_tokens": 6, "cache_write_tokens": 2, "reasoning_tokens": 1, "cache_savings": Decimal("0.0000015")}
-
-
-def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingReport:
-    period = Period("custom", date(2026, 3, 1), date(2026, 3, 2), "UTC")
-    daily = pd.DataFrame(
-        []
-        if empty
-        else [
-            {
-                "date": "2026-03-01",
-                "prompt_tokens": 10,
-                "completion_tokens": 5,
-                "total_tokens": 15,
-                "cost": Decimal("0.0000125"),
-                "message_count": 2,
-                "unpriced_count": 0,
-                **PARTS,
-            },
-            {
-                "date": "2026-03-02",
-                "prompt_tokens": 0,
-                "completion_tokens": 0,
-                "total_tokens": 0,
-                "cost": Decimal(0),
-                "message_count": 0,
-                "unpriced_count": 0,
-                **PARTS,
-            },
-        ],
-        columns=DAILY_COLUMNS,
-    )
-    agents = pd.DataFrame(
-        [
-            {
-                "agent_id": name,
-                "agent_name": name,
-                "total_tokens": 15,
-                "cost": Decimal("1234.5678915"),
-                "message_count": 2,
-                "conversation_count": 1,
-                **PARTS,
-            }
-            for name in agent_names
-        ],
-        columns=[
-            "agent_id",
-            "agent_name",
-            "total_tokens",
-            "cost",
-            "message_count",
-            "conversation_count",
-            *PARTS,
-            "monthly_token_budget",
-            "month_tokens",
-            "budget_used",
-        ],
-    )
-    model_frame = pd.DataFrame(
-        [
-            {"model": m, "total_tokens": 10, "cost": Decimal("0.5"), "message_count": 3, "unpriced_count": 1, **PARTS}
-            for m in models
-        ],
-        columns=["model", "total_tokens", "cost", "message_count", "unpriced_count", *PARTS],
-    )
-    conversations = pd.DataFrame(
-        [
-            {
-                "conversation_id": t,
-                "title": t,
-                "agent_id": t,
-                "total_tokens": 7,
-                "cost": Decimal("0.25"),
-                "message_count": 1,
-            }
-            for t in titles
-        ],
-        columns=["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"],
-    )
-    summary = Summary(
-        total_tokens=15,
-        prompt_tokens=10,
-        completion_tokens=5,
-        total_cost=Decimal("0.0000125"),
-        total_messages=2,
-        total_conversations=1,
-        unpriced_messages=0,
-    )
-    budgets = pd.DataFrame(columns=["agent_id", "agent_name", "monthly_token_budget", "month_tokens", "budget_used"])
-    return BillingReport(
-        period=period,
-        summary=summary,
-        daily=daily,
-        agents=agents,
-        models=model_frame,
-        conversations=conversations,
-        budgets=budgets,
-    )
-
-
 def parse_csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
@@ -207,9 +101,9 @@ def test_agent_cells_starting_with_formula_characters_are_quoted():
     report = make_report(agent_names=names)
     rows = parse_csv(section_csv(report, "agents"))
     assert rows[0] == HEADERS["agents"]
-    body = [dict(zip(rows[0], r)) for r in rows[1:]]
+    body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     assert len(body) == len(names)
-    for name, r in zip(names, body):
+    for name, r in zip(names, body, strict=True):
         for column in ("agentId", "agentName"):
             if name in DANGEROUS:
                 assert r[column].startswith("'"), (column, name)
@@ -220,9 +114,11 @@ def test_agent_cells_starting_with_formula_characters_are_quoted():
 
 def test_formula_neutralising_in_every_text_section():
     report = make_report(models=DANGEROUS + ORDINARY, titles=DANGEROUS + ORDINARY)
-    models = [dict(zip(HEADERS["models"], r)) for r in parse_csv(section_csv(report, "models"))[1:]]
-    convs = [dict(zip(HEADERS["conversations"], r)) for r in parse_csv(section_csv(report, "conversations"))[1:]]
-    for text, m, c in zip(DANGEROUS + ORDINARY, models, convs):
+    models = [dict(zip(HEADERS["models"], r, strict=True)) for r in parse_csv(section_csv(report, "models"))[1:]]
+    convs = [
+        dict(zip(HEADERS["conversations"], r, strict=True)) for r in parse_csv(section_csv(report, "conversations"))[1:]
+    ]
+    for text, m, c in zip(DANGEROUS + ORDINARY, models, convs, strict=True):
         expected = "'" + text if text in DANGEROUS else text
         assert m["model"] == expected
         assert c["conversationId"] == c["title"] == c["agentId"] == expected
@@ -236,12 +132,12 @@ def test_json_rows_keep_names_verbatim():
 
 def test_numbers_are_not_quoted_and_use_the_same_rounding_as_json():
     report = make_report(agent_names=["bot"])
-    row = dict(zip(HEADERS["agents"], parse_csv(section_csv(report, "agents"))[1]))
+    row = dict(zip(HEADERS["agents"], parse_csv(section_csv(report, "agents"))[1], strict=True))
     json_row = section_rows(report, "agents")[0]
     assert Decimal(row["cost"]) == half_even(Decimal("1234.5678915"), 6) == json_row["cost"]
     assert row["cost"] == str(json_row["cost"])
     assert row["totalTokens"] == "15" and row["messageCount"] == "2" and row["conversationCount"] == "1"
-    daily = [dict(zip(HEADERS["daily"], r)) for r in parse_csv(section_csv(report, "daily"))[1:]]
+    daily = [dict(zip(HEADERS["daily"], r, strict=True)) for r in parse_csv(section_csv(report, "daily"))[1:]]
     assert [d["date"] for d in daily] == ["2026-03-01", "2026-03-02"]
     assert Decimal(daily[0]["cost"]) == half_even(Decimal("0.0000125"), 6)
     assert int(daily[0]["totalTokens"]) == int(daily[0]["promptTokens"]) + int(daily[0]["completionTokens"])
@@ -268,9 +164,9 @@ def test_csv_rows_match_json_rows(section):
     json_rows = section_rows(report, section)
     assert csv_rows[0] == HEADERS[section]
     assert len(csv_rows) - 1 == len(json_rows)
-    for c, j in zip(csv_rows[1:], json_rows):
+    for c, j in zip(csv_rows[1:], json_rows, strict=True):
         assert list(j) == HEADERS[section]
-        for h, cell in zip(HEADERS[section], c):
+        for h, cell in zip(HEADERS[section], c, strict=True):
             value = j[h]
             if isinstance(value, str):
                 assert cell in (value, "'" + value)

@@ -48,7 +48,7 @@ def test_daily_figure_of_an_empty_frame_is_empty_not_an_error():
 def test_model_share_folds_the_tail_into_other_and_skips_zero_cost():
     models = [f"m{i}" for i in range(12)]
     costs = [float(12 - i) for i in range(12)]
-    df = pd.DataFrame({"model": models + ["unpriced"], "cost": costs + [0.0]})
+    df = pd.DataFrame({"model": [*models, "unpriced"], "cost": [*costs, 0.0]})
     pie = build_model_share_figure(df).data[0]
     assert len(pie.labels) == MAX_SLICES and pie.labels[-1] == "Other"
     assert list(pie.labels[:-1]) == models[: MAX_SLICES - 1]

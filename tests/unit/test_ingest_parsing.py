@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from billing_dash.ingest import (
     FIELDS,
     MAX_COST,
-    MAX_ID,
     MAX_TOKENS,
     FieldError,
     UsageEvent,
@@ -23,6 +22,7 @@ from billing_dash.ingest import (
     read_jsonl,
 )
 from billing_dash.ingest.parse import _Invalid
+from billing_dash.limits import MAX_ID, MAX_NAME, MAX_TITLE
 
 REQUIRED = ("event_id", "timestamp", "agent_id", "conversation_id", "model", "prompt_tokens", "completion_tokens")
 ID_FIELDS = ("event_id", "agent_id", "conversation_id", "model")
@@ -230,13 +230,13 @@ def test_bad_cost(cost):
     assert invalid_field(valid(cost=cost)) == "cost"
 
 
-@pytest.mark.parametrize("field", ID_FIELDS + ("agent_name", "conversation_title"))
+@pytest.mark.parametrize("field", (*ID_FIELDS, "agent_name", "conversation_title"))
 def test_nul_characters(field):
     assert invalid_field(valid(**{field: "ab\x00c"})) == field
 
 
 @pytest.mark.parametrize(
-    "field,limit", [(f, MAX_ID) for f in ID_FIELDS] + [("agent_name", 500), ("conversation_title", 1000)]
+    "field,limit", [(f, MAX_ID) for f in ID_FIELDS] + [("agent_name", MAX_NAME), ("conversation_title", MAX_TITLE)]
 )
 def test_too_long_text(field, limit):
     assert parse_event(valid(**{field: "y" * limit}))
@@ -276,7 +276,7 @@ def test_jsonl_accepts_str_lines():
 def test_jsonl_invalid_json_names_the_line(bad):
     out = list(read_jsonl([event_line(), b"\n", bad, event_line(event_id="z")]))
     assert [w for w, _ in out] == [1, 3, 4]
-    where, err = out[1]
+    _where, err = out[1]
     assert isinstance(err, FieldError)
     assert err.position == 3
     assert "JSON" in err.message
@@ -537,7 +537,7 @@ def test_read_jsonl_arbitrary_bytes(lines):
 @settings(max_examples=300)
 @given(st.lists(st.text(max_size=60).map(lambda s: (s + "\n").encode("utf-8", "surrogatepass")), max_size=6))
 def test_read_csv_arbitrary_rows(lines):
-    out = list(read_csv([(CSV_HEADER + "\n").encode()] + lines))
+    out = list(read_csv([(CSV_HEADER + "\n").encode(), *lines]))
     for where, obj in out:
         assert isinstance(where, int)
         if isinstance(obj, FieldError):

@@ -34,7 +34,23 @@ def test_make_clean_keeps_instance(tmp_path):
     (tmp_path / "instance").mkdir()
     (tmp_path / "instance" / "billing.db").write_bytes(b"the user's data")
     (tmp_path / ".venv" / "bin").mkdir(parents=True)
-    (tmp_path / ".pytest_cache").mkdir()
+    caches = [".pytest_cache", ".mypy_cache", ".ruff_cache"]
+    for cache in caches:
+        (tmp_path / cache).mkdir()
     make("clean", cwd=tmp_path)
     assert (tmp_path / "instance" / "billing.db").read_bytes() == b"the user's data"
-    assert not (tmp_path / ".venv").exists() and not (tmp_path / ".pytest_cache").exists()
+    assert not (tmp_path / ".venv").exists()
+    assert not any((tmp_path / cache).exists() for cache in caches)
+
+
+LINT = [".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy billing_dash"]
+
+
+def test_make_lint_runs_ruff_and_mypy():
+    assert [line for line in make("-n", "lint").splitlines() if line in LINT] == LINT
+
+
+def test_make_test_lints_before_the_tests():
+    steps = make("-n", "test").splitlines()
+    pytest_step = next(i for i, line in enumerate(steps) if " -m pytest" in line)
+    assert all(step in steps[:pytest_step] for step in LINT)

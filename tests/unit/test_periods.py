@@ -404,7 +404,7 @@ def test_period_error_is_a_value_error():
 
 # --- properties ----------------------------------------------------------------------------------
 
-SOME_ZONES = sorted(available_timezones())[::7] + ["UTC", "Europe/Berlin", "America/Santiago", "Asia/Kolkata"]
+SOME_ZONES = [*sorted(available_timezones())[::7], "UTC", "Europe/Berlin", "America/Santiago", "Asia/Kolkata"]
 NOW = utc(2026, 3, 1, 2)
 
 

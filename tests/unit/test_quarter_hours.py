@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
 from datetime import UTC, datetime, timedelta, timezone
 from importlib import resources
@@ -37,7 +38,7 @@ def _periods(key: str) -> list[tuple[int, int]]:
     starts = struct.unpack(f">{times}q", body[: times * 8])
     kinds = body[times * 8 : times * 9]
     offsets = [struct.unpack(">lBB", body[times * 9 + i * 6 : times * 9 + i * 6 + 6])[0] for i in range(types)]
-    return [(-(2**63), offsets[0]), *((start, offsets[kind]) for start, kind in zip(starts, kinds))]
+    return [(-(2**63), offsets[0]), *((start, offsets[kind]) for start, kind in zip(starts, kinds, strict=True))]
 
 
 def _last_odd_instant(key: str) -> datetime | None:
@@ -53,7 +54,7 @@ def _last_odd_instant(key: str) -> datetime | None:
         instant = datetime.fromtimestamp(start, UTC)
         assert instant.astimezone(ZoneInfo(key)).utcoffset() == timedelta(seconds=offset), (key, instant)
     last = None
-    for (_start, offset), (end, _next) in zip(periods, periods[1:]):
+    for (_start, offset), (end, _next) in itertools.pairwise(periods):
         if offset % QUARTER:
             last = datetime.fromtimestamp(end - 1, UTC)
     return last

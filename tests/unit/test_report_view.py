@@ -13,7 +13,7 @@ from billing_dash.components import format as fmt
 from billing_dash.components.report_view import csv_files, drawable, period_label, report_view
 from billing_dash.services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
 
-from .test_export import make_report
+from ..factories import make_report
 
 
 def through_browser(value):
