@@ -9,15 +9,14 @@ from decimal import Decimal
 
 import flask_login
 import pytest
-import sqlalchemy as sa
 from dash import no_update
 from dash._utils import to_json
 
+from billing_dash.alerts.budgets import set_agent_month_tokens
 from billing_dash.auth import Organization, User
 from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
 from billing_dash.ingest import ingest
-from billing_dash.models import agents
 from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
 
@@ -199,11 +198,7 @@ def test_agent_rows_show_budget_use(engine, org, as_user, usage, page):
                 )
             ],
         )
-        conn.execute(
-            sa.update(agents)
-            .where(agents.c.organization_id == org.id, agents.c.id == "a1")
-            .values(monthly_token_budget=1000)
-        )
+        set_agent_month_tokens(conn, org.id, "a1", 1000)
     rows = {row["agentId"]: row for row in loaded(page, "custom", "2026-01-01", "2026-01-31", None)[2].agent_rows}
     assert "budgetUsedPercent" not in rows["a0"]
     # This month's use (127 tokens of 1000), whatever period is shown.
