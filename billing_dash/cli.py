@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import ipaddress
 import logging
@@ -328,10 +329,8 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
         events = enumerate(generate_events(days, per_day, seed))
         result = ingest(conn, org_obj.id, events)
         for agent_id, budget in demo_budgets().items():
-            try:
+            with contextlib.suppress(budgets.BudgetError):  # a short demo may not reach every agent
                 budgets.set_agent_month_tokens(conn, org_obj.id, agent_id, budget)
-            except budgets.BudgetError:
-                pass  # a short demo may not reach every agent
     click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
 
 
