@@ -8,8 +8,9 @@ from decimal import Decimal
 
 # Days of history a projection reads: four whole weeks give every weekday four times.
 LOOKBACK_DAYS = 28
-# The recent rate: the mean of the last whole week (each weekday once, so the mix is fair).
-RATE_DAYS = 7
+# The recent rate: the mean of the last two whole weeks (each weekday twice, so the mix is fair);
+# on the demo data it beat one week (noisier) and four (lagging growth), bench/forecast.py.
+RATE_DAYS = 14
 METHODS = ("recent-rate", "weekday")
 # Chosen by the back-test on the demo data (bench/forecast.py; the table is in README).
 DEFAULT_METHOD = "weekday"
@@ -18,7 +19,7 @@ DEFAULT_METHOD = "weekday"
 def expected_day(history: Mapping[date, Decimal], today: date, day: date, method: str = DEFAULT_METHOD) -> Decimal:
     """The usage expected on `day` (today or later), from the whole days before `today` in `history`.
 
-    recent-rate: the mean of the last 7 whole days. weekday: that mean times the day's weekday
+    recent-rate: the mean of the last 14 whole days. weekday: that mean times the day's weekday
     factor, its weekday's mean over the last 28 days divided by the mean of all 28. Days before
     the first day with usage do not count: a new agent or organization is not averaged with the
     zeros of before it existed."""
