@@ -47,15 +47,26 @@ def drawable(value: Any) -> Any:
     return value
 
 
-def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
-    """The widgets of `report` (the API's JSON body) with `changes` against the previous period."""
+def projection_rows(report: BillingReport) -> list[dict] | None:
+    """The month-end forecast's days from today on (date, cost), for the daily chart's dashed line."""
+    if report.forecast is None:
+        return None
+    return [{"date": day.isoformat(), "cost": float(cost)} for day, cost, _ in report.forecast.days]
+
+
+def report_view(report: dict, changes: dict, prefix: str, projection: list[dict] | None = None) -> ReportView:
+    """The widgets of `report` (the API's JSON body) with `changes` against the previous period
+    and the month's projected days (projection_rows), if any."""
     report = drawable(report)
     summary = report["summary"]
     return ReportView(
         cards=summary_cards(summary, changes, prefix),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
-        daily_figure=build_daily_figure(pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])),
+        daily_figure=build_daily_figure(
+            pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"]),
+            None if projection is None else pd.DataFrame(projection, columns=["date", "cost"]),
+        ),
         model_figure=build_model_share_figure(pd.DataFrame(report["usageByModel"], columns=HEADERS["models"])),
         # Agents with a budget carry its use this month (services.export), which the grid shows.
         agent_rows=report["usageByAgent"],

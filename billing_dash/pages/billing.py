@@ -11,11 +11,13 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ..components.report_view import csv_files, report_view
+from ..alerts.budgets import evaluate
+from ..components.budgets import budget_cards
+from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import changes_json, report_json
+from ..services.export import budget_status_json, changes_json, report_json
 from ..web.context import get_engine
 
 dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
@@ -34,6 +36,7 @@ CONTENT = f"{PREFIX}-content"
 EMPTY = f"{PREFIX}-empty"
 PERIOD_LABEL = f"{PREFIX}-period-label"
 CARDS = f"{PREFIX}-cards"
+BUDGET_CARDS = f"{PREFIX}-budget-cards"
 DAILY_GRAPH = f"{PREFIX}-daily-graph"
 MODEL_GRAPH = f"{PREFIX}-model-graph"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
@@ -155,6 +158,8 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                             "No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False
                         ),
                         dbc.Row(id=CARDS, className="g-3 mb-1"),
+                        # Budgets are about now, whatever period is shown: loaded with the page only.
+                        dbc.Row(id=BUDGET_CARDS, className="g-3 mb-3"),
                         # The graphs fill a box of fixed height: on its own a responsive graph takes its
                         # height from its container, which has none of its own (it collapsed to 0 px).
                         _panel(
@@ -224,9 +229,25 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
-    view = report_view(report_json(report), changes_json(summary_changes(report.summary, previous)), PREFIX)
+    view = report_view(
+        report_json(report),
+        changes_json(summary_changes(report.summary, previous)),
+        PREFIX,
+        projection_rows(report),
+    )
     drawings = [view.daily_figure, view.model_figure, view.agent_rows, view.model_rows, view.conversation_rows]
     return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
+
+
+def load_budgets(_retry: int | None) -> list:
+    """The budget cards: each budget's use, forecast and days left in its current period."""
+    org = flask_login.current_user.org
+    try:
+        with get_engine().connect() as conn:
+            statuses = evaluate(conn, org)
+    except (OperationalError, InterfaceError):
+        return no_update  # load_report opens the alert; its retry comes here too
+    return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX)
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -255,6 +276,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(DATES, "end_date"),
         Input(RETRY, "n_clicks"),
     )(load_report)
+    app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
     app.clientside_callback(

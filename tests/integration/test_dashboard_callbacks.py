@@ -12,7 +12,7 @@ import pytest
 from dash import no_update
 from dash._utils import to_json
 
-from billing_dash.alerts.budgets import set_agent_month_tokens
+from billing_dash.alerts.budgets import set_agent_month_tokens, set_budget
 from billing_dash.auth import Organization, User
 from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
@@ -213,3 +213,31 @@ def test_database_down_opens_the_alert_instead_of_failing(page):
     with dead.server.test_request_context("/_dash-update-component", method="POST"):
         flask_login.login_user(User(1, "x@example.com", Organization(1, "o", "UTC")))
         assert page.load_report("month", None, None, None) == (no_update, True, False, None, True, *NOT_LOADED_VIEW)
+
+
+def test_budget_cards_show_what_the_budgets_api_answers(client, auth_headers, as_user, engine, org, page):
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(event(i, timestamp=now.isoformat()) for i in range(5)))
+        set_budget(conn, org.id, "organization", "", "month", Decimal("0.03"), None, (50, 80, 100))
+        set_budget(conn, org.id, "model", "gpt-4o-mini", "day", None, 10**9, (50,))
+    api = client.get("/api/v1/budgets", headers=auth_headers).get_json()["budgets"]
+    cards = through_browser(page.load_budgets(None))
+    assert [card["props"]["children"]["props"]["id"] for card in cards] == [f"billing-budget-{b['id']}" for b in api]
+    states = [json.dumps(card).count(f'"children": "{b["state"]}"') for card, b in zip(cards, api, strict=True)]
+    assert [b["state"] for b in api] == ["exceeded", "ok"] and all(states)
+
+
+def test_month_view_draws_the_forecast_to_the_month_end(client, auth_headers, as_user, engine, org, page):
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(event(i, timestamp=(now - timedelta(days=i)).isoformat()) for i in range(40)))
+    _, _, view = loaded(page, "month", None, None, None)
+    api = client.get("/api/v1/analytics/billing", headers=auth_headers, query_string={"period": "month"}).get_json()
+    (projected,) = [trace for trace in view.daily_figure.data if trace.name == "Projected cost"]
+    today = api["period"]["endDate"]
+    assert [str(x)[:10] for x in (projected.x[0], projected.x[-1])] == [today, api["forecast"]["endDate"]]
+    before_today = sum(day["cost"] for day in api["usageByDay"] if day["date"] < today)
+    assert before_today + sum(projected.y) == pytest.approx(api["forecast"]["monthEndCost"])
+    _, _, custom = loaded(page, "custom", "2026-01-01", "2026-01-31", None)
+    assert all(trace.name != "Projected cost" for trace in custom.daily_figure.data)
