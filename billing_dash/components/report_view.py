@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -51,7 +51,14 @@ def projection_rows(report: BillingReport) -> list[dict] | None:
     """The month-end forecast's days from today on (date, cost), for the daily chart's dashed line."""
     if report.forecast is None:
         return None
-    return [{"date": day.isoformat(), "cost": float(cost)} for day, cost, _ in report.forecast.days]
+    days = [(day, cost) for day, cost, _ in report.forecast.days]
+    yesterday = days[0][0] - timedelta(days=1)
+    if yesterday >= report.period.start:
+        # From the last whole day's actual cost: the dashed line continues the drawn one (and
+        # shows on a month's last day, when it would be a lone point).
+        actual = report.daily.loc[report.daily["date"] == yesterday.isoformat(), "cost"]
+        days.insert(0, (yesterday, actual.iloc[0]))
+    return [{"date": day.isoformat(), "cost": float(cost)} for day, cost in days]
 
 
 def report_view(report: dict, changes: dict, prefix: str, projection: list[dict] | None = None) -> ReportView:

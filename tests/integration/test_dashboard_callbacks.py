@@ -235,9 +235,12 @@ def test_month_view_draws_the_forecast_to_the_month_end(client, auth_headers, as
     _, _, view = loaded(page, "month", None, None, None)
     api = client.get("/api/v1/analytics/billing", headers=auth_headers, query_string={"period": "month"}).get_json()
     (projected,) = [trace for trace in view.daily_figure.data if trace.name == "Projected cost"]
-    today = api["period"]["endDate"]
-    assert [str(x)[:10] for x in (projected.x[0], projected.x[-1])] == [today, api["forecast"]["endDate"]]
-    before_today = sum(day["cost"] for day in api["usageByDay"] if day["date"] < today)
-    assert before_today + sum(projected.y) == pytest.approx(api["forecast"]["monthEndCost"])
+    days = api["usageByDay"]
+    # From yesterday's actual cost (none on the 1st), through today to the month's last day.
+    first = days[-2] if len(days) > 1 else days[-1]
+    assert [str(x)[:10] for x in (projected.x[0], projected.x[-1])] == [first["date"], api["forecast"]["endDate"]]
+    ahead = list(projected.y[1:] if len(days) > 1 else projected.y)
+    assert len(days) == 1 or projected.y[0] == pytest.approx(first["cost"])
+    assert sum(day["cost"] for day in days[:-1]) + sum(ahead) == pytest.approx(api["forecast"]["monthEndCost"])
     _, _, custom = loaded(page, "custom", "2026-01-01", "2026-01-31", None)
     assert all(trace.name != "Projected cost" for trace in custom.daily_figure.data)
