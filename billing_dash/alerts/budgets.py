@@ -20,9 +20,10 @@ SCOPES = ("organization", "agent", "model")
 PERIODS = ("month", "week", "day")
 DEFAULT_THRESHOLDS = (50, 80, 100)
 MAX_THRESHOLD = 1000
-# A limit above any realistic spend still fits a stored day and NUMERIC(38,10).
-MAX_USD = Decimal("1000000000000")
+# Far above any realistic budget, and within what SQLite's money column holds ($922,337,203).
+MAX_USD = Decimal("900000000")
 MAX_TOKENS = 10**15
+MAX_SCOPE_ID = 200  # the length of agent ids and models
 _THRESHOLDS = re.compile(r"\d{1,4}(,\d{1,4})*", re.ASCII)
 _USD = re.compile(r"\d{1,13}(\.\d{1,10})?", re.ASCII)
 
@@ -125,6 +126,8 @@ def set_budget(
         raise BudgetError("--period", f"must be one of {', '.join(PERIODS)}, got {period!r}")
     if usd is None and tokens is None:
         raise BudgetError("--usd/--tokens", "give a limit in USD, in tokens, or both")
+    if scope != "organization" and not 0 < len(scope_id) <= MAX_SCOPE_ID:
+        raise BudgetError(f"--{scope}", f"must be 1 to {MAX_SCOPE_ID} characters, got {len(scope_id)}")
     if tokens is not None and not 0 < tokens <= MAX_TOKENS:
         raise BudgetError("--tokens", f"must be from 1 to {MAX_TOKENS:,}, got {tokens}")
     if scope == "agent":

@@ -686,6 +686,9 @@ def test_budget_of_another_organization_cannot_be_deleted(database_url, engine, 
         (["--usd", "5", "--thresholds", ""], "--thresholds"),
         ([], "--usd/--tokens"),
         (["--agent", "agent-ghost", "--usd", "5"], "--agent"),
+        (["--model", "", "--usd", "5"], "--model"),
+        (["--model", "m" * 201, "--usd", "5"], "--model"),
+        (["--usd", "922337204"], "--usd"),
     ],
 )
 def test_budget_set_bad_input_names_the_option(database_url, engine, org, args, field):
@@ -708,6 +711,14 @@ def test_budget_set_usage_errors(database_url, engine, org, args):
     result = run(database_url, "budget", "set", "--org", org.name, *args)
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert budget_rows(engine, org.id) == []
+
+
+def test_largest_usd_limit_is_stored_exactly(database_url, engine, org):
+    ok(run(database_url, "budget", "set", "--org", org.name, "--usd", "899999999.9999999999"))
+    # Above the cap by 1e-10 dollars: refused, not rounded.
+    failed_cleanly(run(database_url, "budget", "set", "--org", org.name, "--usd", "900000000.0000000001"))
+    (row,) = budget_rows(engine, org.id)
+    assert row.limit_usd == Decimal("899999999.9999999999")
 
 
 def test_set_budget_keeps_the_agents_usd_limit(database_url, engine, org, tmp_path):

@@ -74,10 +74,10 @@ def test_budget_periods_are_calendar_periods(period, day, bounds):
 
 def test_usd_is_exact():
     assert parse_usd("0.1") == Decimal("0.1")
-    assert parse_usd(" 1000000000000 ") == Decimal(10**12)
+    assert parse_usd(" 900000000 ") == Decimal(900_000_000)
 
 
-@pytest.mark.parametrize("text", ["", "abc", "-5", "0", "0.00", "1e3", "NaN", "1.12345678901", "1000000000000.01"])
+@pytest.mark.parametrize("text", ["", "abc", "-5", "0", "0.00", "1e3", "NaN", "1.12345678901", "900000000.01"])
 def test_bad_usd_names_the_option(text):
     with pytest.raises(BudgetError) as error:
         parse_usd(text)
