@@ -11,10 +11,12 @@ _TONES = {"ok": "success", "warning": "warning", "exceeded": "danger"}
 _PERIOD_NAMES = {"month": "this month", "week": "this week", "day": "today"}
 
 
-def _scope(budget: dict) -> str:
+def _scope(budget: dict, agent_names: dict[str, str]) -> str:
     if budget["scope"] == "organization":
         return "Organization"
-    return f"{budget['scope'].capitalize()} {budget['scopeId']}"
+    if budget["scope"] == "agent":
+        return agent_names.get(budget["scopeId"], budget["scopeId"])
+    return f"Model {budget['scopeId']}"
 
 
 def _amount(unit: str, value: float) -> str:
@@ -39,8 +41,9 @@ def _limit_lines(budget: dict) -> list:
     return lines
 
 
-def budget_card(budget: dict, prefix: str) -> dbc.Col:
-    """A card of one budget as GET /api/v1/budgets gives it (money as floats, for the screen)."""
+def budget_card(budget: dict, prefix: str, agent_names: dict[str, str]) -> dbc.Col:
+    """A card of one budget as GET /api/v1/budgets gives it (money as floats, for the screen),
+    an agent's by its display name."""
     card_id = f"{prefix}-budget-{budget['id']}"
     days = budget["daysLeft"]
     tone = _TONES[budget["state"]]
@@ -50,7 +53,10 @@ def budget_card(budget: dict, prefix: str) -> dbc.Col:
                 [
                     html.Div(
                         [
-                            html.Span(f"{_scope(budget)} · {_PERIOD_NAMES[budget['period']]}", className="card-label"),
+                            html.Span(
+                                f"{_scope(budget, agent_names)} · {_PERIOD_NAMES[budget['period']]}",
+                                className="card-label",
+                            ),
                             dbc.Badge(budget["state"], color=tone, className="ms-auto", id=f"{card_id}-state"),
                         ],
                         className="d-flex align-items-center gap-2",
@@ -79,5 +85,5 @@ def budget_card(budget: dict, prefix: str) -> dbc.Col:
     )
 
 
-def budget_cards(budgets: list[dict], prefix: str) -> list[dbc.Col]:
-    return [budget_card(budget, prefix) for budget in budgets]
+def budget_cards(budgets: list[dict], prefix: str, agent_names: dict[str, str] | None = None) -> list[dbc.Col]:
+    return [budget_card(budget, prefix, agent_names or {}) for budget in budgets]

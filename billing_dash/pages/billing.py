@@ -16,6 +16,7 @@ from ..components.budgets import budget_cards
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import PERIODS, PeriodError, resolve_period
+from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
 from ..services.export import budget_status_json, changes_json, report_json
 from ..web.context import get_engine
@@ -245,9 +246,10 @@ def load_budgets(_retry: int | None) -> list:
     try:
         with get_engine().connect() as conn:
             statuses = evaluate(conn, org)
+            names = dict(conn.execute(load("agent_names"), {"org_id": org.id}).all()) if statuses else {}
     except (OperationalError, InterfaceError):
         return no_update  # load_report opens the alert; its retry comes here too
-    return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX)
+    return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX, names)
 
 
 def register_callbacks(app: dash.Dash) -> None:

@@ -39,9 +39,10 @@ def _texts(component) -> list[str]:
 
 
 def test_a_card_shows_use_forecast_days_left_and_state():
-    (card,) = budget_cards([_row()], "p")
+    (card,) = budget_cards([_row()], "p", {"<b>bot</b>": "<i>Bot</i>"})
     texts = _texts(card)
-    assert "Agent <b>bot</b> · this month" in texts  # a name is text, never markup
+    assert "<i>Bot</i> · this month" in texts  # the agent's name, as text, never markup
+    assert "Model gpt-4o · today" in _texts(budget_cards([_row(scope="model", scopeId="gpt-4o", period="day")], "p")[0])
     assert "$412.50 of $500.00" in texts and " · forecast $530.25" in texts
     assert "1 day left (to 2026-11-30) · runs out 2026-11-30" in texts
     assert "warning" in texts
