@@ -131,11 +131,7 @@ def set_budget(
     if tokens is not None and not 0 < tokens <= MAX_TOKENS:
         raise BudgetError("--tokens", f"must be from 1 to {MAX_TOKENS:,}, got {tokens}")
     if scope == "agent":
-        known = conn.execute(
-            select(agents.c.id).where(agents.c.organization_id == org_id, agents.c.id == scope_id)
-        ).first()
-        if known is None:
-            raise BudgetError("--agent", f"no agent {scope_id!r} (agents appear with their first usage)")
+        _require_agent(conn, org_id, scope_id, "--agent")
     values = {"limit_usd": usd, "limit_tokens": tokens, "thresholds": ",".join(map(str, thresholds))}
     existing = _find(conn, org_id, scope, scope_id, period)
     if existing is None:
@@ -154,8 +150,17 @@ def set_budget(
     return _budget(_find(conn, org_id, scope, scope_id, period))
 
 
+def _require_agent(conn: Connection, org_id: int, agent_id: str, field: str) -> None:
+    known = conn.execute(select(agents.c.id).where(agents.c.organization_id == org_id, agents.c.id == agent_id))
+    if known.first() is None:
+        raise BudgetError(field, f"no agent {agent_id!r} (agents appear with their first usage)")
+
+
 def set_agent_month_tokens(conn: Connection, org_id: int, agent_id: str, tokens: int) -> None:
     """`set-budget`: an agent's monthly token limit (0 removes it), keeping a USD limit it has."""
+    _require_agent(conn, org_id, agent_id, "AGENT_ID")
+    if tokens > MAX_TOKENS:
+        raise BudgetError("TOKENS", f"must be at most {MAX_TOKENS:,}, got {tokens}")
     existing = _find(conn, org_id, "agent", agent_id, "month")
     if tokens:
         usd = existing.limit_usd if existing else None
@@ -165,11 +170,6 @@ def set_agent_month_tokens(conn: Connection, org_id: int, agent_id: str, tokens:
         conn.execute(update(budgets).where(budgets.c.id == existing.id).values(limit_tokens=None))
     elif existing is not None:
         conn.execute(delete(budgets).where(budgets.c.id == existing.id))
-    elif (
-        conn.execute(select(agents.c.id).where(agents.c.organization_id == org_id, agents.c.id == agent_id)).first()
-        is None
-    ):
-        raise BudgetError("AGENT_ID", f"no agent {agent_id!r} (agents appear with their first usage)")
 
 
 def delete_budget(conn: Connection, org_id: int, budget_id: int) -> None:

@@ -579,8 +579,17 @@ def test_set_budget_and_clear_it(database_url, engine, org, tmp_path):
 def test_set_budget_unknown_agent_fails_cleanly(database_url, engine, org):
     result = run(database_url, "set-budget", "--org", org.name, "agent-ghost", "1000")
     failed_cleanly(result)
-    assert "agent-ghost" in result.stderr
+    assert "AGENT_ID: no agent 'agent-ghost'" in result.stderr
+    failed_cleanly(run(database_url, "set-budget", "--org", org.name, "agent-ghost", "0"))
     assert agent_row(engine, org.id, "agent-ghost") is None
+
+
+def test_set_budget_too_large_names_the_argument(database_url, engine, org, tmp_path):
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    result = run(database_url, "set-budget", "--org", org.name, "agent-a", str(10**15 + 1))
+    failed_cleanly(result)
+    assert "TOKENS: must be at most" in result.stderr
+    assert month_tokens(engine, org.id, "agent-a") is None
 
 
 def test_set_budget_negative_is_a_usage_error(database_url, org, tmp_path):
