@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Row, delete, insert, select, update
 
 from ..models import agents, budgets
 from ..queries import load
@@ -75,7 +75,7 @@ def parse_thresholds(text: str, field: str = "--thresholds") -> tuple[int, ...]:
     return tuple(values)
 
 
-def _budget(row) -> Budget:
+def _budget(row: Row) -> Budget:
     return Budget(
         id=row.id,
         scope=row.scope,
@@ -97,7 +97,7 @@ def list_budgets(conn: Connection, org_id: int) -> list[Budget]:
     )
 
 
-def _find(conn: Connection, org_id: int, scope: str, scope_id: str, period: str):
+def _find(conn: Connection, org_id: int, scope: str, scope_id: str, period: str) -> Row | None:
     return conn.execute(
         select(budgets).where(
             budgets.c.organization_id == org_id,
@@ -135,19 +135,17 @@ def set_budget(
     values = {"limit_usd": usd, "limit_tokens": tokens, "thresholds": ",".join(map(str, thresholds))}
     existing = _find(conn, org_id, scope, scope_id, period)
     if existing is None:
-        conn.execute(
-            insert(budgets).values(
-                organization_id=org_id,
-                scope=scope,
-                scope_id=scope_id,
-                period=period,
-                created_at=datetime.now(UTC),
-                **values,
-            )
+        stmt = insert(budgets).values(
+            organization_id=org_id,
+            scope=scope,
+            scope_id=scope_id,
+            period=period,
+            created_at=datetime.now(UTC),
+            **values,
         )
     else:
-        conn.execute(update(budgets).where(budgets.c.id == existing.id).values(**values))
-    return _budget(_find(conn, org_id, scope, scope_id, period))
+        stmt = update(budgets).where(budgets.c.id == existing.id).values(**values)
+    return _budget(conn.execute(stmt.returning(*budgets.c)).one())
 
 
 def _require_agent(conn: Connection, org_id: int, agent_id: str, field: str) -> None:
