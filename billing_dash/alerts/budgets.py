@@ -143,9 +143,9 @@ def set_budget(
             created_at=datetime.now(UTC),
             **values,
         )
-    else:
-        stmt = update(budgets).where(budgets.c.id == existing.id).values(**values)
-    return _budget(conn.execute(stmt.returning(*budgets.c)).one())
+        return _budget(conn.execute(stmt.returning(*budgets.c)).one())
+    changed = update(budgets).where(budgets.c.id == existing.id).values(**values)
+    return _budget(conn.execute(changed.returning(*budgets.c)).one())
 
 
 def _require_agent(conn: Connection, org_id: int, agent_id: str, field: str) -> None:
