@@ -38,16 +38,18 @@ GROUP BY {day}
 BY_AGENT_SQL = """
 SELECT e.agent_id,
        COALESCE(a.name, e.agent_id) AS agent_name,
-       a.monthly_token_budget,
+       b.limit_tokens AS monthly_token_budget,
        SUM(e.prompt_tokens + e.completion_tokens) AS total_tokens,
        SUM(e.cost) AS cost,
        COUNT(*) AS message_count,
        COUNT(DISTINCT e.conversation_id) AS conversation_count
 FROM usage_events e
 LEFT JOIN agents a ON a.organization_id = e.organization_id AND a.id = e.agent_id
+LEFT JOIN budgets b ON b.organization_id = e.organization_id AND b.scope = 'agent' AND b.scope_id = e.agent_id
+                   AND b.period = 'month'
 WHERE e.organization_id = :org_id
   AND e.ts >= :start AND e.ts < :end
-GROUP BY e.agent_id, a.name, a.monthly_token_budget
+GROUP BY e.agent_id, a.name, b.limit_tokens
 ORDER BY cost DESC, total_tokens DESC, e.agent_id
 """
 BY_MODEL_SQL = """
@@ -86,15 +88,16 @@ WHERE e.organization_id = :org_id
 AGENT_BUDGETS_SQL = """
 SELECT a.id AS agent_id,
        a.name AS agent_name,
-       a.monthly_token_budget,
+       b.limit_tokens AS monthly_token_budget,
        COALESCE(SUM(e.prompt_tokens + e.completion_tokens), 0) AS month_tokens
-FROM agents a
+FROM budgets b
+JOIN agents a ON a.organization_id = b.organization_id AND a.id = b.scope_id
 LEFT JOIN usage_events e
        ON e.organization_id = a.organization_id AND e.agent_id = a.id
       AND e.ts >= :start AND e.ts < :end
-WHERE a.organization_id = :org_id
-  AND a.monthly_token_budget IS NOT NULL
-GROUP BY a.id, a.name, a.monthly_token_budget
+WHERE b.organization_id = :org_id
+  AND b.scope = 'agent' AND b.period = 'month' AND b.limit_tokens IS NOT NULL
+GROUP BY a.id, a.name, b.limit_tokens
 ORDER BY a.name, a.id
 """
 RAW_ROWS_SQL = """

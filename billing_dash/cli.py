@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import ipaddress
 import logging
@@ -11,14 +12,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 import click
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
 from . import auth, db
+from .alerts import budgets
 from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, IngestResult, ingest, read_csv, read_jsonl
-from .models import agents, organizations, users
+from .models import organizations, users
 from .pages import DASHBOARD_PATH
 from .periods import PeriodError
 
@@ -37,7 +39,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (auth.AccountError, PeriodError, db.SchemaNotReady, ConfigError) as exc:
+        except (auth.AccountError, PeriodError, db.SchemaNotReady, ConfigError, budgets.BudgetError) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(f"database error: {exc.orig or exc}".splitlines()[0]) from None
@@ -147,17 +149,92 @@ def revoke_token(ctx: click.Context, org: str, name: str) -> None:
 @click.argument("tokens", type=click.IntRange(min=0))
 @click.pass_context
 def set_budget(ctx: click.Context, org: str, agent_id: str, tokens: int) -> None:
-    """Set an agent's monthly token budget (0 removes it)."""
+    """Set an agent's monthly token budget (0 removes it): `budget set --agent ID --tokens N`."""
     with _engine(ctx).begin() as conn:
-        org_obj = auth.get_org(conn, org)
-        done = conn.execute(
-            update(agents)
-            .where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
-            .values(monthly_token_budget=tokens or None)
-        )
-        if done.rowcount == 0:
-            raise click.ClickException(f"{org!r} has no agent {agent_id!r} (agents appear with their first usage).")
+        budgets.set_agent_month_tokens(conn, auth.get_org(conn, org).id, agent_id, tokens)
     click.echo(f"budget of {agent_id!r}: {f'{tokens:,} tokens a month' if tokens else 'none'}")
+
+
+@main.group("budget")
+def budget_group() -> None:
+    """Budgets of the organization, an agent or a model, in USD and/or tokens."""
+
+
+@budget_group.command("set")
+@click.option("--org", required=True, help="Organization name.")
+@click.option("--agent", help="Budget of one agent (by id).")
+@click.option("--model", help="Budget of one model.")
+@click.option("--usd", help="Limit in USD, e.g. 500 or 12.50.")
+@click.option("--tokens", type=click.IntRange(min=1), help="Limit in tokens (prompt + completion).")
+@click.option("--period", type=click.Choice(budgets.PERIODS), default="month", show_default=True)
+@click.option("--thresholds", default="50,80,100", show_default=True, help="Percents that raise a warning.")
+@click.pass_context
+def budget_set(
+    ctx: click.Context,
+    org: str,
+    agent: str | None,
+    model: str | None,
+    usd: str | None,
+    tokens: int | None,
+    period: str,
+    thresholds: str,
+) -> None:
+    """Create or replace the budget of a scope (the organization without --agent/--model) and period."""
+    if agent is not None and model is not None:
+        raise click.UsageError("--agent and --model: give at most one")
+    scope, scope_id = (
+        ("agent", agent) if agent is not None else ("model", model) if model is not None else ("organization", "")
+    )
+    with _engine(ctx).begin() as conn:
+        budget = budgets.set_budget(
+            conn,
+            auth.get_org(conn, org).id,
+            scope,
+            scope_id,
+            period,
+            None if usd is None else budgets.parse_usd(usd),
+            tokens,
+            budgets.parse_thresholds(thresholds),
+        )
+    click.echo(f"budget {budget.id}: {_describe(budget)}")
+
+
+def _describe(budget: budgets.Budget) -> str:
+    scope = "organization" if budget.scope == "organization" else f"{budget.scope} {budget.scope_id!r}"
+    limits = []
+    if budget.limit_usd is not None:
+        limits.append(f"${budget.limit_usd.normalize():,f}")
+    if budget.limit_tokens is not None:
+        limits.append(f"{budget.limit_tokens:,} tokens")
+    shown = " and ".join(limits)
+    return f"{scope}, {shown} a {budget.period}, thresholds {','.join(map(str, budget.thresholds))}%"
+
+
+@budget_group.command("list")
+@click.option("--org", required=True, help="Organization name.")
+@click.pass_context
+def budget_list(ctx: click.Context, org: str) -> None:
+    """List an organization's budgets with their use in the current period."""
+    with _engine(ctx).connect() as conn:
+        statuses = budgets.evaluate(conn, auth.get_org(conn, org))
+    if not statuses:
+        click.echo("no budgets")
+    for status in statuses:
+        click.echo(
+            f"{status.budget.id}\t{_describe(status.budget)}\t{status.start}..{status.end}"
+            f"\t{float(status.percent):.1f}% used\t{status.state}"
+        )
+
+
+@budget_group.command("delete")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("budget_id", metavar="ID", type=int)
+@click.pass_context
+def budget_delete(ctx: click.Context, org: str, budget_id: int) -> None:
+    """Delete a budget by its id (`budget list` shows it)."""
+    with _engine(ctx).begin() as conn:
+        budgets.delete_budget(conn, auth.get_org(conn, org).id, budget_id)
+    click.echo(f"deleted budget {budget_id}")
 
 
 def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
@@ -255,11 +332,8 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
         events = enumerate(generate_events(days, per_day, seed))
         result = ingest(conn, org_obj.id, events)
         for agent_id, budget in demo_budgets().items():
-            conn.execute(
-                update(agents)
-                .where(agents.c.organization_id == org_obj.id, agents.c.id == agent_id)
-                .values(monthly_token_budget=budget)
-            )
+            with contextlib.suppress(budgets.BudgetError):  # a short demo may not reach every agent
+                budgets.set_agent_month_tokens(conn, org_obj.id, agent_id, budget)
     click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
 
 

@@ -145,7 +145,6 @@ agents = Table(
     Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
     Column("id", String(MAX_ID), primary_key=True),
     Column("name", String(MAX_NAME), nullable=False),
-    Column("monthly_token_budget", BigInteger),
     # When the event that gave the name happened (None: no event named the agent; name is its id).
     Column("name_ts", UTCDateTime),
 )
@@ -326,6 +325,25 @@ model_prices = Table(
     Column("cache_write_per_million", Money),
 )
 
+# Spending limits of the organization, one agent or one model, in USD and/or tokens, per calendar
+# month, week (from Monday) or day of the organization's zone (alerts/budgets.py). One row per
+# scope and period: scope_id is '' for the organization. Thresholds are percents ("50,80,100");
+# the id and a period's start name a period of a budget, so a crossing can be recorded once.
+budgets = Table(
+    "budgets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("scope", String(20), nullable=False),
+    Column("scope_id", String(200), nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("limit_usd", Money),
+    Column("limit_tokens", BigInteger),
+    Column("thresholds", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organization_id", "scope", "scope_id", "period"),
+)
+
 __all__ = [
     "AGGREGATES",
     "ALL_AGENTS",
@@ -334,6 +352,7 @@ __all__ = [
     "UTCDateTime",
     "agents",
     "api_tokens",
+    "budgets",
     "conversation_daily",
     "conversation_starts",
     "conversation_totals",

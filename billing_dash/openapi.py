@@ -5,6 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from .alerts.budgets import PERIODS as BUDGET_PERIODS
+from .alerts.budgets import SCOPES as BUDGET_SCOPES
+from .alerts.forecast import METHODS as FORECAST_METHODS
 from .config import Settings
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
 from .limits import MAX_ID, MAX_NAME, MAX_TITLE
@@ -273,8 +276,67 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 **{key: _array(_SECTION_SCHEMAS[section]) for section, key in SECTION_KEYS.items()},
                 "period": _ref("Period"),
                 "budgets": _array("Budget"),
-            }
+                "forecast": _ref("MonthForecast"),
+            },
+            required=["summary", "usageByDay", "usageByAgent", "usageByModel", "topConversations", "period", "budgets"],
         ),
+        "MonthForecast": _object(
+            {
+                "monthEndCost": _money("Projected cost of the whole calendar month, US dollars rounded to 6 decimals."),
+                "monthEndTokens": _count("Projected tokens of the whole calendar month."),
+                "method": {"type": "string", "enum": list(FORECAST_METHODS)},
+                "endDate": {"type": "string", "format": "date", "description": "The month's last day."},
+            },
+            "Only with period=month: the month so far projected to its end (method in README).",
+        ),
+        "BudgetLimit": {
+            **_object(
+                {
+                    "limit": {"type": "number", "exclusiveMinimum": 0},
+                    "used": {"type": "number", "minimum": 0, "description": "In the current period."},
+                    "percent": {"type": "number", "minimum": 0, "description": "used / limit * 100, 2 decimals."},
+                    "forecast": {"type": "number", "minimum": 0, "description": "Projected use at the period's end."},
+                    "exhaustionDate": {
+                        "type": ["string", "null"],
+                        "format": "date",
+                        "description": "The day the limit is (or is projected to be) reached in this period; "
+                        "null if not before the period ends.",
+                    },
+                },
+                "One limit of a budget: US dollars (rounded to 6 decimals) or tokens (integers).",
+            ),
+            "type": ["object", "null"],
+        },
+        "BudgetStatus": _object(
+            {
+                "id": {"type": "integer"},
+                "scope": {"type": "string", "enum": list(BUDGET_SCOPES)},
+                "scopeId": {"type": ["string", "null"], "description": "Agent id or model; null for the organization."},
+                "period": {"type": "string", "enum": list(BUDGET_PERIODS)},
+                "startDate": {"type": "string", "format": "date", "description": "The current period's first day."},
+                "endDate": {"type": "string", "format": "date", "description": "Its last day (inclusive)."},
+                "timezone": {"type": "string", "description": "The organization's zone the dates are local to."},
+                "daysLeft": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Days of the period left, today included.",
+                },
+                "thresholds": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                "thresholdsCrossed": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+                "usd": _ref("BudgetLimit"),
+                "tokens": _ref("BudgetLimit"),
+                "percent": {"type": "number", "minimum": 0, "description": "The larger percent of the two limits."},
+                "exhaustionDate": {"type": ["string", "null"], "format": "date"},
+                "state": {
+                    "type": "string",
+                    "enum": ["ok", "warning", "exceeded"],
+                    "description": "exceeded: a limit is used up; warning: a threshold below 100% is crossed "
+                    "or the forecast passes a limit.",
+                },
+            },
+            "A budget in its current period.",
+        ),
+        "BudgetList": _object({"budgets": _array("BudgetStatus")}),
         "UsageEvent": {
             "type": "object",
             "required": ["event_id", "timestamp", "agent_id", "conversation_id", "model"],
@@ -519,6 +581,22 @@ def _paths(max_events: int) -> dict[str, Any]:
                     },
                     _REPORT_400 + " Also invalid_section.",
                 ),
+            }
+        },
+        "/api/v1/budgets": {
+            "get": {
+                "operationId": "getBudgets",
+                "summary": "Budgets of the organization with their use, forecast and state in the current period",
+                "security": secured,
+                "responses": {
+                    "200": {
+                        "description": "Every budget; the organization's first, then agents' and models'.",
+                        "content": {"application/json": {"schema": _ref("BudgetList")}},
+                    },
+                    "401": _response_ref("Unauthorized"),
+                    "403": _error("The token lacks the read scope (code forbidden)."),
+                    "503": _response_ref("ServiceUnavailable"),
+                },
             }
         },
         "/api/v1/usage": {

@@ -6,7 +6,18 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import Protocol
 from zoneinfo import ZoneInfo, available_timezones
+
+
+class Tenant(Protocol):
+    """The organization a report is for: its id and its time zone (auth.Organization)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def timezone(self) -> str: ...
+
 
 PERIODS = ("today", "week", "month", "year", "custom")
 DEFAULT_PERIOD = "month"  # the API's and the dashboard's, when a request names none

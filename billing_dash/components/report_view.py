@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -47,8 +47,23 @@ def drawable(value: Any) -> Any:
     return value
 
 
-def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
-    """The widgets of `report` (the API's JSON body) with `changes` against the previous period."""
+def projection_rows(report: BillingReport) -> list[dict] | None:
+    """The month-end forecast's days from today on (date, cost), for the daily chart's dashed line."""
+    if report.forecast is None:
+        return None
+    days = [(day, cost) for day, cost, _ in report.forecast.days]
+    yesterday = days[0][0] - timedelta(days=1)
+    if yesterday >= report.period.start:
+        # From the last whole day's actual cost: the dashed line continues the drawn one (and
+        # shows on a month's last day, when it would be a lone point).
+        actual = report.daily.loc[report.daily["date"] == yesterday.isoformat(), "cost"]
+        days.insert(0, (yesterday, actual.iloc[0]))
+    return [{"date": day.isoformat(), "cost": float(cost)} for day, cost in days]
+
+
+def report_view(report: dict, changes: dict, prefix: str, projection: list[dict] | None = None) -> ReportView:
+    """The widgets of `report` (the API's JSON body) with `changes` against the previous period
+    and the month's projected days (projection_rows), if any."""
     report = drawable(report)
     summary = report["summary"]
     rows = {section: report[key] for section, key in SECTION_KEYS.items()}
@@ -56,7 +71,10 @@ def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
         cards=summary_cards(summary, changes, prefix),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
-        daily_figure=build_daily_figure(pd.DataFrame(rows["daily"], columns=HEADERS["daily"])),
+        daily_figure=build_daily_figure(
+            pd.DataFrame(rows["daily"], columns=HEADERS["daily"]),
+            None if projection is None else pd.DataFrame(projection, columns=["date", "cost"]),
+        ),
         model_figure=build_model_share_figure(pd.DataFrame(rows["models"], columns=HEADERS["models"])),
         # Agents with a budget carry its use this month (services.export), which the grid shows.
         agent_rows=rows["agents"],

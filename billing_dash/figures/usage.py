@@ -32,11 +32,12 @@ def _base_layout(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def build_daily_figure(df: pd.DataFrame) -> go.Figure:
+def build_daily_figure(df: pd.DataFrame, projection: pd.DataFrame | None = None) -> go.Figure:
     """Tokens per day (prompt and completion stacked) on the left axis, cost on the right.
 
     `df` has one row per day, zero days included: date, promptTokens, completionTokens,
-    totalTokens, cost, messageCount.
+    totalTokens, cost, messageCount. `projection` (date, cost), from today to the month's end,
+    is drawn as a dashed cost line.
     """
     dates: pd.Series | list[str] = pd.to_datetime(df["date"]) if len(df) else []
     custom = df[["totalTokens", "messageCount"]].to_numpy() if len(df) else None
@@ -70,6 +71,18 @@ def build_daily_figure(df: pd.DataFrame) -> go.Figure:
             hovertemplate="$%{y:,.2f} cost · %{customdata[0]:,} tokens · %{customdata[1]:,} messages<extra></extra>",
         )
     )
+    if projection is not None and len(projection):
+        fig.add_trace(
+            go.Scatter(
+                x=pd.to_datetime(projection["date"]),
+                y=projection["cost"],
+                name="Projected cost",
+                mode="lines",
+                yaxis="y2",
+                line={"color": COST_COLOR, "width": 2, "dash": "dash"},
+                hovertemplate="$%{y:,.2f} projected<extra></extra>",
+            )
+        )
     _base_layout(fig)
     fig.update_layout(
         xaxis={"type": "date", "tickformat": "%b %d", "hoverformat": "%a, %b %d, %Y"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
@@ -12,11 +13,14 @@ from dash.development.base_component import Component
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ..components.report_view import csv_files, report_view
+from ..alerts.budgets import evaluate
+from ..components.budgets import budget_cards
+from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import DEFAULT_PERIOD, PERIODS, PeriodError, resolve_period
+from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import changes_json, report_json
+from ..services.export import budget_status_json, changes_json, report_json
 from ..web.context import get_engine
 from . import DASHBOARD_PATH
 
@@ -36,6 +40,7 @@ CONTENT = f"{PREFIX}-content"
 EMPTY = f"{PREFIX}-empty"
 PERIOD_LABEL = f"{PREFIX}-period-label"
 CARDS = f"{PREFIX}-cards"
+BUDGET_CARDS = f"{PREFIX}-budget-cards"
 DAILY_GRAPH = f"{PREFIX}-daily-graph"
 MODEL_GRAPH = f"{PREFIX}-model-graph"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
@@ -163,6 +168,8 @@ def layout(
                             "No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False
                         ),
                         dbc.Row(id=CARDS, className="g-3 mb-1"),
+                        # Budgets are about now, whatever period is shown: loaded with the page only.
+                        dbc.Row(id=BUDGET_CARDS, className="g-3 mb-3"),
                         # The graphs fill a box of fixed height: on its own a responsive graph takes its
                         # height from its container, which has none of its own (it collapsed to 0 px).
                         _panel(
@@ -232,9 +239,28 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
-    view = report_view(report_json(report), changes_json(summary_changes(report.summary, previous)), PREFIX)
+    view = report_view(
+        report_json(report),
+        changes_json(summary_changes(report.summary, previous)),
+        PREFIX,
+        projection_rows(report),
+    )
     drawings = [view.daily_figure, view.model_figure, view.agent_rows, view.model_rows, view.conversation_rows]
     return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
+
+
+def load_budgets(_retry: int | None) -> Any:
+    """The budget cards: each budget's use, forecast and days left in its current period."""
+    org = flask_login.current_user.org
+    try:
+        with get_engine().connect() as conn:
+            statuses = evaluate(conn, org)
+            names: dict[str, str] = (
+                dict(conn.execute(load("agent_names"), {"org_id": org.id}).all()) if statuses else {}
+            )
+    except (OperationalError, InterfaceError):
+        return no_update  # load_report opens the alert; its retry comes here too
+    return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX, names)
 
 
 def register_callbacks(app: dash.Dash) -> None:
@@ -263,6 +289,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(DATES, "end_date"),
         Input(RETRY, "n_clicks"),
     )(load_report)
+    app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
     app.clientside_callback(

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
 from sqlalchemy.exc import OperationalError
 
+from ..alerts.budgets import period_bounds
+from ..alerts.forecast import DEFAULT_METHOD, LOOKBACK_DAYS, project
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
-from ..periods import Period, resolve_period
+from ..periods import Period, Tenant, resolve_period
 from ..queries import load, run_in_chunks
-
-
-class Tenant(Protocol):
-    """The organization a report is for: its id and its time zone (auth.Organization)."""
-
-    @property
-    def id(self) -> int: ...
-    @property
-    def timezone(self) -> str: ...
-
 
 DEFAULT_TOP = 10
 MAX_TOP = 100
@@ -57,6 +49,18 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class MonthForecast:
+    """A month-to-date report's calendar month projected to its last day (alerts/forecast.py):
+    cost and tokens of the whole month, and of each day from today on (for the daily chart)."""
+
+    end: date
+    cost: Decimal
+    tokens: int
+    method: str
+    days: tuple[tuple[date, Decimal, Decimal], ...]
+
+
+@dataclass(frozen=True)
 class BillingReport:
     """Everything one period shows. Frames hold exact values: ints and Decimal money."""
 
@@ -67,6 +71,8 @@ class BillingReport:
     models: pd.DataFrame
     conversations: pd.DataFrame
     budgets: pd.DataFrame
+    # Only for period `month` (this month up to today): the projection to the month's end.
+    forecast: MonthForecast | None = None
 
 
 def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
@@ -202,6 +208,27 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
     return df
 
 
+def month_forecast(conn: Connection, org: Tenant, period: Period, method: str = DEFAULT_METHOD) -> MonthForecast:
+    """The month of a month-to-date `period` (ending today, in its zone) projected to its last day
+    from its days so far and the four weeks before today."""
+    today = period.end
+    first = min(period.start, today - timedelta(days=LOOKBACK_DAYS))
+    daily = _daily(conn, org, Period("custom", first, today, period.tz))
+    days = [date.fromisoformat(d) for d in daily["date"]]
+    cost = dict(zip(days, daily["cost"], strict=True))
+    tokens = {d: Decimal(int(t)) for d, t in zip(days, daily["total_tokens"], strict=True)}
+    end = period_bounds("month", today)[1]
+    cost_days = project(cost, today, period.start, end, method)
+    token_days = project(tokens, today, period.start, end, method)
+    return MonthForecast(
+        end=end,
+        cost=sum((v for _, v in cost_days), Decimal(0)),
+        tokens=int(sum((v for _, v in token_days), Decimal(0)).to_integral_value()),
+        method=method,
+        days=tuple((d, c, t) for (d, c), (_, t) in zip(cost_days, token_days, strict=True) if d >= today),
+    )
+
+
 # Every usage sum, and total_tokens, per agent and per model.
 PAIR_SUMS = [*(s.name for s in USAGE_SUMS), "total_tokens"]
 AGENT_COLUMNS = ["agent_id", "agent_name", *PAIR_SUMS]
@@ -250,6 +277,7 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
         models=models,
         conversations=conversations.top,
         budgets=budgets,
+        forecast=month_forecast(conn, org, period) if period.name == "month" else None,
     )
 
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pandas as pd
 
-from .billing import BillingReport
+from ..alerts.budgets import BudgetStatus, LimitStatus
+from .billing import BillingReport, MonthForecast
 
 MONEY_PLACES = Decimal("0.000001")
 AVG_PLACES = Decimal("0.01")
@@ -176,6 +177,50 @@ def report_json(report: BillingReport) -> dict[str, Any]:
         **{key: section_rows(report, section) for section, key in SECTION_KEYS.items()},
         "period": period_json(report),
         "budgets": budget_rows(report.budgets),
+        **({} if report.forecast is None else {"forecast": forecast_json(report.forecast)}),
+    }
+
+
+def forecast_json(forecast: MonthForecast) -> dict[str, Any]:
+    return {
+        "monthEndCost": money(forecast.cost),
+        "monthEndTokens": forecast.tokens,
+        "method": forecast.method,
+        "endDate": forecast.end.isoformat(),
+    }
+
+
+def _limit_json(limit: LimitStatus) -> dict[str, Any]:
+    exact = money if limit.unit == "usd" else lambda v: int(v.to_integral_value())
+    return {
+        "limit": exact(limit.limit),
+        "used": exact(limit.used),
+        "percent": average(limit.percent),
+        "forecast": exact(limit.forecast),
+        "exhaustionDate": None if limit.exhaustion_date is None else limit.exhaustion_date.isoformat(),
+    }
+
+
+def budget_status_json(status: BudgetStatus, timezone: str) -> dict[str, Any]:
+    """One budget of `GET /api/v1/budgets`: its current period, use, forecast and state."""
+    b = status.budget
+    limits = {limit.unit: _limit_json(limit) for limit in status.limits}
+    return {
+        "id": b.id,
+        "scope": b.scope,
+        "scopeId": b.scope_id if b.scope != "organization" else None,
+        "period": b.period,
+        "startDate": status.start.isoformat(),
+        "endDate": status.end.isoformat(),
+        "timezone": timezone,
+        "daysLeft": status.days_left,
+        "thresholds": list(b.thresholds),
+        "thresholdsCrossed": list(status.crossed),
+        "usd": limits.get("usd"),
+        "tokens": limits.get("tokens"),
+        "percent": average(status.percent),
+        "exhaustionDate": None if status.exhaustion_date is None else status.exhaustion_date.isoformat(),
+        "state": status.state,
     }
 
 

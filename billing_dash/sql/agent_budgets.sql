@@ -1,17 +1,19 @@
--- Tokens each budgeted agent used in the current calendar month of the organization's zone, by
--- name and id in code point order whatever the database's collation.
+-- Tokens each agent with a monthly token budget used in the current calendar month of the
+-- organization's zone, by name and id in code point order whatever the database's collation.
 -- param day_from: date
 -- param day_to: date
 -- param org_id: int
 SELECT a.id AS agent_id,
        a.name AS agent_name,
-       a.monthly_token_budget,
+       b.limit_tokens AS monthly_token_budget,
        COALESCE(SUM(d.prompt_tokens + d.completion_tokens), 0) AS month_tokens
-FROM agents a
+FROM budgets b
+JOIN agents a ON a.organization_id = b.organization_id AND a.id = b.scope_id
 LEFT JOIN usage_daily d
        ON d.organization_id = a.organization_id AND d.agent_id = a.id
       AND d.day >= :day_from AND d.day <= :day_to
-WHERE a.organization_id = :org_id
-  AND a.monthly_token_budget IS NOT NULL
-GROUP BY a.id, a.name, a.monthly_token_budget
+WHERE b.organization_id = :org_id
+  AND b.scope = 'agent' AND b.period = 'month'
+  AND b.limit_tokens IS NOT NULL
+GROUP BY a.id, a.name, b.limit_tokens
 ORDER BY a.name COLLATE "C", a.id COLLATE "C"

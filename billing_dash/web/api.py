@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
+from ..alerts.budgets import evaluate
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
 from ..ingest import IngestError, ingest, loads_json
@@ -17,7 +18,7 @@ from ..openapi import openapi_document
 from ..periods import Period, PeriodError, resolve_period
 from ..queries import load
 from ..services.billing import DEFAULT_TOP, MAX_TOP, BillingReport, billing_report
-from ..services.export import SECTIONS, csv_filename, period_json, report_json, section_csv
+from ..services.export import SECTIONS, budget_status_json, csv_filename, period_json, report_json, section_csv
 from .context import get_engine, get_settings
 from .errors import ApiError, error_response, unavailable
 
@@ -100,6 +101,14 @@ def get_billing_csv() -> Response:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{csv_filename(period_json(report), section)}"'},
     )
+
+
+@bp.get("/budgets")
+def get_budgets() -> Response:
+    caller = _caller("read")
+    with get_engine().connect() as conn:
+        statuses = evaluate(conn, caller.org)
+    return jsonify({"budgets": [budget_status_json(s, caller.org.timezone) for s in statuses]})
 
 
 @bp.post("/usage")

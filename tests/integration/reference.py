@@ -41,7 +41,7 @@ class Scenario:
     ) -> None:
         """`chat_hours`: each conversation's messages fall within that many hours (as in real
         chats); by default they are spread over all `days`, so most cross any period's edges.
-        `token_parts`: False gives flat prompt and completion counts only (as before migration 0010)."""
+        `token_parts`: False gives flat prompt and completion counts only (as before the token-parts migration, 0014)."""
         self.seed = seed
         rng = random.Random(seed)
         tag = uuid.uuid4().hex[:8]
@@ -313,3 +313,19 @@ def _offset(text: str) -> timedelta:
     sign = -1 if text[0] == "-" else 1
     hours, minutes = text[1:].split(":")
     return sign * timedelta(hours=int(hours), minutes=int(minutes))
+
+
+def budget_use(
+    events: list[dict], cost_of, start: date, end: date, tz: str, scope: str, scope_id: str
+) -> tuple[Decimal, int]:
+    """Cost and tokens of the events of a budget's scope whose local date in tz is start..end."""
+    zone = ZoneInfo(tz)
+    cost, tokens = Decimal(0), 0
+    for e in events:
+        if not start <= datetime.fromisoformat(e["timestamp"]).astimezone(zone).date() <= end:
+            continue
+        if (scope == "agent" and e["agent_id"] != scope_id) or (scope == "model" and e["model"] != scope_id):
+            continue
+        cost += cost_of(e)[0]
+        tokens += e["prompt_tokens"] + e["completion_tokens"]
+    return cost, tokens

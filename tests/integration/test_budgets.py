@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import jsonschema_rs
-import sqlalchemy as sa
 
-from billing_dash.models import agents
+from billing_dash.alerts.budgets import set_agent_month_tokens
 
 from ..factories import event
 
@@ -42,11 +41,7 @@ def test_agents_carry_this_months_budget_use(client, auth_headers, engine, org):
     assert client.post("/api/v1/usage", json={"events": events}, headers=auth_headers).status_code == 200
     with engine.begin() as conn:
         for agent, budget in BUDGETS.items():
-            conn.execute(
-                sa.update(agents)
-                .where(agents.c.organization_id == org.id, agents.c.id == agent)
-                .values(monthly_token_budget=budget)
-            )
+            set_agent_month_tokens(conn, org.id, agent, budget)
     used = sum(e["prompt_tokens"] + e["completion_tokens"] for e in events if e["agent_id"] == "capped")
 
     report = client.get(REPORT, headers=auth_headers, query_string={"period": "month"}).get_json()

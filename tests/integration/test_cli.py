@@ -11,12 +11,14 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from billing_dash.config import Settings
 from billing_dash.models import (
     agents,
     api_tokens,
+    budgets,
     conversations,
     model_prices,
     organizations,
@@ -510,20 +512,43 @@ def test_revoke_unknown_token_fails_cleanly(database_url, org):
 # ---------------------------------------------------------------- budgets
 
 
+def month_tokens(engine, org_id: int, agent_id: str) -> int | None:
+    """The agent's monthly token limit as stored: a budget row of scope agent, period month."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(budgets.c.limit_tokens).where(
+                budgets.c.organization_id == org_id,
+                budgets.c.scope == "agent",
+                budgets.c.scope_id == agent_id,
+                budgets.c.period == "month",
+            )
+        ).scalar()
+
+
 def test_set_budget_and_clear_it(database_url, engine, org, tmp_path):
     ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
     result = run(database_url, "set-budget", "--org", org.name, "agent-a", "1000000")
     ok(result)
-    assert agent_row(engine, org.id, "agent-a").monthly_token_budget == 1_000_000
+    assert month_tokens(engine, org.id, "agent-a") == 1_000_000
     ok(run(database_url, "set-budget", "--org", org.name, "agent-a", "0"))
-    assert agent_row(engine, org.id, "agent-a").monthly_token_budget is None
+    assert month_tokens(engine, org.id, "agent-a") is None
+    assert count(engine, budgets, org.id) == 0
 
 
 def test_set_budget_unknown_agent_fails_cleanly(database_url, engine, org):
     result = run(database_url, "set-budget", "--org", org.name, "agent-ghost", "1000")
     failed_cleanly(result)
-    assert "agent-ghost" in result.stderr
+    assert "AGENT_ID: no agent 'agent-ghost'" in result.stderr
+    failed_cleanly(run(database_url, "set-budget", "--org", org.name, "agent-ghost", "0"))
     assert agent_row(engine, org.id, "agent-ghost") is None
+
+
+def test_set_budget_too_large_names_the_argument(database_url, engine, org, tmp_path):
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    result = run(database_url, "set-budget", "--org", org.name, "agent-a", str(10**15 + 1))
+    failed_cleanly(result)
+    assert "TOKENS: must be at most" in result.stderr
+    assert month_tokens(engine, org.id, "agent-a") is None
 
 
 def test_set_budget_negative_is_a_usage_error(database_url, org, tmp_path):
@@ -539,7 +564,140 @@ def test_set_budget_does_not_touch_other_organizations(database_url, engine, org
     ok(run(database_url, "import", "--org", org.name, str(path)))
     ok(run(database_url, "import", "--org", other, str(path)))
     ok(run(database_url, "set-budget", "--org", org.name, "agent-a", "500"))
-    assert agent_row(engine, org_row(engine, other).id, "agent-a").monthly_token_budget is None
+    assert month_tokens(engine, org_row(engine, other).id, "agent-a") is None
+
+
+def budget_rows(engine, org_id: int) -> list:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(budgets).where(budgets.c.organization_id == org_id).order_by(budgets.c.id)).all()
+
+
+def test_budget_set_list_replace_delete(database_url, engine, org, tmp_path):
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "budget", "set", "--org", org.name, "--usd", "500.1234567891"))
+    ok(
+        run(
+            database_url,
+            "budget",
+            "set",
+            "--org",
+            org.name,
+            "--agent",
+            "agent-a",
+            "--tokens",
+            "9000",
+            "--period",
+            "week",
+        )
+    )
+    ok(
+        run(
+            database_url,
+            "budget",
+            "set",
+            "--org",
+            org.name,
+            "--model",
+            "gpt-4o",
+            "--usd",
+            "0.1",
+            "--tokens",
+            "70",
+            "--period",
+            "day",
+            "--thresholds",
+            "90, 25,90",
+        )
+    )
+    rows = budget_rows(engine, org.id)
+    got = [(r.scope, r.scope_id, r.period, r.limit_usd, r.limit_tokens, r.thresholds) for r in rows]
+    assert got == [
+        ("organization", "", "month", Decimal("500.1234567891"), None, "50,80,100"),
+        ("agent", "agent-a", "week", None, 9000, "50,80,100"),
+        ("model", "gpt-4o", "day", Decimal("0.1"), 70, "25,90"),
+    ]
+    # The same scope and period again replaces its limits, keeping its id.
+    ok(run(database_url, "budget", "set", "--org", org.name, "--tokens", "123"))
+    again = budget_rows(engine, org.id)
+    assert (again[0].id, again[0].limit_usd, again[0].limit_tokens) == (rows[0].id, None, 123)
+    listed = run(database_url, "budget", "list", "--org", org.name)
+    ok(listed)
+    lines = listed.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(r.id) for r in rows]
+    assert "agent 'agent-a'" in lines[1] and "9,000 tokens a week" in lines[1]
+    assert "$0.1 and 70 tokens a day" in lines[2]
+    ok(run(database_url, "budget", "delete", "--org", org.name, str(rows[1].id)))
+    assert [r.id for r in budget_rows(engine, org.id)] == [rows[0].id, rows[2].id]
+    gone = run(database_url, "budget", "delete", "--org", org.name, str(rows[1].id))
+    failed_cleanly(gone)
+    assert f"no budget {rows[1].id}" in gone.stderr
+
+
+def test_budget_of_another_organization_cannot_be_deleted(database_url, engine, org):
+    other = f"org-{uuid.uuid4().hex[:12]}"
+    ok(run(database_url, "create-org", other))
+    ok(run(database_url, "budget", "set", "--org", other, "--usd", "5"))
+    (row,) = budget_rows(engine, org_row(engine, other).id)
+    failed_cleanly(run(database_url, "budget", "delete", "--org", org.name, str(row.id)))
+    assert len(budget_rows(engine, org_row(engine, other).id)) == 1
+
+
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (["--usd", "abc"], "--usd"),
+        (["--usd", "0"], "--usd"),
+        (["--usd", "1e3"], "--usd"),
+        (["--usd", "1.12345678901"], "--usd"),
+        (["--usd", "5", "--thresholds", "50,x"], "--thresholds"),
+        (["--usd", "5", "--thresholds", "0,50"], "--thresholds"),
+        (["--usd", "5", "--thresholds", ""], "--thresholds"),
+        ([], "--usd/--tokens"),
+        (["--agent", "agent-ghost", "--usd", "5"], "--agent"),
+        (["--model", "", "--usd", "5"], "--model"),
+        (["--model", "m" * 201, "--usd", "5"], "--model"),
+        (["--usd", "922337204"], "--usd"),
+    ],
+)
+def test_budget_set_bad_input_names_the_option(database_url, engine, org, args, field):
+    result = run(database_url, "budget", "set", "--org", org.name, *args)
+    failed_cleanly(result)
+    assert f"{field}:" in result.stderr
+    assert budget_rows(engine, org.id) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--tokens", "0"],
+        ["--tokens", "many"],
+        ["--period", "year", "--usd", "5"],
+        ["--agent", "a", "--model", "m", "--usd", "5"],
+    ],
+)
+def test_budget_set_usage_errors(database_url, engine, org, args):
+    result = run(database_url, "budget", "set", "--org", org.name, *args)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert budget_rows(engine, org.id) == []
+
+
+def test_largest_usd_limit_is_stored_exactly(database_url, engine, org):
+    ok(run(database_url, "budget", "set", "--org", org.name, "--usd", "899999999.9999999999"))
+    # Above the cap by 1e-10 dollars: refused, not rounded.
+    failed_cleanly(run(database_url, "budget", "set", "--org", org.name, "--usd", "900000000.0000000001"))
+    (row,) = budget_rows(engine, org.id)
+    assert row.limit_usd == Decimal("899999999.9999999999")
+
+
+def test_set_budget_keeps_the_agents_usd_limit(database_url, engine, org, tmp_path):
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "budget", "set", "--org", org.name, "--agent", "agent-a", "--usd", "20", "--thresholds", "90"))
+    ok(run(database_url, "set-budget", "--org", org.name, "agent-a", "1000"))
+    (row,) = budget_rows(engine, org.id)
+    assert (row.limit_usd, row.limit_tokens, row.thresholds) == (Decimal(20), 1000, "90")
+    ok(run(database_url, "set-budget", "--org", org.name, "agent-a", "0"))
+    (row,) = budget_rows(engine, org.id)
+    assert (row.limit_usd, row.limit_tokens) == (Decimal(20), None)
 
 
 # ---------------------------------------------------------------- demo data, db, config

@@ -7,6 +7,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from billing_dash.alerts.budgets import set_agent_month_tokens
 from billing_dash.auth import create_org, create_token
 from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
@@ -50,7 +51,8 @@ def collated(request, tmp_path_factory, make_postgres_database):
     ]
     assert client.post("/api/v1/usage", json={"events": events}, headers=headers).status_code == 200
     with engine.begin() as conn:
-        conn.execute(sa.update(agents).where(agents.c.organization_id == org.id).values(monthly_token_budget=1000))
+        for agent_id in conn.execute(sa.select(agents.c.id).where(agents.c.organization_id == org.id)).scalars():
+            set_agent_month_tokens(conn, org.id, agent_id, 1000)
     yield client, headers
     app.server.extensions["billing_dash.engine"].dispose()
     engine.dispose()

@@ -9,15 +9,14 @@ from decimal import Decimal
 
 import flask_login
 import pytest
-import sqlalchemy as sa
 from dash import no_update
 from dash._utils import to_json
 
+from billing_dash.alerts.budgets import set_agent_month_tokens, set_budget
 from billing_dash.auth import Organization, User
 from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
 from billing_dash.ingest import ingest
-from billing_dash.models import agents
 from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
 
@@ -198,11 +197,7 @@ def test_agent_rows_show_budget_use(engine, org, as_user, usage, page):
                 )
             ],
         )
-        conn.execute(
-            sa.update(agents)
-            .where(agents.c.organization_id == org.id, agents.c.id == "a1")
-            .values(monthly_token_budget=1000)
-        )
+        set_agent_month_tokens(conn, org.id, "a1", 1000)
     rows = {row["agentId"]: row for row in loaded(page, "custom", "2026-01-01", "2026-01-31", None)[2].agent_rows}
     assert "budgetUsedPercent" not in rows["a0"]
     # This month's use (127 tokens of 1000), whatever period is shown.
@@ -217,3 +212,34 @@ def test_database_down_opens_the_alert_instead_of_failing(page):
     with dead.server.test_request_context("/_dash-update-component", method="POST"):
         flask_login.login_user(User(1, "x@example.com", Organization(1, "o", "UTC")))
         assert page.load_report("month", None, None, None) == (no_update, True, False, None, True, *NOT_LOADED_VIEW)
+
+
+def test_budget_cards_show_what_the_budgets_api_answers(client, auth_headers, as_user, engine, org, page):
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(event(i, timestamp=now.isoformat()) for i in range(5)))
+        set_budget(conn, org.id, "organization", "", "month", Decimal("0.03"), None, (50, 80, 100))
+        set_budget(conn, org.id, "model", "gpt-4o-mini", "day", None, 10**9, (50,))
+    api = client.get("/api/v1/budgets", headers=auth_headers).get_json()["budgets"]
+    cards = through_browser(page.load_budgets(None))
+    assert [card["props"]["children"]["props"]["id"] for card in cards] == [f"billing-budget-{b['id']}" for b in api]
+    states = [json.dumps(card).count(f'"children": "{b["state"]}"') for card, b in zip(cards, api, strict=True)]
+    assert [b["state"] for b in api] == ["exceeded", "ok"] and all(states)
+
+
+def test_month_view_draws_the_forecast_to_the_month_end(client, auth_headers, as_user, engine, org, page):
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(event(i, timestamp=(now - timedelta(days=i)).isoformat()) for i in range(40)))
+    _, _, view = loaded(page, "month", None, None, None)
+    api = client.get("/api/v1/analytics/billing", headers=auth_headers, query_string={"period": "month"}).get_json()
+    (projected,) = [trace for trace in view.daily_figure.data if trace.name == "Projected cost"]
+    days = api["usageByDay"]
+    # From yesterday's actual cost (none on the 1st), through today to the month's last day.
+    first = days[-2] if len(days) > 1 else days[-1]
+    assert [str(x)[:10] for x in (projected.x[0], projected.x[-1])] == [first["date"], api["forecast"]["endDate"]]
+    ahead = list(projected.y[1:] if len(days) > 1 else projected.y)
+    assert len(days) == 1 or projected.y[0] == pytest.approx(first["cost"])
+    assert sum(day["cost"] for day in days[:-1]) + sum(ahead) == pytest.approx(api["forecast"]["monthEndCost"])
+    _, _, custom = loaded(page, "custom", "2026-01-01", "2026-01-31", None)
+    assert all(trace.name != "Projected cost" for trace in custom.daily_figure.data)

@@ -163,3 +163,41 @@ def test_events_stored_before_the_aggregates_get_them_when_migrating(empty_datab
     engine.dispose()
     assert all(migrated[1].values()) and all(migrated[2].values())
     assert migrated == rebuilt
+
+
+def test_agent_monthly_token_budgets_become_budget_rows_and_back(empty_database_url):
+    """0013 moves agents.monthly_token_budget into budgets (agent, month, tokens); its downgrade returns them."""
+    engine = make_engine(empty_database_url)
+    upgrade(engine, "0009")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO organizations (id, name, timezone, created_at) VALUES (1, 'o', 'UTC', :t)"),
+            {"t": datetime(2026, 5, 1, tzinfo=UTC)},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO agents (organization_id, id, name, monthly_token_budget) VALUES "
+                "(1, 'capped', 'Capped', 5000000000), (1, 'free', 'Free', NULL)"
+            )
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = [
+            tuple(r)
+            for r in conn.execute(
+                sa.text(
+                    "SELECT organization_id, scope, scope_id, period, limit_usd, limit_tokens, thresholds FROM budgets"
+                )
+            )
+        ]
+    assert rows == [(1, "agent", "capped", "month", None, 5_000_000_000, "50,80,100")]
+    from alembic import command
+
+    from billing_dash.db import alembic_config
+
+    command.downgrade(alembic_config(engine), "0009")
+    with engine.connect() as conn:
+        back = dict(conn.execute(sa.text("SELECT id, monthly_token_budget FROM agents")).all())
+    upgrade(engine)
+    engine.dispose()
+    assert back == {"capped": 5_000_000_000, "free": None}

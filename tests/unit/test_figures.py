@@ -83,3 +83,13 @@ def test_model_names_are_text_not_markup_in_the_cost_share_figure():
     everything = _strings(fig.to_plotly_json())
     for name in HOSTILE:
         assert not any(name in s for s in everything), name
+
+
+def test_daily_figure_draws_the_projection_dashed_on_the_cost_axis():
+    projection = pd.DataFrame({"date": ["2026-03-05", "2026-03-06", "2026-03-07"], "cost": [2.5, 3.0, 1.25]})
+    fig = build_daily_figure(daily_frame(), projection)
+    *_, projected = fig.data
+    assert projected.line.dash == "dash" and projected.yaxis == "y2"
+    assert list(projected.y) == [2.5, 3.0, 1.25]
+    assert [x.strftime("%Y-%m-%d") for x in pd.to_datetime(projected.x)] == list(projection["date"])
+    assert len(build_daily_figure(daily_frame(), projection.iloc[:0]).data) == 3

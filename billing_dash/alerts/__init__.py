@@ -1,0 +1,1 @@
+"""Budgets, forecasts and (later) anomalies and the webhook outbox."""
