@@ -110,7 +110,7 @@ class Scenario:
 
     def cost(self, e: dict) -> tuple[Decimal, bool, Decimal]:
         """The event's cost, whether it is priced, and what its cache reads saved."""
-        prompt, completion, read, write, _ = tokens(e)
+        prompt, completion, read, write, _ = tokens_of(e)
         ts = datetime.fromisoformat(e["timestamp"])
         rows = [r for r in self.prices.get(e["model"], []) if r[0] <= ts]
         price = rows[-1] if rows else None
@@ -145,31 +145,31 @@ class Scenario:
             if not start <= local <= end:
                 continue
             cost, priced, savings = self.cost(e)
-            prompt, completion, read, write, reasoning = tokens(e)
+            prompt, completion, read, write, reasoning = tokens_of(e)
             for kind, key in (("day", local), ("agent", e["agent_id"]), ("model", e["model"]), ("all", None)):
                 row = parts[kind][key]
                 row[0] += read
                 row[1] += write
                 row[2] += reasoning
                 row[3] += savings
-            tokens_ = prompt + completion
+            tokens = prompt + completion
             d = day[local]
             d[0] += prompt
             d[1] += completion
             d[2] += cost
             d[3] += 1
             a = agent[e["agent_id"]]
-            a[0] += tokens_
+            a[0] += tokens
             a[1] += cost
             a[2] += 1
             a[3].add(e["conversation_id"])
             m = model[e["model"]]
-            m[0] += tokens_
+            m[0] += tokens
             m[1] += cost
             m[2] += 1
             m[3] += 0 if priced else 1
             c = conv[e["conversation_id"]]
-            c[0] += tokens_
+            c[0] += tokens
             c[1] += cost
             c[2] += 1
             conversations.add(e["conversation_id"])
@@ -281,7 +281,7 @@ def _token_counts(rng: random.Random) -> dict:
     return counts
 
 
-def tokens(e: dict) -> tuple[int, int, int, int, int]:
+def tokens_of(e: dict) -> tuple[int, int, int, int, int]:
     """prompt, completion, cache read, cache write, reasoning of an event as _token_counts wrote it."""
     u = e.get("usage")
     if e.get("provider") == "anthropic":
@@ -327,5 +327,6 @@ def budget_use(
         if (scope == "agent" and e["agent_id"] != scope_id) or (scope == "model" and e["model"] != scope_id):
             continue
         cost += cost_of(e)[0]
-        tokens += e["prompt_tokens"] + e["completion_tokens"]
+        prompt, completion, *_ = tokens_of(e)
+        tokens += prompt + completion
     return cost, tokens
