@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 
 import dash
@@ -36,27 +37,30 @@ PERIOD_LABEL = f"{PREFIX}-period-label"
 CARDS = f"{PREFIX}-cards"
 DAILY_GRAPH = f"{PREFIX}-daily-graph"
 MODEL_GRAPH = f"{PREFIX}-model-graph"
+DAILY_BOX = f"{PREFIX}-daily-box"
+MODEL_BOX = f"{PREFIX}-model-box"
+GRAPHS = f"{PREFIX}-graphs"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+# plotly.js with only the basic trace types (scatter, bar, pie: ours are scatter and pie), a quarter
+# of the full bundle dcc.Graph would load; `make plotly-basic` refreshes it.
+PLOTLY_JS = "vendor/plotly-basic.min.js"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
-# store that a clientside callback hands on in the browser (see register_callbacks).
+# store that clientside callbacks hand on in the browser (see register_callbacks).
 VIEW_OUTPUTS = [
     Output(CARDS, "children"),
     Output(PERIOD_LABEL, "children"),
     Output(EMPTY, "is_open"),
     Output(DRAWINGS, "data"),
 ]
-DRAWN = [
-    Output(DAILY_GRAPH, "figure"),
-    Output(MODEL_GRAPH, "figure"),
-    Output(AGENTS_GRID, "rowData"),
-    Output(MODELS_GRID, "rowData"),
-    Output(CONVERSATIONS_GRID, "rowData"),
-]
+# The graphs are mounted in their boxes with the first figures, not with the page: a mounted
+# dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
+DRAWN_GRAPHS = [Output(DAILY_BOX, "children"), Output(MODEL_BOX, "children")]
+DRAWN_ROWS = [Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
@@ -80,6 +84,13 @@ def _panel(title: str, body, section: str | None = None, label: str = "CSV") -> 
     )
 
 
+def _plotly_url() -> str:
+    """The vendored plotly.js, named by its file's mtime as Dash names assets (so cached for a year)."""
+    app = dash.get_app()
+    mtime = os.path.getmtime(os.path.join(app.config.assets_folder, PLOTLY_JS))
+    return f"{app.get_asset_url(PLOTLY_JS)}?m={mtime}"
+
+
 def layout(period: str = "month", startDate: str | None = None, endDate: str | None = None, **_other) -> html.Div:
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
     period = period if period in PERIODS else "month"
@@ -92,6 +103,14 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
             dcc.Store(id=DOWNLOADS),
             dcc.Store(id=DRAWINGS),
             dcc.Store(id=URL_SYNC),
+            # What the boxes get once there are figures to draw, and the plotly.js to draw them with.
+            dcc.Store(
+                id=GRAPHS,
+                data={
+                    "plotly": _plotly_url(),
+                    "graphs": [dcc.Graph(id=graph, config=GRAPH_CONFIG) for graph in (DAILY_GRAPH, MODEL_GRAPH)],
+                },
+            ),
             dcc.Download(id=DOWNLOAD),
             html.Div(
                 [
@@ -159,7 +178,7 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                         # height from its container, which has none of its own (it collapsed to 0 px).
                         _panel(
                             "Daily usage",
-                            html.Div(dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG), className="daily-graph"),
+                            html.Div(id=DAILY_BOX, className="daily-graph"),
                             "daily",
                         ),
                         dbc.Row(
@@ -168,9 +187,7 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                                 dbc.Col(
                                     _panel(
                                         "Cost share by model",
-                                        html.Div(
-                                            dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG), className="model-graph"
-                                        ),
+                                        html.Div(id=MODEL_BOX, className="model-graph"),
                                     ),
                                     lg=4,
                                 ),
@@ -256,10 +273,17 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(RETRY, "n_clicks"),
     )(load_report)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
-    # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
+    # the cards back until plotly.js and the grid's code are loaded and run.
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="billing", function_name="draw"),
-        *DRAWN,
+        dash.ClientsideFunction(namespace="billing", function_name="draw_graphs"),
+        *DRAWN_GRAPHS,
+        Input(DRAWINGS, "data"),
+        State(GRAPHS, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw_rows"),
+        *DRAWN_ROWS,
         Input(DRAWINGS, "data"),
         prevent_initial_call=True,
     )
