@@ -1,14 +1,17 @@
 """Time and weigh the dashboard in headless Chromium: `python scripts/measure_page.py [URL] [RUNS]`.
 
 Logs in as the demo user (`make run` serves one), then for each run with an empty cache:
-the cold load of /dashboard/billing (until the first numbers are on screen, and the bytes
-transferred), the same page again from a warm cache, and clicks through Year and Month (bytes
-sent and received by the Dash callbacks of one click, and the time until the cards change).
+the cold load of /dashboard/billing (until the first numbers are on screen, until the first
+chart is drawn, and the bytes transferred), the same page again from a warm cache, and clicks
+through Year and Month (bytes sent and received by the Dash callbacks of one click, and the
+time until the cards change). Ends with the load average: other work on the same cores slows
+a cold load more than anything measured here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -23,11 +26,14 @@ from billing_dash.cli import DEMO_EMAIL, DEMO_PASSWORD
 # Runs in the page before its own scripts: when the first card value appears, and what every
 # Dash callback request sends (the Performance API sees only what comes back).
 PROBE = """
-window.__probe = {firstNumbers: null, sent: 0, calls: 0};
+window.__probe = {firstNumbers: null, firstChart: null, sent: 0, calls: 0};
 new MutationObserver(function () {
   const card = document.getElementById("billing-cost-value");
   if (card && card.textContent && window.__probe.firstNumbers === null) {
     window.__probe.firstNumbers = performance.now();
+  }
+  if (window.__probe.firstChart === null && document.querySelector("#billing-daily-graph .main-svg")) {
+    window.__probe.firstChart = performance.now();
   }
 }).observe(document, {childList: true, subtree: true, characterData: true});
 const originalFetch = window.fetch;
@@ -79,10 +85,12 @@ def load(driver: webdriver.Chrome, base: str) -> dict:
     driver.get(f"{base}/dashboard/billing?period=month")
     seconds = _first_numbers(driver)
     WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#billing-agents-grid .ag-row"))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return window.__probe.firstChart"))
     time.sleep(1)  # the rest of the page's requests
     received = driver.execute_script(RECEIVED)
     return {
         "first_numbers_s": round(seconds, 2),
+        "first_chart_s": round(driver.execute_script("return window.__probe.firstChart") / 1000, 2),
         "transferred_kb": round(received["transfer"] / 1024, 1),
         "decoded_kb": round(received["decoded"] / 1024, 1),
         "requests": received["count"],
@@ -128,6 +136,7 @@ def main(base: str = "http://127.0.0.1:8050", runs: str = "3") -> None:
     for key in ("cold", "warm"):
         print(
             f"{key}: first numbers median {statistics.median(r[key]['first_numbers_s'] for r in results):.2f} s, "
+            f"first chart {statistics.median(r[key]['first_chart_s'] for r in results):.2f} s, "
             f"transferred {statistics.median(r[key]['transferred_kb'] for r in results):,.0f} kB"
         )
     year = [r["clicks"][0] for r in results]
@@ -136,6 +145,7 @@ def main(base: str = "http://127.0.0.1:8050", runs: str = "3") -> None:
         f"received {statistics.median(c['received_kb'] for c in year):,.1f} kB, "
         f"numbers after {statistics.median(c['numbers_s'] for c in year):.2f} s"
     )
+    print("load average (1, 5, 15 min): " + ", ".join(f"{load:.1f}" for load in os.getloadavg()))
 
 
 if __name__ == "__main__":
