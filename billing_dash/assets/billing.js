@@ -72,14 +72,20 @@
         }
         return window.dash_clientside.no_update;
       },
-      /* The graphs of a report's figures, as the server made them (pages/billing.py): each box gets
-         its dcc.Graph with its figure, once the page's plotly.js has run. */
-      draw_graphs: function (drawings, setup) {
+      /* The first figures of the page mount its graphs (pages/billing.py), once plotly.js has run. */
+      mount_graphs: function (drawings, setup, ...mounted) {
+        if (mounted.every(Boolean)) {
+          throw window.dash_clientside.PreventUpdate;  // draw_figures updates them
+        }
         return loadPlotly(setup.plotly).then(function () {
           return setup.graphs.map(function (graph, i) {
             return Object.assign({}, graph, {props: Object.assign({}, graph.props, {figure: drawings[i]})});
           });
         });
+      },
+      /* A report's figures, as the server made them, for the graphs once mounted. */
+      draw_figures: function (drawings) {
+        return drawings.slice(0, 2);
       },
       /* The grid rows of a report: what follows its two figures. */
       draw_rows: function (drawings) {

@@ -59,7 +59,9 @@ VIEW_OUTPUTS = [
 ]
 # The graphs are mounted in their boxes with the first figures, not with the page: a mounted
 # dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
-DRAWN_GRAPHS = [Output(DAILY_BOX, "children"), Output(MODEL_BOX, "children")]
+# Later figures go to the mounted graphs (so plotly updates them in place).
+MOUNTED = [Output(DAILY_BOX, "children"), Output(MODEL_BOX, "children")]
+DRAWN_FIGURES = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure")]
 DRAWN_ROWS = [Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
@@ -275,10 +277,19 @@ def register_callbacks(app: dash.Dash) -> None:
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js and the grid's code are loaded and run.
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="billing", function_name="draw_graphs"),
-        *DRAWN_GRAPHS,
+        dash.ClientsideFunction(namespace="billing", function_name="mount_graphs"),
+        *MOUNTED,
         Input(DRAWINGS, "data"),
         State(GRAPHS, "data"),
+        *(State(box.component_id, "children") for box in MOUNTED),
+        prevent_initial_call=True,
+    )
+    # Not run while the graphs are not mounted yet (suppress_callback_exceptions), nor when they are
+    # mounted with their figures.
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw_figures"),
+        *DRAWN_FIGURES,
+        Input(DRAWINGS, "data"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
