@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -43,31 +44,36 @@ CARDS = f"{PREFIX}-cards"
 BUDGET_CARDS = f"{PREFIX}-budget-cards"
 DAILY_GRAPH = f"{PREFIX}-daily-graph"
 MODEL_GRAPH = f"{PREFIX}-model-graph"
+DAILY_BOX = f"{PREFIX}-daily-box"
+MODEL_BOX = f"{PREFIX}-model-box"
+GRAPHS = f"{PREFIX}-graphs"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+# plotly.js with only the basic trace types (scatter, bar, pie: ours are scatter and pie), a quarter
+# of the full bundle dcc.Graph would load; `make plotly-basic` refreshes it.
+PLOTLY_JS = "vendor/plotly-basic.min.js"
 GRAPH_CONFIG: dcc.Graph.Config = {
     "displaylogo": False,
     "responsive": True,
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
 }
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
-# store that a clientside callback hands on in the browser (see register_callbacks).
+# store that clientside callbacks hand on in the browser (see register_callbacks).
 VIEW_OUTPUTS = [
     Output(CARDS, "children"),
     Output(PERIOD_LABEL, "children"),
     Output(EMPTY, "is_open"),
     Output(DRAWINGS, "data"),
 ]
-DRAWN = [
-    Output(DAILY_GRAPH, "figure"),
-    Output(MODEL_GRAPH, "figure"),
-    Output(AGENTS_GRID, "rowData"),
-    Output(MODELS_GRID, "rowData"),
-    Output(CONVERSATIONS_GRID, "rowData"),
-]
+# The graphs are mounted in their boxes with the first figures, not with the page: a mounted
+# dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
+# Later figures go to the mounted graphs (so plotly updates them in place).
+MOUNTED = [Output(DAILY_BOX, "children"), Output(MODEL_BOX, "children")]
+DRAWN_FIGURES = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure")]
+DRAWN_ROWS = [Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
@@ -91,6 +97,13 @@ def _panel(title: str, body: Component | list[Component], section: str | None = 
     )
 
 
+def _plotly_url() -> str:
+    """The vendored plotly.js, named by its file's mtime as Dash names assets (so cached for a year)."""
+    app = dash.get_app()
+    mtime = os.path.getmtime(os.path.join(app.config.assets_folder, PLOTLY_JS))
+    return f"{app.get_asset_url(PLOTLY_JS)}?m={mtime}"
+
+
 def layout(
     period: str = DEFAULT_PERIOD, startDate: str | None = None, endDate: str | None = None, **_other: str
 ) -> html.Div:
@@ -105,6 +118,14 @@ def layout(
             dcc.Store(id=DOWNLOADS),
             dcc.Store(id=DRAWINGS),
             dcc.Store(id=URL_SYNC),
+            # What the boxes get once there are figures to draw, and the plotly.js to draw them with.
+            dcc.Store(
+                id=GRAPHS,
+                data={
+                    "plotly": _plotly_url(),
+                    "graphs": [dcc.Graph(id=graph, config=GRAPH_CONFIG) for graph in (DAILY_GRAPH, MODEL_GRAPH)],
+                },
+            ),
             dcc.Download(id=DOWNLOAD),
             html.Div(
                 [
@@ -174,7 +195,7 @@ def layout(
                         # height from its container, which has none of its own (it collapsed to 0 px).
                         _panel(
                             "Daily usage",
-                            html.Div(dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG), className="daily-graph"),
+                            html.Div(id=DAILY_BOX, className="daily-graph"),
                             "daily",
                         ),
                         dbc.Row(
@@ -183,9 +204,7 @@ def layout(
                                 dbc.Col(
                                     _panel(
                                         "Cost share by model",
-                                        html.Div(
-                                            dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG), className="model-graph"
-                                        ),
+                                        html.Div(id=MODEL_BOX, className="model-graph"),
                                     ),
                                     lg=4,
                                 ),
@@ -291,10 +310,26 @@ def register_callbacks(app: dash.Dash) -> None:
     )(load_report)
     app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
-    # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
+    # the cards back until plotly.js and the grid's code are loaded and run.
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="billing", function_name="draw"),
-        *DRAWN,
+        dash.ClientsideFunction(namespace="billing", function_name="mount_graphs"),
+        *MOUNTED,
+        Input(DRAWINGS, "data"),
+        State(GRAPHS, "data"),
+        *(State(box.component_id, "children") for box in MOUNTED),
+        prevent_initial_call=True,
+    )
+    # Not run while the graphs are not mounted yet (suppress_callback_exceptions), nor when they are
+    # mounted with their figures.
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw_figures"),
+        *DRAWN_FIGURES,
+        Input(DRAWINGS, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw_rows"),
+        *DRAWN_ROWS,
         Input(DRAWINGS, "data"),
         prevent_initial_call=True,
     )
