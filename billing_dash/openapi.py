@@ -203,6 +203,14 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "endDate": {"type": "string", "format": "date", "description": "Inclusive."},
                 "timezone": {"type": "string", "description": "IANA zone the dates are local to."},
                 "days": {"type": "integer", "minimum": 1, "maximum": MAX_CUSTOM_DAYS},
+                "previousStartDate": {
+                    "type": "string",
+                    "format": "date",
+                    "description": "First day of the period the dashboard compares with: month to date the same "
+                    "days of the previous month (clamped to its end), last_month and last_quarter the whole one "
+                    "before, any other period the one of the same length just before it.",
+                },
+                "previousEndDate": {"type": "string", "format": "date", "description": "Inclusive."},
             },
             "The resolved period: local dates, both inclusive.",
         ),

@@ -28,11 +28,20 @@ class ReportView(NamedTuple):
     conversation_rows: list[dict]
 
 
+def _span(first: str, last: str) -> str:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
+
+
 def period_label(period: dict) -> str:
     """`period` as the JSON report gives it: `Nov 1, 2026 – Nov 24, 2026 · 24 days · times in Europe/Berlin`."""
-    start, end = date.fromisoformat(period["startDate"]), date.fromisoformat(period["endDate"])
-    span = f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
+    span = _span(period["startDate"], period["endDate"])
     return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
+
+
+def compared_label(period: dict) -> str:
+    """What the change badges compare with: `Compared with Oct 1, 2026 – Oct 24, 2026`."""
+    return f"Compared with {_span(period['previousStartDate'], period['previousEndDate'])}"
 
 
 def drawable(value: Any) -> Any:
@@ -52,7 +61,7 @@ def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
     report = drawable(report)
     summary = report["summary"]
     return ReportView(
-        cards=summary_cards(summary, changes, prefix),
+        cards=summary_cards(summary, changes, prefix, compared_label(report["period"])),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
         daily_figure=build_daily_figure(pd.DataFrame(report["usageByDay"], columns=HEADERS["daily"])),

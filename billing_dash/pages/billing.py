@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import dash
 import dash_bootstrap_components as dbc
 import flask_login
@@ -41,6 +39,18 @@ MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+# The period buttons, in the order of periods.PERIODS.
+PERIOD_LABELS = {
+    "today": "Today",
+    "week": "Week",
+    "month": "Month",
+    "year": "Year",
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "last_month": "Last month",
+    "last_quarter": "Last quarter",
+    "custom": "Custom",
+}
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
 # store that a clientside callback hands on in the browser (see register_callbacks).
@@ -85,8 +95,8 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
     period = period if period in PERIODS else "month"
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
-        last30 = resolve_period("today", flask_login.current_user.org.timezone)
-        startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
+        last30 = resolve_period("last_30_days", flask_login.current_user.org.timezone)
+        startDate, endDate = last30.start.isoformat(), last30.end.isoformat()
     return html.Div(
         [
             dcc.Store(id=DOWNLOADS),
@@ -106,7 +116,7 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                         [
                             dbc.RadioItems(
                                 id=PERIOD,
-                                options=[{"label": p.capitalize(), "value": p} for p in PERIODS],
+                                options=[{"label": PERIOD_LABELS[p], "value": p} for p in PERIODS],
                                 value=period,
                                 className="btn-group flex-wrap",
                                 inputClassName="btn-check",

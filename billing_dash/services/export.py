@@ -176,10 +176,14 @@ def csv_filename(period: dict[str, Any], section: str) -> str:
 
 def period_json(report: BillingReport) -> dict[str, Any]:
     p = report.period
+    before = p.previous()
     return {
         "name": p.name,
         "startDate": p.start.isoformat(),
         "endDate": p.end.isoformat(),
         "timezone": p.tz,
         "days": p.days,
+        # What the dashboard's change badges compare with (periods.Period.previous).
+        "previousStartDate": before.start.isoformat(),
+        "previousEndDate": before.end.isoformat(),
     }

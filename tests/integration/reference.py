@@ -187,3 +187,65 @@ def _offset(text: str) -> timedelta:
     sign = -1 if text[0] == "-" else 1
     hours, minutes = text[1:].split(":")
     return sign * timedelta(hours=int(hours), minutes=int(minutes))
+
+
+# --- calendars, walked a day at a time (no month arithmetic shared with billing_dash.periods) ---
+DAY = timedelta(days=1)
+
+
+def month_days(day: date) -> list[date]:
+    """Every day of the month of `day`, found by stepping a day at a time."""
+    first = day
+    while (first - DAY).month == day.month:
+        first -= DAY
+    days = [first]
+    while (days[-1] + DAY).month == day.month:
+        days.append(days[-1] + DAY)
+    return days
+
+
+def quarter_days(day: date) -> list[date]:
+    """Every day of the calendar quarter of `day` (Jan-Mar, Apr-Jun, Jul-Sep, Oct-Dec)."""
+    quarter = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 3, 8: 3, 9: 3, 10: 4, 11: 4, 12: 4}
+    first = day
+    while quarter[(first - DAY).month] == quarter[day.month] and (first - DAY).year == day.year:
+        first -= DAY
+    days = [first]
+    while quarter[(days[-1] + DAY).month] == quarter[day.month] and (days[-1] + DAY).year == day.year:
+        days.append(days[-1] + DAY)
+    return days
+
+
+def named_period_dates(name: str, today: date) -> tuple[date, date]:
+    """First and last local day of a named period on local date `today`, as the README defines them."""
+    if name == "today":
+        return today, today
+    if name == "week":
+        first = today
+        while first.strftime("%A") != "Monday":
+            first -= DAY
+        return first, today
+    if name == "month":
+        return month_days(today)[0], today
+    if name == "year":
+        return date(today.year, 1, 1), today
+    if name in ("last_7_days", "last_30_days"):
+        return today - (int(name.split("_")[1]) - 1) * DAY, today
+    if name == "last_month":
+        days = month_days(month_days(today)[0] - DAY)
+        return days[0], days[-1]
+    if name == "last_quarter":
+        days = quarter_days(quarter_days(today)[0] - DAY)
+        return days[0], days[-1]
+    raise ValueError(name)
+
+
+def previous_dates(name: str, start: date, end: date) -> tuple[date, date]:
+    """What a period's change badges compare with: month to date the same days of the previous month
+    (clamped to its end), last month/quarter the one before, others the same length just before."""
+    if name == "month":
+        days = [d for d in month_days(start - DAY) if d.day <= end.day]
+        return days[0], days[-1]
+    if name in ("last_month", "last_quarter"):
+        return named_period_dates(name, start)
+    return start - (end - start) - DAY, start - DAY

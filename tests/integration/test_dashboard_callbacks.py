@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import flask_login
 import pytest
@@ -21,6 +22,7 @@ from billing_dash.models import agents
 from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
 
+from .reference import named_period_dates, previous_dates
 from .test_api import event
 from .test_money_limits import big_usage, post_all, text_of
 
@@ -107,6 +109,30 @@ def test_changes_compare_with_the_previous_period_of_the_same_length(engine, org
         )
     view = loaded(page, "custom", "2026-01-08", "2026-01-14", None)[2]  # previous: Jan 1-7
     assert card_texts(view)["billing-cost"][1] == "▲ 50.0% vs previous period"
+    badge = view.cards[0].children.children.children[3]
+    assert badge.title == "Compared with Jan 1, 2026 – Jan 7, 2026"
+
+
+def test_month_to_date_compares_with_the_same_days_of_the_previous_month(engine, org, as_user, page):
+    """The month so far compares with the same days of the previous month (clamped to its end),
+    and the badge's tooltip names them."""
+    today = datetime.now(UTC).astimezone(ZoneInfo(org.timezone)).date()
+    first, _ = named_period_dates("month", today)
+    before = previous_dates("month", first, today)
+    after_compared = before[1] + timedelta(days=1)  # outside the comparison when still last month
+    stamps = [(before[0], "1"), (before[1], "1"), (today, "3")]
+    if after_compared < first:
+        stamps.append((after_compared, "9"))
+
+    def noon(day):
+        return (datetime.combine(day, datetime.min.time(), ZoneInfo(org.timezone)) + timedelta(hours=12)).isoformat()
+
+    with engine.begin() as conn:
+        ingest(conn, org.id, list(enumerate(event(i, timestamp=noon(d), cost=c) for i, (d, c) in enumerate(stamps))))
+    view = loaded(page, "month", None, None, None)[2]
+    assert card_texts(view)["billing-cost"][1] == "▲ 50.0% vs previous period"
+    badge = view.cards[0].children.children.children[3]
+    assert badge.title == f"Compared with {before[0]:%b %-d, %Y} – {before[1]:%b %-d, %Y}"
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from billing_dash.ingest import ingest
-from billing_dash.periods import resolve_period
 
-from .reference import Scenario
+from .reference import Scenario, named_period_dates, previous_dates
 
 NOW = datetime.now(UTC)
 # Fixed seeds, named in each test's id, so a failure can be replayed (with NOW from its message).
@@ -64,18 +63,23 @@ def test_custom_ranges_match_reference(client, auth_headers, scenario, tz):
         assert _project(api, expected) == expected, (tz, start, end, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
 
-@pytest.mark.parametrize("period", ["today", "week", "month", "year"])
+@pytest.mark.parametrize(
+    "period", ["today", "week", "month", "year", "last_7_days", "last_30_days", "last_month", "last_quarter"]
+)
 def test_named_periods_match_reference_in_org_zone(client, auth_headers, scenario, org, period):
     api = _get(client, auth_headers, period=period)
-    p = resolve_period(period, org.timezone)
+    start, end = named_period_dates(period, datetime.now(UTC).astimezone(ZoneInfo(org.timezone)).date())
+    before = previous_dates(period, start, end)
     assert api["period"] == {
         "name": period,
-        "startDate": p.start.isoformat(),
-        "endDate": p.end.isoformat(),
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
         "timezone": org.timezone,
-        "days": p.days,
+        "days": (end - start).days + 1,
+        "previousStartDate": before[0].isoformat(),
+        "previousEndDate": before[1].isoformat(),
     }
-    expected = scenario.report(p.start, p.end, org.timezone)
+    expected = scenario.report(start, end, org.timezone)
     assert _project(api, expected) == expected, (period, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
 
