@@ -180,6 +180,52 @@ class Scenario:
             ],
         }
 
+    def conversations(self, start: date, end: date, tz: str, sort: str = "cost") -> list[dict]:
+        """Every conversation with a message on local dates start..end in tz, in the API's `sort`
+        order: in-period usage, the whole conversation's first and last message and its newest
+        event's agent (as the conversation detail gives them), money exact."""
+        zone = ZoneInfo(tz)
+        life: dict[str, list] = {}
+        inside = defaultdict(lambda: [0, Decimal(0), 0])
+        for e in self.events:
+            ts = datetime.fromisoformat(e["timestamp"]).astimezone(UTC)
+            conv = e["conversation_id"]
+            if conv not in life:
+                life[conv] = [ts, ts, e]
+            life[conv][0] = min(life[conv][0], ts)
+            if ts >= life[conv][1]:
+                life[conv][1], life[conv][2] = ts, e
+            if start <= ts.astimezone(zone).date() <= end:
+                c = inside[conv]
+                c[0] += e["prompt_tokens"] + e["completion_tokens"]
+                c[1] += self.cost(e)[0]
+                c[2] += 1
+        rows = [
+            {
+                "conversationId": conv,
+                "title": life[conv][2]["conversation_title"],
+                "agentId": life[conv][2]["agent_id"],
+                "totalTokens": tokens,
+                "cost": cost,
+                "messageCount": messages,
+                "firstMessageAt": life[conv][0],
+                "lastMessageAt": life[conv][1],
+            }
+            for conv, (tokens, cost, messages) in inside.items()
+        ]
+        keys = {
+            "cost": lambda r: (-r["cost"], -r["totalTokens"]),
+            "tokens": lambda r: (-r["totalTokens"], -r["cost"]),
+            "messages": lambda r: (-r["messageCount"], -r["cost"], -r["totalTokens"]),
+            "last": lambda r: (-r["lastMessageAt"].timestamp(), -r["cost"], -r["totalTokens"]),
+        }
+        return sorted(rows, key=lambda r: (*keys[sort](r), r["conversationId"]))
+
+    def messages(self, conversation_id: str) -> list[dict]:
+        """The conversation's events oldest first (ties: event id), as the detail lists them."""
+        events = [e for e in self.events if e["conversation_id"] == conversation_id]
+        return sorted(events, key=lambda e: (datetime.fromisoformat(e["timestamp"]), e["event_id"]))
+
 
 def _offset(text: str) -> timedelta:
     if text == "Z":

