@@ -17,6 +17,7 @@ from billing_dash.ingest import ingest
 
 from .reference import TEN, Scenario, named_period_dates, r6
 from .test_api import event
+from .test_openapi_conformance import DOCUMENT, _valid
 
 LIST = "/api/v1/conversations"
 NOW = datetime.now(UTC)
@@ -32,6 +33,10 @@ def scenario(request, engine, org):
         sc.store_prices(conn)
         ingest(conn, org.id, enumerate(sc.events), batch_size=300)
     return sc
+
+
+def documented(schema: str, body: dict) -> bool:
+    return _valid(DOCUMENT["components"]["schemas"][schema], body)
 
 
 def _json(client, headers, path, **params) -> dict:
@@ -130,9 +135,11 @@ def test_csv_streams_every_conversation(client, auth_headers, scenario, org):
 
 
 def test_detail_lists_the_messages_and_whole_life_totals(client, auth_headers, scenario):
+    assert documented("ConversationPage", _json(client, auth_headers, LIST, period="year", pageSize=3))
     for conversation_id in ("conv-0", "conv-7", "conv-100"):
         events = scenario.messages(conversation_id)
         body = _json(client, auth_headers, f"{LIST}/{conversation_id}")
+        assert documented("ConversationDetail", body)
         costs = [scenario.cost(e)[0] for e in events]
         assert body["conversationId"] == conversation_id
         assert body["title"] == events[-1]["conversation_title"]
