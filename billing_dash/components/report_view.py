@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -13,6 +14,8 @@ from ..figures.usage import build_daily_figure, build_model_share_figure
 from ..services.billing import BillingReport
 from ..services.export import HEADERS, SECTIONS, csv_filename, period_json, section_csv
 from .cards import summary_cards
+
+CSV_URL = "/api/v1/analytics/billing.csv"
 
 
 class ReportView(NamedTuple):
@@ -75,9 +78,17 @@ def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
 
 def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
     """Each section's CSV download, named and written as the API's CSV: from the exact report,
-    because the numbers on the page are floats (a float keeps only ~16 significant digits)."""
+    because the numbers on the page are floats (a float keeps only ~16 significant digits).
+    The conversations are every conversation of the period, more than the page holds: the
+    browser fetches them from the API's streamed CSV (`url`, the login session authenticates)."""
     period = period_json(report)
-    return {
+    files = {
         section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
         for section in SECTIONS
+        if section != "conversations"
     }
+    query = {"section": "conversations", "period": period["name"]}
+    if period["name"] == "custom":
+        query |= {"startDate": period["startDate"], "endDate": period["endDate"]}
+    files["conversations"] = {"filename": csv_filename(period, "conversations"), "url": f"{CSV_URL}?{urlencode(query)}"}
+    return files

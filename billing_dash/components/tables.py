@@ -51,10 +51,12 @@ CONVERSATION_COLUMNS = [
 ]
 
 
-def grid(grid_id: str, columns: list[dict]) -> dag.AgGrid:
+def grid(grid_id: str, columns: list[dict], row_id: str | None = None) -> dag.AgGrid:
+    """A grid of `columns`; `row_id` names the field that identifies a row (clicks report it)."""
     return dag.AgGrid(
         id=grid_id,
         columnDefs=columns,
+        getRowId=f"params.data.{row_id}" if row_id else None,
         rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "minWidth": 110, "flex": 1},
         dashGridOptions={

@@ -9,11 +9,13 @@ from dash import ALL, Input, Output, State, dcc, html, no_update
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from ..components.report_view import csv_files, report_view
+from ..components.conversation import conversation_view
+from ..components.report_view import csv_files, drawable, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import PERIODS, PeriodError, resolve_period
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import changes_json, report_json
+from ..services.conversations import conversation_detail
+from ..services.export import changes_json, conversation_detail_json, report_json
 from ..web.context import get_engine
 
 dash.register_page(__name__, path="/dashboard/billing", title="Billing · billing-dash", name="Billing")
@@ -37,6 +39,9 @@ MODEL_GRAPH = f"{PREFIX}-model-graph"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
+CONVERSATION = f"{PREFIX}-conversation"
+CONVERSATION_TITLE = f"{PREFIX}-conversation-title"
+CONVERSATION_BODY = f"{PREFIX}-conversation-body"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 # The period buttons, in the order of periods.PERIODS.
@@ -155,6 +160,13 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                 is_open=False,
             ),
             dbc.Alert(id=INVALID, color="warning", is_open=False),
+            dbc.Modal(
+                [dbc.ModalHeader(dbc.ModalTitle(id=CONVERSATION_TITLE)), dbc.ModalBody(id=CONVERSATION_BODY)],
+                id=CONVERSATION,
+                is_open=False,
+                size="lg",
+                scrollable=True,
+            ),
             dcc.Loading(
                 # Hidden until a report arrives and whenever a load fails, so nothing on screen is
                 # ever another period's numbers (or empty axes) standing in for this one's.
@@ -188,7 +200,12 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                             className="g-3",
                         ),
                         _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
-                        _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
+                        _panel(
+                            "Top conversations",
+                            grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS, row_id="conversationId"),
+                            "conversations",
+                            "CSV (all)",
+                        ),
                     ],
                     id=CONTENT,
                     hidden=True,
@@ -239,6 +256,25 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
 
 
+def open_conversation(clicked: dict | None) -> tuple:
+    """The conversation of a clicked row of the conversations grid, in the detail dialog:
+    whether it opens, its title and its body (the API's detail, from the same service)."""
+    conversation_id = clicked.get("rowId") if isinstance(clicked, dict) else None
+    if not isinstance(conversation_id, str):
+        return no_update, no_update, no_update
+    org = flask_login.current_user.org
+    try:
+        with get_engine().connect() as conn:
+            detail = conversation_detail(conn, org, conversation_id)
+    except (OperationalError, InterfaceError):
+        current_app.logger.warning("conversation detail failed: database unavailable")
+        return True, "Conversation", dbc.Alert("The database is unavailable; try again.", color="danger")
+    if detail is None:
+        return True, "Conversation", dbc.Alert("This conversation does not exist.", color="warning")
+    body = drawable(conversation_detail_json(detail))
+    return True, body["title"], conversation_view(body, org.timezone, PREFIX)
+
+
 def register_callbacks(app: dash.Dash) -> None:
     """Bind this page's callbacks to `app` (called by create_app).
 
@@ -273,6 +309,13 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(DRAWINGS, "data"),
         prevent_initial_call=True,
     )
+    app.callback(
+        Output(CONVERSATION, "is_open"),
+        Output(CONVERSATION_TITLE, "children"),
+        Output(CONVERSATION_BODY, "children"),
+        Input(CONVERSATIONS_GRID, "cellClicked"),
+        prevent_initial_call=True,
+    )(open_conversation)
     # In the browser: the CSV of what is on screen is already there, so a click sends nothing.
     app.clientside_callback(
         dash.ClientsideFunction(namespace="billing", function_name="download_csv"),

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
+from ..ingest import MAX_ID
 from ..periods import Period
 from ..queries import load
 from .billing import Tenant, conversation_stats, organization_window
@@ -109,6 +110,8 @@ class ConversationDetail:
 
 def conversation_detail(conn: Connection, org: Tenant, conversation_id: str) -> ConversationDetail | None:
     """One conversation of `org` with its oldest MAX_MESSAGES messages; None when `org` has none by that id."""
+    if len(conversation_id) > MAX_ID or "\x00" in conversation_id:
+        return None  # no event can have such an id (and PostgreSQL text cannot hold NUL)
     row = conn.execute(load("conversation_detail"), {"org_id": org.id, "conversation_id": conversation_id}).first()
     if row is None:
         return None

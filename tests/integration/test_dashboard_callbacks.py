@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from dash import no_update
 from dash._utils import to_json
 
-from billing_dash.auth import Organization, User
+from billing_dash.auth import Organization, User, create_org
 from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
 from billing_dash.ingest import ingest
@@ -176,6 +177,13 @@ def test_empty_period_opens_the_empty_note(as_user, page):
     assert loaded(page, "custom", "2020-01-01", "2020-01-31", None)[2].empty is True
 
 
+def downloaded(client, auth_headers, file: dict) -> str:
+    """What a download button saves: the CSV the page holds, or the one it fetches from the API."""
+    if "url" in file:  # the browser sends the login session; here the token stands in for it
+        return client.get(file["url"], headers=auth_headers).get_data(as_text=True)
+    return file["content"]
+
+
 def test_downloads_are_the_api_csv(client, auth_headers, as_user, usage, page):
     files = through_browser(loaded(page, "custom", "2026-01-01", "2026-01-31", None)[0])
     for section in SECTIONS:
@@ -184,7 +192,7 @@ def test_downloads_are_the_api_csv(client, auth_headers, as_user, usage, page):
             headers=auth_headers,
             query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": section},
         )
-        assert files[section]["content"] == api_csv.get_data(as_text=True)
+        assert downloaded(client, auth_headers, files[section]) == api_csv.get_data(as_text=True)
         assert f'filename="{files[section]["filename"]}"' in api_csv.headers["Content-Disposition"]
 
 
@@ -200,7 +208,7 @@ def test_download_gives_the_api_csv_for_money_past_float_precision(client, auth_
         query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": section},
     )
     assert api_csv.status_code == 200
-    assert files[section]["content"] == api_csv.get_data(as_text=True)
+    assert downloaded(client, auth_headers, files[section]) == api_csv.get_data(as_text=True)
     if section in ("agents", "models"):  # one agent, one model: each row holds the total
         assert f",{text_of(total)}," in files[section]["content"]
 
@@ -244,3 +252,32 @@ def test_database_down_opens_the_alert_instead_of_failing(page):
     with dead.server.test_request_context("/_dash-update-component", method="POST"):
         flask_login.login_user(User(1, "x@example.com", Organization(1, "o", "UTC")))
         assert page.load_report("month", None, None, None) == (no_update, True, False, None, True, *NOT_LOADED_VIEW)
+
+
+def test_a_clicked_conversation_opens_with_the_apis_detail(client, auth_headers, engine, org, as_user, page):
+    events = [
+        event(0, timestamp="2026-01-05T12:00:00Z", conversation_id="chat/1", conversation_title="Refund", cost="1.5"),
+        event(
+            1,
+            timestamp="2026-01-05T12:01:00Z",
+            conversation_id="chat/1",
+            conversation_title="Refund",
+            cost="0.25",
+            model="m2",
+        ),
+    ]
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(events))
+        other = create_org(conn, f"other-{uuid.uuid4().hex[:12]}", "UTC")
+        ingest(conn, other.id, [(0, event(9, conversation_id="theirs"))])
+    is_open, title, body = page.open_conversation({"rowId": "chat/1", "colId": "title"})
+    api = client.get("/api/v1/conversations/chat%2F1", headers=auth_headers).get_json()
+    assert is_open and title == api["title"] == "Refund"
+    text = json.dumps(through_browser(body), ensure_ascii=False)
+    assert "$1.750000 · 301 tokens · 2 messages" in text  # (100 + i) prompt and 50 completion tokens, i = 0, 1
+    assert text.count('"Tr"') == 1 + len(api["messages"]) == 3  # the header and a row per message
+    assert "Jan 5, 2026 13:00:00" in text  # 12:00 UTC in the organization's Europe/Berlin
+    # Another organization's conversation, or a crafted click, shows nothing of it.
+    is_open, _, body = page.open_conversation({"rowId": "theirs"})
+    assert is_open and "does not exist" in json.dumps(through_browser(body))
+    assert page.open_conversation(None) == page.open_conversation({"rowId": 5}) == (no_update,) * 3
