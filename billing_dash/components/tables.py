@@ -63,6 +63,7 @@ def grid(grid_id: str, columns: list[dict], row_id: str | None = None) -> dag.Ag
             "domLayout": "autoHeight",
             "suppressCellFocus": True,
             "localeText": {"noRowsToShow": "No usage in this period"},
+            **({"rowClass": "clickable-row"} if row_id else {}),
         },
         columnSize="responsiveSizeToFit",
         className="billing-grid",
