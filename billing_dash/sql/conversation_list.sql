@@ -20,27 +20,24 @@
 -- column last_ts: utc
 -- column cost: money
 WITH crossing AS (
-    SELECT t.conversation_id
+    SELECT t.conversation_id, t.first_ts, t.last_ts
     FROM conversation_totals t
     WHERE t.organization_id = :org_id AND t.agent_id = ''
       AND t.first_ts >= :span_start AND t.first_ts < :start AND t.last_ts >= :start
     UNION
-    SELECT t.conversation_id
+    SELECT t.conversation_id, t.first_ts, t.last_ts
     FROM conversation_totals t
     WHERE t.organization_id = :org_id AND t.agent_id = ''
       AND t.first_ts >= :end_span_start AND t.first_ts < :end AND t.last_ts >= :end
-), listed AS (
-    SELECT t.conversation_id, t.total_tokens, t.cost, t.message_count
-    FROM conversation_totals t
-    WHERE t.organization_id = :org_id AND t.agent_id = ''
-      AND t.first_ts >= :start AND t.first_ts < :end AND t.last_ts < :end
-    UNION ALL
-    SELECT p.conversation_id, SUM(p.total_tokens), SUM(p.cost), SUM(p.message_count)
+), crossing_part AS (
+    SELECT p.conversation_id, SUM(p.total_tokens) AS total_tokens, SUM(p.cost) AS cost,
+           SUM(p.message_count) AS message_count
     FROM (
         SELECT d.conversation_id, d.total_tokens, d.cost, d.message_count
-        FROM conversation_daily d
-        JOIN crossing c ON c.conversation_id = d.conversation_id
-        WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+        FROM crossing c
+        JOIN conversation_daily d
+          ON d.organization_id = :org_id AND d.conversation_id = c.conversation_id
+         AND d.day >= :day_from AND d.day <= :day_to
         UNION ALL
         SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
         FROM usage_events e
@@ -53,15 +50,22 @@ WITH crossing AS (
         WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
     ) p
     GROUP BY p.conversation_id
-    HAVING SUM(p.message_count) > 0
+), listed AS (
+    SELECT t.conversation_id, t.first_ts, t.last_ts, t.total_tokens, t.cost, t.message_count
+    FROM conversation_totals t
+    WHERE t.organization_id = :org_id AND t.agent_id = ''
+      AND t.first_ts >= :start AND t.first_ts < :end AND t.last_ts < :end
+    UNION ALL
+    SELECT c.conversation_id, c.first_ts, c.last_ts, p.total_tokens, p.cost, p.message_count
+    FROM crossing c
+    JOIN crossing_part p ON p.conversation_id = c.conversation_id
+    WHERE p.message_count > 0
 )
 SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,
-       t.first_ts, t.last_ts, l.total_tokens, l.cost AS cost, l.message_count
+       l.first_ts, l.last_ts, l.total_tokens, l.cost AS cost, l.message_count
 FROM listed l
-JOIN conversation_totals t
-  ON t.organization_id = :org_id AND t.agent_id = '' AND t.conversation_id = l.conversation_id
 LEFT JOIN conversations n ON n.organization_id = :org_id AND n.id = l.conversation_id
-ORDER BY CASE WHEN :sort = 'last' THEN t.last_ts END DESC,
+ORDER BY CASE WHEN :sort = 'last' THEN l.last_ts END DESC,
          CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
          CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
          l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
