@@ -99,6 +99,11 @@
           return window.dash_clientside.no_update;
         }
         const file = files[clicked.section];
+        if (file.url) {
+          // Too many rows to hold in the page: the API streams them as a download.
+          window.location.assign(file.url);
+          return window.dash_clientside.no_update;
+        }
         return {content: file.content, filename: file.filename, type: "text/csv"};
       },
     },

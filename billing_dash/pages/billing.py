@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from typing import Any
 
 import dash
@@ -16,12 +15,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..alerts.budgets import evaluate
 from ..components.budgets import budget_cards
+from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import DEFAULT_PERIOD, PERIODS, PeriodError, resolve_period
 from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import budget_status_json, changes_json, report_json
+from ..services.conversations import conversation_detail
+from ..services.export import budget_status_json, changes_json, conversation_detail_json, report_json
 from ..web.context import get_engine
 from . import DASHBOARD_PATH
 
@@ -50,8 +51,23 @@ GRAPHS = f"{PREFIX}-graphs"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
+CONVERSATION = f"{PREFIX}-conversation"
+CONVERSATION_TITLE = f"{PREFIX}-conversation-title"
+CONVERSATION_BODY = f"{PREFIX}-conversation-body"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+# The period buttons, in the order of periods.PERIODS.
+PERIOD_LABELS = {
+    "today": "Today",
+    "week": "Week",
+    "month": "Month",
+    "year": "Year",
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "last_month": "Last month",
+    "last_quarter": "Last quarter",
+    "custom": "Custom",
+}
 # plotly.js with only the basic trace types (scatter, bar, pie: ours are scatter and pie), a quarter
 # of the full bundle dcc.Graph would load; `make plotly-basic` refreshes it.
 PLOTLY_JS = "vendor/plotly-basic.min.js"
@@ -111,8 +127,8 @@ def layout(
     period = period if period in PERIODS else DEFAULT_PERIOD
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
-        last30 = resolve_period("today", flask_login.current_user.org.timezone)
-        startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
+        last30 = resolve_period("last_30_days", flask_login.current_user.org.timezone)
+        startDate, endDate = last30.start.isoformat(), last30.end.isoformat()
     return html.Div(
         [
             dcc.Store(id=DOWNLOADS),
@@ -140,7 +156,7 @@ def layout(
                         [
                             dbc.RadioItems(
                                 id=PERIOD,
-                                options=[{"label": p.capitalize(), "value": p} for p in PERIODS],
+                                options=[{"label": PERIOD_LABELS[p], "value": p} for p in PERIODS],
                                 value=period,
                                 className="btn-group flex-wrap",
                                 inputClassName="btn-check",
@@ -179,6 +195,13 @@ def layout(
                 is_open=False,
             ),
             dbc.Alert(id=INVALID, color="warning", is_open=False),
+            dbc.Modal(
+                [dbc.ModalHeader(dbc.ModalTitle(id=CONVERSATION_TITLE)), dbc.ModalBody(id=CONVERSATION_BODY)],
+                id=CONVERSATION,
+                is_open=False,
+                size="lg",
+                scrollable=True,
+            ),
             dcc.Loading(
                 # Hidden until a report arrives and whenever a load fails, so nothing on screen is
                 # ever another period's numbers (or empty axes) standing in for this one's.
@@ -212,7 +235,12 @@ def layout(
                             className="g-3",
                         ),
                         _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
-                        _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
+                        _panel(
+                            "Top conversations",
+                            grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS, row_id="conversationId"),
+                            "conversations",
+                            "CSV (all)",
+                        ),
                     ],
                     id=CONTENT,
                     hidden=True,
@@ -282,6 +310,25 @@ def load_budgets(_retry: int | None) -> Any:
     return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX, names)
 
 
+def open_conversation(clicked: dict | None) -> tuple:
+    """The conversation of a clicked row of the conversations grid, in the detail dialog:
+    whether it opens, its title and its body (the API's detail, from the same service)."""
+    conversation_id = clicked.get("rowId") if isinstance(clicked, dict) else None
+    if not isinstance(conversation_id, str):
+        return no_update, no_update, no_update
+    org = flask_login.current_user.org
+    try:
+        with get_engine().connect() as conn:
+            detail = conversation_detail(conn, org, conversation_id)
+    except (OperationalError, InterfaceError):
+        current_app.logger.warning("conversation detail failed: database unavailable")
+        return True, "Conversation", dbc.Alert("The database is unavailable; try again.", color="danger")
+    if detail is None:
+        return True, "Conversation", dbc.Alert("This conversation does not exist.", color="warning")
+    body = drawable(conversation_detail_json(detail))
+    return True, body["title"], conversation_view(body, org.timezone, PREFIX)
+
+
 def register_callbacks(app: dash.Dash) -> None:
     """Bind this page's callbacks to `app` (called by create_app).
 
@@ -333,6 +380,13 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(DRAWINGS, "data"),
         prevent_initial_call=True,
     )
+    app.callback(
+        Output(CONVERSATION, "is_open"),
+        Output(CONVERSATION_TITLE, "children"),
+        Output(CONVERSATION_BODY, "children"),
+        Input(CONVERSATIONS_GRID, "cellClicked"),
+        prevent_initial_call=True,
+    )(open_conversation)
     # In the browser: the CSV of what is on screen is already there, so a click sends nothing.
     app.clientside_callback(
         dash.ClientsideFunction(namespace="billing", function_name="download_csv"),

@@ -255,3 +255,34 @@ def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine
         )
         == 0
     )
+
+
+def test_presets_show_the_api_totals_and_say_what_they_compare(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email)
+    page.wait_for_report(api_report(client, auth_headers, period="month"))
+    for label, period in (("Last 7 days", "last_7_days"), ("Last quarter", "last_quarter")):
+        api = api_report(client, auth_headers, period=period)
+        page.click_period(label)
+        page.wait_for_url(HOME, f"period={period}")
+        page.wait_for_report(api)
+        before = [date.fromisoformat(api["period"][k]) for k in ("previousStartDate", "previousEndDate")]
+        badge = page.driver.find_element(By.ID, "billing-cost-change")
+        assert badge.get_attribute("title") == f"Compared with {before[0]:%b %-d, %Y} – {before[1]:%b %-d, %Y}"
+
+
+def test_clicking_a_conversation_opens_its_messages(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email, "period=year")
+    page.wait_for_report(api_report(client, auth_headers, period="year"))
+    detail = client.get("/api/v1/conversations/c-year", headers=auth_headers).get_json()
+    cell = f"//*[@id='billing-conversations-grid']//div[@col-id='title' and normalize-space()='{detail['title']}']"
+    page.wait_until(lambda: page.driver.find_elements(By.XPATH, cell), "the conversation's row never showed")
+    row = page.driver.find_element(By.XPATH, cell)
+    # Instant: Bootstrap makes scrolling smooth, and a click during the glide lands elsewhere.
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", row)
+    row.click()
+    page.duo.wait_for_text_to_equal("#billing-conversation-title", detail["title"])
+    totals = f"${detail['cost']:,.6f} · {detail['totalTokens']:,} tokens · {detail['messageCount']:,} messages"
+    page.duo.wait_for_text_to_equal("#billing-conversation-totals", totals)
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#billing-conversation-messages tr")
+    assert len(rows) == len(detail["messages"]) == 1
+    assert detail["messages"][0]["model"] in rows[0].text
