@@ -7,7 +7,7 @@ LOCK := requirements.lock
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PG_VERSION := $(shell ls /etc/postgresql 2>/dev/null | sort -n | tail -1)
 
-.PHONY: run test lint venv venv-test lock browser postgres bench screenshot clean loadtest
+.PHONY: run test lint venv venv-test lock browser postgres bench screenshot clean loadtest plotly-basic
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "billing-dash needs Python 3.11+"'
@@ -69,6 +69,17 @@ screenshot: venv-test browser
 	@$(BIN)/billing-dash serve --port 8051 > /tmp/billing-dash-screenshot.log 2>&1 & pid=$$!; \
 	for i in $$(seq 50); do curl -sf http://127.0.0.1:8051/healthz >/dev/null && break; sleep 0.2; done; \
 	$(BIN)/python scripts/screenshot.py http://127.0.0.1:8051 docs/dashboard.png; status=$$?; kill $$pid; exit $$status
+
+## make plotly-basic: vendor npm's plotly.js-basic-dist-min (scatter, bar and pie only) at the plotly.js
+## version that the locked plotly ships, for the dashboard's graphs; run it after plotly changes in the lock
+PLOTLY_VENDOR := billing_dash/assets/vendor
+plotly-basic: venv
+	@version=$$($(BIN)/python -c 'from plotly.offline import get_plotlyjs_version as v; print(v())') && \
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent plotly.js-basic-dist-min@$$version >/dev/null && tar xzf ./*.tgz) && \
+	mkdir -p $(PLOTLY_VENDOR) && cp "$$tmp/package/plotly-basic.min.js" $(PLOTLY_VENDOR)/ && \
+	cp "$$tmp/package/LICENSE" $(PLOTLY_VENDOR)/plotly-basic.LICENSE && \
+	echo "$(PLOTLY_VENDOR)/plotly-basic.min.js: plotly.js-basic-dist-min@$$version; review and commit it"
 
 ## make clean: the venv and caches; never instance/, which holds the user's database
 clean:

@@ -14,6 +14,7 @@ from .limits import MAX_ID, MAX_NAME, MAX_TITLE
 from .models import MONEY_SCALE
 from .periods import DEFAULT_PERIOD, MAX_CUSTOM_DAYS, PERIODS
 from .services.billing import DEFAULT_TOP, MAX_TOP
+from .services.conversations import DEFAULT_PAGE_SIZE, MAX_MESSAGES, MAX_PAGE, MAX_PAGE_SIZE, SORTS
 from .services.export import SECTION_KEYS, SECTIONS
 
 # RFC 3339 date-time as the server parses it: upper-case T and Z, no leap second, years 1980..9998
@@ -105,6 +106,12 @@ _REPORT_400 = (
     f"{MAX_CUSTOM_DAYS} days), "
     "invalid_timezone, invalid_limit."
 )
+_CONVERSATIONS_PARAMS = ["period", "startDate", "endDate", "tz", "sort", "page", "pageSize"]
+_CONVERSATIONS_400 = _REPORT_400.replace("invalid_limit", "invalid_sort, invalid_page, invalid_page_size")
+
+
+def _instant(description: str) -> dict[str, Any]:
+    return {"type": "string", "format": "date-time", "description": description + " (UTC, RFC 3339)."}
 
 
 def _parts() -> dict[str, Any]:
@@ -246,6 +253,52 @@ def _schemas(max_events: int) -> dict[str, Any]:
             },
             "One of the costliest conversations of the period.",
         ),
+        "Conversation": _object(
+            {
+                "conversationId": _string(),
+                "title": _string(),
+                "agentId": {"type": "string", "description": "The agent of its newest message."},
+                "totalTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+                "firstMessageAt": _instant("The conversation's first message, in or before the period"),
+                "lastMessageAt": _instant("The conversation's last message, in or after the period"),
+            },
+            "A conversation with its tokens, cost and messages in the period.",
+        ),
+        "ConversationPage": _object(
+            {
+                "conversations": _array("Conversation"),
+                "page": {"type": "integer", "minimum": 1},
+                "pageSize": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE},
+                "total": _count("Conversations with a message in the period (the report's totalConversations)."),
+                "sort": {"type": "string", "enum": list(SORTS)},
+                "period": _ref("Period"),
+            },
+            "One page of the conversations of a period; a page past the last is empty.",
+        ),
+        "Message": _object(
+            {
+                "eventId": _string(),
+                "timestamp": _instant("When it happened"),
+                "agentId": _string(),
+                "model": _string(),
+                "promptTokens": _count(),
+                "completionTokens": _count(),
+                "totalTokens": _count(),
+                "cost": _money(),
+                "priced": {"type": "boolean", "description": "False when its model had no price (cost 0)."},
+            },
+            "One message (LLM call) of a conversation.",
+        ),
+        "ConversationDetail": {
+            "allOf": [
+                _ref("Conversation"),
+                _object({"messages": _array("Message")}),
+            ],
+            "description": f"A conversation's whole-life totals and its oldest {MAX_MESSAGES:,} messages, oldest "
+            "first (messageCount counts all of them).",
+        },
         "Period": _object(
             {
                 "name": {"type": "string", "enum": list(PERIODS)},
@@ -253,6 +306,14 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "endDate": {"type": "string", "format": "date", "description": "Inclusive."},
                 "timezone": {"type": "string", "description": "IANA zone the dates are local to."},
                 "days": {"type": "integer", "minimum": 1, "maximum": MAX_CUSTOM_DAYS},
+                "previousStartDate": {
+                    "type": "string",
+                    "format": "date",
+                    "description": "First day of the period the dashboard compares with: month to date the same "
+                    "days of the previous month (clamped to its end), last_month and last_quarter the whole one "
+                    "before, any other period the one of the same length just before it.",
+                },
+                "previousEndDate": {"type": "string", "format": "date", "description": "Inclusive."},
             },
             "The resolved period: local dates, both inclusive.",
         ),
@@ -507,6 +568,18 @@ def _parameters() -> dict[str, Any]:
             {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": DEFAULT_TOP},
             "How many topConversations to return.",
         ),
+        "sort": query(
+            "sort",
+            {"type": "string", "enum": list(SORTS), "default": "cost"},
+            "Order: cost, tokens or messages in the period (descending), or last: the latest last message "
+            "first. Ties: cost, then tokens, then the id in code point order.",
+        ),
+        "page": query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page, from 1."),
+        "pageSize": query(
+            "pageSize",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+            "Conversations per page.",
+        ),
         "section": query(
             "section",
             {"type": "string", "enum": list(SECTIONS)},
@@ -536,10 +609,11 @@ def _responses() -> dict[str, Any]:
     }
 
 
-def _report_responses(ok: dict[str, Any], bad_request: str) -> dict[str, Any]:
+def _report_responses(ok: dict[str, Any], bad_request: str | None) -> dict[str, Any]:
+    """The answers of a read endpoint; `bad_request` describes its 400 (None: it has none)."""
     return {
         "200": ok,
-        "400": _error(bad_request),
+        **({"400": _error(bad_request)} if bad_request else {}),
         "401": _response_ref("Unauthorized"),
         "403": _error("The token lacks the read scope (code forbidden)."),
         "503": _response_ref("ServiceUnavailable"),
@@ -596,6 +670,48 @@ def _paths(max_events: int) -> dict[str, Any]:
                     "401": _response_ref("Unauthorized"),
                     "403": _error("The token lacks the read scope (code forbidden)."),
                     "503": _response_ref("ServiceUnavailable"),
+                },
+            }
+        },
+        "/api/v1/conversations": {
+            "get": {
+                "operationId": "listConversations",
+                "summary": "Every conversation of one period, page by page",
+                "description": "Read from the aggregates: a year of conversations costs no scan of its events.",
+                "security": secured,
+                "parameters": [_param_ref(p) for p in _CONVERSATIONS_PARAMS],
+                "responses": _report_responses(
+                    {
+                        "description": "One page.",
+                        "content": {"application/json": {"schema": _ref("ConversationPage")}},
+                    },
+                    _CONVERSATIONS_400,
+                ),
+            }
+        },
+        "/api/v1/conversations/{conversationId}": {
+            "get": {
+                "operationId": "getConversation",
+                "summary": "One conversation: its messages and totals",
+                "security": secured,
+                "parameters": [
+                    {
+                        "name": "conversationId",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1},
+                        "description": "The conversation_id its events were sent with (URL-encoded).",
+                    }
+                ],
+                "responses": {
+                    **_report_responses(
+                        {
+                            "description": "The conversation.",
+                            "content": {"application/json": {"schema": _ref("ConversationDetail")}},
+                        },
+                        None,
+                    ),
+                    "404": _error("No conversation with this id in the caller's organization (code not_found)."),
                 },
             }
         },

@@ -1,4 +1,4 @@
-"""Calendar periods (today, week, month, year, custom) resolved in an IANA time zone."""
+"""Calendar periods (today, week, month, year, presets, custom) resolved in an IANA time zone."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ class Tenant(Protocol):
     def timezone(self) -> str: ...
 
 
-PERIODS = ("today", "week", "month", "year", "custom")
+PERIODS = ("today", "week", "month", "year", "last_7_days", "last_30_days", "last_month", "last_quarter", "custom")
 DEFAULT_PERIOD = "month"  # the API's and the dashboard's, when a request names none
+# Rolling presets: this many local days ending today, today included (as Stripe's and OpenAI's
+# usage pages count "Last 7 days"), so today's usage is never missing from them.
+ROLLING_DAYS = {"last_7_days": 7, "last_30_days": 30}
 # A custom range is capped so one request cannot ask for centuries of empty days.
 MAX_CUSTOM_DAYS = 3660
 # Dates whose local midnights convert to UTC in every zone (the same years events may have).
@@ -111,9 +114,31 @@ class Period:
         }
 
     def previous(self) -> Period:
-        """The period of the same length that ends the day before this one starts."""
+        """The period the change badges compare with.
+
+        Month to date: the same days of the previous month, clamped to its end (Mar 1-31 compares
+        with Feb 1-28). Last month and last quarter: the whole month or quarter before. Any other
+        period: the one of the same length that ends the day before this one starts."""
+        if self.name == "month":
+            start = _month_start(self.start, -1)
+            return Period(self.name, start, start.replace(day=min(self.end.day, _month_end(start).day)), self.tz)
+        if self.name in ("last_month", "last_quarter"):
+            months = 1 if self.name == "last_month" else 3
+            start = _month_start(self.start, -months)
+            return Period(self.name, start, _month_end(_month_start(start, months - 1)), self.tz)
         end = self.start - timedelta(days=1)
         return Period(self.name, end - timedelta(days=self.days - 1), end, self.tz)
+
+
+def _month_start(day: date, months: int) -> date:
+    """The first day of the month `months` after (negative: before) the month of `day`."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(day: date) -> date:
+    """The last day of the month of `day`."""
+    return _month_start(day, 1) - timedelta(days=1)
 
 
 def local_midnight_utc(day: date, tz: str) -> datetime:
@@ -163,6 +188,14 @@ def resolve_period(
         if (end - start).days + 1 > MAX_CUSTOM_DAYS:
             raise PeriodError("invalid_range", f"A custom range may span at most {MAX_CUSTOM_DAYS} days.")
         return Period(name, start, end, tz)
+    if name in ROLLING_DAYS:
+        return Period(name, today - timedelta(days=ROLLING_DAYS[name] - 1), today, tz)
+    if name == "last_month":
+        start = _month_start(today, -1)
+        return Period(name, start, _month_end(start), tz)
+    if name == "last_quarter":
+        start = _month_start(today.replace(month=today.month - (today.month - 1) % 3), -3)
+        return Period(name, start, _month_end(_month_start(start, 2)), tz)
     starts = {
         "today": today,
         "week": today - timedelta(days=today.weekday()),

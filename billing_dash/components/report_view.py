@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -13,6 +14,8 @@ from ..figures.usage import build_daily_figure, build_model_share_figure
 from ..services.billing import BillingReport
 from ..services.export import HEADERS, SECTION_KEYS, SECTIONS, csv_filename, period_json, section_csv
 from .cards import summary_cards
+
+CSV_URL = "/api/v1/analytics/billing.csv"
 
 
 class ReportView(NamedTuple):
@@ -28,11 +31,20 @@ class ReportView(NamedTuple):
     conversation_rows: list[dict]
 
 
+def _span(first: str, last: str) -> str:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
+
+
 def period_label(period: dict) -> str:
     """`period` as the JSON report gives it: `Nov 1, 2026 – Nov 24, 2026 · 24 days · times in Europe/Berlin`."""
-    start, end = date.fromisoformat(period["startDate"]), date.fromisoformat(period["endDate"])
-    span = f"{start:%b %-d, %Y}" if start == end else f"{start:%b %-d, %Y} – {end:%b %-d, %Y}"
+    span = _span(period["startDate"], period["endDate"])
     return f"{span} · {period['days']} day{'s' if period['days'] != 1 else ''} · times in {period['timezone']}"
+
+
+def compared_label(period: dict) -> str:
+    """What the change badges compare with: `Compared with Oct 1, 2026 – Oct 24, 2026`."""
+    return f"Compared with {_span(period['previousStartDate'], period['previousEndDate'])}"
 
 
 def drawable(value: Any) -> Any:
@@ -68,7 +80,7 @@ def report_view(report: dict, changes: dict, prefix: str, projection: list[dict]
     summary = report["summary"]
     rows = {section: report[key] for section, key in SECTION_KEYS.items()}
     return ReportView(
-        cards=summary_cards(summary, changes, prefix),
+        cards=summary_cards(summary, changes, prefix, compared_label(report["period"])),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
         daily_figure=build_daily_figure(
@@ -85,9 +97,17 @@ def report_view(report: dict, changes: dict, prefix: str, projection: list[dict]
 
 def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
     """Each section's CSV download, named and written as the API's CSV: from the exact report,
-    because the numbers on the page are floats (a float keeps only ~16 significant digits)."""
+    because the numbers on the page are floats (a float keeps only ~16 significant digits).
+    The conversations are every conversation of the period, more than the page holds: the
+    browser fetches them from the API's streamed CSV (`url`, the login session authenticates)."""
     period = period_json(report)
-    return {
+    files = {
         section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
         for section in SECTIONS
+        if section != "conversations"
     }
+    query = {"section": "conversations", "period": period["name"]}
+    if period["name"] == "custom":
+        query |= {"startDate": period["startDate"], "endDate": period["endDate"]}
+    files["conversations"] = {"filename": csv_filename(period, "conversations"), "url": f"{CSV_URL}?{urlencode(query)}"}
+    return files

@@ -53,16 +53,19 @@ CONVERSATION_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def grid(grid_id: str, columns: list[dict]) -> dag.AgGrid:
+def grid(grid_id: str, columns: list[dict], row_id: str | None = None) -> dag.AgGrid:
+    """A grid of `columns`; `row_id` names the field that identifies a row (clicks report it)."""
     return dag.AgGrid(
         id=grid_id,
         columnDefs=columns,
+        getRowId=f"params.data.{row_id}" if row_id else None,
         rowData=[],
         defaultColDef={"sortable": True, "resizable": True, "minWidth": 110, "flex": 1},
         dashGridOptions={
             "domLayout": "autoHeight",
             "suppressCellFocus": True,
             "localeText": {"noRowsToShow": "No usage in this period"},
+            **({"rowClass": "clickable-row"} if row_id else {}),
         },
         columnSize="responsiveSizeToFit",
         className="billing-grid",

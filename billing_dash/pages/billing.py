@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import os
 from typing import Any
 
 import dash
@@ -15,12 +15,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..alerts.budgets import evaluate
 from ..components.budgets import budget_cards
+from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
 from ..periods import DEFAULT_PERIOD, PERIODS, PeriodError, resolve_period
 from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
-from ..services.export import budget_status_json, changes_json, report_json
+from ..services.conversations import conversation_detail
+from ..services.export import budget_status_json, changes_json, conversation_detail_json, report_json
 from ..web.context import get_engine
 from . import DASHBOARD_PATH
 
@@ -43,31 +45,51 @@ CARDS = f"{PREFIX}-cards"
 BUDGET_CARDS = f"{PREFIX}-budget-cards"
 DAILY_GRAPH = f"{PREFIX}-daily-graph"
 MODEL_GRAPH = f"{PREFIX}-model-graph"
+DAILY_BOX = f"{PREFIX}-daily-box"
+MODEL_BOX = f"{PREFIX}-model-box"
+GRAPHS = f"{PREFIX}-graphs"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
+CONVERSATION = f"{PREFIX}-conversation"
+CONVERSATION_TITLE = f"{PREFIX}-conversation-title"
+CONVERSATION_BODY = f"{PREFIX}-conversation-body"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+# The period buttons, in the order of periods.PERIODS.
+PERIOD_LABELS = {
+    "today": "Today",
+    "week": "Week",
+    "month": "Month",
+    "year": "Year",
+    "last_7_days": "Last 7 days",
+    "last_30_days": "Last 30 days",
+    "last_month": "Last month",
+    "last_quarter": "Last quarter",
+    "custom": "Custom",
+}
+# plotly.js with only the basic trace types (scatter, bar, pie: ours are scatter and pie), a quarter
+# of the full bundle dcc.Graph would load; `make plotly-basic` refreshes it.
+PLOTLY_JS = "vendor/plotly-basic.min.js"
 GRAPH_CONFIG: dcc.Graph.Config = {
     "displaylogo": False,
     "responsive": True,
     "modeBarButtonsToRemove": ["lasso2d", "select2d"],
 }
 # What a loaded report sets: the cards and label at once, the figures and grid rows through a
-# store that a clientside callback hands on in the browser (see register_callbacks).
+# store that clientside callbacks hand on in the browser (see register_callbacks).
 VIEW_OUTPUTS = [
     Output(CARDS, "children"),
     Output(PERIOD_LABEL, "children"),
     Output(EMPTY, "is_open"),
     Output(DRAWINGS, "data"),
 ]
-DRAWN = [
-    Output(DAILY_GRAPH, "figure"),
-    Output(MODEL_GRAPH, "figure"),
-    Output(AGENTS_GRID, "rowData"),
-    Output(MODELS_GRID, "rowData"),
-    Output(CONVERSATIONS_GRID, "rowData"),
-]
+# The graphs are mounted in their boxes with the first figures, not with the page: a mounted
+# dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
+# Later figures go to the mounted graphs (so plotly updates them in place).
+MOUNTED = [Output(DAILY_BOX, "children"), Output(MODEL_BOX, "children")]
+DRAWN_FIGURES = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure")]
+DRAWN_ROWS = [Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
@@ -91,6 +113,13 @@ def _panel(title: str, body: Component | list[Component], section: str | None = 
     )
 
 
+def _plotly_url() -> str:
+    """The vendored plotly.js, named by its file's mtime as Dash names assets (so cached for a year)."""
+    app = dash.get_app()
+    mtime = os.path.getmtime(os.path.join(app.config.assets_folder, PLOTLY_JS))
+    return f"{app.get_asset_url(PLOTLY_JS)}?m={mtime}"
+
+
 def layout(
     period: str = DEFAULT_PERIOD, startDate: str | None = None, endDate: str | None = None, **_other: str
 ) -> html.Div:
@@ -98,13 +127,21 @@ def layout(
     period = period if period in PERIODS else DEFAULT_PERIOD
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
-        last30 = resolve_period("today", flask_login.current_user.org.timezone)
-        startDate, endDate = (last30.end - timedelta(days=29)).isoformat(), last30.end.isoformat()
+        last30 = resolve_period("last_30_days", flask_login.current_user.org.timezone)
+        startDate, endDate = last30.start.isoformat(), last30.end.isoformat()
     return html.Div(
         [
             dcc.Store(id=DOWNLOADS),
             dcc.Store(id=DRAWINGS),
             dcc.Store(id=URL_SYNC),
+            # What the boxes get once there are figures to draw, and the plotly.js to draw them with.
+            dcc.Store(
+                id=GRAPHS,
+                data={
+                    "plotly": _plotly_url(),
+                    "graphs": [dcc.Graph(id=graph, config=GRAPH_CONFIG) for graph in (DAILY_GRAPH, MODEL_GRAPH)],
+                },
+            ),
             dcc.Download(id=DOWNLOAD),
             html.Div(
                 [
@@ -119,7 +156,7 @@ def layout(
                         [
                             dbc.RadioItems(
                                 id=PERIOD,
-                                options=[{"label": p.capitalize(), "value": p} for p in PERIODS],
+                                options=[{"label": PERIOD_LABELS[p], "value": p} for p in PERIODS],
                                 value=period,
                                 className="btn-group flex-wrap",
                                 inputClassName="btn-check",
@@ -158,6 +195,13 @@ def layout(
                 is_open=False,
             ),
             dbc.Alert(id=INVALID, color="warning", is_open=False),
+            dbc.Modal(
+                [dbc.ModalHeader(dbc.ModalTitle(id=CONVERSATION_TITLE)), dbc.ModalBody(id=CONVERSATION_BODY)],
+                id=CONVERSATION,
+                is_open=False,
+                size="lg",
+                scrollable=True,
+            ),
             dcc.Loading(
                 # Hidden until a report arrives and whenever a load fails, so nothing on screen is
                 # ever another period's numbers (or empty axes) standing in for this one's.
@@ -174,7 +218,7 @@ def layout(
                         # height from its container, which has none of its own (it collapsed to 0 px).
                         _panel(
                             "Daily usage",
-                            html.Div(dcc.Graph(id=DAILY_GRAPH, config=GRAPH_CONFIG), className="daily-graph"),
+                            html.Div(id=DAILY_BOX, className="daily-graph"),
                             "daily",
                         ),
                         dbc.Row(
@@ -183,9 +227,7 @@ def layout(
                                 dbc.Col(
                                     _panel(
                                         "Cost share by model",
-                                        html.Div(
-                                            dcc.Graph(id=MODEL_GRAPH, config=GRAPH_CONFIG), className="model-graph"
-                                        ),
+                                        html.Div(id=MODEL_BOX, className="model-graph"),
                                     ),
                                     lg=4,
                                 ),
@@ -193,7 +235,12 @@ def layout(
                             className="g-3",
                         ),
                         _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
-                        _panel("Top conversations", grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS), "conversations"),
+                        _panel(
+                            "Top conversations",
+                            grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS, row_id="conversationId"),
+                            "conversations",
+                            "CSV (all)",
+                        ),
                     ],
                     id=CONTENT,
                     hidden=True,
@@ -263,6 +310,25 @@ def load_budgets(_retry: int | None) -> Any:
     return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX, names)
 
 
+def open_conversation(clicked: dict | None) -> tuple:
+    """The conversation of a clicked row of the conversations grid, in the detail dialog:
+    whether it opens, its title and its body (the API's detail, from the same service)."""
+    conversation_id = clicked.get("rowId") if isinstance(clicked, dict) else None
+    if not isinstance(conversation_id, str):
+        return no_update, no_update, no_update
+    org = flask_login.current_user.org
+    try:
+        with get_engine().connect() as conn:
+            detail = conversation_detail(conn, org, conversation_id)
+    except (OperationalError, InterfaceError):
+        current_app.logger.warning("conversation detail failed: database unavailable")
+        return True, "Conversation", dbc.Alert("The database is unavailable; try again.", color="danger")
+    if detail is None:
+        return True, "Conversation", dbc.Alert("This conversation does not exist.", color="warning")
+    body = drawable(conversation_detail_json(detail))
+    return True, body["title"], conversation_view(body, org.timezone, PREFIX)
+
+
 def register_callbacks(app: dash.Dash) -> None:
     """Bind this page's callbacks to `app` (called by create_app).
 
@@ -291,13 +357,36 @@ def register_callbacks(app: dash.Dash) -> None:
     )(load_report)
     app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
-    # the cards back until plotly.js (4.8 MB) and the grid's code are loaded and run.
+    # the cards back until plotly.js and the grid's code are loaded and run.
     app.clientside_callback(
-        dash.ClientsideFunction(namespace="billing", function_name="draw"),
-        *DRAWN,
+        dash.ClientsideFunction(namespace="billing", function_name="mount_graphs"),
+        *MOUNTED,
+        Input(DRAWINGS, "data"),
+        State(GRAPHS, "data"),
+        *(State(box.component_id, "children") for box in MOUNTED),
+        prevent_initial_call=True,
+    )
+    # Not run while the graphs are not mounted yet (suppress_callback_exceptions), nor when they are
+    # mounted with their figures.
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw_figures"),
+        *DRAWN_FIGURES,
         Input(DRAWINGS, "data"),
         prevent_initial_call=True,
     )
+    app.clientside_callback(
+        dash.ClientsideFunction(namespace="billing", function_name="draw_rows"),
+        *DRAWN_ROWS,
+        Input(DRAWINGS, "data"),
+        prevent_initial_call=True,
+    )
+    app.callback(
+        Output(CONVERSATION, "is_open"),
+        Output(CONVERSATION_TITLE, "children"),
+        Output(CONVERSATION_BODY, "children"),
+        Input(CONVERSATIONS_GRID, "cellClicked"),
+        prevent_initial_call=True,
+    )(open_conversation)
     # In the browser: the CSV of what is on screen is already there, so a click sends nothing.
     app.clientside_callback(
         dash.ClientsideFunction(namespace="billing", function_name="download_csv"),

@@ -123,9 +123,9 @@ _EPOCH_FLOOR = datetime(1, 1, 2, tzinfo=UTC)
 TOP_COLUMNS = ["conversation_id", "title", "agent_id", "total_tokens", "cost", "message_count"]
 
 
-def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> ConversationStats:
-    """Conversations lying wholly inside the period count with their stored totals; the few
-    crossing its edges are summed over their in-period days, so every figure stays exact."""
+def organization_window(conn: Connection, org: Tenant, period: Period) -> dict[str, Any]:
+    """The SQL parameters of the period's window in the organization's zone (Period.window), and
+    since when the conversations crossing its start (span_start) and end (end_span_start) began."""
     window: dict[str, Any] = {"org_id": org.id, **period.window(org.timezone)}
     span = timedelta(seconds=int(conn.execute(load("organization_span"), {"org_id": org.id}).scalar_one()))
 
@@ -133,7 +133,13 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
         # A conversation spanning all of history would reach before year 1: stop at the floor.
         return instant - span if instant - _EPOCH_FLOOR > span else _EPOCH_FLOOR
 
-    window |= {"span_start": back(window["start"]), "end_span_start": back(window["end"])}
+    return window | {"span_start": back(window["start"]), "end_span_start": back(window["end"])}
+
+
+def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> ConversationStats:
+    """Conversations lying wholly inside the period count with their stored totals; the few
+    crossing its edges are summed over their in-period days, so every figure stays exact."""
+    window = organization_window(conn, org, period)
     counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"), window)}
     crossing = conn.execute(load("conversations_crossing"), window).all()
     partial: dict[tuple[str, str], list] = {}

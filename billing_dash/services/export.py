@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 import pandas as pd
 
 from ..alerts.budgets import BudgetStatus, LimitStatus
+from ..periods import Period
 from .billing import BillingReport, MonthForecast
+from .conversations import Conversation, ConversationDetail, ConversationPage
 
 MONEY_PLACES = Decimal("0.000001")
 AVG_PLACES = Decimal("0.01")
@@ -234,15 +238,22 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def rows_csv(section: str, rows: list[dict[str, Any]]) -> str:
-    """JSON-ready rows of a section as CSV with a header row, neutralized against formula injection."""
+def csv_lines(section: str, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """JSON-ready rows of a section as CSV lines after a header line, neutralized against formula
+    injection; one at a time, so a stream of rows streams."""
     header = HEADERS[section]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
+    for row in itertools.chain([dict(zip(header, header, strict=True))], rows):
         writer.writerow([_cell(row[h]) for h in header])
-    return out.getvalue()
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+
+def rows_csv(section: str, rows: list[dict[str, Any]]) -> str:
+    """JSON-ready rows of a section as CSV with a header row."""
+    return "".join(csv_lines(section, rows))
 
 
 def section_csv(report: BillingReport, section: str) -> str:
@@ -256,11 +267,70 @@ def csv_filename(period: dict[str, Any], section: str) -> str:
 
 
 def period_json(report: BillingReport) -> dict[str, Any]:
-    p = report.period
+    return period_fields(report.period)
+
+
+def period_fields(p: Period) -> dict[str, Any]:
+    before = p.previous()
     return {
         "name": p.name,
         "startDate": p.start.isoformat(),
         "endDate": p.end.isoformat(),
         "timezone": p.tz,
         "days": p.days,
+        # What the dashboard's change badges compare with (periods.Period.previous).
+        "previousStartDate": before.start.isoformat(),
+        "previousEndDate": before.end.isoformat(),
+    }
+
+
+def instant(ts: datetime) -> str:
+    """A UTC instant as RFC 3339 with Z: `2026-11-24T09:15:02.5Z`."""
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def conversation_json(c: Conversation) -> dict[str, Any]:
+    """A conversation as the conversations API gives it; its first keys are the CSV's columns."""
+    return {
+        "conversationId": c.conversation_id,
+        "title": c.title,
+        "agentId": c.agent_id,
+        "totalTokens": c.total_tokens,
+        "cost": money(c.cost),
+        "messageCount": c.message_count,
+        "firstMessageAt": instant(c.first_ts),
+        "lastMessageAt": instant(c.last_ts),
+    }
+
+
+def conversation_page_json(page: ConversationPage) -> dict[str, Any]:
+    """The `GET /api/v1/conversations` body."""
+    return {
+        "conversations": [conversation_json(c) for c in page.conversations],
+        "page": page.page,
+        "pageSize": page.page_size,
+        "total": page.total,
+        "sort": page.sort,
+        "period": period_fields(page.period),
+    }
+
+
+def conversation_detail_json(detail: ConversationDetail) -> dict[str, Any]:
+    """The `GET /api/v1/conversations/{id}` body: whole-life totals and the oldest messages."""
+    return {
+        **conversation_json(detail.conversation),
+        "messages": [
+            {
+                "eventId": m.event_id,
+                "timestamp": instant(m.ts),
+                "agentId": m.agent_id,
+                "model": m.model,
+                "promptTokens": m.prompt_tokens,
+                "completionTokens": m.completion_tokens,
+                "totalTokens": m.prompt_tokens + m.completion_tokens,
+                "cost": money(m.cost),
+                "priced": m.priced,
+            }
+            for m in detail.messages
+        ],
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import flask_login
@@ -18,7 +20,28 @@ from ..openapi import openapi_document
 from ..periods import Period, PeriodError, resolve_period
 from ..queries import load
 from ..services.billing import DEFAULT_TOP, MAX_TOP, BillingReport, billing_report
-from ..services.export import SECTIONS, budget_status_json, csv_filename, period_json, report_json, section_csv
+from ..services.conversations import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE,
+    MAX_PAGE_SIZE,
+    SORTS,
+    all_conversations,
+    conversation_detail,
+    conversation_page,
+)
+from ..services.export import (
+    SECTIONS,
+    budget_status_json,
+    conversation_detail_json,
+    conversation_json,
+    conversation_page_json,
+    csv_filename,
+    csv_lines,
+    period_fields,
+    period_json,
+    report_json,
+    section_csv,
+)
 from .context import get_engine, get_settings
 from .errors import ApiError, error_response, unavailable
 
@@ -63,19 +86,27 @@ def _caller(scope: str) -> Caller:
     return caller
 
 
-def _report_request(caller: Caller) -> tuple[Period, int]:
+def _period(caller: Caller) -> Period:
     args = request.args
     try:
-        period = resolve_period(
+        return resolve_period(
             args.get("period"), args.get("tz") or caller.org.timezone, args.get("startDate"), args.get("endDate")
         )
     except PeriodError as exc:
         raise ApiError(400, exc.code, exc.message) from None
-    raw_limit = args.get("limit", str(DEFAULT_TOP))
+
+
+def _integer(name: str, default: int, highest: int, code: str) -> int:
+    """Query parameter `name`: an integer from 1 to `highest`, else a 400 with `code`."""
+    raw = request.args.get(name, str(default))
     # The length first: int() refuses more than 4,300 digits with a ValueError.
-    if not (len(raw_limit) <= 10 and raw_limit.isascii() and raw_limit.isdigit() and 1 <= int(raw_limit) <= MAX_TOP):
-        raise ApiError(400, "invalid_limit", f"limit must be an integer from 1 to {MAX_TOP}; got {raw_limit[:20]!r}.")
-    return period, int(raw_limit)
+    if not (len(raw) <= 10 and raw.isascii() and raw.isdigit() and 1 <= int(raw) <= highest):
+        raise ApiError(400, code, f"{name} must be an integer from 1 to {highest}; got {raw[:20]!r}.")
+    return int(raw)
+
+
+def _report_request(caller: Caller) -> tuple[Period, int]:
+    return _period(caller), _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")
 
 
 def _report(caller: Caller) -> BillingReport:
@@ -95,6 +126,8 @@ def get_billing_csv() -> Response:
     section = request.args.get("section", "")
     if section not in SECTIONS:
         raise ApiError(400, "invalid_section", f"section must be one of {', '.join(SECTIONS)}; got {section!r}.")
+    if section == "conversations":
+        return _conversations_csv(caller)
     report = _report(caller)
     return Response(
         section_csv(report, section),
@@ -109,6 +142,58 @@ def get_budgets() -> Response:
     with get_engine().connect() as conn:
         statuses = evaluate(conn, caller.org)
     return jsonify({"budgets": [budget_status_json(s, caller.org.timezone) for s in statuses]})
+
+
+def _conversations_csv(caller: Caller) -> Response:
+    """Every conversation of the period, costliest first, streamed: the rows leave as the
+    database's cursor gives them, so memory stays the same however many there are."""
+    _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")  # refused as in the other sections
+    period = _period(caller)
+
+    conn = get_engine().connect()
+    try:
+        rows = all_conversations(conn, caller.org, period)
+        # The query runs here, so that a database error still answers 503 rather than a cut stream.
+        first = list(itertools.islice(rows, 1))
+    except BaseException:
+        conn.close()
+        raise
+
+    def lines() -> Iterator[str]:
+        try:
+            yield from csv_lines("conversations", map(conversation_json, itertools.chain(first, rows)))
+        finally:
+            conn.close()
+
+    filename = csv_filename(period_fields(period), "conversations")
+    return Response(
+        lines(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/conversations")
+def get_conversations() -> Response:
+    caller = _caller("read")
+    period = _period(caller)
+    sort = request.args.get("sort", "cost")
+    if sort not in SORTS:
+        raise ApiError(400, "invalid_sort", f"sort must be one of {', '.join(SORTS)}; got {sort[:20]!r}.")
+    page = _integer("page", 1, MAX_PAGE, "invalid_page")
+    page_size = _integer("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "invalid_page_size")
+    with get_engine().connect() as conn:
+        return jsonify(conversation_page_json(conversation_page(conn, caller.org, period, sort, page, page_size)))
+
+
+@bp.get("/conversations/<path:conversation_id>")
+def get_conversation(conversation_id: str) -> Response:
+    caller = _caller("read")
+    with get_engine().connect() as conn:
+        detail = conversation_detail(conn, caller.org, conversation_id)
+    if detail is None:
+        raise ApiError(404, "not_found", "No conversation with this id in your organization.")
+    return jsonify(conversation_detail_json(detail))
 
 
 @bp.post("/usage")

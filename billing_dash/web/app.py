@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
         # Bootstrap's CSS is served from assets/ (00_bootstrap.min.css), not a CDN: the app works
         # offline and a strict Content-Security-Policy can stay 'self'.
         assets_folder="assets",
+        # assets/vendor/ is fetched when needed (plotly.js, by billing.js), not by every page up front.
+        assets_path_ignore=["vendor"],
         serve_locally=True,
         suppress_callback_exceptions=True,
         title="billing-dash",

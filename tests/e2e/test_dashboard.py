@@ -5,12 +5,23 @@ from __future__ import annotations
 import os
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+from plotly.offline import get_plotlyjs_version
 from selenium.webdriver.common.by import By
 
-from .conftest import CACHED_PRICE, E2E_BACKENDS, HOME, api_report, local_instant, make_event, store
+from .conftest import (
+    CACHED_PRICE,
+    E2E_BACKENDS,
+    HOME,
+    api_report,
+    expected_cards,
+    local_instant,
+    make_event,
+    store,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", E2E_BACKENDS, indirect=True)]
 
@@ -189,6 +200,53 @@ def test_dashboard_leaves_a_clean_console(page, user_email, client, auth_headers
     assert [e["message"] for e in severe] == []
 
 
+# Runs in every new document before its own scripts: plotly.js ends its run by setting window.Plotly,
+# so this records what the cost card showed by then (whether running it could have held the numbers back).
+PLOTLY_RAN = """
+window.__plotlyRan = null;
+Object.defineProperty(window, "Plotly", {
+  configurable: true,
+  set: function (plotly) {
+    const card = document.getElementById("billing-cost-value");
+    window.__plotlyRan = {costCard: card && card.textContent};
+    Object.defineProperty(window, "Plotly", {value: plotly, writable: true, configurable: true});
+  },
+});
+"""
+
+
+def test_graphs_draw_with_the_basic_plotly_run_after_the_numbers(page, user_email, client, auth_headers, usage):
+    page.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": PLOTLY_RAN})
+    month = api_report(client, auth_headers, period="month")
+    page.open_dashboard(user_email)
+    page.wait_for_report(month)
+    for graph in ("#billing-daily-graph", "#billing-model-graph"):
+        page.duo.wait_for_element(f"{graph} .main-svg")
+    fetched = page.driver.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
+    # The vendored bundle, at the plotly.js version the figures are made for; never Dash's full one.
+    assert [urlsplit(url).path for url in fetched if "plotly" in url] == ["/assets/vendor/plotly-basic.min.js"]
+    assert page.driver.execute_script("return window.Plotly.version") == get_plotlyjs_version()
+    assert page.driver.execute_script("return window.__plotlyRan") == {
+        "costCard": expected_cards(month)["#billing-cost-value"]
+    }
+
+
+def test_a_period_change_redraws_the_graphs_in_place(page, user_email, client, auth_headers, usage):
+    month, year = (api_report(client, auth_headers, period=p) for p in ("month", "year"))
+    page.open_dashboard(user_email)
+    page.wait_for_report(month)
+    page.duo.wait_for_element("#billing-daily-graph .main-svg")
+    page.driver.execute_script("document.getElementById('billing-daily-graph').keptFrom = 'month';")
+    page.click_period("Year")
+    page.wait_for_report(year)
+    days = "return document.querySelector('#billing-daily-graph .js-plotly-plot').data[2].x.length;"
+    page.wait_until(
+        lambda: page.driver.execute_script(days) == len(year["usageByDay"]), "the daily graph kept the month"
+    )
+    # Plotly updated the mounted graph: not unmounted and drawn anew (a flash, and a slower redraw).
+    assert page.driver.execute_script("return document.getElementById('billing-daily-graph').keptFrom") == "month"
+
+
 def test_hostile_names_render_as_text(page, user_email, engine, org, client, auth_headers):
     hostile = "<img src=x onerror=alert(1)>"
     ts = local_instant(_today(client, auth_headers), org.timezone, timedelta(seconds=5))
@@ -227,3 +285,34 @@ def test_hostile_model_names_show_as_text_in_the_charts(page, user_email, engine
         )
         == 0
     )
+
+
+def test_presets_show_the_api_totals_and_say_what_they_compare(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email)
+    page.wait_for_report(api_report(client, auth_headers, period="month"))
+    for label, period in (("Last 7 days", "last_7_days"), ("Last quarter", "last_quarter")):
+        api = api_report(client, auth_headers, period=period)
+        page.click_period(label)
+        page.wait_for_url(HOME, f"period={period}")
+        page.wait_for_report(api)
+        before = [date.fromisoformat(api["period"][k]) for k in ("previousStartDate", "previousEndDate")]
+        badge = page.driver.find_element(By.ID, "billing-cost-change")
+        assert badge.get_attribute("title") == f"Compared with {before[0]:%b %-d, %Y} – {before[1]:%b %-d, %Y}"
+
+
+def test_clicking_a_conversation_opens_its_messages(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email, "period=year")
+    page.wait_for_report(api_report(client, auth_headers, period="year"))
+    detail = client.get("/api/v1/conversations/c-year", headers=auth_headers).get_json()
+    cell = f"//*[@id='billing-conversations-grid']//div[@col-id='title' and normalize-space()='{detail['title']}']"
+    page.wait_until(lambda: page.driver.find_elements(By.XPATH, cell), "the conversation's row never showed")
+    row = page.driver.find_element(By.XPATH, cell)
+    # Instant: Bootstrap makes scrolling smooth, and a click during the glide lands elsewhere.
+    page.driver.execute_script("arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", row)
+    row.click()
+    page.duo.wait_for_text_to_equal("#billing-conversation-title", detail["title"])
+    totals = f"${detail['cost']:,.6f} · {detail['totalTokens']:,} tokens · {detail['messageCount']:,} messages"
+    page.duo.wait_for_text_to_equal("#billing-conversation-totals", totals)
+    rows = page.driver.find_elements(By.CSS_SELECTOR, "#billing-conversation-messages tr")
+    assert len(rows) == len(detail["messages"]) == 1
+    assert detail["messages"][0]["model"] in rows[0].text

@@ -103,7 +103,17 @@ def test_phone_width_has_no_horizontal_scroll(page, viewport, user_email, client
         assert card.is_displayed() and right <= view + 1, f"card #{card_id} ends at {right} px of {view}"
 
     labels = page.driver.find_elements(By.CSS_SELECTOR, PERIOD_LABELS)
-    assert [label.text for label in labels] == ["Today", "Week", "Month", "Year", "Custom"]
+    assert [label.text for label in labels] == [
+        "Today",
+        "Week",
+        "Month",
+        "Year",
+        "Last 7 days",
+        "Last 30 days",
+        "Last month",
+        "Last quarter",
+        "Custom",
+    ]
     for label in labels:
         right = page.driver.execute_script(RIGHT_EDGE, label)
         assert right <= view + 1, f"period button {label.text!r} ends at {right} px of {view}"

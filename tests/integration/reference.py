@@ -228,6 +228,52 @@ class Scenario:
             ],
         }
 
+    def conversations(self, start: date, end: date, tz: str, sort: str = "cost") -> list[dict]:
+        """Every conversation with a message on local dates start..end in tz, in the API's `sort`
+        order: in-period usage, the whole conversation's first and last message and its newest
+        event's agent (as the conversation detail gives them), money exact."""
+        zone = ZoneInfo(tz)
+        life: dict[str, list] = {}
+        inside = defaultdict(lambda: [0, Decimal(0), 0])
+        for e in self.events:
+            ts = datetime.fromisoformat(e["timestamp"]).astimezone(UTC)
+            conv = e["conversation_id"]
+            if conv not in life:
+                life[conv] = [ts, ts, e]
+            life[conv][0] = min(life[conv][0], ts)
+            if ts >= life[conv][1]:
+                life[conv][1], life[conv][2] = ts, e
+            if start <= ts.astimezone(zone).date() <= end:
+                c = inside[conv]
+                c[0] += e["prompt_tokens"] + e["completion_tokens"]
+                c[1] += self.cost(e)[0]
+                c[2] += 1
+        rows = [
+            {
+                "conversationId": conv,
+                "title": life[conv][2]["conversation_title"],
+                "agentId": life[conv][2]["agent_id"],
+                "totalTokens": tokens,
+                "cost": cost,
+                "messageCount": messages,
+                "firstMessageAt": life[conv][0],
+                "lastMessageAt": life[conv][1],
+            }
+            for conv, (tokens, cost, messages) in inside.items()
+        ]
+        keys = {
+            "cost": lambda r: (-r["cost"], -r["totalTokens"]),
+            "tokens": lambda r: (-r["totalTokens"], -r["cost"]),
+            "messages": lambda r: (-r["messageCount"], -r["cost"], -r["totalTokens"]),
+            "last": lambda r: (-r["lastMessageAt"].timestamp(), -r["cost"], -r["totalTokens"]),
+        }
+        return sorted(rows, key=lambda r: (*keys[sort](r), r["conversationId"]))
+
+    def messages(self, conversation_id: str) -> list[dict]:
+        """The conversation's events oldest first (ties: event id), as the detail lists them."""
+        events = [e for e in self.events if e["conversation_id"] == conversation_id]
+        return sorted(events, key=lambda e: (datetime.fromisoformat(e["timestamp"]), e["event_id"]))
+
 
 def _parts(row: list) -> dict:
     return {
@@ -330,3 +376,65 @@ def budget_use(
         prompt, completion, *_ = tokens_of(e)
         tokens += prompt + completion
     return cost, tokens
+
+
+# --- calendars, walked a day at a time (no month arithmetic shared with billing_dash.periods) ---
+DAY = timedelta(days=1)
+
+
+def month_days(day: date) -> list[date]:
+    """Every day of the month of `day`, found by stepping a day at a time."""
+    first = day
+    while (first - DAY).month == day.month:
+        first -= DAY
+    days = [first]
+    while (days[-1] + DAY).month == day.month:
+        days.append(days[-1] + DAY)
+    return days
+
+
+def quarter_days(day: date) -> list[date]:
+    """Every day of the calendar quarter of `day` (Jan-Mar, Apr-Jun, Jul-Sep, Oct-Dec)."""
+    quarter = {1: 1, 2: 1, 3: 1, 4: 2, 5: 2, 6: 2, 7: 3, 8: 3, 9: 3, 10: 4, 11: 4, 12: 4}
+    first = day
+    while quarter[(first - DAY).month] == quarter[day.month] and (first - DAY).year == day.year:
+        first -= DAY
+    days = [first]
+    while quarter[(days[-1] + DAY).month] == quarter[day.month] and (days[-1] + DAY).year == day.year:
+        days.append(days[-1] + DAY)
+    return days
+
+
+def named_period_dates(name: str, today: date) -> tuple[date, date]:
+    """First and last local day of a named period on local date `today`, as the README defines them."""
+    if name == "today":
+        return today, today
+    if name == "week":
+        first = today
+        while first.strftime("%A") != "Monday":
+            first -= DAY
+        return first, today
+    if name == "month":
+        return month_days(today)[0], today
+    if name == "year":
+        return date(today.year, 1, 1), today
+    if name in ("last_7_days", "last_30_days"):
+        return today - (int(name.split("_")[1]) - 1) * DAY, today
+    if name == "last_month":
+        days = month_days(month_days(today)[0] - DAY)
+        return days[0], days[-1]
+    if name == "last_quarter":
+        days = quarter_days(quarter_days(today)[0] - DAY)
+        return days[0], days[-1]
+    raise ValueError(name)
+
+
+def previous_dates(name: str, start: date, end: date) -> tuple[date, date]:
+    """What a period's change badges compare with: month to date the same days of the previous month
+    (clamped to its end), last month/quarter the one before, others the same length just before."""
+    if name == "month":
+        days = [d for d in month_days(start - DAY) if d.day <= end.day]
+        return days[0], days[-1]
+    if name in ("last_month", "last_quarter"):
+        return named_period_dates(name, start)
+    return start - (end - start) - DAY, start - DAY

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from billing_dash.pages import DASHBOARD_PATH
+from tests import ROOT
 
 from ..factories import callback_body, code_urls, load_values, login
 
@@ -62,3 +66,17 @@ def test_code_without_a_fingerprint_is_revalidated(client, user_email):
         cache_control = response.headers.get("Cache-Control", "")
         assert "no-store" not in cache_control and "max-age=31536000" not in cache_control, (url, cache_control)
         assert response.headers.get("ETag"), url  # so the browser can ask whether it changed
+
+
+def test_the_vendored_plotly_is_named_by_its_file_and_cached_for_good(client, user_email):
+    """billing.js loads plotly.js with the first figures, from the URL the page's layout names."""
+    assert login(client, user_email).status_code == 302
+    dependencies = client.get("/_dash-dependencies").get_json()
+    pages = next(d for d in dependencies if d["inputs"][0]["id"] == "_pages_location")
+    page = client.post("/_dash-update-component", json=callback_body(pages, [DASHBOARD_PATH, ""]))
+    (url,) = re.findall(r'"(/assets/vendor/plotly-basic\.min\.js\?m=[^"]+)"', json.dumps(page.get_json()))
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.data == (ROOT / "billing_dash" / "assets" / "vendor" / "plotly-basic.min.js").read_bytes()
+    directives = {d.strip() for d in response.headers.get("Cache-Control", "").split(",")}
+    assert {"private", "max-age=31536000", "immutable"} <= directives

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import flask_login
 import pytest
@@ -13,7 +15,7 @@ from dash import no_update
 from dash._utils import to_json
 
 from billing_dash.alerts.budgets import set_agent_month_tokens, set_budget
-from billing_dash.auth import Organization, User
+from billing_dash.auth import Organization, User, create_org
 from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
 from billing_dash.ingest import ingest
@@ -21,6 +23,7 @@ from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
 
 from ..factories import big_usage, event, post_all, text_of
+from .reference import named_period_dates, previous_dates
 
 
 def through_browser(data):
@@ -105,6 +108,30 @@ def test_changes_compare_with_the_previous_period_of_the_same_length(engine, org
         )
     view = loaded(page, "custom", "2026-01-08", "2026-01-14", None)[2]  # previous: Jan 1-7
     assert card_texts(view)["billing-cost"][1] == "▲ 50.0% vs previous period"
+    badge = view.cards[0].children.children.children[3]
+    assert badge.title == "Compared with Jan 1, 2026 – Jan 7, 2026"
+
+
+def test_month_to_date_compares_with_the_same_days_of_the_previous_month(engine, org, as_user, page):
+    """The month so far compares with the same days of the previous month (clamped to its end),
+    and the badge's tooltip names them."""
+    today = datetime.now(UTC).astimezone(ZoneInfo(org.timezone)).date()
+    first, _ = named_period_dates("month", today)
+    before = previous_dates("month", first, today)
+    after_compared = before[1] + timedelta(days=1)  # outside the comparison when still last month
+    stamps = [(before[0], "1"), (before[1], "1"), (today, "3")]
+    if after_compared < first:
+        stamps.append((after_compared, "9"))
+
+    def noon(day):
+        return (datetime.combine(day, datetime.min.time(), ZoneInfo(org.timezone)) + timedelta(hours=12)).isoformat()
+
+    with engine.begin() as conn:
+        ingest(conn, org.id, list(enumerate(event(i, timestamp=noon(d), cost=c) for i, (d, c) in enumerate(stamps))))
+    view = loaded(page, "month", None, None, None)[2]
+    assert card_texts(view)["billing-cost"][1] == "▲ 50.0% vs previous period"
+    badge = view.cards[0].children.children.children[3]
+    assert badge.title == f"Compared with {before[0]:%b %-d, %Y} – {before[1]:%b %-d, %Y}"
 
 
 @pytest.mark.parametrize(
@@ -148,6 +175,13 @@ def test_empty_period_opens_the_empty_note(as_user, page):
     assert loaded(page, "custom", "2020-01-01", "2020-01-31", None)[2].empty is True
 
 
+def downloaded(client, auth_headers, file: dict) -> str:
+    """What a download button saves: the CSV the page holds, or the one it fetches from the API."""
+    if "url" in file:  # the browser sends the login session; here the token stands in for it
+        return client.get(file["url"], headers=auth_headers).get_data(as_text=True)
+    return file["content"]
+
+
 def test_downloads_are_the_api_csv(client, auth_headers, as_user, usage, page):
     files = through_browser(loaded(page, "custom", "2026-01-01", "2026-01-31", None)[0])
     for section in SECTIONS:
@@ -156,7 +190,7 @@ def test_downloads_are_the_api_csv(client, auth_headers, as_user, usage, page):
             headers=auth_headers,
             query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": section},
         )
-        assert files[section]["content"] == api_csv.get_data(as_text=True)
+        assert downloaded(client, auth_headers, files[section]) == api_csv.get_data(as_text=True)
         assert f'filename="{files[section]["filename"]}"' in api_csv.headers["Content-Disposition"]
 
 
@@ -172,7 +206,7 @@ def test_download_gives_the_api_csv_for_money_past_float_precision(client, auth_
         query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": section},
     )
     assert api_csv.status_code == 200
-    assert files[section]["content"] == api_csv.get_data(as_text=True)
+    assert downloaded(client, auth_headers, files[section]) == api_csv.get_data(as_text=True)
     if section in ("agents", "models"):  # one agent, one model: each row holds the total
         assert f",{text_of(total)}," in files[section]["content"]
 
@@ -243,3 +277,32 @@ def test_month_view_draws_the_forecast_to_the_month_end(client, auth_headers, as
     assert sum(day["cost"] for day in days[:-1]) + sum(ahead) == pytest.approx(api["forecast"]["monthEndCost"])
     _, _, custom = loaded(page, "custom", "2026-01-01", "2026-01-31", None)
     assert all(trace.name != "Projected cost" for trace in custom.daily_figure.data)
+
+
+def test_a_clicked_conversation_opens_with_the_apis_detail(client, auth_headers, engine, org, as_user, page):
+    events = [
+        event(0, timestamp="2026-01-05T12:00:00Z", conversation_id="chat/1", conversation_title="Refund", cost="1.5"),
+        event(
+            1,
+            timestamp="2026-01-05T12:01:00Z",
+            conversation_id="chat/1",
+            conversation_title="Refund",
+            cost="0.25",
+            model="m2",
+        ),
+    ]
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(events))
+        other = create_org(conn, f"other-{uuid.uuid4().hex[:12]}", "UTC")
+        ingest(conn, other.id, [(0, event(9, conversation_id="theirs"))])
+    is_open, title, body = page.open_conversation({"rowId": "chat/1", "colId": "title"})
+    api = client.get("/api/v1/conversations/chat%2F1", headers=auth_headers).get_json()
+    assert is_open and title == api["title"] == "Refund"
+    text = json.dumps(through_browser(body), ensure_ascii=False)
+    assert "$1.750000 · 301 tokens · 2 messages" in text  # (100 + i) prompt and 50 completion tokens, i = 0, 1
+    assert text.count('"Tr"') == 1 + len(api["messages"]) == 3  # the header and a row per message
+    assert "Jan 5, 2026 13:00:00" in text  # 12:00 UTC in the organization's Europe/Berlin
+    # Another organization's conversation, or a crafted click, shows nothing of it.
+    is_open, _, body = page.open_conversation({"rowId": "theirs"})
+    assert is_open and "does not exist" in json.dumps(through_browser(body))
+    assert page.open_conversation(None) == page.open_conversation({"rowId": 5}) == (no_update,) * 3

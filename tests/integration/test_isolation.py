@@ -282,7 +282,10 @@ def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Ten
     assert rows == [api[SECTION_KEYS[section]] for section in ("agents", "models", "conversations")]
     for section in SECTIONS:
         csv = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
-        assert shown["billing-downloads"]["data"][section]["content"] == csv.get_data(as_text=True)
+        file = shown["billing-downloads"]["data"][section]
+        # The conversations CSV is the API's, fetched with the session (the client is logged in as `me`).
+        content = client.get(file["url"]).get_data(as_text=True) if "url" in file else file["content"]
+        assert content == csv.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("viewer", ["A", "B"])
@@ -342,6 +345,12 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     api = client.get(REPORT, query_string=CUSTOM, headers=me.headers).get_json()
     assert_dashboard_shows(client, response.get_json()["response"], api, CUSTOM, me)
     assert_only_own(api, me, CUSTOM)
+
+    # A conversation row clicked: the id both organizations use opens this organization's.
+    opened = next(d for d in dependencies if d["output"].startswith("..billing-conversation.is_open"))
+    response = post(callback_body(opened, [{"rowId": "c-1", "colId": "title"}]))
+    assert response.status_code == 200, response.data
+    assert me.markers[-2] in response.get_data(as_text=True)  # its title
 
     assert_nothing_of(other, *bodies)
     # The markers do show up for their own organization, so their absence above means something.

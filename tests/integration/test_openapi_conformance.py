@@ -46,7 +46,11 @@ WITH_INPUT = {
     for m, p in OPERATIONS
     if DOCUMENT["paths"][p][m.lower()].get("parameters") or DOCUMENT["paths"][p][m.lower()].get("requestBody")
 }
-REPORTS = {("GET", "/api/v1/analytics/billing"), ("GET", "/api/v1/analytics/billing.csv")}
+REPORTS = {
+    ("GET", "/api/v1/analytics/billing"),
+    ("GET", "/api/v1/analytics/billing.csv"),
+    ("GET", "/api/v1/conversations"),
+}
 INGEST = ("POST", "/api/v1/usage")
 # 400s a schema-valid report request may get: constraints OpenAPI cannot express.
 UNDOCUMENTABLE_400 = {"invalid_timezone", "missing_date", "invalid_range"}

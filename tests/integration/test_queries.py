@@ -30,6 +30,11 @@ SAMPLE = {
     "end_span_start": NOON,
     "day_from": date(2026, 3, 1),
     "day_to": date(2026, 3, 1),
+    "sort": "cost",
+    "offset": 0,
+    "conversation_id": "x",
+    "first_ts": NOON,
+    "last_ts": NOON,
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}

@@ -20,6 +20,7 @@ from billing_dash.periods import (
     local_midnight_utc,
     resolve_period,
 )
+from tests.integration.reference import month_days, quarter_days
 
 UTC = UTC
 HOUR = timedelta(hours=1)
@@ -286,8 +287,9 @@ def test_kathmandu_quarter_hour_offset():
     [
         ("today", "UTC", None, None, utc(2026, 3, 1, 12)),
         ("week", "Europe/Berlin", None, None, utc(2026, 3, 4, 12)),
-        ("month", "America/New_York", None, None, utc(2026, 3, 17, 12)),
         ("year", "UTC", None, None, utc(2024, 3, 1, 12)),
+        ("last_7_days", "Europe/Berlin", None, None, utc(2026, 3, 31, 12)),
+        ("last_30_days", "America/New_York", None, None, utc(2026, 11, 2, 12)),
         ("custom", "Asia/Kolkata", "2024-02-01", "2024-03-31", None),
     ],
 )
@@ -308,6 +310,95 @@ def test_previous_property(start, days):
     assert prev.days == days
     assert prev.end == start - DAY
     assert set(prev.dates()).isdisjoint(p.dates())
+
+
+# --- presets and what each compares with -------------------------------------------------------
+# Expected dates come from a calendar walked a day at a time and the zone's local date of `now`
+# read with zoneinfo: no month arithmetic shared with the code under test.
+
+
+def local_today(now: datetime, tz: str) -> date:
+    return now.astimezone(ZoneInfo(tz)).date()
+
+
+def utc_hours(p: Period) -> float:
+    return (p.end_utc - p.start_utc) / HOUR
+
+
+PRESET_CASES = [
+    # Berlin's clocks go forward on 2026-03-29 and back on 2026-10-25.
+    ("Europe/Berlin", utc(2026, 4, 1, 21, 59)),  # 23:59 local on Apr 1: a new month and quarter
+    ("Europe/Berlin", utc(2026, 3, 31, 22, 0)),  # 00:00 local on Apr 1
+    ("Europe/Berlin", utc(2026, 10, 27, 9)),
+    ("America/New_York", utc(2026, 1, 1, 3)),  # still Dec 31, 2025 locally: last year's quarter
+    ("America/New_York", utc(2026, 3, 9, 12)),  # the day after the spring change
+    ("Asia/Kolkata", utc(2024, 3, 1, 0)),  # leap-year February is last month
+    ("Pacific/Kiritimati", utc(2026, 6, 30, 10, 30)),  # already Jul 1 locally
+    ("UTC", utc(2026, 12, 31, 23, 59, 59)),
+]
+
+
+@pytest.mark.parametrize("tz,now", PRESET_CASES)
+def test_rolling_presets_are_the_local_days_ending_today(tz, now):
+    today = local_today(now, tz)
+    for name, count in (("last_7_days", 7), ("last_30_days", 30)):
+        p = resolve_period(name, tz, now=now)
+        expected = [today]
+        while len(expected) < count:
+            expected.insert(0, expected[0] - DAY)
+        assert p.dates() == expected and p.name == name
+        assert p.start_utc == datetime.combine(expected[0], datetime.min.time(), ZoneInfo(tz)).astimezone(UTC)
+        assert p.start_utc <= now < p.end_utc
+        before = p.previous()
+        assert before.dates()[-1] + DAY == expected[0] and before.days == count
+
+
+@pytest.mark.parametrize("tz,now", PRESET_CASES)
+def test_last_month_and_last_quarter_are_whole_calendar_ones_before_today(tz, now):
+    today = local_today(now, tz)
+    last_month = month_days(month_days(today)[0] - DAY)
+    last_quarter = quarter_days(quarter_days(today)[0] - DAY)
+    p = resolve_period("last_month", tz, now=now)
+    assert p.dates() == last_month
+    assert p.end_utc <= now
+    assert p.previous().dates() == month_days(last_month[0] - DAY)
+    q = resolve_period("last_quarter", tz, now=now)
+    assert q.dates() == last_quarter and len(last_quarter) in (90, 91, 92)
+    assert q.end_utc <= now
+    assert q.previous().dates() == quarter_days(last_quarter[0] - DAY)
+
+
+def test_presets_across_a_dst_change_have_the_local_hours():
+    # Berlin, Apr 1 2026: the last 7 days (Mar 26 - Apr 1) hold the spring change (a 23-hour day);
+    # last month is March (743 hours), last quarter Jan-Mar (90 days less an hour).
+    now = utc(2026, 4, 1, 12)
+    assert utc_hours(resolve_period("last_7_days", "Europe/Berlin", now=now)) == 7 * 24 - 1
+    march = resolve_period("last_month", "Europe/Berlin", now=now)
+    assert (march.start_utc, march.end_utc) == (utc(2026, 2, 28, 23), utc(2026, 3, 31, 22))
+    assert utc_hours(resolve_period("last_quarter", "Europe/Berlin", now=now)) == 90 * 24 - 1
+    # November: last month is October, with the autumn change (a 25-hour day).
+    assert utc_hours(resolve_period("last_month", "Europe/Berlin", now=utc(2026, 11, 5))) == 31 * 24 + 1
+
+
+@pytest.mark.parametrize(
+    "tz,now",
+    [
+        *PRESET_CASES,
+        ("UTC", utc(2026, 3, 31, 12)),  # Mar 1-31 compares with Feb 1-28
+        ("UTC", utc(2024, 3, 30, 12)),  # Mar 1-30 with Feb 1-29 (leap year)
+        ("UTC", utc(2026, 5, 31, 12)),  # May 1-31 with Apr 1-30
+        ("UTC", utc(2026, 1, 15, 12)),  # Jan 1-15 with Dec 1-15 of the year before
+        ("Europe/Berlin", utc(2026, 3, 31, 21)),  # Mar 31 local: Feb 1-28, over the spring change
+    ],
+)
+def test_month_to_date_compares_with_the_same_days_of_the_previous_month(tz, now):
+    today = local_today(now, tz)
+    before = month_days(month_days(today)[0] - DAY)
+    expected = [d for d in before if d.day <= today.day]  # clamped: the previous month may be shorter
+    p = resolve_period("month", tz, now=now)
+    assert p.dates() == month_days(today)[: today.day]
+    assert p.previous().dates() == expected
+    assert p.previous().tz == tz
 
 
 # --- bad input -----------------------------------------------------------------------------------
