@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 
@@ -174,6 +175,12 @@ def usage_event_columns() -> list[Column]:
         Column("cost", Money, nullable=False),
         # False when the model had no price at the event's time: cost is 0 and reported as unpriced.
         Column("priced", Boolean, nullable=False),
+        # The input carried the cost: re-pricing leaves it as sent.
+        Column("cost_given", Boolean, nullable=False, server_default=false()),
+        # What computed the cost (None when given or unpriced): the price entry's model name and
+        # the model_prices row charged, so a re-pricing can say what changed.
+        Column("priced_as", String(200)),
+        Column("price_id", Integer),
     ]
 
 
@@ -299,11 +306,21 @@ conversation_starts = Table(
 
 AGGREGATES = (usage_quarter, usage_day, usage_daily, conversation_daily, conversation_totals, conversation_starts)
 
+# Where a price comes from: hand-written rows (the seed of migration 0001, tests' own), the
+# catalogue loaded from genai-prices (`billing-dash prices update`) and an organization's own
+# (`billing-dash prices set`), which only that organization sees.
+PRICE_SOURCES = ("manual", "catalogue", "organization")
+
 model_prices = Table(
     "model_prices",
     metadata,
-    Column("model", String(200), primary_key=True),
-    Column("effective_from", UTCDateTime, primary_key=True),
+    # A surrogate key: catalogue rows have no organization, so it cannot be part of the key.
+    Column("id", Integer, primary_key=True),
+    Column("source", String(16), nullable=False, server_default="manual"),
+    Column("organization_id", Integer),
+    Column("provider", String(64), nullable=False, server_default=""),
+    Column("model", String(200), nullable=False, index=True),
+    Column("effective_from", UTCDateTime, nullable=False),
     Column("prompt_per_million", Money, nullable=False),
     Column("completion_per_million", Money, nullable=False),
     # None: the model bills cached input at the input price (no discount, no surcharge).
@@ -314,6 +331,7 @@ model_prices = Table(
 __all__ = [
     "AGGREGATES",
     "ALL_AGENTS",
+    "PRICE_SOURCES",
     "USAGE_SUMS",
     "Money",
     "UTCDateTime",

@@ -1,13 +1,14 @@
-"""Model prices by effective date, and what an event costs at them."""
+"""Model prices by effective date, the name each model resolves to, and what an event costs at them."""
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, insert, or_, select, update
 
 from ..models import MONEY_SCALE, model_prices
 
@@ -33,33 +34,175 @@ def cost_at(price: Price, prompt: int, completion: int, cache_read: int = 0, cac
     return (amount / _MILLION).quantize(_QUANTUM)
 
 
-class PriceBook:
-    """Model prices by effective date, loaded once per import."""
+class Entry:
+    """One model's dated prices from one source (an organization's, the catalogue's for one
+    provider, or the hand-written ones)."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._prices: dict[str, tuple[list[datetime], list[Price]]] = {}
-        rows = conn.execute(select(model_prices).order_by(model_prices.c.model, model_prices.c.effective_from))
+    __slots__ = ("ids", "name", "prices", "provider", "source", "starts")
+
+    def __init__(self, source: str, provider: str, name: str) -> None:
+        self.source, self.provider, self.name = source, provider, name
+        self.starts: list[datetime] = []
+        self.prices: list[Price] = []
+        self.ids: list[int] = []
+
+    def at(self, ts: datetime) -> tuple[Price, int] | None:
+        """The price in effect at `ts` and its row id, or None before the first."""
+        i = bisect_right(self.starts, ts) - 1
+        return (self.prices[i], self.ids[i]) if i >= 0 else None
+
+
+class Charge(NamedTuple):
+    """The price an event is charged: the entry's model name and the model_prices row."""
+
+    price: Price
+    priced_as: str
+    price_id: int
+
+
+def name_candidates(name: str) -> tuple[list[str], str | None]:
+    """The names to look `name` up by, most specific first, and the provider its prefix names:
+    `models/gemini-2.5-flash` (Gemini's resource name) is `gemini-2.5-flash`, `openai/gpt-4o`
+    (LiteLLM's and OpenRouter's form) is `gpt-4o` of provider `openai`."""
+    names = [name]
+    lower = name.strip().lower()
+    provider = None
+    if lower.startswith("models/"):
+        lower = lower[len("models/") :]
+    if "/" in lower:
+        provider, _, rest = lower.partition("/")
+        names.append(lower)
+        lower = rest
+    names.append(lower)
+    return list(dict.fromkeys(names)), provider
+
+
+class PriceBook:
+    """The prices an organization's events are charged (its own, then the catalogue's, then the
+    hand-written ones), loaded once per import; each distinct model name is resolved once.
+
+    Resolution, first hit wins: an organization price for the name; the catalogue model that
+    genai-prices' own match rules give the name (dated and aliased names such as
+    `gpt-4o-2024-08-06`, of the provider a prefix names), else a catalogue model of exactly that
+    id, or the organization's price for that catalogue model; a hand-written price for the name. Names compare as given, then lower-cased and without a
+    `models/` or `provider/` prefix."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        org_id: int | None = None,
+        match: Callable[[str, str | None], tuple[str, str] | None] | None = None,
+    ) -> None:
+        self._org: dict[str, Entry] = {}
+        self._catalogue: dict[tuple[str, str], Entry] = {}
+        self._catalogue_by_model: dict[str, Entry] = {}
+        self._manual: dict[str, Entry] = {}
+        self._resolved: dict[str, Entry | None] = {}
+        self._match = match
+        rows = conn.execute(
+            select(model_prices)
+            .where(or_(model_prices.c.organization_id.is_(None), model_prices.c.organization_id == org_id))
+            .order_by(model_prices.c.effective_from, model_prices.c.id)
+        )
         for row in rows:
-            starts, prices = self._prices.setdefault(row.model, ([], []))
-            starts.append(row.effective_from)
-            prices.append(
-                Price(
-                    row.prompt_per_million,
-                    row.completion_per_million,
-                    row.cache_read_per_million,
-                    row.cache_write_per_million,
-                )
+            if row.source == "organization":
+                key, table = row.model, self._org
+            elif row.source == "catalogue":
+                key, table = (row.provider, row.model), self._catalogue
+            else:
+                key, table = row.model, self._manual
+            entry = table.get(key)
+            if entry is None:
+                entry = table[key] = Entry(row.source, row.provider, row.model)
+                if row.source == "catalogue":
+                    self._catalogue_by_model.setdefault(row.model, entry)
+            price = Price(
+                row.prompt_per_million,
+                row.completion_per_million,
+                row.cache_read_per_million,
+                row.cache_write_per_million,
             )
+            if entry.starts and entry.starts[-1] == row.effective_from:  # the newer row of one date wins
+                entry.prices[-1], entry.ids[-1] = price, row.id
+            else:
+                entry.starts.append(row.effective_from)
+                entry.prices.append(price)
+                entry.ids.append(row.id)
+
+    def resolve(self, model: str) -> Entry | None:
+        """The price entry `model` resolves to (cached: an import resolves each name once)."""
+        try:
+            return self._resolved[model]
+        except KeyError:
+            entry = self._resolved[model] = self._resolve(model)
+            return entry
+
+    def _resolve(self, model: str) -> Entry | None:
+        names, provider = name_candidates(model)
+        for name in names:
+            if (entry := self._org.get(name)) is not None:
+                return entry
+        if self._catalogue:
+            found = (self._match or catalogue_match)(names[-1], provider)
+            entry = None if found is None else self._catalogue.get(found)
+            for name in reversed(names):
+                entry = entry or self._catalogue_by_model.get(name)
+            if entry is not None:
+                # An organization's price for the catalogue model covers its dated names and aliases.
+                return self._org.get(entry.name, entry)
+        for name in names:
+            if (entry := self._manual.get(name)) is not None:
+                return entry
+        return None
+
+    def charge(self, model: str, ts: datetime) -> Charge | None:
+        """The price `model` is charged at `ts`, or None when it had no price then."""
+        entry = self.resolve(model)
+        if entry is None:
+            return None
+        found = entry.at(ts)
+        return None if found is None else Charge(found[0], entry.name, found[1])
 
     def price(self, model: str, ts: datetime) -> Price | None:
         """The price in effect at `ts`, or None when the model had no price then."""
-        entry = self._prices.get(model)
-        if entry is None:
-            return None
-        i = bisect_right(entry[0], ts) - 1
-        return entry[1][i] if i >= 0 else None
+        charge = self.charge(model, ts)
+        return None if charge is None else charge.price
 
     def cost(self, model: str, ts: datetime, prompt: int, completion: int) -> Decimal | None:
         """The cost at the price in effect at `ts`, or None when the model had no price then."""
         price = self.price(model, ts)
         return None if price is None else cost_at(price, prompt, completion)
+
+
+def catalogue_match(name: str, provider: str | None) -> tuple[str, str] | None:
+    """(provider, model id) of the catalogue model genai-prices' match rules give `name`, or None.
+    Imported only here: it loads the whole catalogue (~0.1 s), needed only for names that no
+    price matches exactly."""
+    from .catalogue import match
+
+    return match(name, provider)
+
+
+def set_org_price(conn: Connection, org_id: int, model: str, price: Price, start: datetime) -> bool:
+    """Give an organization its own price for `model` from `start` (replacing its price of that
+    same start); returns whether one was replaced."""
+    key = (
+        model_prices.c.source == "organization",
+        model_prices.c.organization_id == org_id,
+        model_prices.c.model == model,
+        model_prices.c.effective_from == start,
+    )
+    values = {
+        "prompt_per_million": price.input,
+        "completion_per_million": price.output,
+        "cache_read_per_million": price.cache_read,
+        "cache_write_per_million": price.cache_write,
+    }
+    if conn.execute(update(model_prices).where(*key).values(**values)).rowcount:
+        return True
+    conn.execute(
+        insert(model_prices).values(
+            source="organization", organization_id=org_id, model=model, effective_from=start, **values
+        )
+    )
+    return False
