@@ -239,8 +239,10 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
     click.echo(f"inserted {result.inserted}, skipped {result.skipped} already imported")
     if result.unpriced:
         click.echo(f"warning: {result.unpriced_line()}; their cost counts as 0 until a price exists:", err=True)
+        model = shlex.quote(min(result.unpriced_models))
         click.echo(
-            "  billing-dash prices set --org ORG MODEL --input X --output Y, then billing-dash reprice --org ORG",
+            f"  billing-dash prices set --org {shlex.quote(org)} {model} --input X --output Y"
+            f" && billing-dash reprice --org {shlex.quote(org)} --model {model}",
             err=True,
         )
 
@@ -417,7 +419,7 @@ def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
             if entry is None:
                 raise click.ClickException(
                     f"{model!r} has no price{f' for {org!r}' if org else ''}: its events count as unpriced. "
-                    f"Set one: billing-dash prices set --org ORG {shlex.quote(model)} --input X --output Y"
+                    f"Set one: billing-dash prices set --org {shlex.quote(org or 'ORG')} {shlex.quote(model)} --input X --output Y"
                 )
             rows = [
                 [entry.source, entry.provider, entry.name, start.date().isoformat(), *_price_cells(price)]
