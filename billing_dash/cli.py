@@ -414,18 +414,20 @@ def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
     with _engine(ctx).connect() as conn:
         org_id = None if org is None else auth.get_org(conn, org).id
         if model is not None:
-            book = PriceBook(conn, org_id)
-            entry = book.resolve(model)
-            if entry is None:
+            entries = PriceBook(conn, org_id).entries(model)
+            if not entries:
                 raise click.ClickException(
                     f"{model!r} has no price{f' for {org!r}' if org else ''}: its events count as unpriced. "
-                    f"Set one: billing-dash prices set --org {shlex.quote(org or 'ORG')} {shlex.quote(model)} --input X --output Y"
+                    f"Set one: billing-dash prices set --org {shlex.quote(org or 'ORG')} {shlex.quote(model)}"
+                    " --input X --output Y"
                 )
             rows = [
                 [entry.source, entry.provider, entry.name, start.date().isoformat(), *_price_cells(price)]
+                for entry in entries
                 for start, price in reversed(list(zip(entry.starts, entry.prices, strict=True)))
             ]
-            click.echo(f"{model!r} resolves to {entry.source} price {entry.name!r}")
+            shown = " then ".join(f"{e.source} price {e.name!r}" for e in entries)
+            click.echo(f"{model!r} resolves to {shown} (each from its first date)")
             click.echo(_table(header, rows))
             return
         query = select(model_prices).order_by(

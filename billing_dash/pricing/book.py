@@ -81,10 +81,11 @@ class PriceBook:
     """The prices an organization's events are charged (its own, then the catalogue's, then the
     hand-written ones), loaded once per import; each distinct model name is resolved once.
 
-    Resolution, first hit wins: an organization price for the name; the catalogue model that
-    genai-prices' own match rules give the name (dated and aliased names such as
-    `gpt-4o-2024-08-06`, of the provider a prefix names), else a catalogue model of exactly that
-    id, or the organization's price for that catalogue model; a hand-written price for the name. Names compare as given, then lower-cased and without a
+    Resolution: an organization's own price for the name applies from its start; otherwise (and
+    before it) the catalogue model that genai-prices' own match rules give the name (dated and
+    aliased names such as `gpt-4o-2024-08-06`, of the provider a prefix names), else a catalogue
+    model of exactly that id (an organization's own price for that catalogue model overrides it
+    too); without one, a hand-written price for the name. Names compare as given, then lower-cased and without a
     `models/` or `provider/` prefix."""
 
     def __init__(
@@ -97,7 +98,7 @@ class PriceBook:
         self._catalogue: dict[tuple[str, str], Entry] = {}
         self._catalogue_by_model: dict[str, Entry] = {}
         self._manual: dict[str, Entry] = {}
-        self._resolved: dict[str, Entry | None] = {}
+        self._resolved: dict[str, tuple[Entry, ...]] = {}
         self._match = match
         rows = conn.execute(
             select(model_prices)
@@ -130,38 +131,41 @@ class PriceBook:
                 entry.ids.append(row.id)
 
     def resolve(self, model: str) -> Entry | None:
-        """The price entry `model` resolves to (cached: an import resolves each name once)."""
+        """The price entry `model` resolves to (an organization's own before the one it overrides)."""
+        entries = self.entries(model)
+        return entries[0] if entries else None
+
+    def entries(self, model: str) -> tuple[Entry, ...]:
+        """The entries `model` resolves to, the organization's own first: before its own price
+        starts, the catalogue's or the hand-written one applies (cached: an import resolves each
+        name once)."""
         try:
             return self._resolved[model]
         except KeyError:
-            entry = self._resolved[model] = self._resolve(model)
-            return entry
+            entries = self._resolved[model] = self._resolve(model)
+            return entries
 
-    def _resolve(self, model: str) -> Entry | None:
+    def _resolve(self, model: str) -> tuple[Entry, ...]:
         names, provider = name_candidates(model)
-        for name in names:
-            if (entry := self._org.get(name)) is not None:
-                return entry
+        own = next((e for name in names if (e := self._org.get(name)) is not None), None)
+        base = None
         if self._catalogue:
             found = (self._match or catalogue_match)(names[-1], provider)
-            entry = None if found is None else self._catalogue.get(found)
+            base = None if found is None else self._catalogue.get(found)
             for name in reversed(names):
-                entry = entry or self._catalogue_by_model.get(name)
-            if entry is not None:
-                # An organization's price for the catalogue model covers its dated names and aliases.
-                return self._org.get(entry.name, entry)
-        for name in names:
-            if (entry := self._manual.get(name)) is not None:
-                return entry
-        return None
+                base = base or self._catalogue_by_model.get(name)
+            # An organization's price for the catalogue model covers its dated names and aliases.
+            own = own or (None if base is None else self._org.get(base.name))
+        base = base or next((e for name in names if (e := self._manual.get(name)) is not None), None)
+        return tuple(e for e in (own, base) if e is not None)
 
     def charge(self, model: str, ts: datetime) -> Charge | None:
         """The price `model` is charged at `ts`, or None when it had no price then."""
-        entry = self.resolve(model)
-        if entry is None:
-            return None
-        found = entry.at(ts)
-        return None if found is None else Charge(found[0], entry.name, found[1])
+        for entry in self.entries(model):
+            found = entry.at(ts)
+            if found is not None:
+                return Charge(found[0], entry.name, found[1])
+        return None
 
     def price(self, model: str, ts: datetime) -> Price | None:
         """The price in effect at `ts`, or None when the model had no price then."""
