@@ -236,14 +236,16 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
                 click.echo(f"error: {error.describe('line')}", err=True)
             more = " (stopped after the first errors)" if exc.truncated else ""
             raise click.ClickException(f"{file}: {len(exc.errors)} invalid line(s){more}; nothing was imported.")
-    click.echo(f"inserted {result.inserted}, skipped {result.skipped} already imported")
+    click.echo(
+        f"inserted {result.inserted}, skipped {result.skipped} already imported"
+        + (f", {result.unpriced_line()}" if result.unpriced else "")
+    )
     if result.unpriced:
-        click.echo(f"warning: {result.unpriced_line()}; their cost counts as 0 until a price exists:", err=True)
         model = shlex.quote(min(result.unpriced_models))
         click.echo(
-            f"  billing-dash prices set --org {shlex.quote(org)} {model} --input X --output Y"
-            f" && billing-dash reprice --org {shlex.quote(org)} --model {model}",
-            err=True,
+            "their cost counts as 0 until their model has a price: "
+            f"billing-dash prices set --org {shlex.quote(org)} {model} --input X --output Y"
+            f" && billing-dash reprice --org {shlex.quote(org)} --model {model}"
         )
 
 
@@ -412,7 +414,14 @@ def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
 
     header = ["source", "provider", "model", "from", "input", "output", "cache read", "cache write"]
     with _engine(ctx).connect() as conn:
-        org_id = None if org is None else auth.get_org(conn, org).id
+        org_obj = None if org is None else auth.get_org(conn, org)
+        org_id = None if org_obj is None else org_obj.id
+
+        def day(source: str, start: datetime) -> str:
+            # An organization's price starts on a local day of its zone; the catalogue's on UTC days.
+            zone = ZoneInfo(org_obj.timezone) if org_obj is not None and source == "organization" else UTC
+            return start.astimezone(zone).date().isoformat()
+
         if model is not None:
             entries = PriceBook(conn, org_id).entries(model)
             if not entries:
@@ -422,7 +431,7 @@ def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
                     " --input X --output Y"
                 )
             rows = [
-                [entry.source, entry.provider, entry.name, start.date().isoformat(), *_price_cells(price)]
+                [entry.source, entry.provider, entry.name, day(entry.source, start), *_price_cells(price)]
                 for entry in entries
                 for start, price in reversed(list(zip(entry.starts, entry.prices, strict=True)))
             ]
@@ -444,7 +453,7 @@ def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
                 r.source,
                 r.provider,
                 r.model,
-                r.effective_from.date().isoformat(),
+                day(r.source, r.effective_from),
                 *_price_cells(
                     Price(
                         r.prompt_per_million,

@@ -9,10 +9,11 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ..models import model_prices
+from ..models import MONEY_SCALE, model_prices
 
 # A catalogue price without a start date applies from the first instant an event may have.
 FIRST_INSTANT = datetime(1980, 1, 1, tzinfo=UTC)
+_QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 PRICE_COLUMNS = ("prompt_per_million", "completion_per_million", "cache_read_per_million", "cache_write_per_million")
 
 
@@ -34,11 +35,12 @@ def package_version() -> str:
 
 
 def _base(value: Any) -> Decimal | None:
-    """A price per million tokens; of a tiered price (long-context tiers) the base tier, the
+    """A price per million tokens as stored (10 decimal places: a few catalogue prices carry float
+    noise such as 0.18000000000000002); of a tiered price (long-context tiers) the base tier, the
     price below the first threshold."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    return getattr(value, "base", None)
+    if value is not None and not isinstance(value, Decimal):
+        value = getattr(value, "base", None)
+    return None if value is None else value.quantize(_QUANTUM)
 
 
 def _history(model: Any) -> list[tuple[datetime, Any]]:
