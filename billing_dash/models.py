@@ -192,6 +192,14 @@ usage_events = Table(
     # organization id always comes from an authenticated caller, never from the input.
     PrimaryKeyConstraint("organization_id", "event_id"),
     Index("ix_usage_events_org_ts", "organization_id", "ts"),
+    # The unpriced events of a period (the report names their models); partial, see migration 0011.
+    Index(
+        "ix_usage_events_unpriced",
+        "organization_id",
+        "ts",
+        postgresql_where=text("NOT priced"),
+        sqlite_where=text("NOT priced"),
+    ),
 )
 
 # Pre-aggregated usage, maintained in the transaction that stores the events, so a report

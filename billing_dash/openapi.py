@@ -229,7 +229,18 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "topConversations": _array("ConversationUsage"),
                 "period": _ref("Period"),
                 "budgets": _array("Budget"),
+                "unpricedModels": _array("UnpricedModel"),
             }
+        ),
+        "UnpricedModel": _object(
+            {
+                "model": _string(),
+                "messages": _count("Messages of the period whose model had no price at their time."),
+                "tokens": _count("Their tokens (prompt and completion)."),
+            },
+            "A model whose usage counts as cost 0 in the period because it has no price: set one with "
+            "`billing-dash prices set --org ORG MODEL --input X --output Y`, then `billing-dash reprice --org ORG`. "
+            "Most messages first.",
         ),
         "UsageEvent": {
             "type": "object",
@@ -286,6 +297,11 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "inserted": _count("Events stored."),
                 "skipped": _count("Events whose event_id was already stored (idempotent retries)."),
                 "unpriced": _count("Stored events without a cost and without a model price."),
+                "unpricedModels": {
+                    "type": "array",
+                    "items": _object({"model": _string(), "messages": _count("Stored events of it without a price.")}),
+                    "description": "The models of the unpriced events.",
+                },
             }
         ),
     }

@@ -140,6 +140,10 @@ def report_json(report: BillingReport) -> dict[str, Any]:
         "topConversations": section_rows(report, "conversations"),
         "period": period_json(report),
         "budgets": budget_rows(report.budgets),
+        "unpricedModels": [
+            {"model": model, "messages": messages, "tokens": tokens}
+            for model, messages, tokens in report.unpriced_models
+        ],
     }
 
 

@@ -200,6 +200,18 @@ def test_bad_prices_name_the_option(database_url, org, args, option):
     assert option in result.output and "Traceback" not in result.output
 
 
+def test_import_and_ingest_name_the_unpriced_models(database_url, org, client, auth_headers, tmp_path):
+    model = f"no-price-{uuid.uuid4().hex[:8]}"
+    events = [event(i, model=model, cost=None) for i in range(3)] + [event(3, cost=None)]
+    result = run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, events)))
+    ok(result)
+    assert f"3 unpriced (no price for their model): {model} (3)" in result.stdout
+    assert f"billing-dash prices set --org {org.name} {model} --input X --output Y" in result.stdout
+    batch = [event(f"api-{i}", model=model, cost=None) for i in range(2)] + [event("api-x", model=model)]
+    body = client.post("/api/v1/usage", json={"events": batch}, headers=auth_headers).get_json()
+    assert body == {"inserted": 3, "skipped": 0, "unpriced": 2, "unpricedModels": [{"model": model, "messages": 2}]}
+
+
 def test_prices_for_an_unknown_organization_fail_cleanly(database_url):
     failed_cleanly(run(database_url, "prices", "set", "--org", "no-such-org", "m", "--input", "1", "--output", "1"))
     failed_cleanly(run(database_url, "reprice", "--org", "no-such-org"))
@@ -217,6 +229,20 @@ def _events_snapshot(engine, org_id: int) -> list[tuple]:
         ]
 
 
+def _unpriced_models(scenario, start, end, tz: str) -> list[dict]:
+    """The models of the events of local days start..end in tz that had no price, independently."""
+    found: dict[str, list[int]] = {}
+    for e in scenario.events:
+        local = datetime.fromisoformat(e["timestamp"]).astimezone(ZoneInfo(tz)).date()
+        if start <= local <= end and not scenario.cost(e)[1]:
+            sums = found.setdefault(e["model"], [0, 0])
+            sums[0] += 1
+            sums[1] += e["prompt_tokens"] + e["completion_tokens"]
+    return [
+        {"model": m, "messages": n, "tokens": t} for m, (n, t) in sorted(found.items(), key=lambda i: (-i[1][0], i[0]))
+    ]
+
+
 def _assert_report(client, auth_headers, scenario, tz: str) -> None:
     today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
     for start, end in ((today - timedelta(days=419), today), (today - timedelta(days=70), today - timedelta(days=50))):
@@ -225,6 +251,7 @@ def _assert_report(client, auth_headers, scenario, tz: str) -> None:
         )
         expected = scenario.report(start, end, tz, limit=25)
         assert _project(api, expected) == expected, (start, end, f"seed {scenario.seed}")
+        assert api["unpricedModels"] == _unpriced_models(scenario, start, end, tz)
 
 
 def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, client, auth_headers):
@@ -234,6 +261,7 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
         ingest(conn, org.id, enumerate(scenario.events), batch_size=250)
     _assert_report(client, auth_headers, scenario, org.timezone)
     ref_a, unpriced = next(iter(scenario.prices)), scenario.unpriced_model
+    assert _get(client, auth_headers, period="year")["unpricedModels"][0]["model"] == unpriced
     since = datetime.now(UTC).astimezone(ZoneInfo(org.timezone)).date() - timedelta(days=60)
     since_instant = datetime.combine(since, time(), ZoneInfo(org.timezone)).astimezone(UTC)
     ok(
@@ -273,6 +301,7 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
     scenario.prices[ref_a] = [*scenario.prices[ref_a], (since_instant, Decimal("0.5"), Decimal("1.5"))]
     _assert_report(client, auth_headers, scenario, org.timezone)
     _assert_report(client, auth_headers, scenario, "Asia/Kolkata")
+    assert _get(client, auth_headers, period="year")["unpricedModels"] == []
     # Events that came with a cost kept it.
     given = {e["event_id"]: Decimal(e["cost"]).quantize(TEN) for e in scenario.events if "cost" in e}
     after = {r.event_id: r for r in _events_snapshot_rows(engine, org.id)}
