@@ -299,10 +299,12 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "unpriced": _count("Stored events without a cost and without a model price."),
                 "unpricedModels": {
                     "type": "array",
+                    "minItems": 1,
                     "items": _object({"model": _string(), "messages": _count("Stored events of it without a price.")}),
-                    "description": "The models of the unpriced events.",
+                    "description": "The models of the unpriced events; only when there are some.",
                 },
-            }
+            },
+            required=["inserted", "skipped", "unpriced"],
         ),
     }
 

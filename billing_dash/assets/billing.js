@@ -48,7 +48,8 @@
         }
         return window.dash_clientside.no_update;
       },
-      /* The figures and grid rows of a report, as the server made them (pages/billing.py). */
+      /* The figures, grid rows and unpriced-usage banner of a report, as the server made them
+         (pages/billing.py). */
       draw: function (drawings) {
         return drawings;
       },

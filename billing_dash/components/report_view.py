@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import date
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -26,6 +27,21 @@ class ReportView(NamedTuple):
     agent_rows: list[dict]
     model_rows: list[dict]
     conversation_rows: list[dict]
+    unpriced_banner: str | None = None
+
+
+def unpriced_banner(unpriced: list[dict], org_name: str) -> str | None:
+    """What the page says about the period's usage without a price (`unpricedModels` of the JSON
+    report), with the commands that price it; None when every message had a price."""
+    if not unpriced:
+        return None
+    models = "; ".join(f"{u['model']} ({u['messages']:,} messages, {u['tokens']:,} tokens)" for u in unpriced)
+    org, model = shlex.quote(org_name), shlex.quote(unpriced[0]["model"])
+    return (
+        f"Usage without a price counts as $0 in this period: {models}. Give the model a price and charge its "
+        f"stored usage: billing-dash prices set --org {org} {model} --input X --output Y "
+        f"&& billing-dash reprice --org {org} --model {model}  (X, Y: USD per million input and output tokens)"
+    )
 
 
 def period_label(period: dict) -> str:
@@ -47,7 +63,7 @@ def drawable(value: Any) -> Any:
     return value
 
 
-def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
+def report_view(report: dict, changes: dict, prefix: str, org_name: str = "ORG") -> ReportView:
     """The widgets of `report` (the API's JSON body) with `changes` against the previous period."""
     report = drawable(report)
     summary = report["summary"]
@@ -61,6 +77,7 @@ def report_view(report: dict, changes: dict, prefix: str) -> ReportView:
         agent_rows=report["usageByAgent"],
         model_rows=report["usageByModel"],
         conversation_rows=report["topConversations"],
+        unpriced_banner=unpriced_banner(report.get("unpricedModels", []), org_name),
     )
 
 

@@ -29,12 +29,10 @@ class IngestResult:
     unpriced_models: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "inserted": self.inserted,
-            "skipped": self.skipped,
-            "unpriced": self.unpriced,
-            "unpricedModels": [{"model": m, "messages": n} for m, n in sorted(self.unpriced_models.items())],
-        }
+        body: dict[str, Any] = {"inserted": self.inserted, "skipped": self.skipped, "unpriced": self.unpriced}
+        if self.unpriced_models:  # only then, so that the answer of a fully priced batch stays as it was
+            body["unpricedModels"] = [{"model": m, "messages": n} for m, n in sorted(self.unpriced_models.items())]
+        return body
 
     def unpriced_line(self) -> str:
         """What the import says about its unpriced events (empty when there are none)."""

@@ -39,6 +39,7 @@ MODEL_GRAPH = f"{PREFIX}-model-graph"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
+UNPRICED = f"{PREFIX}-unpriced"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
@@ -56,6 +57,7 @@ DRAWN = [
     Output(AGENTS_GRID, "rowData"),
     Output(MODELS_GRID, "rowData"),
     Output(CONVERSATIONS_GRID, "rowData"),
+    Output(UNPRICED, "children"),
 ]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
@@ -154,6 +156,9 @@ def layout(period: str = "month", startDate: str | None = None, endDate: str | N
                         dbc.Alert(
                             "No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False
                         ),
+                        # Names the period's models without a price and the command that prices
+                        # them; empty (and hidden by billing.css) when every message had one.
+                        dbc.Alert(id=UNPRICED, color="warning", className="unpriced-banner"),
                         dbc.Row(id=CARDS, className="g-3 mb-1"),
                         # The graphs fill a box of fixed height: on its own a responsive graph takes its
                         # height from its container, which has none of its own (it collapsed to 0 px).
@@ -224,8 +229,15 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
-    view = report_view(report_json(report), changes_json(summary_changes(report.summary, previous)), PREFIX)
-    drawings = [view.daily_figure, view.model_figure, view.agent_rows, view.model_rows, view.conversation_rows]
+    view = report_view(report_json(report), changes_json(summary_changes(report.summary, previous)), PREFIX, org.name)
+    drawings = [
+        view.daily_figure,
+        view.model_figure,
+        view.agent_rows,
+        view.model_rows,
+        view.conversation_rows,
+        view.unpriced_banner,
+    ]
     return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -218,3 +219,20 @@ def test_database_down_opens_the_alert_instead_of_failing(page):
     with dead.server.test_request_context("/_dash-update-component", method="POST"):
         flask_login.login_user(User(1, "x@example.com", Organization(1, "o", "UTC")))
         assert page.load_report("month", None, None, None) == (no_update, True, False, None, True, *NOT_LOADED_VIEW)
+
+
+def test_the_page_names_unpriced_models_as_the_api_does(client, auth_headers, engine, org, as_user, page):
+    model = f"no-price-{uuid.uuid4().hex[:8]}"
+    events = [event(i, timestamp="2026-01-10T12:00:00Z", model=model, cost=None) for i in range(3)]
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(events))
+    view = loaded(page, "custom", "2026-01-01", "2026-01-31", None)[2]
+    api = client.get(
+        "/api/v1/analytics/billing",
+        headers=auth_headers,
+        query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"},
+    ).get_json()
+    tokens = sum(e["prompt_tokens"] + e["completion_tokens"] for e in events)
+    assert api["unpricedModels"] == [{"model": model, "messages": 3, "tokens": tokens}]
+    assert f"{model} (3 messages, {tokens:,} tokens)" in view.unpriced_banner
+    assert f"billing-dash prices set --org {org.name} {model}" in view.unpriced_banner
