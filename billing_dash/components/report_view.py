@@ -35,7 +35,10 @@ def unpriced_banner(unpriced: list[dict], org_name: str) -> str | None:
     report), with the commands that price it; None when every message had a price."""
     if not unpriced:
         return None
-    models = "; ".join(f"{u['model']} ({u['messages']:,} messages, {u['tokens']:,} tokens)" for u in unpriced)
+    models = "; ".join(
+        f"{u['model']} ({u['messages']:,} message{'' if u['messages'] == 1 else 's'}, {u['tokens']:,} tokens)"
+        for u in unpriced
+    )
     org, model = shlex.quote(org_name), shlex.quote(unpriced[0]["model"])
     return (
         f"Usage without a price counts as $0 in this period: {models}. Give the model a price and charge its "
