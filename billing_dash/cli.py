@@ -433,7 +433,7 @@ def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
             rows = [
                 [entry.source, entry.provider, entry.name, day(entry.source, start), *_price_cells(price)]
                 for entry in entries
-                for start, price in reversed(list(zip(entry.starts, entry.prices, strict=True)))
+                for start, price in reversed([(s, c.price) for s, c in zip(entry.starts, entry.charges, strict=True)])
             ]
             shown = " then ".join(f"{e.source} price {e.name!r}" for e in entries)
             click.echo(f"{model!r} resolves to {shown} (each from its first date)")
