@@ -12,6 +12,7 @@ from ..aggregates import rebuild
 from ..models import organizations, usage_events
 from .book import PriceBook, cost_at
 
+CHUNK = 20000  # events read and written per round trip
 # The most an event may cost (ingest.MAX_COST; not imported: ingest imports this package).
 MAX_COST = Decimal(10) ** 6
 
@@ -34,7 +35,12 @@ class ModelChange:
 
 
 def reprice(
-    conn: Connection, org_id: int, since: datetime | None = None, model: str | None = None, write: bool = True
+    conn: Connection,
+    org_id: int,
+    since: datetime | None = None,
+    model: str | None = None,
+    write: bool = True,
+    chunk: int = CHUNK,
 ) -> list[ModelChange]:
     """Recompute the cost of the organization's events without an explicit cost (from `since`,
     of `model`: the name events carry or the price entry that priced them) at the prices in the
@@ -57,33 +63,42 @@ def reprice(
     if model is not None:
         query = query.where(or_(e.model == model, e.priced_as == model))
     changes: dict[str, ModelChange] = {}
-    updates: list[dict] = []
-    for row in conn.execute(query):
-        change = changes.get(row.model) or changes.setdefault(row.model, ModelChange(row.model))
-        charge = prices.charge(row.model, row.ts)
-        if charge is None:
-            cost, priced, priced_as, price_id = Decimal(0), False, None, None
-        else:
-            cost = cost_at(charge.price, row.prompt_tokens, row.completion_tokens)
-            if cost > MAX_COST:
-                raise RepriceError(
-                    f"event {row.event_id!r}: cost at the new price is {cost}, more than the {MAX_COST} an event may cost"
-                )
-            priced, priced_as, price_id = True, charge.priced_as, charge.price_id
-        change.events += 1
-        change.old_cost += row.cost
-        change.new_cost += cost
-        change.unpriced_before += not row.priced
-        change.unpriced_after += not priced
-        if (cost, priced, priced_as, price_id) != (row.cost, row.priced, row.priced_as, row.price_id):
-            change.changed += 1
-            updates.append({"id": row.event_id, "c": cost, "p": priced, "a": priced_as, "i": price_id})
-    if write and updates:
-        conn.execute(
-            update(usage_events)
-            .where(usage_events.c.organization_id == org_id, usage_events.c.event_id == bindparam("id"))
-            .values(cost=bindparam("c"), priced=bindparam("p"), priced_as=bindparam("a"), price_id=bindparam("i")),
-            updates,
-        )
+    store = (
+        update(usage_events)
+        .where(usage_events.c.organization_id == org_id, usage_events.c.event_id == bindparam("id"))
+        .values(cost=bindparam("c"), priced=bindparam("p"), priced_as=bindparam("a"), price_id=bindparam("i"))
+    )
+    wrote = False
+    last = None
+    # In chunks by event id (the primary key's order), so memory stays flat however many events.
+    while rows := conn.execute(
+        (query if last is None else query.where(e.event_id > last)).order_by(e.event_id).limit(chunk)
+    ).all():
+        last = rows[-1].event_id
+        updates = []
+        for row in rows:
+            change = changes.get(row.model) or changes.setdefault(row.model, ModelChange(row.model))
+            charge = prices.charge(row.model, row.ts)
+            if charge is None:
+                cost, priced, priced_as, price_id = Decimal(0), False, None, None
+            else:
+                cost = cost_at(charge.price, row.prompt_tokens, row.completion_tokens)
+                if cost > MAX_COST:
+                    raise RepriceError(
+                        f"event {row.event_id!r}: cost at the new price is {cost}, more than the {MAX_COST} an event may cost"
+                    )
+                priced, priced_as, price_id = True, charge.priced_as, charge.price_id
+            change.events += 1
+            change.old_cost += row.cost
+            change.new_cost += cost
+            change.unpriced_before += not row.priced
+            change.unpriced_after += not priced
+            if (cost, priced, priced_as, price_id) != (row.cost, row.priced, row.priced_as, row.price_id):
+                change.changed += 1
+                updates.append({"id": row.event_id, "c": cost, "p": priced, "a": priced_as, "i": price_id})
+        if write and updates:
+            conn.execute(store, updates)
+            wrote = True
+    if wrote:
         rebuild(conn, [org_id])
     return [changes[m] for m in sorted(changes)]

@@ -17,6 +17,8 @@ from billing_dash.auth import create_org
 from billing_dash.db import make_engine, upgrade
 from billing_dash.ingest import ingest
 from billing_dash.models import model_prices, usage_events
+from billing_dash.pricing import Price, set_org_price
+from billing_dash.pricing.reprice import reprice
 
 from .reference import Scenario
 from .test_cli import event, failed_cleanly, ok, run, stored_event, write_jsonl
@@ -307,6 +309,21 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
     after = {r.event_id: r for r in _events_snapshot_rows(engine, org.id)}
     assert all(after[i].cost == c and after[i].cost_given for i, c in given.items())
     assert not any(r.cost_given for i, r in after.items() if i not in given)
+
+
+def test_reprice_in_chunks_reaches_every_event(engine, org, client, auth_headers):
+    scenario = Scenario(seed=4, n=200, now=datetime.now(UTC))
+    with engine.begin() as conn:
+        scenario.store_prices(conn)
+        ingest(conn, org.id, enumerate(scenario.events))
+        for model in [*scenario.prices, scenario.unpriced_model]:
+            set_org_price(conn, org.id, model, Price(Decimal("0.7"), Decimal("2.1")), datetime(1980, 1, 1, tzinfo=UTC))
+        changes = reprice(conn, org.id, chunk=7)
+    computed = [e for e in scenario.events if "cost" not in e]
+    assert sum(c.events for c in changes) == len(computed)
+    for model in [*scenario.prices, scenario.unpriced_model]:
+        scenario.prices[model] = [(datetime(1980, 1, 1, tzinfo=UTC), Decimal("0.7"), Decimal("2.1"))]
+    _assert_report(client, auth_headers, scenario, org.timezone)
 
 
 def _events_snapshot_rows(engine, org_id: int) -> list:
