@@ -23,7 +23,8 @@ class RepriceError(Exception):
 
 @dataclass
 class ModelChange:
-    """Per model (as the events name it): events re-priced, their cost before and after."""
+    """Per model (as the events name it): events looked at, those whose cost (or priced status)
+    changes, their cost before and after."""
 
     model: str
     events: int = 0
@@ -68,7 +69,7 @@ def reprice(
         .where(usage_events.c.organization_id == org_id, usage_events.c.event_id == bindparam("id"))
         .values(cost=bindparam("c"), priced=bindparam("p"), priced_as=bindparam("a"), price_id=bindparam("i"))
     )
-    wrote = False
+    rebuild_needed = False
     last = None
     # In chunks by event id (the primary key's order), so memory stays flat however many events.
     while rows := conn.execute(
@@ -93,12 +94,15 @@ def reprice(
             change.new_cost += cost
             change.unpriced_before += not row.priced
             change.unpriced_after += not priced
-            if (cost, priced, priced_as, price_id) != (row.cost, row.priced, row.priced_as, row.price_id):
-                change.changed += 1
+            # A new price reference at the same cost (the catalogue now prices what a hand-written
+            # row did) is recorded too, but only a new cost or price status changes the aggregates.
+            costs_differ = (cost, priced) != (row.cost, row.priced)
+            change.changed += costs_differ
+            if costs_differ or (priced_as, price_id) != (row.priced_as, row.price_id):
                 updates.append({"id": row.event_id, "c": cost, "p": priced, "a": priced_as, "i": price_id})
+                rebuild_needed = rebuild_needed or costs_differ
         if write and updates:
             conn.execute(store, updates)
-            wrote = True
-    if wrote:
+    if write and rebuild_needed:
         rebuild(conn, [org_id])
     return [changes[m] for m in sorted(changes)]
