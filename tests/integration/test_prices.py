@@ -367,3 +367,27 @@ def test_migration_0011_tells_computed_costs_from_given_ones(empty_database_url)
 def test_reprice_dates_are_checked(database_url, org):
     result = run(database_url, "reprice", "--org", org.name, "--since", "yesterday")
     assert result.exit_code == 2 and "--since" in result.output
+
+
+def test_reprice_at_equal_prices_changes_no_cost_but_records_the_new_price_row(database_url, engine, org, tmp_path):
+    model = f"same-price-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            model_prices.insert().values(
+                model=model,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                prompt_per_million=Decimal(1),
+                completion_per_million=Decimal(2),
+            )
+        )
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1, model=model, cost=None)]))))
+    before = stored_event(engine, org.id, "ev-1")
+    ok(run(database_url, "prices", "set", "--org", org.name, model, "--input", "1", "--output", "2"))
+    result = run(database_url, "reprice", "--org", org.name)
+    ok(result)
+    assert "changed 0 of 1 events" in result.stdout
+    after = stored_event(engine, org.id, "ev-1")
+    assert after.cost == before.cost and after.priced_as == model
+    with engine.connect() as conn:
+        source = conn.execute(sa.select(model_prices.c.source).where(model_prices.c.id == after.price_id)).scalar()
+    assert (before.price_id != after.price_id, source) == (True, "organization")
