@@ -6,7 +6,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, or_, select, update
 
@@ -104,30 +104,60 @@ class PriceBook:
         self._manual: dict[str, Entry] = {}
         self._resolved: dict[str, tuple[Entry, ...]] = {}
         self._match = match
+        self._engine = conn.engine
+        m = model_prices.c
+        # The organization's and the hand-written prices are few: all of them now. The catalogue
+        # (thousands of rows, which would cost every API batch tens of milliseconds) only for the
+        # names met, when they are met.
+        self._has_catalogue = conn.execute(select(m.id).where(m.source == "catalogue").limit(1)).first() is not None
         rows = conn.execute(
             select(model_prices)
-            .where(or_(model_prices.c.organization_id.is_(None), model_prices.c.organization_id == org_id))
-            .order_by(model_prices.c.effective_from, model_prices.c.id)
+            .where(m.source != "catalogue", or_(m.organization_id.is_(None), m.organization_id == org_id))
+            .order_by(m.effective_from, m.id)
         )
         for row in rows:
-            if row.source == "organization":
-                key, table = row.model, self._org
-            elif row.source == "catalogue":
-                key, table = (row.provider, row.model), self._catalogue
-            else:
-                key, table = row.model, self._manual
-            entry = table.get(key)
-            if entry is None:
-                entry = table[key] = Entry(row.source, row.provider, row.model)
-                if row.source == "catalogue":
-                    self._catalogue_by_model.setdefault(row.model, entry)
-            price = Price(
-                row.prompt_per_million,
-                row.completion_per_million,
-                row.cache_read_per_million,
-                row.cache_write_per_million,
-            )
-            entry.add(row.effective_from, price, row.id)
+            self._add(row)
+
+    def _add(self, row: Any) -> Entry:
+        """Add a model_prices row (rows come in date order) to its entry; returns the entry."""
+        if row.source == "organization":
+            key, table = row.model, self._org
+        elif row.source == "catalogue":
+            key, table = (row.provider, row.model), self._catalogue
+        else:
+            key, table = row.model, self._manual
+        entry = table.get(key)
+        if entry is None:
+            entry = table[key] = Entry(row.source, row.provider, row.model)
+            if row.source == "catalogue":
+                self._catalogue_by_model.setdefault(row.model, entry)
+        price = Price(
+            row.prompt_per_million, row.completion_per_million, row.cache_read_per_million, row.cache_write_per_million
+        )
+        entry.add(row.effective_from, price, row.id)
+        return entry
+
+    def _catalogue_entry(self, found: tuple[str, str] | None, names: list[str]) -> Entry | None:
+        """The catalogue entry of (provider, model) `found`, else of the first of `names` that is a
+        catalogue model id. Read on a connection of its own: during an import this runs in the
+        parse thread, which must not use the import's connection (nor see anything but
+        committed prices)."""
+        known = self._catalogue.get(found) if found else self._by_model(names)
+        if known is not None:  # an entry another name resolved to before: loaded already
+            return known
+        m = model_prices.c
+        which = (m.provider == found[0]) & (m.model == found[1]) if found else m.model.in_(names)
+        with self._engine.connect() as conn:
+            for row in conn.execute(
+                select(model_prices).where(m.source == "catalogue", which).order_by(m.effective_from, m.id)
+            ):
+                self._add(row)
+        if found:
+            return self._catalogue.get(found) or self._catalogue_entry(None, names)
+        return self._by_model(names)
+
+    def _by_model(self, names: list[str]) -> Entry | None:
+        return next((e for name in names if (e := self._catalogue_by_model.get(name)) is not None), None)
 
     def resolve(self, model: str) -> Entry | None:
         """The price entry `model` resolves to (an organization's own before the one it overrides)."""
@@ -148,11 +178,9 @@ class PriceBook:
         names, provider = name_candidates(model)
         own = next((e for name in names if (e := self._org.get(name)) is not None), None)
         base = None
-        if self._catalogue:
+        if self._has_catalogue:
             found = (self._match or catalogue_match)(names[-1], provider)
-            base = None if found is None else self._catalogue.get(found)
-            for name in reversed(names):
-                base = base or self._catalogue_by_model.get(name)
+            base = self._catalogue_entry(found, list(reversed(names)))
             # An organization's price for the catalogue model covers its dated names and aliases.
             own = own or (None if base is None else self._org.get(base.name))
         base = base or next((e for name in names if (e := self._manual.get(name)) is not None), None)

@@ -17,7 +17,7 @@ from billing_dash.auth import create_org
 from billing_dash.db import make_engine, upgrade
 from billing_dash.ingest import ingest
 from billing_dash.models import model_prices, usage_events
-from billing_dash.pricing import Price, set_org_price
+from billing_dash.pricing import Price, PriceBook, set_org_price
 from billing_dash.pricing.reprice import reprice
 
 from .reference import Scenario
@@ -140,6 +140,15 @@ def test_dated_prefixed_and_aliased_names_cost_what_genai_prices_computes(fresh,
         row = stored_event(engine, org_id, f"ev-{i}")
         assert (row.cost, row.priced, row.cost_given) == (expected, True, False), name
         assert row.priced_as == ref and row.price_id is not None, name
+
+
+def test_names_of_one_model_share_its_entry_read_once(fresh):
+    _, engine = fresh
+    with engine.connect() as conn:
+        book = PriceBook(conn)
+        entries = [book.resolve(name) for name in ("o3", "O3", "openai/o3", "o3-2025-04-16")]
+    assert all(e is entries[0] for e in entries)
+    assert len(entries[0].starts) >= 2 and entries[0].starts == sorted(set(entries[0].starts))
 
 
 def _org_id(engine, name: str) -> int:
