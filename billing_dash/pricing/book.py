@@ -10,10 +10,12 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from ..models import MONEY_SCALE, model_prices
+from ..models import MONEY_SCALE, Money, UTCDateTime, model_prices
+from ..queries import load
 
 _QUANTUM = Decimal(1).scaleb(-MONEY_SCALE)
 _MILLION = Decimal(1_000_000)
+_MONEY, _INSTANT = Money(), UTCDateTime()
 
 
 class Price(NamedTuple):
@@ -100,16 +102,10 @@ class PriceBook:
     ) -> None:
         self._org: dict[str, Entry] = {}
         self._catalogue: dict[tuple[str, str], Entry] = {}
-        self._catalogue_by_model: dict[str, Entry] = {}
         self._manual: dict[str, Entry] = {}
         self._resolved: dict[str, tuple[Entry, ...]] = {}
         self._match = match
-        self._engine = conn.engine
         m = model_prices.c
-        # The organization's and the hand-written prices are few: all of them now. The catalogue
-        # (thousands of rows, which would cost every API batch tens of milliseconds) only for the
-        # names met, when they are met.
-        self._has_catalogue = conn.execute(select(m.id).where(m.source == "catalogue").limit(1)).first() is not None
         rows = conn.execute(
             select(model_prices)
             .where(m.source != "catalogue", or_(m.organization_id.is_(None), m.organization_id == org_id))
@@ -117,47 +113,51 @@ class PriceBook:
         )
         for row in rows:
             self._add(row)
+        # The catalogue's thousands of rows as stored (a few milliseconds); only the models that
+        # names resolve to are converted, when they are met (an API batch meets a few).
+        self._dialect = conn.dialect
+        self._raw: dict[tuple[str, str], list] = {}
+        self._raw_by_model: dict[str, tuple[str, str]] = {}
+        for row in conn.execute(load("catalogue_prices")):
+            key = (row.provider, row.model)
+            self._raw.setdefault(key, []).append(row)
+            self._raw_by_model.setdefault(row.model, key)
 
     def _add(self, row: Any) -> Entry:
         """Add a model_prices row (rows come in date order) to its entry; returns the entry."""
         if row.source == "organization":
             key, table = row.model, self._org
-        elif row.source == "catalogue":
-            key, table = (row.provider, row.model), self._catalogue
         else:
             key, table = row.model, self._manual
         entry = table.get(key)
         if entry is None:
             entry = table[key] = Entry(row.source, row.provider, row.model)
-            if row.source == "catalogue":
-                self._catalogue_by_model.setdefault(row.model, entry)
         price = Price(
             row.prompt_per_million, row.completion_per_million, row.cache_read_per_million, row.cache_write_per_million
         )
         entry.add(row.effective_from, price, row.id)
         return entry
 
-    def _catalogue_entry(self, found: tuple[str, str] | None, names: list[str]) -> Entry | None:
-        """The catalogue entry of (provider, model) `found`, else of the first of `names` that is a
-        catalogue model id. Read on a connection of its own: during an import this runs in the
-        parse thread, which must not use the import's connection (nor see anything but
-        committed prices)."""
-        known = self._catalogue.get(found) if found else self._by_model(names)
-        if known is not None:  # an entry another name resolved to before: loaded already
-            return known
-        m = model_prices.c
-        which = (m.provider == found[0]) & (m.model == found[1]) if found else m.model.in_(names)
-        with self._engine.connect() as conn:
-            for row in conn.execute(
-                select(model_prices).where(m.source == "catalogue", which).order_by(m.effective_from, m.id)
-            ):
-                self._add(row)
-        if found:
-            return self._catalogue.get(found) or self._catalogue_entry(None, names)
-        return self._by_model(names)
-
-    def _by_model(self, names: list[str]) -> Entry | None:
-        return next((e for name in names if (e := self._catalogue_by_model.get(name)) is not None), None)
+    def _catalogue_entry(self, key: tuple[str, str] | None) -> Entry | None:
+        """The catalogue entry of (provider, model) `key`, converted from its stored rows once."""
+        if key is None or key in self._catalogue or key not in self._raw:
+            return self._catalogue.get(key) if key else None
+        entry = self._catalogue[key] = Entry("catalogue", *key)
+        money, instant = _MONEY.process_result_value, _INSTANT.process_result_value
+        for row in self._raw[key]:
+            price = Price(
+                *(
+                    money(v, self._dialect)
+                    for v in (
+                        row.prompt_per_million,
+                        row.completion_per_million,
+                        row.cache_read_per_million,
+                        row.cache_write_per_million,
+                    )
+                )
+            )
+            entry.add(instant(row.effective_from, self._dialect), price, row.id)
+        return entry
 
     def resolve(self, model: str) -> Entry | None:
         """The price entry `model` resolves to (an organization's own before the one it overrides)."""
@@ -178,9 +178,11 @@ class PriceBook:
         names, provider = name_candidates(model)
         own = next((e for name in names if (e := self._org.get(name)) is not None), None)
         base = None
-        if self._has_catalogue:
+        if self._raw:
             found = (self._match or catalogue_match)(names[-1], provider)
-            base = self._catalogue_entry(found, list(reversed(names)))
+            base = self._catalogue_entry(found if found in self._raw else None)
+            for name in reversed(names):  # else a catalogue model of exactly that id
+                base = base or self._catalogue_entry(self._raw_by_model.get(name))
             # An organization's price for the catalogue model covers its dated names and aliases.
             own = own or (None if base is None else self._org.get(base.name))
         base = base or next((e for name in names if (e := self._manual.get(name)) is not None), None)
