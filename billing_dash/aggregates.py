@@ -91,6 +91,10 @@ class EventWriter:
             self._check_sqlite_totals()
         return self.aggregate_new()
 
+    def unpriced_models(self) -> list[tuple[str, int]]:
+        """Models of the last batch's inserted events that had no price, with their event counts."""
+        return [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))]
+
     def stored_ids(self) -> set[str]:
         """Ids of the last batch's events that were really inserted (the others were stored before)."""
         return set(self.conn.execute(load("stage/stored_ids")).scalars())

@@ -7,9 +7,13 @@ import gc
 import ipaddress
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy import Engine, select
@@ -20,15 +24,18 @@ from . import auth, db
 from .alerts import budgets
 from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, IngestResult, ingest, read_csv, read_jsonl
-from .models import organizations, users
+from .models import MONEY_SCALE, organizations, users
 from .pages import DASHBOARD_PATH
 from .periods import PeriodError
+from .pricing import Price
 
 DEMO_ORG = "Demo Inc"
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 # Below this size an import is over before a progress bar would help.
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+# The highest price per million tokens `prices set` takes (list prices are at most a few hundred).
+MAX_PRICE = Decimal(1_000_000)
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +77,22 @@ def db_group() -> None:
 @click.pass_context
 def db_upgrade(ctx: click.Context) -> None:
     """Create or migrate the schema to the newest version."""
-    db.upgrade(_engine(ctx, migrated=False))
+    engine = _engine(ctx, migrated=False)
+    db.upgrade(engine)
     click.echo("database is up to date")
+    _load_catalogue_once(engine)
+
+
+def _load_catalogue_once(engine: Engine) -> None:
+    """Load the price catalogue into a database that has none (a new one, or one migrated from
+    before the catalogue); later updates are `billing-dash prices update`'s."""
+    from .pricing.catalogue import has_catalogue, load_catalogue, package_version
+
+    with engine.begin() as conn:
+        if has_catalogue(conn):
+            return
+        result = load_catalogue(conn)
+    click.echo(f"loaded {result.total} catalogue prices (genai-prices {package_version()})")
 
 
 @main.command("config")
@@ -297,8 +318,15 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
             ) from None
     click.echo(
         f"inserted {result.inserted}, skipped {result.skipped} already imported"
-        + (f", {result.unpriced} unpriced (no price for their model)" if result.unpriced else "")
+        + (f", {result.unpriced_line()}" if result.unpriced else "")
     )
+    if result.unpriced:
+        model = shlex.quote(min(result.unpriced_models))
+        click.echo(
+            "their cost counts as 0 until their model has a price: "
+            f"billing-dash prices set --org {shlex.quote(org)} {model} --input X --output Y"
+            f" && billing-dash reprice --org {shlex.quote(org)} --model {model}"
+        )
 
 
 @main.command("rebuild-aggregates")
@@ -335,6 +363,232 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
             with contextlib.suppress(budgets.BudgetError):  # a short demo may not reach every agent
                 budgets.set_agent_month_tokens(conn, org_obj.id, agent_id, budget)
     click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
+    if result.unpriced:
+        click.echo(f"  {result.unpriced_line()}")
+
+
+def _money_option(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    """A price in USD per million tokens: a decimal from 0 to 1,000,000."""
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        raise click.BadParameter(f"must be a decimal number of USD per million tokens, got {value!r}") from None
+    if not amount.is_finite() or not 0 <= amount <= MAX_PRICE:
+        raise click.BadParameter(f"must be from 0 to {MAX_PRICE:,} USD per million tokens, got {value!r}")
+    if amount != amount.quantize(Decimal(1).scaleb(-MONEY_SCALE), rounding=ROUND_DOWN):
+        raise click.BadParameter(f"has more than {MONEY_SCALE} decimal places: {value!r}")
+    return amount
+
+
+def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"must be a date YYYY-MM-DD, got {value!r}") from None
+
+
+def _local_midnight(day: date, tz: str) -> datetime:
+    """The instant a local day of the organization's zone begins."""
+    return datetime.combine(day, time(), ZoneInfo(tz)).astimezone(UTC)
+
+
+@main.group("prices")
+def prices_group() -> None:
+    """Model prices: the catalogue (genai-prices) and organizations' own prices."""
+
+
+@prices_group.command("update")
+@click.pass_context
+def prices_update(ctx: click.Context) -> None:
+    """Reload the price catalogue from the installed genai-prices package (no network).
+
+    Events keep their cost; `billing-dash reprice` charges them at the new prices."""
+    from .pricing.catalogue import load_catalogue, package_version
+
+    with _engine(ctx).begin() as conn:
+        result = load_catalogue(conn)
+    click.echo(
+        f"catalogue of genai-prices {package_version()}: {result.total} prices "
+        f"({result.added} added, {result.changed} changed, {result.removed} removed)"
+    )
+
+
+@prices_group.command("set")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("model")
+@click.option("--input", "input_", required=True, callback=_money_option, help="USD per million input tokens.")
+@click.option("--output", required=True, callback=_money_option, help="USD per million output tokens.")
+@click.option("--cache-read", callback=_money_option, help="USD per million cache-read tokens (default: input).")
+@click.option("--cache-write", callback=_money_option, help="USD per million cache-write tokens (default: input).")
+@click.option(
+    "--from", "start", callback=_date_option, help="First day (organization's zone) it applies; default: always."
+)
+@click.pass_context
+def prices_set(
+    ctx: click.Context,
+    org: str,
+    model: str,
+    input_: Decimal,
+    output: Decimal,
+    cache_read: Decimal | None,
+    cache_write: Decimal | None,
+    start: date | None,
+) -> None:
+    """Set an organization's own price for MODEL (overrides the catalogue for it from --from on).
+
+    Events already stored keep their cost until `billing-dash reprice`."""
+    from .pricing import Price, set_org_price
+    from .pricing.catalogue import FIRST_INSTANT
+
+    model = model.strip()
+    if not model or len(model) > 200:
+        raise click.BadParameter("must be 1 to 200 characters", param_hint="MODEL")
+    with _engine(ctx).begin() as conn:
+        org_obj = auth.get_org(conn, org)
+        instant = FIRST_INSTANT if start is None else max(_local_midnight(start, org_obj.timezone), FIRST_INSTANT)
+        replaced = set_org_price(conn, org_obj.id, model, Price(input_, output, cache_read, cache_write), instant)
+    since = "always" if start is None else f"from {start.isoformat()}"
+    click.echo(
+        f"{'replaced' if replaced else 'set'} the price of {model!r} for {org!r} ({since}): input {input_}, "
+        f"output {output}, cache read {cache_read if cache_read is not None else input_}, "
+        f"cache write {cache_write if cache_write is not None else input_} USD per million tokens"
+    )
+    click.echo(
+        f"stored events keep their cost: billing-dash reprice --org {shlex.quote(org)} --model {shlex.quote(model)}"
+    )
+
+
+def _usd(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
+
+
+def _price_cells(price: Price) -> list[str]:
+    return [
+        _usd(price.input),
+        _usd(price.output),
+        "=input" if price.cache_read is None else _usd(price.cache_read),
+        "=input" if price.cache_write is None else _usd(price.cache_write),
+    ]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
+
+
+@prices_group.command("list")
+@click.option("--org", help="Organization name: its own prices, and what its models resolve to.")
+@click.option("--model", help="A model name as events carry it: the price entry it resolves to, by date.")
+@click.pass_context
+def prices_list(ctx: click.Context, org: str | None, model: str | None) -> None:
+    """Show the prices that apply (USD per million tokens), newest first per model."""
+    from .models import model_prices
+    from .pricing import PriceBook
+
+    header = ["source", "provider", "model", "from", "input", "output", "cache read", "cache write"]
+    with _engine(ctx).connect() as conn:
+        org_obj = None if org is None else auth.get_org(conn, org)
+        org_id = None if org_obj is None else org_obj.id
+
+        def day(source: str, start: datetime) -> str:
+            # An organization's price starts on a local day of its zone; the catalogue's on UTC days.
+            zone = ZoneInfo(org_obj.timezone) if org_obj is not None and source == "organization" else UTC
+            return start.astimezone(zone).date().isoformat()
+
+        if model is not None:
+            entries = PriceBook(conn, org_id).entries(model)
+            if not entries:
+                raise click.ClickException(
+                    f"{model!r} has no price{f' for {org!r}' if org else ''}: its events count as unpriced. "
+                    f"Set one: billing-dash prices set --org {shlex.quote(org or 'ORG')} {shlex.quote(model)}"
+                    " --input X --output Y"
+                )
+            rows = [
+                [entry.source, entry.provider, entry.name, day(entry.source, start), *_price_cells(price)]
+                for entry in entries
+                for start, price in reversed([(s, c.price) for s, c in zip(entry.starts, entry.charges, strict=True)])
+            ]
+            shown = " then ".join(f"{e.source} price {e.name!r}" for e in entries)
+            click.echo(f"{model!r} resolves to {shown} (each from its first date)")
+            click.echo(_table(header, rows))
+            return
+        query = select(model_prices).order_by(
+            model_prices.c.source.desc(),
+            model_prices.c.provider,
+            model_prices.c.model,
+            model_prices.c.effective_from.desc(),
+        )
+        query = query.where(
+            model_prices.c.organization_id.is_(None) if org_id is None else model_prices.c.organization_id == org_id
+        )
+        rows = [
+            [
+                r.source,
+                r.provider,
+                r.model,
+                day(r.source, r.effective_from),
+                *_price_cells(
+                    Price(
+                        r.prompt_per_million,
+                        r.completion_per_million,
+                        r.cache_read_per_million,
+                        r.cache_write_per_million,
+                    )
+                ),
+            ]
+            for r in conn.execute(query)
+        ]
+    if org is not None and not rows:
+        click.echo(f"{org!r} has no prices of its own; the catalogue applies (billing-dash prices list)")
+        return
+    click.echo(_table(header, rows))
+
+
+@main.command("reprice")
+@click.option("--org", required=True, help="Organization name.")
+@click.option("--since", callback=_date_option, help="First day (organization's zone) to re-price; default: all.")
+@click.option("--model", help="Only events of this model (as they name it, or as priced).")
+@click.option("--dry-run", is_flag=True, help="Show what would change; write nothing.")
+@click.pass_context
+def reprice_command(ctx: click.Context, org: str, since: date | None, model: str | None, dry_run: bool) -> None:
+    """Charge the events that came without a cost at the prices in effect now, and update the
+    aggregates in the same transaction. Events whose cost was given keep it."""
+    from .pricing.reprice import RepriceError, reprice
+
+    with _engine(ctx).connect() as conn, conn.begin() as transaction:
+        org_obj = auth.get_org(conn, org)
+        start = None if since is None else _local_midnight(since, org_obj.timezone)
+        try:
+            changes = reprice(conn, org_obj.id, start, model, write=not dry_run)
+        except RepriceError as exc:
+            raise click.ClickException(f"{exc}; nothing was changed") from None
+        if dry_run:  # it wrote nothing, and releases the organization's lock now
+            transaction.rollback()
+    six = Decimal("0.000001")
+    rows = [
+        [
+            c.model,
+            str(c.events),
+            str(c.changed),
+            str(c.old_cost.quantize(six)),
+            str(c.new_cost.quantize(six)),
+            str(c.unpriced_after),
+        ]
+        for c in changes
+    ]
+    click.echo(_table(["model", "events", "changed", "old cost", "new cost", "unpriced"], rows))
+    changed = sum(c.changed for c in changes)
+    old = sum((c.old_cost for c in changes), Decimal(0)).quantize(six)
+    new = sum((c.new_cost for c in changes), Decimal(0)).quantize(six)
+    verb = "would change" if dry_run else "changed"
+    click.echo(
+        f"{verb} {changed} of {sum(c.events for c in changes)} events: cost {old} -> {new} USD"
+        + (" (dry run: nothing written)" if dry_run else "")
+    )
 
 
 @main.command("quickstart")
@@ -343,6 +597,7 @@ def quickstart(ctx: click.Context) -> None:
     """Migrate, load the demo organization on first run, and print its login (used by `make run`)."""
     engine = _engine(ctx, migrated=False)
     db.upgrade(engine)
+    _load_catalogue_once(engine)
     # Each step runs only when its result is missing, so a run interrupted between the demo data
     # (one transaction) and the user is completed by the next one.
     with engine.connect() as conn:

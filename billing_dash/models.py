@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -177,6 +178,12 @@ def usage_event_columns() -> list[Column]:
         Column("cost", Money, nullable=False),
         # False when the model had no price at the event's time: cost is 0 and reported as unpriced.
         Column("priced", Boolean, nullable=False),
+        # The input carried the cost: re-pricing leaves it as sent.
+        Column("cost_given", Boolean, nullable=False, server_default=false()),
+        # What computed the cost (None when given or unpriced): the price entry's model name and
+        # the model_prices row charged, so a re-pricing can say what changed.
+        Column("priced_as", String(200)),
+        Column("price_id", Integer),
         # Parts of prompt_tokens (cache reads, cache writes) and of completion_tokens (reasoning).
         Column("cache_read_tokens", BigInteger, nullable=False, server_default="0"),
         Column("cache_write_tokens", BigInteger, nullable=False, server_default="0"),
@@ -195,6 +202,14 @@ usage_events = Table(
     # organization id always comes from an authenticated caller, never from the input.
     PrimaryKeyConstraint("organization_id", "event_id"),
     Index("ix_usage_events_org_ts", "organization_id", "ts"),
+    # The unpriced events of a period (the report names their models); partial, see migration 0011.
+    Index(
+        "ix_usage_events_unpriced",
+        "organization_id",
+        "ts",
+        postgresql_where=text("NOT priced"),
+        sqlite_where=text("NOT priced"),
+    ),
 )
 
 # Pre-aggregated usage, maintained in the transaction that stores the events, so a report
@@ -313,11 +328,21 @@ conversation_starts = Table(
 
 AGGREGATES = (usage_quarter, usage_day, usage_daily, conversation_daily, conversation_totals, conversation_starts)
 
+# Where a price comes from: hand-written rows (the seed of migration 0001, tests' own), the
+# catalogue loaded from genai-prices (`billing-dash prices update`) and an organization's own
+# (`billing-dash prices set`), which only that organization sees.
+PRICE_SOURCES = ("manual", "catalogue", "organization")
+
 model_prices = Table(
     "model_prices",
     metadata,
-    Column("model", String(MAX_ID), primary_key=True),
-    Column("effective_from", UTCDateTime, primary_key=True),
+    # A surrogate key: catalogue rows have no organization, so it cannot be part of the key.
+    Column("id", Integer, primary_key=True),
+    Column("source", String(16), nullable=False, server_default="manual"),
+    Column("organization_id", Integer),
+    Column("provider", String(64), nullable=False, server_default=""),
+    Column("model", String(MAX_ID), nullable=False, index=True),
+    Column("effective_from", UTCDateTime, nullable=False),
     Column("prompt_per_million", Money, nullable=False),
     Column("completion_per_million", Money, nullable=False),
     # None: the model bills cached input at the input price (no discount, no surcharge).
@@ -347,6 +372,7 @@ budgets = Table(
 __all__ = [
     "AGGREGATES",
     "ALL_AGENTS",
+    "PRICE_SOURCES",
     "USAGE_SUMS",
     "Money",
     "UTCDateTime",

@@ -338,6 +338,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "period": _ref("Period"),
                 "budgets": _array("Budget"),
                 "forecast": _ref("MonthForecast"),
+                "unpricedModels": _array("UnpricedModel"),
             },
             required=["summary", "usageByDay", "usageByAgent", "usageByModel", "topConversations", "period", "budgets"],
         ),
@@ -398,6 +399,16 @@ def _schemas(max_events: int) -> dict[str, Any]:
             "A budget in its current period.",
         ),
         "BudgetList": _object({"budgets": _array("BudgetStatus")}),
+        "UnpricedModel": _object(
+            {
+                "model": _string(),
+                "messages": _count("Messages of the period whose model had no price at their time."),
+                "tokens": _count("Their tokens (prompt and completion)."),
+            },
+            "A model whose usage counts as cost 0 in the period because it has no price: set one with "
+            "`billing-dash prices set --org ORG MODEL --input X --output Y`, then `billing-dash reprice --org ORG`. "
+            "Most messages first.",
+        ),
         "UsageEvent": {
             "type": "object",
             "required": ["event_id", "timestamp", "agent_id", "conversation_id", "model"],
@@ -535,7 +546,14 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "inserted": _count("Events stored."),
                 "skipped": _count("Events whose event_id was already stored (idempotent retries)."),
                 "unpriced": _count("Stored events without a cost and without a model price."),
-            }
+                "unpricedModels": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": _object({"model": _string(), "messages": _count("Stored events of it without a price.")}),
+                    "description": "The models of the unpriced events; only when there are some.",
+                },
+            },
+            required=["inserted", "skipped", "unpriced"],
         ),
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -29,6 +30,24 @@ class ReportView(NamedTuple):
     agent_rows: list[dict]
     model_rows: list[dict]
     conversation_rows: list[dict]
+    unpriced_banner: str | None = None
+
+
+def unpriced_banner(unpriced: list[dict], org_name: str) -> str | None:
+    """What the page says about the period's usage without a price (`unpricedModels` of the JSON
+    report), with the commands that price it; None when every message had a price."""
+    if not unpriced:
+        return None
+    models = "; ".join(
+        f"{u['model']} ({u['messages']:,} message{'' if u['messages'] == 1 else 's'}, {u['tokens']:,} tokens)"
+        for u in unpriced
+    )
+    org, model = shlex.quote(org_name), shlex.quote(unpriced[0]["model"])
+    return (
+        f"Usage without a price counts as $0 in this period: {models}. Give the model a price and charge its "
+        f"stored usage: billing-dash prices set --org {org} {model} --input X --output Y "
+        f"&& billing-dash reprice --org {org} --model {model}  (X, Y: USD per million input and output tokens)"
+    )
 
 
 def _span(first: str, last: str) -> str:
@@ -73,7 +92,9 @@ def projection_rows(report: BillingReport) -> list[dict] | None:
     return [{"date": day.isoformat(), "cost": float(cost)} for day, cost in days]
 
 
-def report_view(report: dict, changes: dict, prefix: str, projection: list[dict] | None = None) -> ReportView:
+def report_view(
+    report: dict, changes: dict, prefix: str, projection: list[dict] | None = None, org_name: str = "ORG"
+) -> ReportView:
     """The widgets of `report` (the API's JSON body) with `changes` against the previous period
     and the month's projected days (projection_rows), if any."""
     report = drawable(report)
@@ -92,6 +113,7 @@ def report_view(report: dict, changes: dict, prefix: str, projection: list[dict]
         agent_rows=rows["agents"],
         model_rows=rows["models"],
         conversation_rows=rows["conversations"],
+        unpriced_banner=unpriced_banner(report.get("unpricedModels", []), org_name),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..aggregates import EventWriter, TotalTooLarge
 from ..models import agents, conversations, organizations
-from ..pricing import PriceBook, cache_savings_at, cost_at
+from ..pricing import Charge, PriceBook, cache_savings_at, cost_at
 from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event
 
 BATCH_SIZE = 20000  # events per round trip: larger batches amortize statement overhead
@@ -25,9 +25,21 @@ class IngestResult:
     inserted: int
     skipped: int
     unpriced: int
+    # Models of the inserted events that had no price, with how many events each.
+    unpriced_models: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, int]:
-        return {"inserted": self.inserted, "skipped": self.skipped, "unpriced": self.unpriced}
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"inserted": self.inserted, "skipped": self.skipped, "unpriced": self.unpriced}
+        if self.unpriced_models:  # only then, so that the answer of a fully priced batch stays as it was
+            body["unpricedModels"] = [{"model": m, "messages": n} for m, n in sorted(self.unpriced_models.items())]
+        return body
+
+    def unpriced_line(self) -> str:
+        """What the import says about its unpriced events (empty when there are none)."""
+        if not self.unpriced:
+            return ""
+        names = ", ".join(f"{m} ({n})" for m, n in sorted(self.unpriced_models.items()))
+        return f"{self.unpriced} unpriced (no price for their model): {names}"
 
 
 def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
@@ -108,15 +120,16 @@ def _upsert_names(conn: Connection, org_id: int, stored: list[UsageEvent]) -> No
         )
 
 
-def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[UsageEvent]]:
+def _rows(org_id: int, batch: list[UsageEvent], charges: list[Charge | None]) -> tuple[list[tuple], list[UsageEvent]]:
     """usage_events rows of a batch (tuples in column order) and the events they come from; of two
     equal ids in one batch the first wins, as across batches."""
     rows: dict[str, tuple] = {}
     kept: list[UsageEvent] = []
     zero = Decimal(0)
-    for e in batch:
+    for e, charge in zip(batch, charges, strict=True):
         if e.event_id in rows:
             continue
+        given = e.cost is not None and charge is None
         rows[e.event_id] = (
             org_id,
             e.event_id,
@@ -128,6 +141,9 @@ def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[Usage
             e.completion_tokens,
             zero if e.cost is None else e.cost,
             e.cost is not None,
+            given,
+            None if charge is None else charge.priced_as,
+            None if charge is None else charge.price_id,
             e.cache_read_tokens,
             e.cache_write_tokens,
             e.reasoning_tokens,
@@ -137,59 +153,62 @@ def _rows(org_id: int, batch: list[UsageEvent]) -> tuple[list[tuple], list[Usage
     return list(rows.values()), kept
 
 
-def _priced(event: UsageEvent, prices: PriceBook) -> UsageEvent:
-    """The event with its cost and cache savings at the price in effect at its time; cost stays
-    None only when its model had no price then. An explicit cost stays as sent, but its savings
-    still come from the price: the caller's cost does not say what the cache saved."""
+def _priced(event: UsageEvent, prices: PriceBook) -> tuple[UsageEvent, Charge | None]:
+    """The event with its cost and cache savings, and the price charged (None when its cost was
+    given or its model had no price at its time; the cost stays None only then). A given cost
+    stays as sent, but its savings still come from the price: the caller's cost does not say what
+    the cache saved."""
     if event.cost is not None and not event.cache_read_tokens:
-        return event
-    price = prices.price(event.model, event.ts)
-    if price is None:
-        return event
-    savings = cache_savings_at(price, event.cache_read_tokens)
+        return event, None
+    charge = prices.charge(event.model, event.ts)
+    if charge is None:
+        return event, None
+    savings = cache_savings_at(charge.price, event.cache_read_tokens)
     if abs(savings) > MAX_COST:
         raise _Invalid(
             "cache_read_tokens", f"save {savings} at the model's price, more than the {MAX_COST} an event may cost"
         )
     if event.cost is not None:
-        return event._replace(cache_savings=savings)
+        return event._replace(cache_savings=savings), None
     cost = cost_at(
-        price, event.prompt_tokens, event.completion_tokens, event.cache_read_tokens, event.cache_write_tokens
+        charge.price, event.prompt_tokens, event.completion_tokens, event.cache_read_tokens, event.cache_write_tokens
     )
     if cost > MAX_COST:
         raise _Invalid("cost", f"computed from the model's price is {cost}, more than the {MAX_COST} an event may cost")
-    return event._replace(cost=cost, cache_savings=savings)
+    return event._replace(cost=cost, cache_savings=savings), charge
 
 
 def _parsed_batches(
     records: Iterable[tuple[int, Any]], batch_size: int, errors: list[FieldError], prices: PriceBook
-) -> Iterator[tuple[list[UsageEvent], list[int]]]:
-    """Validated and priced events in batches, with the position of each. Invalid records go to
-    `errors`; once there is one, batches stop (nothing will be written) but reading goes on to
-    report more errors."""
+) -> Iterator[tuple[list[UsageEvent], list[int], list[Charge | None]]]:
+    """Validated and priced events in batches, with the position of each and the price charged.
+    Invalid records go to `errors`; once there is one, batches stop (nothing will be written) but
+    reading goes on to report more errors."""
     batch: list[UsageEvent] = []
     positions: list[int] = []
+    charges: list[Charge | None] = []
     for position, raw in records:
         if isinstance(raw, FieldError):
             errors.append(raw)
         else:
             try:
-                event = _priced(parse_event(raw), prices)
+                event, charge = _priced(parse_event(raw), prices)
             except _Invalid as bad:
                 errors.append(FieldError(position, bad.field, bad.message))
             else:
                 if not errors:
                     batch.append(event)
                     positions.append(position)
+                    charges.append(charge)
         if len(errors) >= MAX_ERRORS:
             raise IngestError(errors, truncated=True)
         if len(batch) >= batch_size:
-            yield batch, positions
-            batch, positions = [], []
+            yield batch, positions, charges
+            batch, positions, charges = [], [], []
     if errors:
         raise IngestError(errors)
     if batch:
-        yield batch, positions
+        yield batch, positions, charges
 
 
 def ingest(
@@ -204,7 +223,7 @@ def ingest(
     transaction must then roll back, so a bad file writes nothing. Reading and validating the
     next batch runs in a second thread while the database stores the current one.
     """
-    prices = PriceBook(conn)
+    prices = PriceBook(conn, org_id)
     # One import at a time per organization, as SQLite's single writer does anyway: two imports
     # adding batches in different orders would otherwise lock each other's rows and deadlock.
     # SQLite: a write first, so the import holds the write lock from its start (had it read
@@ -222,9 +241,10 @@ def ingest(
 
     def next_batch() -> tuple[list[UsageEvent], list[int], list[tuple], list[UsageEvent]] | None:
         item = next(batches, None)
-        return None if item is None else (*item, *_rows(org_id, item[0]))
+        return None if item is None else (item[0], item[1], *_rows(org_id, item[0], item[2]))
 
     seen = inserted = unpriced = 0
+    unpriced_models: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
         upcoming = parser.submit(next_batch)
         while (item := upcoming.result()) is not None:
@@ -242,5 +262,8 @@ def ingest(
             _upsert_names(conn, org_id, kept)
             inserted += done
             unpriced += unpriced_now
+            if unpriced_now:
+                for model, n in writer.unpriced_models():
+                    unpriced_models[model] = unpriced_models.get(model, 0) + n
     writer.close()
-    return IngestResult(inserted=inserted, skipped=seen - inserted, unpriced=unpriced)
+    return IngestResult(inserted, seen - inserted, unpriced, unpriced_models)

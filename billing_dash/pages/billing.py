@@ -54,6 +54,7 @@ CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
 CONVERSATION = f"{PREFIX}-conversation"
 CONVERSATION_TITLE = f"{PREFIX}-conversation-title"
 CONVERSATION_BODY = f"{PREFIX}-conversation-body"
+UNPRICED = f"{PREFIX}-unpriced"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
 # The period buttons, in the order of periods.PERIODS.
@@ -89,7 +90,13 @@ VIEW_OUTPUTS = [
 # Later figures go to the mounted graphs (so plotly updates them in place).
 MOUNTED = [Output(DAILY_BOX, "children"), Output(MODEL_BOX, "children")]
 DRAWN_FIGURES = [Output(DAILY_GRAPH, "figure"), Output(MODEL_GRAPH, "figure")]
-DRAWN_ROWS = [Output(AGENTS_GRID, "rowData"), Output(MODELS_GRID, "rowData"), Output(CONVERSATIONS_GRID, "rowData")]
+# The grid rows and the unpriced-usage banner: what follows the two figures.
+DRAWN_ROWS = [
+    Output(AGENTS_GRID, "rowData"),
+    Output(MODELS_GRID, "rowData"),
+    Output(CONVERSATIONS_GRID, "rowData"),
+    Output(UNPRICED, "children"),
+]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 
 
@@ -211,6 +218,9 @@ def layout(
                         dbc.Alert(
                             "No usage in this period yet: all figures are zero.", id=EMPTY, color="info", is_open=False
                         ),
+                        # Names the period's models without a price and the command that prices
+                        # them; empty (and hidden by billing.css) when every message had one.
+                        dbc.Alert(id=UNPRICED, color="warning", className="unpriced-banner"),
                         dbc.Row(id=CARDS, className="g-3 mb-1"),
                         # Budgets are about now, whatever period is shown: loaded with the page only.
                         dbc.Row(id=BUDGET_CARDS, className="g-3 mb-3"),
@@ -291,8 +301,16 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
         changes_json(summary_changes(report.summary, previous)),
         PREFIX,
         projection_rows(report),
+        org.name,
     )
-    drawings = [view.daily_figure, view.model_figure, view.agent_rows, view.model_rows, view.conversation_rows]
+    drawings = [
+        view.daily_figure,
+        view.model_figure,
+        view.agent_rows,
+        view.model_rows,
+        view.conversation_rows,
+        view.unpriced_banner,
+    ]
     return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
 
 

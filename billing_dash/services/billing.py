@@ -73,6 +73,8 @@ class BillingReport:
     budgets: pd.DataFrame
     # Only for period `month` (this month up to today): the projection to the month's end.
     forecast: MonthForecast | None = None
+    # Models of the period's events that had no price: (model, messages, tokens), most messages first.
+    unpriced_models: tuple[tuple[str, int, int], ...] = ()
 
 
 def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
@@ -275,16 +277,27 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
     budgets = agent_budgets(conn, org)
     # This month's budget use rides along with each agent that has a budget (missing otherwise).
     agents = agents.merge(budgets[["agent_id", *BUDGET_COLUMNS]], on="agent_id", how="left")
+    summary = summarize(conn, org, period, daily, conversations)
     return BillingReport(
         period=period,
-        summary=summarize(conn, org, period, daily, conversations),
+        summary=summary,
         daily=daily,
         agents=agents,
         models=models,
         conversations=conversations.top,
         budgets=budgets,
         forecast=month_forecast(conn, org, period) if period.name == "month" else None,
+        unpriced_models=unpriced_models(conn, org, period) if summary.unpriced_messages else (),
     )
+
+
+def unpriced_models(conn: Connection, org: Tenant, period: Period) -> tuple[tuple[str, int, int], ...]:
+    """Models of the period's events that had no price, with their messages and tokens, most
+    messages first (ties: model name in code point order)."""
+    rows = conn.execute(
+        load("unpriced_models"), {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
+    ).all()
+    return tuple(sorted(((m, int(n), int(t)) for m, n, t in rows), key=lambda r: (-r[1], r[0])))
 
 
 def summary_changes(current: Summary, previous: Summary) -> dict[str, Decimal | None]:

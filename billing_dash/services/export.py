@@ -181,6 +181,10 @@ def report_json(report: BillingReport) -> dict[str, Any]:
         **{key: section_rows(report, section) for section, key in SECTION_KEYS.items()},
         "period": period_json(report),
         "budgets": budget_rows(report.budgets),
+        "unpricedModels": [
+            {"model": model, "messages": messages, "tokens": tokens}
+            for model, messages, tokens in report.unpriced_models
+        ],
         **({} if report.forecast is None else {"forecast": forecast_json(report.forecast)}),
     }
 

@@ -316,3 +316,24 @@ def test_clicking_a_conversation_opens_its_messages(page, user_email, client, au
     rows = page.driver.find_elements(By.CSS_SELECTOR, "#billing-conversation-messages tr")
     assert len(rows) == len(detail["messages"]) == 1
     assert detail["messages"][0]["model"] in rows[0].text
+
+
+def test_unpriced_usage_shows_a_banner_with_the_command_and_priced_usage_none(
+    page, user_email, engine, org, client, auth_headers, usage
+):
+    page.open_dashboard(user_email)
+    page.wait_for_report(api_report(client, auth_headers, period="month"))
+    assert not page.driver.find_element(By.ID, "billing-unpriced").is_displayed()  # every seeded event has a cost
+    model = "<b>no-price</b>-model"  # shown as text too
+    ts = local_instant(_today(client, auth_headers), org.timezone, timedelta(seconds=5))
+    store(engine, org, [make_event(ts, "alpha", "c-unpriced", 1000, 200, None, model=model)])
+    api = api_report(client, auth_headers, period="month")
+    assert api["unpricedModels"] == [{"model": model, "messages": 1, "tokens": 1200}]
+    page.click_period("Week")
+    page.click_period("Month")
+    page.wait_for_report(api)
+    page.duo.wait_for_contains_text("#billing-unpriced", f"{model} (1 message, 1,200 tokens)")
+    banner = page.driver.find_element(By.ID, "billing-unpriced")
+    assert banner.is_displayed()
+    assert f"billing-dash prices set --org {org.name} '{model}' --input X --output Y" in banner.text
+    assert not page.driver.find_elements(By.CSS_SELECTOR, "#billing-unpriced b")

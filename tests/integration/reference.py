@@ -41,7 +41,7 @@ class Scenario:
     ) -> None:
         """`chat_hours`: each conversation's messages fall within that many hours (as in real
         chats); by default they are spread over all `days`, so most cross any period's edges.
-        `token_parts`: False gives flat prompt and completion counts only (as before the token-parts migration, 0014)."""
+        `token_parts`: False gives flat prompt and completion counts only (as before the token-parts migration, 0012)."""
         self.seed = seed
         rng = random.Random(seed)
         tag = uuid.uuid4().hex[:8]

@@ -211,7 +211,7 @@ def test_upgrading_to_usage_day_sums_the_stored_daily_aggregates(empty_database)
 
     engine = empty_database
     upgrade(engine)
-    # Without token parts: downgrading past the token-parts migration (0014) drops them, and they cannot come back.
+    # Without token parts: downgrading past the token-parts migration (0012) drops them, and they cannot come back.
     scenario = Scenario(seed=7, n=300, now=datetime.now(UTC), token_parts=False)
     with engine.begin() as conn:
         org = create_org(conn, "kept", "Asia/Kolkata")

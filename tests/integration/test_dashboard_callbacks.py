@@ -306,3 +306,20 @@ def test_a_clicked_conversation_opens_with_the_apis_detail(client, auth_headers,
     is_open, _, body = page.open_conversation({"rowId": "theirs"})
     assert is_open and "does not exist" in json.dumps(through_browser(body))
     assert page.open_conversation(None) == page.open_conversation({"rowId": 5}) == (no_update,) * 3
+
+
+def test_the_page_names_unpriced_models_as_the_api_does(client, auth_headers, engine, org, as_user, page):
+    model = f"no-price-{uuid.uuid4().hex[:8]}"
+    events = [event(i, timestamp="2026-01-10T12:00:00Z", model=model, cost=None) for i in range(3)]
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(events))
+    view = loaded(page, "custom", "2026-01-01", "2026-01-31", None)[2]
+    api = client.get(
+        "/api/v1/analytics/billing",
+        headers=auth_headers,
+        query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"},
+    ).get_json()
+    tokens = sum(e["prompt_tokens"] + e["completion_tokens"] for e in events)
+    assert api["unpricedModels"] == [{"model": model, "messages": 3, "tokens": tokens}]
+    assert f"{model} (3 messages, {tokens:,} tokens)" in view.unpriced_banner
+    assert f"billing-dash prices set --org {org.name} {model}" in view.unpriced_banner

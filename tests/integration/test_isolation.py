@@ -278,7 +278,7 @@ def test_a_token_alone_opens_no_dashboard(client, tenants):
 
 def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
     """The report callback's answer `shown` holds the API's rows and CSVs for `me`, nothing else."""
-    _daily, _share, *rows = shown["billing-drawings"]["data"]  # the figures, then each grid's rows
+    _daily, _share, *rows, _unpriced = shown["billing-drawings"]["data"]  # figures, each grid's rows, banner
     assert rows == [api[SECTION_KEYS[section]] for section in ("agents", "models", "conversations")]
     for section in SECTIONS:
         csv = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)

@@ -166,7 +166,7 @@ def test_events_stored_before_the_aggregates_get_them_when_migrating(empty_datab
 
 
 def test_agent_monthly_token_budgets_become_budget_rows_and_back(empty_database_url):
-    """0013 moves agents.monthly_token_budget into budgets (agent, month, tokens); its downgrade returns them."""
+    """0010 moves agents.monthly_token_budget into budgets (agent, month, tokens); its downgrade returns them."""
     engine = make_engine(empty_database_url)
     upgrade(engine, "0009")
     with engine.begin() as conn:

@@ -116,6 +116,18 @@ def test_csv_files_are_the_apis_csv_even_past_float_precision():
     assert through_browser(report_json(report))["usageByAgent"][0]["cost"] != Decimal("9000000000.000001")
 
 
+def test_the_unpriced_banner_names_the_models_and_the_command_that_prices_them():
+    report = replace(
+        make_report(agent_names=["a"], models=["m"], titles=["t"]), unpriced_models=(("acme llm", 1234, 5678901),)
+    )
+    view = report_view(report_json(report), {}, "p", org_name="Acme Inc")
+    assert "acme llm (1,234 messages, 5,678,901 tokens)" in view.unpriced_banner
+    assert "billing-dash prices set --org 'Acme Inc' 'acme llm' --input X --output Y" in view.unpriced_banner
+    assert "billing-dash reprice --org 'Acme Inc' --model 'acme llm'" in view.unpriced_banner
+    priced = report_view(report_json(make_report(agent_names=["a"], models=["m"], titles=["t"])), {}, "p")
+    assert priced.unpriced_banner is None
+
+
 def test_cost_card_shows_the_cache_hit_rate_and_savings():
     report = make_report()
     cached = replace(report.summary, prompt_tokens=800, cache_read_tokens=600, cache_savings=Decimal("1234.565"))

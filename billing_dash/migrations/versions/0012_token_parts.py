@@ -1,7 +1,7 @@
 """Token parts per event and in the usage aggregates: cache reads, cache writes, reasoning, and cache savings.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-30
 
 Cache reads and writes are parts of an event's prompt tokens, reasoning tokens part of its
@@ -14,8 +14,8 @@ columns with ALTER TABLE (no table copy).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
