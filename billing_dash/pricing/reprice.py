@@ -45,7 +45,8 @@ def reprice(
 ) -> list[ModelChange]:
     """Recompute the cost of the organization's events without an explicit cost (from `since`,
     of `model`: the name events carry or the price entry that priced them) at the prices in the
-    table now, and with `write` store the changed events and rebuild the organization's
+    table now (with the cache savings of every event, a given cost's too), and with `write`
+    store the changed events and rebuild the organization's
     aggregates, in the caller's transaction. Returns the changes per model, by model name."""
     # Imports of the organization wait until this is done (ingest takes the same lock); SQLite
     # writes first so that it holds the write lock from the start.
@@ -69,7 +70,8 @@ def reprice(
         e.priced,
         e.priced_as,
         e.price_id,
-    ).where(e.organization_id == org_id, e.cost_given.is_(False))
+        e.cost_given,
+    ).where(e.organization_id == org_id)
     if since is not None:
         query = query.where(e.ts >= since.astimezone(UTC))
     if model is not None:
@@ -95,8 +97,24 @@ def reprice(
         last = rows[-1].event_id
         updates = []
         for row in rows:
-            change = changes.get(row.model) or changes.setdefault(row.model, ModelChange(row.model))
             charge = prices.charge(row.model, row.ts)
+            if row.cost_given:
+                # A given cost stays as sent; what its cache reads saved follows the price.
+                savings = Decimal(0) if charge is None else cache_savings_at(charge.price, row.cache_read_tokens)
+                if savings != row.cache_savings:
+                    updates.append(
+                        {
+                            "id": row.event_id,
+                            "c": row.cost,
+                            "p": row.priced,
+                            "a": row.priced_as,
+                            "i": row.price_id,
+                            "s": savings,
+                        }
+                    )
+                    rebuild_needed = True
+                continue
+            change = changes.get(row.model) or changes.setdefault(row.model, ModelChange(row.model))
             if charge is None:
                 cost, priced, priced_as, price_id, savings = Decimal(0), False, None, None, Decimal(0)
             else:

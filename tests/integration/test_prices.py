@@ -20,7 +20,7 @@ from billing_dash.models import model_prices, usage_events
 from billing_dash.pricing import Price, PriceBook, set_org_price
 from billing_dash.pricing.reprice import reprice
 
-from .reference import Scenario
+from .reference import Scenario, tokens_of
 from .test_cli import event, failed_cleanly, ok, run, stored_event, write_jsonl
 from .test_report_reference import _get, _project
 
@@ -248,7 +248,8 @@ def _unpriced_models(scenario, start, end, tz: str) -> list[dict]:
         if start <= local <= end and not scenario.cost(e)[1]:
             sums = found.setdefault(e["model"], [0, 0])
             sums[0] += 1
-            sums[1] += e["prompt_tokens"] + e["completion_tokens"]
+            prompt, completion, *_ = tokens_of(e)
+            sums[1] += prompt + completion
     return [
         {"model": m, "messages": n, "tokens": t} for m, (n, t) in sorted(found.items(), key=lambda i: (-i[1][0], i[0]))
     ]
@@ -297,7 +298,7 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
     result = run(database_url, "reprice", "--org", org.name, "--since", str(since), "--model", unpriced)
     ok(result)
     assert unpriced in result.stdout and ref_a not in result.stdout
-    scenario.prices[unpriced] = [(since_instant, Decimal(3), Decimal(7))]
+    scenario.prices[unpriced] = [(since_instant, Decimal(3), Decimal(7), None, None)]
     _assert_report(client, auth_headers, scenario, "UTC")
 
     before = _events_snapshot(engine, org.id)
@@ -308,8 +309,8 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
     _assert_report(client, auth_headers, scenario, "UTC")
 
     ok(run(database_url, "reprice", "--org", org.name))
-    scenario.prices[unpriced] = [(datetime(1980, 1, 1, tzinfo=UTC), Decimal(3), Decimal(7))]
-    scenario.prices[ref_a] = [*scenario.prices[ref_a], (since_instant, Decimal("0.5"), Decimal("1.5"))]
+    scenario.prices[unpriced] = [(datetime(1980, 1, 1, tzinfo=UTC), Decimal(3), Decimal(7), None, None)]
+    scenario.prices[ref_a] = [*scenario.prices[ref_a], (since_instant, Decimal("0.5"), Decimal("1.5"), None, None)]
     _assert_report(client, auth_headers, scenario, org.timezone)
     _assert_report(client, auth_headers, scenario, "Asia/Kolkata")
     assert _get(client, auth_headers, period="year")["unpricedModels"] == []
@@ -331,7 +332,7 @@ def test_reprice_in_chunks_reaches_every_event(engine, org, client, auth_headers
     computed = [e for e in scenario.events if "cost" not in e]
     assert sum(c.events for c in changes) == len(computed)
     for model in [*scenario.prices, scenario.unpriced_model]:
-        scenario.prices[model] = [(datetime(1980, 1, 1, tzinfo=UTC), Decimal("0.7"), Decimal("2.1"))]
+        scenario.prices[model] = [(datetime(1980, 1, 1, tzinfo=UTC), Decimal("0.7"), Decimal("2.1"), None, None)]
     _assert_report(client, auth_headers, scenario, org.timezone)
 
 
