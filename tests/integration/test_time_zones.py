@@ -130,10 +130,15 @@ def test_upgrade_rebuilds_the_days_of_organizations_in_an_abbreviation_zone(make
     engine = make_engine(make_postgres_database())
     try:
         upgrade(engine)
-        command.downgrade(alembic_config(engine), "0006-1")  # local_date as it was before the fix
         with engine.begin() as conn:
             org = create_org(conn, f"org-{uuid.uuid4().hex[:12]}", "CET")
             ingest(conn, org.id, [(1, SUMMER_EVENT)])
+        command.downgrade(alembic_config(engine), "0006-1")  # local_date as it was before the fix
+        with engine.begin() as conn:
+            # Stored as the old code did (the live ingest needs today's schema): CET read as the
+            # abbreviation's fixed +01:00 put 00:30+02:00 on the day before.
+            for table in ("usage_day", "usage_daily", "conversation_daily", "conversation_starts"):
+                conn.execute(sa.text(f"UPDATE {table} SET day = day - 1 WHERE organization_id = :o"), {"o": org.id})
             booked = conn.execute(sa.text("SELECT day FROM usage_day WHERE organization_id = :o"), {"o": org.id})
             assert [str(d) for d in booked.scalars()] != [_local_day(SUMMER_EVENT, "CET").isoformat()]
         upgrade(engine)
