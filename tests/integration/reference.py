@@ -245,7 +245,7 @@ class Scenario:
                 life[conv][1], life[conv][2] = ts, e
             if start <= ts.astimezone(zone).date() <= end:
                 c = inside[conv]
-                c[0] += e["prompt_tokens"] + e["completion_tokens"]
+                c[0] += sum(tokens_of(e)[:2])
                 c[1] += self.cost(e)[0]
                 c[2] += 1
         rows = [

@@ -15,8 +15,8 @@ import pytest
 from billing_dash.auth import create_org, create_token
 from billing_dash.ingest import ingest
 
-from .reference import TEN, Scenario, named_period_dates, r6
-from .test_api import event
+from ..factories import event
+from .reference import TEN, Scenario, named_period_dates, r6, tokens_of
 from .test_openapi_conformance import DOCUMENT, _valid
 
 LIST = "/api/v1/conversations"
@@ -144,7 +144,7 @@ def test_detail_lists_the_messages_and_whole_life_totals(client, auth_headers, s
         assert body["conversationId"] == conversation_id
         assert body["title"] == events[-1]["conversation_title"]
         assert body["messageCount"] == len(events)
-        assert body["totalTokens"] == sum(e["prompt_tokens"] + e["completion_tokens"] for e in events)
+        assert body["totalTokens"] == sum(sum(tokens_of(e)[:2]) for e in events)
         assert body["cost"] == r6(sum(costs, Decimal(0)))
         assert datetime.fromisoformat(body["firstMessageAt"]) == datetime.fromisoformat(events[0]["timestamp"])
         assert datetime.fromisoformat(body["lastMessageAt"]) == datetime.fromisoformat(events[-1]["timestamp"])
@@ -165,8 +165,7 @@ def test_detail_lists_the_messages_and_whole_life_totals(client, auth_headers, s
                 datetime.fromisoformat(e["timestamp"]),
                 e["agent_id"],
                 e["model"],
-                e["prompt_tokens"],
-                e["completion_tokens"],
+                *tokens_of(e)[:2],
                 r6(c.quantize(TEN)),
             )
             for e, c in zip(events, costs, strict=True)
