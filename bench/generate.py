@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from billing_dash.demo import TOPICS  # the same conversation titles as the demo data
+
 DAYS = 365
 AGENT_COUNT = 50
 MESSAGES_PER_CONVERSATION = 50
@@ -52,23 +54,6 @@ ROLES = [
     "Legal Review",
     "Marketing Copy",
     "Data Analyst",
-]
-TOPICS = [
-    "Refund request",
-    "Password reset",
-    "Invoice question",
-    "Plan upgrade",
-    "API error 429",
-    "SSO setup",
-    "Data export",
-    "Shipping delay",
-    "Pricing for teams",
-    "Bug report",
-    "Webhook retries",
-    "Account deletion",
-    "Onboarding call",
-    "VPN access",
-    "Laptop replacement",
 ]
 
 
