@@ -12,12 +12,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import jsonschema_rs
 import pandas as pd
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from billing_dash.cli import main
+from billing_dash.config import Settings
 from billing_dash.models import agents, conversations, usage_events
+from billing_dash.openapi import openapi_document
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.periods import DEFAULT_PERIOD, Period
 from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
@@ -43,6 +46,24 @@ def event(i: int, **overrides) -> dict:
     }
     e.update(overrides)
     return e
+
+
+def cli_event(n: int | str, **overrides) -> dict:
+    """One message of agent-a's conversation conv-1 (the CLI tests' event); an override of None leaves the field out."""
+    e = {
+        "event_id": f"ev-{n}",
+        "timestamp": "2025-03-10T12:00:00+00:00",
+        "agent_id": "agent-a",
+        "agent_name": "Agent A",
+        "conversation_id": "conv-1",
+        "conversation_title": "First conversation",
+        "model": "gpt-4o-mini",
+        "prompt_tokens": 1000,
+        "completion_tokens": 500,
+        "cost": "0.01",
+    }
+    e.update(overrides)
+    return {k: v for k, v in e.items() if v is not None}
 
 
 MILLION = Decimal(1_000_000)
@@ -145,10 +166,52 @@ def count(engine, table, org_id: int) -> int:
         ).scalar_one()
 
 
+def stored_event(engine, org_id: int, event_id: str):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(usage_events).where(usage_events.c.organization_id == org_id, usage_events.c.event_id == event_id)
+        ).one()
+
+
 def nothing_stored(engine, org_id: int) -> None:
     assert count(engine, usage_events, org_id) == 0
     assert count(engine, agents, org_id) == 0
     assert count(engine, conversations, org_id) == 0
+
+
+# --- the billing report API ----------------------------------------------------------------------
+
+
+def report_response(client, headers, **params):
+    response = client.get("/api/v1/analytics/billing", query_string=params, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return response
+
+
+def get(client, headers, **params) -> dict:
+    """The billing report's JSON for the query `params`."""
+    return report_response(client, headers, **params).get_json()
+
+
+def project(api: dict, expected: dict) -> dict:
+    """The API's answer limited to the keys the reference computes."""
+    out = {"summary": {k: api["summary"][k] for k in expected["summary"]}}
+    for section in ("usageByDay", "usageByAgent", "usageByModel", "topConversations"):
+        keys = expected[section][0].keys() if expected[section] else ()
+        out[section] = [{k: row[k] for k in keys} for row in api[section]]
+    return out
+
+
+# --- the OpenAPI document -------------------------------------------------------------------------
+
+DOCUMENT = openapi_document(Settings())
+
+
+def valid(schema: dict, value) -> bool:
+    """Whether the document's `schema` (refs resolved within the document) accepts `value`."""
+    return jsonschema_rs.validator_for(
+        {**schema, "components": DOCUMENT["components"]}, validate_formats=True
+    ).is_valid(value)
 
 
 # --- logging in -----------------------------------------------------------------------------------

@@ -27,9 +27,19 @@ from billing_dash.models import (
 )
 from billing_dash.web.app import create_app
 
-from ..factories import count, failed_cleanly, jsonl, login, nothing_stored, ok, run, write_jsonl
+from ..factories import (
+    cli_event,
+    count,
+    failed_cleanly,
+    jsonl,
+    login,
+    nothing_stored,
+    ok,
+    run,
+    stored_event,
+    write_jsonl,
+)
 
-TS = "2025-03-10T12:00:00+00:00"
 FIELDS = [
     "event_id",
     "timestamp",
@@ -47,23 +57,6 @@ FIELDS = [
 # ---------------------------------------------------------------- helpers
 
 
-def event(n: int | str, **overrides) -> dict:
-    e = {
-        "event_id": f"ev-{n}",
-        "timestamp": TS,
-        "agent_id": "agent-a",
-        "agent_name": "Agent A",
-        "conversation_id": "conv-1",
-        "conversation_title": "First conversation",
-        "model": "gpt-4o-mini",
-        "prompt_tokens": 1000,
-        "completion_tokens": 500,
-        "cost": "0.01",
-    }
-    e.update(overrides)
-    return {k: v for k, v in e.items() if v is not None}
-
-
 def write_csv(tmp_path, events: list[dict], name: str = "usage.csv"):
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
@@ -73,13 +66,6 @@ def write_csv(tmp_path, events: list[dict], name: str = "usage.csv"):
     path = tmp_path / name
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-def stored_event(engine, org_id: int, event_id: str):
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(usage_events).where(usage_events.c.organization_id == org_id, usage_events.c.event_id == event_id)
-        ).one()
 
 
 def agent_row(engine, org_id: int, agent_id: str):
@@ -105,7 +91,7 @@ def token_row(engine, org_id: int, name: str):
 
 
 def test_import_jsonl_inserts_events_with_exact_cost(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1, cost="0.0123456789"), event(2), event(3, cost="0.5")])
+    path = write_jsonl(tmp_path, [cli_event(1, cost="0.0123456789"), cli_event(2), cli_event(3, cost="0.5")])
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "inserted 3, skipped 0" in result.stdout
@@ -119,14 +105,14 @@ def test_import_jsonl_inserts_events_with_exact_cost(database_url, engine, org, 
 
 def test_import_jsonl_cost_as_json_number_stays_exact(database_url, engine, org, tmp_path):
     path = tmp_path / "numbers.jsonl"
-    line = json.dumps(event(1, cost="COST")).replace('"COST"', "0.0123456789")
+    line = json.dumps(cli_event(1, cost="COST")).replace('"COST"', "0.0123456789")
     path.write_text(line + "\n", encoding="utf-8")
     ok(run(database_url, "import", "--org", org.name, str(path)))
     assert stored_event(engine, org.id, "ev-1").cost == Decimal("0.0123456789")
 
 
 def test_import_csv_inserts_events(database_url, engine, org, tmp_path):
-    path = write_csv(tmp_path, [event(1, cost="0.0123456789"), event(2), event(3, agent_name=None)])
+    path = write_csv(tmp_path, [cli_event(1, cost="0.0123456789"), cli_event(2), cli_event(3, agent_name=None)])
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "inserted 3, skipped 0" in result.stdout
@@ -138,7 +124,7 @@ def test_import_csv_inserts_events(database_url, engine, org, tmp_path):
 
 
 def test_import_format_option_overrides_extension(database_url, engine, org, tmp_path):
-    csv_path = write_csv(tmp_path, [event(1)])
+    csv_path = write_csv(tmp_path, [cli_event(1)])
     renamed = tmp_path / "usage.txt"
     renamed.write_bytes(csv_path.read_bytes())
     ok(run(database_url, "import", "--org", org.name, "--format", "csv", str(renamed)))
@@ -146,7 +132,7 @@ def test_import_format_option_overrides_extension(database_url, engine, org, tmp
 
 
 def test_import_twice_is_idempotent(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(i) for i in range(5)])
+    path = write_jsonl(tmp_path, [cli_event(i) for i in range(5)])
     first = run(database_url, "import", "--org", org.name, str(path))
     ok(first)
     assert "inserted 5, skipped 0" in first.stdout
@@ -157,7 +143,7 @@ def test_import_twice_is_idempotent(database_url, engine, org, tmp_path):
 
 
 def test_import_csv_twice_is_idempotent(database_url, engine, org, tmp_path):
-    path = write_csv(tmp_path, [event(i) for i in range(4)])
+    path = write_csv(tmp_path, [cli_event(i) for i in range(4)])
     ok(run(database_url, "import", "--org", org.name, str(path)))
     second = run(database_url, "import", "--org", org.name, str(path))
     ok(second)
@@ -166,7 +152,7 @@ def test_import_csv_twice_is_idempotent(database_url, engine, org, tmp_path):
 
 
 def test_import_same_event_id_twice_in_one_file_inserts_once(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1), event(2), event(1, prompt_tokens=7)])
+    path = write_jsonl(tmp_path, [cli_event(1), cli_event(2), cli_event(1, prompt_tokens=7)])
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "inserted 2, skipped 1" in result.stdout
@@ -176,7 +162,7 @@ def test_import_same_event_id_twice_in_one_file_inserts_once(database_url, engin
 def test_import_same_event_id_is_per_organization(database_url, engine, org, tmp_path):
     other = f"org-{uuid.uuid4().hex[:12]}"
     ok(run(database_url, "create-org", other))
-    path = write_jsonl(tmp_path, [event(1), event(2)])
+    path = write_jsonl(tmp_path, [cli_event(1), cli_event(2)])
     ok(run(database_url, "import", "--org", org.name, str(path)))
     result = run(database_url, "import", "--org", other, str(path))
     ok(result)
@@ -188,10 +174,10 @@ def test_import_jsonl_with_invalid_line_stores_nothing(database_url, engine, org
     path = write_jsonl(
         tmp_path,
         [
-            event(1, agent_id="agent-new"),
-            event(2, agent_id="agent-new"),
-            event(3, agent_id="agent-new", prompt_tokens=-5),
-            event(4, agent_id="agent-new", conversation_id="conv-9"),
+            cli_event(1, agent_id="agent-new"),
+            cli_event(2, agent_id="agent-new"),
+            cli_event(3, agent_id="agent-new", prompt_tokens=-5),
+            cli_event(4, agent_id="agent-new", conversation_id="conv-9"),
         ],
     )
     result = run(database_url, "import", "--org", org.name, str(path))
@@ -205,7 +191,7 @@ def test_import_jsonl_with_invalid_line_stores_nothing(database_url, engine, org
 
 def test_import_csv_with_bad_timestamp_on_line_4_stores_nothing(database_url, engine, org, tmp_path):
     # header is line 1, so the third event is line 4
-    path = write_csv(tmp_path, [event(1), event(2), event(3, timestamp="not-a-time"), event(4)])
+    path = write_csv(tmp_path, [cli_event(1), cli_event(2), cli_event(3, timestamp="not-a-time"), cli_event(4)])
     result = run(database_url, "import", "--org", org.name, str(path))
     failed_cleanly(result)
     assert "line 4" in result.stderr
@@ -215,7 +201,7 @@ def test_import_csv_with_bad_timestamp_on_line_4_stores_nothing(database_url, en
 
 
 def test_import_invalid_json_line_stores_nothing(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1), '{"event_id": "ev-2", "timestamp": ', event(3)])
+    path = write_jsonl(tmp_path, [cli_event(1), '{"event_id": "ev-2", "timestamp": ', cli_event(3)])
     result = run(database_url, "import", "--org", org.name, str(path))
     failed_cleanly(result)
     assert "line 2" in result.stderr
@@ -224,7 +210,9 @@ def test_import_invalid_json_line_stores_nothing(database_url, engine, org, tmp_
 
 
 def test_import_error_lists_every_bad_line(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1, model=None), event(2), event(3, timestamp="2025-03-10T12:00:00")])
+    path = write_jsonl(
+        tmp_path, [cli_event(1, model=None), cli_event(2), cli_event(3, timestamp="2025-03-10T12:00:00")]
+    )
     result = run(database_url, "import", "--org", org.name, str(path))
     failed_cleanly(result)
     assert "line 1: model" in result.stderr
@@ -234,15 +222,17 @@ def test_import_error_lists_every_bad_line(database_url, engine, org, tmp_path):
 
 
 def test_import_invalid_file_after_valid_import_keeps_previous_data(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)], "a.jsonl"))))
-    bad = write_jsonl(tmp_path, [event(2, agent_name="Renamed"), event(3, completion_tokens="x")], "b.jsonl")
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1)], "a.jsonl"))))
+    bad = write_jsonl(tmp_path, [cli_event(2, agent_name="Renamed"), cli_event(3, completion_tokens="x")], "b.jsonl")
     failed_cleanly(run(database_url, "import", "--org", org.name, str(bad)))
     assert count(engine, usage_events, org.id) == 1
     assert agent_row(engine, org.id, "agent-a").name == "Agent A"
 
 
 def test_import_from_stdin(database_url, engine, org):
-    result = run(database_url, "import", "--org", org.name, "-", input=jsonl([event(1, cost="0.0123456789"), event(2)]))
+    result = run(
+        database_url, "import", "--org", org.name, "-", input=jsonl([cli_event(1, cost="0.0123456789"), cli_event(2)])
+    )
     ok(result)
     assert "inserted 2, skipped 0" in result.stdout
     assert count(engine, usage_events, org.id) == 2
@@ -250,7 +240,9 @@ def test_import_from_stdin(database_url, engine, org):
 
 
 def test_import_from_stdin_invalid_stores_nothing(database_url, engine, org):
-    result = run(database_url, "import", "--org", org.name, "-", input=jsonl([event(1), event(2, prompt_tokens=-5)]))
+    result = run(
+        database_url, "import", "--org", org.name, "-", input=jsonl([cli_event(1), cli_event(2, prompt_tokens=-5)])
+    )
     failed_cleanly(result)
     assert "line 2" in result.stderr and "prompt_tokens" in result.stderr
     nothing_stored(engine, org.id)
@@ -258,7 +250,7 @@ def test_import_from_stdin_invalid_stores_nothing(database_url, engine, org):
 
 def test_import_unknown_org_fails_cleanly(database_url, tmp_path):
     name = f"missing-{uuid.uuid4().hex[:8]}"
-    result = run(database_url, "import", "--org", name, str(write_jsonl(tmp_path, [event(1)])))
+    result = run(database_url, "import", "--org", name, str(write_jsonl(tmp_path, [cli_event(1)])))
     failed_cleanly(result)
     assert name in result.stderr
     assert "No organization" in result.stderr
@@ -285,7 +277,7 @@ def test_import_computes_cost_from_price_table(database_url, engine, org, tmp_pa
     ts = datetime(2025, 3, 10, 12, tzinfo=UTC)
     prompt_price, completion_price = _price_in_effect(engine, "gpt-4o-mini", ts)
     assert prompt_price > 0
-    path = write_jsonl(tmp_path, [event(1, cost=None, prompt_tokens=1234, completion_tokens=5678)])
+    path = write_jsonl(tmp_path, [cli_event(1, cost=None, prompt_tokens=1234, completion_tokens=5678)])
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "unpriced" not in result.stdout
@@ -297,7 +289,7 @@ def test_import_computes_cost_from_price_table(database_url, engine, org, tmp_pa
 
 def test_import_unknown_model_costs_zero_and_is_reported_unpriced(database_url, engine, org, tmp_path):
     model = f"no-such-model-{uuid.uuid4().hex[:8]}"
-    path = write_jsonl(tmp_path, [event(1, cost=None, model=model), event(2, cost=None)])
+    path = write_jsonl(tmp_path, [cli_event(1, cost=None, model=model), cli_event(2, cost=None)])
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "inserted 2, skipped 0" in result.stdout
@@ -311,7 +303,7 @@ def test_import_unknown_model_costs_zero_and_is_reported_unpriced(database_url, 
 def test_import_unknown_model_with_explicit_cost_is_priced(database_url, engine, org, tmp_path):
     model = f"no-such-model-{uuid.uuid4().hex[:8]}"
     result = run(
-        database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1, model=model, cost="0.25")]))
+        database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1, model=model, cost="0.25")]))
     )
     ok(result)
     assert "unpriced" not in result.stdout
@@ -326,7 +318,9 @@ def test_import_agent_name_latest_wins(database_url, engine, org, tmp_path):
             "import",
             "--org",
             org.name,
-            str(write_jsonl(tmp_path, [event(1, agent_name="Old Name", conversation_title="Old title")], "a.jsonl")),
+            str(
+                write_jsonl(tmp_path, [cli_event(1, agent_name="Old Name", conversation_title="Old title")], "a.jsonl")
+            ),
         )
     )
     assert agent_row(engine, org.id, "agent-a").name == "Old Name"
@@ -336,7 +330,9 @@ def test_import_agent_name_latest_wins(database_url, engine, org, tmp_path):
             "import",
             "--org",
             org.name,
-            str(write_jsonl(tmp_path, [event(2, agent_name="New Name", conversation_title="New title")], "b.jsonl")),
+            str(
+                write_jsonl(tmp_path, [cli_event(2, agent_name="New Name", conversation_title="New title")], "b.jsonl")
+            ),
         )
     )
     assert agent_row(engine, org.id, "agent-a").name == "New Name"
@@ -354,7 +350,7 @@ def test_import_agent_name_latest_wins(database_url, engine, org, tmp_path):
             "import",
             "--org",
             org.name,
-            str(write_jsonl(tmp_path, [event(3, agent_name=None, conversation_title=None)], "c.jsonl")),
+            str(write_jsonl(tmp_path, [cli_event(3, agent_name=None, conversation_title=None)], "c.jsonl")),
         )
     )
     assert agent_row(engine, org.id, "agent-a").name == "New Name"
@@ -364,10 +360,10 @@ def test_import_agent_name_latest_wins_within_one_file(database_url, engine, org
     path = write_jsonl(
         tmp_path,
         [
-            event(1, agent_name="First"),
-            event(2, agent_name=None),
-            event(3, agent_name="Last"),
-            event(4, agent_name=None),
+            cli_event(1, agent_name="First"),
+            cli_event(2, agent_name=None),
+            cli_event(3, agent_name="Last"),
+            cli_event(4, agent_name=None),
         ],
     )
     ok(run(database_url, "import", "--org", org.name, str(path)))
@@ -375,7 +371,7 @@ def test_import_agent_name_latest_wins_within_one_file(database_url, engine, org
 
 
 def test_import_event_without_agent_name_uses_agent_id(database_url, engine, org, tmp_path):
-    path = write_jsonl(tmp_path, [event(1, agent_id="agent-anon", agent_name=None, conversation_title=None)])
+    path = write_jsonl(tmp_path, [cli_event(1, agent_id="agent-anon", agent_name=None, conversation_title=None)])
     ok(run(database_url, "import", "--org", org.name, str(path)))
     assert agent_row(engine, org.id, "agent-anon").name == "agent-anon"
     with engine.connect() as conn:
@@ -526,7 +522,7 @@ def month_tokens(engine, org_id: int, agent_id: str) -> int | None:
 
 
 def test_set_budget_and_clear_it(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1)]))))
     result = run(database_url, "set-budget", "--org", org.name, "agent-a", "1000000")
     ok(result)
     assert month_tokens(engine, org.id, "agent-a") == 1_000_000
@@ -544,7 +540,7 @@ def test_set_budget_unknown_agent_fails_cleanly(database_url, engine, org):
 
 
 def test_set_budget_too_large_names_the_argument(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1)]))))
     result = run(database_url, "set-budget", "--org", org.name, "agent-a", str(10**15 + 1))
     failed_cleanly(result)
     assert "TOKENS: must be at most" in result.stderr
@@ -552,7 +548,7 @@ def test_set_budget_too_large_names_the_argument(database_url, engine, org, tmp_
 
 
 def test_set_budget_negative_is_a_usage_error(database_url, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1)]))))
     result = run(database_url, "set-budget", "--org", org.name, "agent-a", "--", "-5")
     assert result.exit_code == 2 and "Traceback" not in result.output
 
@@ -560,7 +556,7 @@ def test_set_budget_negative_is_a_usage_error(database_url, org, tmp_path):
 def test_set_budget_does_not_touch_other_organizations(database_url, engine, org, tmp_path):
     other = f"org-{uuid.uuid4().hex[:12]}"
     ok(run(database_url, "create-org", other))
-    path = write_jsonl(tmp_path, [event(1)])
+    path = write_jsonl(tmp_path, [cli_event(1)])
     ok(run(database_url, "import", "--org", org.name, str(path)))
     ok(run(database_url, "import", "--org", other, str(path)))
     ok(run(database_url, "set-budget", "--org", org.name, "agent-a", "500"))
@@ -573,7 +569,7 @@ def budget_rows(engine, org_id: int) -> list:
 
 
 def test_budget_set_list_replace_delete(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1)]))))
     ok(run(database_url, "budget", "set", "--org", org.name, "--usd", "500.1234567891"))
     ok(
         run(
@@ -690,7 +686,7 @@ def test_largest_usd_limit_is_stored_exactly(database_url, engine, org):
 
 
 def test_set_budget_keeps_the_agents_usd_limit(database_url, engine, org, tmp_path):
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1)]))))
+    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [cli_event(1)]))))
     ok(run(database_url, "budget", "set", "--org", org.name, "--agent", "agent-a", "--usd", "20", "--thresholds", "90"))
     ok(run(database_url, "set-budget", "--org", org.name, "agent-a", "1000"))
     (row,) = budget_rows(engine, org.id)
@@ -759,7 +755,7 @@ def test_import_largest_valid_cost_is_stored_exactly(database_url, engine, org, 
     from billing_dash.ingest import MAX_COST
 
     just_below = MAX_COST - Decimal("1e-10")
-    path = write_jsonl(tmp_path, [event(1, cost=str(MAX_COST)), event(2, cost=str(just_below))])
+    path = write_jsonl(tmp_path, [cli_event(1, cost=str(MAX_COST)), cli_event(2, cost=str(just_below))])
     result = run(database_url, "import", "--org", org.name, str(path))
     ok(result)
     assert "Traceback" not in result.output
@@ -775,7 +771,7 @@ def test_import_cost_above_maximum_fails_cleanly(database_url, engine, org, tmp_
         "import",
         "--org",
         org.name,
-        str(write_jsonl(tmp_path, [event(1, cost=str(MAX_COST + Decimal("0.01")))])),
+        str(write_jsonl(tmp_path, [cli_event(1, cost=str(MAX_COST + Decimal("0.01")))])),
     )
     failed_cleanly(result)
     assert "line 1: cost" in result.stderr
@@ -792,7 +788,10 @@ def test_import_timestamp_offset_is_stored_as_utc(database_url, engine, org, tmp
             str(
                 write_jsonl(
                     tmp_path,
-                    [event(1, timestamp="2025-03-10T17:30:00+05:30"), event(2, timestamp="2025-03-10T12:00:00Z")],
+                    [
+                        cli_event(1, timestamp="2025-03-10T17:30:00+05:30"),
+                        cli_event(2, timestamp="2025-03-10T12:00:00Z"),
+                    ],
                 )
             ),
         )
@@ -806,8 +805,8 @@ def test_import_csv_with_bom_crlf_and_multiline_title(database_url, engine, org,
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerow(event(1, conversation_title="two\nlines"))
-    writer.writerow(event(2, timestamp="bad"))
+    writer.writerow(cli_event(1, conversation_title="two\nlines"))
+    writer.writerow(cli_event(2, timestamp="bad"))
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode())
     result = run(database_url, "import", "--org", org.name, str(path))
@@ -841,9 +840,9 @@ def test_import_jsonl_with_crlf_bom_and_blank_lines(database_url, engine, org, t
     path = tmp_path / "win.jsonl"
     path.write_bytes(
         b"\xef\xbb\xbf"
-        + jsonl([event(1)]).replace("\n", "\r\n").encode()
+        + jsonl([cli_event(1)]).replace("\n", "\r\n").encode()
         + b"\r\n   \r\n"
-        + json.dumps(event(2)).encode()
+        + json.dumps(cli_event(2)).encode()
         + b"\r\n"
     )
     result = run(database_url, "import", "--org", org.name, str(path))

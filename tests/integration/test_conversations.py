@@ -15,9 +15,8 @@ import pytest
 from billing_dash.auth import create_org, create_token
 from billing_dash.ingest import ingest
 
-from ..factories import event
+from ..factories import DOCUMENT, event, valid
 from .reference import TEN, Scenario, named_period_dates, r6, tokens_of
-from .test_openapi_conformance import DOCUMENT, _valid
 
 LIST = "/api/v1/conversations"
 NOW = datetime.now(UTC)
@@ -36,7 +35,7 @@ def scenario(request, engine, org):
 
 
 def documented(schema: str, body: dict) -> bool:
-    return _valid(DOCUMENT["components"]["schemas"][schema], body)
+    return valid(DOCUMENT["components"]["schemas"][schema], body)
 
 
 def _json(client, headers, path, **params) -> dict:

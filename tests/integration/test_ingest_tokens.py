@@ -12,8 +12,7 @@ import sqlalchemy as sa
 
 from billing_dash.models import model_prices, usage_day
 
-from ..factories import failed_cleanly, nothing_stored, ok, run, write_jsonl
-from .test_cli import stored_event
+from ..factories import failed_cleanly, nothing_stored, ok, run, stored_event, write_jsonl
 
 USAGE = "/api/v1/usage"
 TS = "2026-02-10T12:00:00Z"

@@ -20,9 +20,8 @@ from billing_dash.models import model_prices, usage_events
 from billing_dash.pricing import Price, PriceBook, set_org_price
 from billing_dash.pricing.reprice import reprice
 
+from ..factories import cli_event, failed_cleanly, get, ok, project, run, stored_event, write_jsonl
 from .reference import Scenario, tokens_of
-from .test_cli import event, failed_cleanly, ok, run, stored_event, write_jsonl
-from .test_report_reference import _get, _project
 
 TEN = Decimal("1e-10")
 
@@ -127,7 +126,7 @@ NAMES = [
 def test_dated_prefixed_and_aliased_names_cost_what_genai_prices_computes(fresh, tmp_path):
     url, engine = fresh
     events = [
-        event(i, model=name, timestamp=ts.isoformat(), cost=None, prompt_tokens=p, completion_tokens=c)
+        cli_event(i, model=name, timestamp=ts.isoformat(), cost=None, prompt_tokens=p, completion_tokens=c)
         for i, (name, _, _, ts, p, c) in enumerate(NAMES)
     ]
     ok(result := run(url, "import", "--org", "Acme", str(write_jsonl(tmp_path, events))))
@@ -178,8 +177,8 @@ def test_an_organization_price_overrides_from_its_first_local_day_for_that_organ
     # Europe/Berlin: 2026-01-10 begins at 2026-01-09T23:00Z.
     before, after = "2026-01-09T22:30:00Z", "2026-01-09T23:30:00Z"
     events = [
-        event(1, model=model, timestamp=before, cost=None, prompt_tokens=1000, completion_tokens=100),
-        event(2, model=model, timestamp=after, cost=None, prompt_tokens=1000, completion_tokens=100),
+        cli_event(1, model=model, timestamp=before, cost=None, prompt_tokens=1000, completion_tokens=100),
+        cli_event(2, model=model, timestamp=after, cost=None, prompt_tokens=1000, completion_tokens=100),
     ]
     for name in (org.name, other.name):
         ok(run(database_url, "import", "--org", name, str(write_jsonl(tmp_path, events))))
@@ -213,12 +212,12 @@ def test_bad_prices_name_the_option(database_url, org, args, option):
 
 def test_import_and_ingest_name_the_unpriced_models(database_url, org, client, auth_headers, tmp_path):
     model = f"no-price-{uuid.uuid4().hex[:8]}"
-    events = [event(i, model=model, cost=None) for i in range(3)] + [event(3, cost=None)]
+    events = [cli_event(i, model=model, cost=None) for i in range(3)] + [cli_event(3, cost=None)]
     result = run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, events)))
     ok(result)
     assert f"3 unpriced (no price for their model): {model} (3)" in result.stdout
     assert f"billing-dash prices set --org {org.name} {model} --input X --output Y" in result.stdout
-    batch = [event(f"api-{i}", model=model, cost=None) for i in range(2)] + [event("api-x", model=model)]
+    batch = [cli_event(f"api-{i}", model=model, cost=None) for i in range(2)] + [cli_event("api-x", model=model)]
     body = client.post("/api/v1/usage", json={"events": batch}, headers=auth_headers).get_json()
     assert body == {"inserted": 3, "skipped": 0, "unpriced": 2, "unpricedModels": [{"model": model, "messages": 2}]}
 
@@ -258,11 +257,11 @@ def _unpriced_models(scenario, start, end, tz: str) -> list[dict]:
 def _assert_report(client, auth_headers, scenario, tz: str) -> None:
     today = datetime.now(UTC).astimezone(ZoneInfo(tz)).date()
     for start, end in ((today - timedelta(days=419), today), (today - timedelta(days=70), today - timedelta(days=50))):
-        api = _get(
+        api = get(
             client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat(), tz=tz, limit=25
         )
         expected = scenario.report(start, end, tz, limit=25)
-        assert _project(api, expected) == expected, (start, end, f"seed {scenario.seed}")
+        assert project(api, expected) == expected, (start, end, f"seed {scenario.seed}")
         assert api["unpricedModels"] == _unpriced_models(scenario, start, end, tz)
 
 
@@ -273,7 +272,7 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
         ingest(conn, org.id, enumerate(scenario.events), batch_size=250)
     _assert_report(client, auth_headers, scenario, org.timezone)
     ref_a, unpriced = next(iter(scenario.prices)), scenario.unpriced_model
-    assert _get(client, auth_headers, period="year")["unpricedModels"][0]["model"] == unpriced
+    assert get(client, auth_headers, period="year")["unpricedModels"][0]["model"] == unpriced
     since = datetime.now(UTC).astimezone(ZoneInfo(org.timezone)).date() - timedelta(days=60)
     since_instant = datetime.combine(since, time(), ZoneInfo(org.timezone)).astimezone(UTC)
     ok(
@@ -313,7 +312,7 @@ def test_reprice_gives_the_report_of_the_new_prices(database_url, engine, org, c
     scenario.prices[ref_a] = [*scenario.prices[ref_a], (since_instant, Decimal("0.5"), Decimal("1.5"), None, None)]
     _assert_report(client, auth_headers, scenario, org.timezone)
     _assert_report(client, auth_headers, scenario, "Asia/Kolkata")
-    assert _get(client, auth_headers, period="year")["unpricedModels"] == []
+    assert get(client, auth_headers, period="year")["unpricedModels"] == []
     # Events that came with a cost kept it.
     given = {e["event_id"]: Decimal(e["cost"]).quantize(TEN) for e in scenario.events if "cost" in e}
     after = {r.event_id: r for r in _events_snapshot_rows(engine, org.id)}
@@ -390,7 +389,15 @@ def test_reprice_at_equal_prices_changes_no_cost_but_records_the_new_price_row(d
                 completion_per_million=Decimal(2),
             )
         )
-    ok(run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, [event(1, model=model, cost=None)]))))
+    ok(
+        run(
+            database_url,
+            "import",
+            "--org",
+            org.name,
+            str(write_jsonl(tmp_path, [cli_event(1, model=model, cost=None)])),
+        )
+    )
     before = stored_event(engine, org.id, "ev-1")
     ok(run(database_url, "prices", "set", "--org", org.name, model, "--input", "1", "--output", "2"))
     result = run(database_url, "reprice", "--org", org.name)

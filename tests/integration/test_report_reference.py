@@ -13,6 +13,7 @@ from billing_dash.ingest import ingest
 from billing_dash.services.billing import MAX_TOP
 from billing_dash.services.export import SECTION_KEYS
 
+from ..factories import get, project, report_response
 from .reference import Scenario, named_period_dates, previous_dates
 
 NOW = datetime.now(UTC)
@@ -35,25 +36,6 @@ def scenario(request, engine, org):
     return sc
 
 
-def _project(api: dict, expected: dict) -> dict:
-    """The API's answer limited to the keys the reference computes."""
-    out = {"summary": {k: api["summary"][k] for k in expected["summary"]}}
-    for section in ("usageByDay", "usageByAgent", "usageByModel", "topConversations"):
-        keys = expected[section][0].keys() if expected[section] else ()
-        out[section] = [{k: row[k] for k in keys} for row in api[section]]
-    return out
-
-
-def _response(client, headers, **params):
-    response = client.get("/api/v1/analytics/billing", query_string=params, headers=headers)
-    assert response.status_code == 200, response.get_json()
-    return response
-
-
-def _get(client, headers, **params) -> dict:
-    return _response(client, headers, **params).get_json()
-
-
 @pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kolkata", "America/Los_Angeles", "Pacific/Chatham", "UTC"])
 def test_custom_ranges_match_reference(client, auth_headers, scenario, tz):
     today = NOW.astimezone(ZoneInfo(tz)).date()
@@ -64,18 +46,18 @@ def test_custom_ranges_match_reference(client, auth_headers, scenario, tz):
         (today + timedelta(days=1), today + timedelta(days=9)),  # the future: all zeros
     ]
     for start, end in ranges:
-        api = _get(
+        api = get(
             client, auth_headers, period="custom", startDate=start.isoformat(), endDate=end.isoformat(), tz=tz, limit=25
         )
         expected = scenario.report(start, end, tz, limit=25)
-        assert _project(api, expected) == expected, (tz, start, end, f"seed {scenario.seed}, now {NOW.isoformat()}")
+        assert project(api, expected) == expected, (tz, start, end, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
 
 @pytest.mark.parametrize(
     "period", ["today", "week", "month", "year", "last_7_days", "last_30_days", "last_month", "last_quarter"]
 )
 def test_named_periods_match_reference_in_org_zone(client, auth_headers, scenario, org, period):
-    api = _get(client, auth_headers, period=period)
+    api = get(client, auth_headers, period=period)
     start, end = named_period_dates(period, datetime.now(UTC).astimezone(ZoneInfo(org.timezone)).date())
     before = previous_dates(period, start, end)
     assert api["period"] == {
@@ -88,11 +70,11 @@ def test_named_periods_match_reference_in_org_zone(client, auth_headers, scenari
         "previousEndDate": before[1].isoformat(),
     }
     expected = scenario.report(start, end, org.timezone)
-    assert _project(api, expected) == expected, (period, f"seed {scenario.seed}, now {NOW.isoformat()}")
+    assert project(api, expected) == expected, (period, f"seed {scenario.seed}, now {NOW.isoformat()}")
 
 
 def test_days_agents_and_models_sum_to_summary(client, auth_headers, scenario):
-    api = _get(client, auth_headers, period="year", limit=MAX_TOP)
+    api = get(client, auth_headers, period="year", limit=MAX_TOP)
     s = api["summary"]
     assert s["totalMessages"] > 0
     for section in ("usageByDay", "usageByAgent", "usageByModel"):
@@ -113,7 +95,7 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
     import io
 
     # The JSON's exact text (a float of 0.000071 would print as 7.1e-05, the CSV says 0.000071).
-    api = json.loads(_response(client, auth_headers, period="month").get_data(), parse_float=Decimal)
+    api = json.loads(report_response(client, auth_headers, period="month").get_data(), parse_float=Decimal)
     for section, key in SECTION_KEYS.items():
         response = client.get(
             "/api/v1/analytics/billing.csv", headers=auth_headers, query_string={"period": "month", "section": section}
