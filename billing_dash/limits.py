@@ -1,4 +1,6 @@
-"""The lengths of stored text, declared once: the schema, the input checks, the login form and the OpenAPI document."""
+"""Limits declared once: lengths of stored text and the most an event may cost (schema, input checks, re-pricing, OpenAPI)."""
+
+from decimal import Decimal
 
 # In characters. Frozen migrations keep their own copies of the numbers they created columns with.
 MAX_ID = 200  # ids of events, agents and conversations, and model names
@@ -8,3 +10,6 @@ MAX_ORG_NAME = 200
 MAX_EMAIL = 320  # the longest address RFC 3696 allows: 64 + "@" + 255
 MAX_PASSWORD = 1000  # what the login form accepts (stored hashed, at any length)
 MAX_TOKEN_NAME = 100  # an API token's name
+
+# The most one event may cost, whether given, computed at ingest or re-priced (see README, "Limits").
+MAX_COST = Decimal(10) ** 6

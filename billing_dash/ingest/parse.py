@@ -13,14 +13,12 @@ from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
-from ..limits import MAX_ID, MAX_NAME, MAX_TITLE
+from ..limits import MAX_COST, MAX_ID, MAX_NAME, MAX_TITLE
 from ..models import MONEY_SCALE
 
 # Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
 # but that leave sums room: see README, "Limits".
 MAX_TOKENS = 10**9
-# Whether given or computed from the price table.
-MAX_COST = Decimal(10) ** 6
 MAX_ERRORS = 50
 # The earliest event: from then on every zone's offset is a whole number of quarter hours (the last
 # that was not, Pacific/Kiritimati's -10:40, ended in October 1979), so usage_quarter sums exactly

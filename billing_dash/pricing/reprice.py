@@ -9,12 +9,11 @@ from decimal import Decimal
 from sqlalchemy import Connection, bindparam, or_, select, update
 
 from ..aggregates import rebuild
+from ..limits import MAX_COST
 from ..models import organizations, usage_events
 from .book import PriceBook, cache_savings_at, cost_at
 
 CHUNK = 20000  # events read and written per round trip
-# The most an event may cost (ingest.MAX_COST; not imported: ingest imports this package).
-MAX_COST = Decimal(10) ** 6
 
 
 class RepriceError(Exception):
