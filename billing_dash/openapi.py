@@ -115,7 +115,7 @@ def _instant(description: str) -> dict[str, Any]:
 
 
 def _parts() -> dict[str, Any]:
-    """The token parts and cache savings of a report row (export.PART_KEYS)."""
+    """The token parts and cache savings of a report row or a message (export.PART_KEYS)."""
     return {
         "cacheReadTokens": _count("Input tokens read from the cache: part of the prompt tokens."),
         "cacheWriteTokens": _count("Input tokens written to the cache: part of the prompt tokens."),
@@ -288,6 +288,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "totalTokens": _count(),
                 "cost": _money(),
                 "priced": {"type": "boolean", "description": "False when its model had no price (cost 0)."},
+                **_parts(),
             },
             "One message (LLM call) of a conversation.",
         ),

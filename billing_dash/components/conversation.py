@@ -24,7 +24,9 @@ def conversation_view(detail: dict, tz: str, prefix: str) -> list:
                 html.Td(_local(m["timestamp"], tz)),
                 html.Td(m["model"] if m["priced"] else [m["model"], html.Span(" (unpriced)", className="text-muted")]),
                 html.Td(fmt.count(m["promptTokens"]), className="text-end"),
+                html.Td(fmt.count(m["cacheReadTokens"]), className="text-end"),
                 html.Td(fmt.count(m["completionTokens"]), className="text-end"),
+                html.Td(fmt.count(m["reasoningTokens"]), className="text-end"),
                 html.Td(fmt.money(m["cost"], 6), className="text-end"),
             ]
         )
@@ -54,7 +56,10 @@ def conversation_view(detail: dict, tz: str, prefix: str) -> list:
                             html.Th("Time"),
                             html.Th("Model"),
                             html.Th("Prompt", className="text-end"),
+                            # The parts follow their totals: cache reads are prompt tokens, reasoning completion.
+                            html.Th("Cache read", className="text-end"),
                             html.Th("Completion", className="text-end"),
+                            html.Th("Reasoning", className="text-end"),
                             html.Th("Cost", className="text-end"),
                         ]
                     )

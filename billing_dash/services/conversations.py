@@ -50,6 +50,11 @@ class Message:
     completion_tokens: int
     cost: Decimal
     priced: bool
+    # Parts of prompt_tokens (cache reads, cache writes) and of completion_tokens (reasoning).
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cache_savings: Decimal
 
 
 @dataclass(frozen=True)
@@ -127,6 +132,10 @@ def conversation_detail(conn: Connection, org: Tenant, conversation_id: str) -> 
             int(m.completion_tokens),
             m.cost,
             bool(m.priced),
+            int(m.cache_read_tokens),
+            int(m.cache_write_tokens),
+            int(m.reasoning_tokens),
+            m.cache_savings,
         )
         for m in conn.execute(
             load("conversation_messages"),

@@ -21,8 +21,9 @@ MONEY_PLACES = Decimal("0.000001")
 AVG_PLACES = Decimal("0.01")
 # Room for any NUMERIC(38,10) amount with 6 decimals (the default context keeps 28 digits).
 _WIDE = Context(prec=40)
-# The token parts and cache savings of a row: JSON keys of summary, days, agents and models, and
-# the last CSV columns of those sections (after the seed's, which keep their places).
+# The token parts and cache savings of a row: JSON keys of summary, days, agents and models (and
+# of a conversation's messages), and the last CSV columns of those sections (after the seed's,
+# which keep their places).
 PART_KEYS = ["cacheReadTokens", "cacheWriteTokens", "reasoningTokens", "cacheSavings"]
 HEADERS = {
     "daily": ["date", "totalTokens", "promptTokens", "completionTokens", "cost", "messageCount", *PART_KEYS],
@@ -67,7 +68,7 @@ def _avg(total: int, count: int) -> Decimal:
 
 
 def _parts(r: Any) -> dict[str, Any]:
-    """The PART_KEYS of a row (a report frame's row or the summary)."""
+    """The PART_KEYS of a row (a report frame's row, the summary or a conversation's message)."""
     return {
         "cacheReadTokens": int(r.cache_read_tokens),
         "cacheWriteTokens": int(r.cache_write_tokens),
@@ -334,6 +335,7 @@ def conversation_detail_json(detail: ConversationDetail) -> dict[str, Any]:
                 "totalTokens": m.prompt_tokens + m.completion_tokens,
                 "cost": money(m.cost),
                 "priced": m.priced,
+                **_parts(m),
             }
             for m in detail.messages
         ],

@@ -7,7 +7,9 @@
 -- param limit: int
 -- column ts: utc
 -- column cost: money
-SELECT e.event_id, e.ts, e.agent_id, e.model, e.prompt_tokens, e.completion_tokens, e.cost, e.priced
+-- column cache_savings: money
+SELECT e.event_id, e.ts, e.agent_id, e.model, e.prompt_tokens, e.completion_tokens, e.cost, e.priced,
+       e.cache_read_tokens, e.cache_write_tokens, e.reasoning_tokens, e.cache_savings
 FROM usage_events e
 WHERE e.organization_id = :org_id AND e.ts >= :first_ts AND e.ts <= :last_ts
   AND e.conversation_id = :conversation_id

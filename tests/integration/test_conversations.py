@@ -139,7 +139,8 @@ def test_detail_lists_the_messages_and_whole_life_totals(client, auth_headers, s
         events = scenario.messages(conversation_id)
         body = _json(client, auth_headers, f"{LIST}/{conversation_id}")
         assert documented("ConversationDetail", body)
-        costs = [scenario.cost(e)[0] for e in events]
+        priced = [scenario.cost(e) for e in events]
+        costs = [cost for cost, _, _ in priced]
         assert body["conversationId"] == conversation_id
         assert body["title"] == events[-1]["conversation_title"]
         assert body["messageCount"] == len(events)
@@ -156,6 +157,10 @@ def test_detail_lists_the_messages_and_whole_life_totals(client, auth_headers, s
                 m["promptTokens"],
                 m["completionTokens"],
                 m["cost"],
+                m["cacheReadTokens"],
+                m["cacheWriteTokens"],
+                m["reasoningTokens"],
+                m["cacheSavings"],
             )
             for m in body["messages"]
         ] == [
@@ -166,8 +171,10 @@ def test_detail_lists_the_messages_and_whole_life_totals(client, auth_headers, s
                 e["model"],
                 *tokens_of(e)[:2],
                 r6(c.quantize(TEN)),
+                *tokens_of(e)[2:],
+                r6(savings),
             )
-            for e, c in zip(events, costs, strict=True)
+            for e, (c, _, savings) in zip(events, priced, strict=True)
         ]
 
 

@@ -289,6 +289,8 @@ def test_a_clicked_conversation_opens_with_the_apis_detail(client, auth_headers,
             conversation_title="Refund",
             cost="0.25",
             model="m2",
+            cache_read_tokens=97,
+            reasoning_tokens=43,
         ),
     ]
     with engine.begin() as conn:
@@ -302,6 +304,7 @@ def test_a_clicked_conversation_opens_with_the_apis_detail(client, auth_headers,
     assert "$1.750000 · 301 tokens · 2 messages" in text  # (100 + i) prompt and 50 completion tokens, i = 0, 1
     assert text.count('"Tr"') == 1 + len(api["messages"]) == 3  # the header and a row per message
     assert "Jan 5, 2026 13:00:00" in text  # 12:00 UTC in the organization's Europe/Berlin
+    assert '"Cache read"' in text and '"Reasoning"' in text and '"97"' in text and '"43"' in text
     # Another organization's conversation, or a crafted click, shows nothing of it.
     is_open, _, body = page.open_conversation({"rowId": "theirs"})
     assert is_open and "does not exist" in json.dumps(through_browser(body))
