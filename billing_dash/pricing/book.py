@@ -29,10 +29,12 @@ class Price(NamedTuple):
 
 def cost_at(price: Price, prompt: int, completion: int, cache_read: int = 0, cache_write: int = 0) -> Decimal:
     """The exact cost of one event: cache reads and writes are parts of `prompt`, billed at their own prices."""
-    read_price = price.input if price.cache_read is None else price.cache_read
-    write_price = price.input if price.cache_write is None else price.cache_write
-    uncached = prompt - cache_read - cache_write
-    amount = uncached * price.input + cache_read * read_price + cache_write * write_price + completion * price.output
+    amount = prompt * price.input + completion * price.output
+    # Most events read and write no cache: two products each instead of four (an import's hot path).
+    if cache_read:
+        amount += cache_read * ((price.input if price.cache_read is None else price.cache_read) - price.input)
+    if cache_write:
+        amount += cache_write * ((price.input if price.cache_write is None else price.cache_write) - price.input)
     return (amount / _MILLION).quantize(_QUANTUM)
 
 
