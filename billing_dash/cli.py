@@ -23,7 +23,7 @@ from tqdm import tqdm
 from . import auth, db
 from .alerts import budgets
 from .config import ConfigError, Settings, settings_table
-from .ingest import IngestError, IngestResult, ingest, read_csv, read_jsonl
+from .ingest import IngestError, IngestResult, analyze_after_import, ingest, read_csv, read_jsonl
 from .models import MONEY_SCALE, organizations, users
 from .pages import DASHBOARD_PATH
 from .periods import PeriodError
@@ -276,9 +276,11 @@ def _import(engine: Engine, org_name: str, records: Iterable) -> IngestResult:
     try:
         with engine.begin() as conn:
             org = auth.get_org(conn, org_name)
-            return ingest(conn, org.id, records)
+            result = ingest(conn, org.id, records)
     finally:
         gc.enable()
+    analyze_after_import(engine, result)
+    return result
 
 
 @main.command("import")
@@ -362,6 +364,7 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
         for agent_id, budget in demo_budgets().items():
             with contextlib.suppress(budgets.BudgetError):  # a short demo may not reach every agent
                 budgets.set_agent_month_tokens(conn, org_obj.id, agent_id, budget)
+    analyze_after_import(engine, result)
     click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
     if result.unpriced:
         click.echo(f"  {result.unpriced_line()}")

@@ -16,9 +16,10 @@ from .parse import (
     read_csv,
     read_jsonl,
 )
-from .store import BATCH_SIZE, IngestResult, ingest
+from .store import ANALYZE_MIN_EVENTS, BATCH_SIZE, IngestResult, analyze_after_import, ingest
 
 __all__ = [
+    "ANALYZE_MIN_EVENTS",
     "BATCH_SIZE",
     "FIELDS",
     "FIRST_INSTANT",
@@ -31,6 +32,7 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "UsageEvent",
+    "analyze_after_import",
     "ingest",
     "loads_json",
     "parse_event",

@@ -1,0 +1,53 @@
+"""A bulk CLI import leaves the planner's statistics of the tables it wrote; a small one does not pay for them."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from billing_dash.db import make_engine, upgrade
+from billing_dash.ingest import ANALYZE_MIN_EVENTS
+from billing_dash.models import AGGREGATES, agents, conversations, usage_events
+
+from ..factories import cli_event, ok, run, write_jsonl
+
+WRITTEN = sorted(t.name for t in (usage_events, agents, conversations, *AGGREGATES))
+
+
+def analyzed_tables(engine) -> set[str]:
+    """The tables with statistics from an ANALYZE (PostgreSQL: a manual one, not autovacuum's)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(sa.text("SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL"))
+            return {r[0] for r in rows}
+        if not conn.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+            return set()
+        return {r[0] for r in conn.execute(sa.text("SELECT DISTINCT tbl FROM sqlite_stat1"))}
+
+
+def events(first: int, n: int) -> list[dict]:
+    return [
+        cli_event(i, conversation_id=f"conv-{i // 50}", timestamp=f"2025-03-{10 + i % 15:02d}T12:00:00+00:00")
+        for i in range(first, first + n)
+    ]
+
+
+def test_only_an_import_of_many_events_analyzes_the_tables_it_wrote(empty_database_url, tmp_path):
+    engine = make_engine(empty_database_url)
+    upgrade(engine)
+    try:
+        ok(run(empty_database_url, "create-org", "acme"))
+        small = write_jsonl(tmp_path, events(0, ANALYZE_MIN_EVENTS - 1), "small.jsonl")
+        ok(run(empty_database_url, "import", "--org", "acme", str(small)))
+        assert not set(WRITTEN) & analyzed_tables(engine)
+
+        large = write_jsonl(tmp_path, events(ANALYZE_MIN_EVENTS, ANALYZE_MIN_EVENTS), "large.jsonl")
+        ok(run(empty_database_url, "import", "--org", "acme", str(large)))
+        assert set(WRITTEN) <= analyzed_tables(engine)
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                estimate = conn.execute(
+                    sa.text("SELECT reltuples FROM pg_class WHERE relname = 'usage_events'")
+                ).scalar_one()
+            assert estimate >= ANALYZE_MIN_EVENTS
+    finally:
+        engine.dispose()
