@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from billing_dash.db import make_engine, upgrade
@@ -49,5 +51,18 @@ def test_only_an_import_of_many_events_analyzes_the_tables_it_wrote(empty_databa
                     sa.text("SELECT reltuples FROM pg_class WHERE relname = 'usage_events'")
                 ).scalar_one()
             assert estimate >= ANALYZE_MIN_EVENTS
+    finally:
+        engine.dispose()
+
+
+def test_demo_data_of_many_events_analyzes_the_tables_it_wrote(empty_database_url):
+    engine = make_engine(empty_database_url)
+    upgrade(engine)
+    try:
+        result = run(empty_database_url, "demo-data", "--org", "Demo", "--days", "60", "--per-day", "40")
+        ok(result)
+        inserted = int(re.search(r"inserted (\d+)", result.stdout).group(1))
+        assert inserted >= ANALYZE_MIN_EVENTS
+        assert set(WRITTEN) <= analyzed_tables(engine)
     finally:
         engine.dispose()
