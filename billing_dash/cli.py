@@ -10,7 +10,7 @@ import os
 import shlex
 import sys
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
@@ -26,7 +26,7 @@ from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, IngestResult, analyze_after_import, ingest, read_csv, read_jsonl
 from .models import MONEY_SCALE, organizations, users
 from .pages import DASHBOARD_PATH
-from .periods import PeriodError
+from .periods import PeriodError, local_midnight_utc
 from .pricing import Price
 
 DEMO_ORG = "Demo Inc"
@@ -394,11 +394,6 @@ def _date_option(ctx: click.Context, param: click.Parameter, value: str | None) 
         raise click.BadParameter(f"must be a date YYYY-MM-DD, got {value!r}") from None
 
 
-def _local_midnight(day: date, tz: str) -> datetime:
-    """The instant a local day of the organization's zone begins."""
-    return datetime.combine(day, time(), ZoneInfo(tz)).astimezone(UTC)
-
-
 @main.group("prices")
 def prices_group() -> None:
     """Model prices: the catalogue (genai-prices) and organizations' own prices."""
@@ -452,7 +447,7 @@ def prices_set(
         raise click.BadParameter("must be 1 to 200 characters", param_hint="MODEL")
     with _engine(ctx).begin() as conn:
         org_obj = auth.get_org(conn, org)
-        instant = FIRST_INSTANT if start is None else max(_local_midnight(start, org_obj.timezone), FIRST_INSTANT)
+        instant = FIRST_INSTANT if start is None else max(local_midnight_utc(start, org_obj.timezone), FIRST_INSTANT)
         replaced = set_org_price(conn, org_obj.id, model, Price(input_, output, cache_read, cache_write), instant)
     since = "always" if start is None else f"from {start.isoformat()}"
     click.echo(
@@ -564,7 +559,7 @@ def reprice_command(ctx: click.Context, org: str, since: date | None, model: str
 
     with _engine(ctx).connect() as conn, conn.begin() as transaction:
         org_obj = auth.get_org(conn, org)
-        start = None if since is None else _local_midnight(since, org_obj.timezone)
+        start = None if since is None else local_midnight_utc(since, org_obj.timezone)
         try:
             changes = reprice(conn, org_obj.id, start, model, write=not dry_run)
         except RepriceError as exc:

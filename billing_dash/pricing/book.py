@@ -133,20 +133,16 @@ class PriceBook:
             self._raw.setdefault(key, []).append(row)
             self._raw_by_model.setdefault(row.model, key)
 
-    def _add(self, row: Any) -> Entry:
-        """Add a model_prices row (rows come in date order) to its entry; returns the entry."""
-        if row.source == "organization":
-            key, table = row.model, self._org
-        else:
-            key, table = row.model, self._manual
-        entry = table.get(key)
+    def _add(self, row: Any) -> None:
+        """Add a model_prices row (rows come in date order) to its entry."""
+        table = self._org if row.source == "organization" else self._manual
+        entry = table.get(row.model)
         if entry is None:
-            entry = table[key] = Entry(row.source, row.provider, row.model)
+            entry = table[row.model] = Entry(row.source, row.provider, row.model)
         price = Price(
             row.prompt_per_million, row.completion_per_million, row.cache_read_per_million, row.cache_write_per_million
         )
         entry.add(row.effective_from, price, row.id)
-        return entry
 
     def _catalogue_entry(self, key: tuple[str, str] | None) -> Entry | None:
         """The catalogue entry of (provider, model) `key`, converted from its stored rows once."""
@@ -203,11 +199,6 @@ class PriceBook:
             if i >= 0:
                 return entry.charges[i]
         return None
-
-    def price(self, model: str, ts: datetime) -> Price | None:
-        """The price in effect at `ts`, or None when the model had no price then."""
-        charge = self.charge(model, ts)
-        return None if charge is None else charge.price
 
 
 def catalogue_match(name: str, provider: str | None) -> tuple[str, str] | None:
