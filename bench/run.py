@@ -366,6 +366,34 @@ class CaseResult:
     summary: dict[str, Any] | None = None
     samples_ms: list[float] | None = None
 
+    @classmethod
+    def timed(
+        cls,
+        name: str,
+        params: dict[str, str],
+        times: list[float],
+        target: float | None,
+        info: dict[str, Any],
+        size: int,
+        summary: dict[str, Any] | None = None,
+    ) -> CaseResult:
+        """A case from its request times (ms) and what time_requests checked in the answers."""
+        return cls(
+            name,
+            params,
+            round(statistics.median(times), 2),
+            round(percentile(times, 95), 2),
+            round(max(times), 2),
+            round(min(times), 2),
+            len(times),
+            target,
+            info["total_messages"],
+            info["period"],
+            size,
+            summary,
+            [round(t, 2) for t in times],
+        )
+
 
 def time_requests(
     name: str,
@@ -443,23 +471,7 @@ def run_api_cases(client: Client, token: str, requests: int, warmups: int = 1) -
             }
 
         times, info, size = time_requests(name, send, requests, check, warmups)
-        results.append(
-            CaseResult(
-                name,
-                params,
-                round(statistics.median(times), 2),
-                round(percentile(times, 95), 2),
-                round(max(times), 2),
-                round(min(times), 2),
-                len(times),
-                target,
-                info["total_messages"],
-                info["period"],
-                size,
-                info["summary"],
-                [round(t, 2) for t in times],
-            )
-        )
+        results.append(CaseResult.timed(name, params, times, target, info, size, info["summary"]))
         log(
             f"  {name:<28} p50 {results[-1].p50_ms:8.1f} ms  p95 {results[-1].p95_ms:8.1f} ms  "
             f"max {results[-1].max_ms:8.1f} ms  ({info['total_messages']:,} messages)"
@@ -530,20 +542,7 @@ def run_callback(client: Client, requests: int, warmups: int = 1) -> CaseResult:
         return {"total_messages": sum(m["messageCount"] for m in models), "period": None}
 
     times, info, size = time_requests("dashboard callback", send, requests, check, warmups)
-    result = CaseResult(
-        "dash_load_report_year",
-        {"period": "year"},
-        round(statistics.median(times), 2),
-        round(percentile(times, 95), 2),
-        round(max(times), 2),
-        round(min(times), 2),
-        len(times),
-        CALLBACK_P95_MS,
-        info["total_messages"],
-        info["period"],
-        size,
-        samples_ms=[round(t, 2) for t in times],
-    )
+    result = CaseResult.timed("dash_load_report_year", {"period": "year"}, times, CALLBACK_P95_MS, info, size)
     log(f"  {'dashboard load_report (year)':<28} p50 {result.p50_ms:8.1f} ms  p95 {result.p95_ms:8.1f} ms")
     return result
 
