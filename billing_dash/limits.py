@@ -13,3 +13,8 @@ MAX_TOKEN_NAME = 100  # an API token's name
 
 # The most one event may cost, whether given, computed at ingest or re-priced (see README, "Limits").
 MAX_COST = Decimal(10) ** 6
+
+# Report filters (agentId, model): values per parameter, each at most MAX_ID characters.
+MAX_FILTER_VALUES = 20
+# granularity=hour: the longest period, in days, that may be asked for by the hour (168 buckets).
+MAX_HOUR_DAYS = 7

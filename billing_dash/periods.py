@@ -9,6 +9,8 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo, available_timezones
 
+from .limits import MAX_HOUR_DAYS
+
 
 class Tenant(Protocol):
     """The organization a report is for: its id and its time zone (auth.Organization)."""
@@ -203,3 +205,22 @@ def resolve_period(
         "year": today.replace(month=1, day=1),
     }
     return Period(name, starts[name], today, tz)
+
+
+# A report's `series`: usage per local hour, day, week (from Monday) or calendar month.
+GRANULARITIES = ("hour", "day", "week", "month")
+
+
+def check_granularity(granularity: str, period: Period) -> str:
+    """`granularity` if `period` may be reported by it (hours: at most MAX_HOUR_DAYS days), else
+    PeriodError('invalid_granularity')."""
+    if granularity not in GRANULARITIES:
+        raise PeriodError(
+            "invalid_granularity", f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity[:20]!r}."
+        )
+    if granularity == "hour" and period.days > MAX_HOUR_DAYS:
+        raise PeriodError(
+            "invalid_granularity",
+            f"granularity=hour is for periods of at most {MAX_HOUR_DAYS} days; this one has {period.days}.",
+        )
+    return granularity

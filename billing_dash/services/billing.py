@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -13,8 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from ..alerts.budgets import period_bounds
 from ..alerts.forecast import DEFAULT_METHOD, LOOKBACK_DAYS, project
+from ..filters import NO_FILTERS, Filters
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
-from ..periods import Period, Tenant, resolve_period
+from ..periods import Period, Tenant, local_midnight_utc, resolve_period
 from ..queries import load, run_in_chunks
 
 DEFAULT_TOP = 10
@@ -75,6 +77,11 @@ class BillingReport:
     forecast: MonthForecast | None = None
     # Models of the period's events that had no price: (model, messages, tokens), most messages first.
     unpriced_models: tuple[tuple[str, int, int], ...] = ()
+    # The agents and models every figure above is limited to (none: all).
+    filters: Filters = NO_FILTERS
+    # With a granularity: the period's usage per local hour, day, week or month (usage_series).
+    granularity: str | None = None
+    series: pd.DataFrame | None = None
 
 
 def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
@@ -93,14 +100,49 @@ def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
     return df
 
 
-def _daily(conn: Connection, org: Tenant, period: Period) -> pd.DataFrame:
+def _quarters(conn: Connection, org: Tenant, period: Period, filters: Filters) -> pd.DataFrame:
+    """The period's usage per quarter hour (UTC `bucket`): the aggregate's, or the filtered events'."""
+    bounds = {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
+    if filters:
+        return _frame(conn, "filtered_quarters", **bounds, **filters.params())
+    return _frame(conn, "quarters", **bounds)
+
+
+def _by_key(rows: pd.DataFrame, keys: list[str], key: str) -> pd.DataFrame:
+    """`rows` (each with its `key`) summed per key, one row per `keys` in their order, zeros included."""
+    sums = rows.groupby(key, sort=False)[[s.name for s in USAGE_SUMS]].sum().reset_index()
+    frame = pd.DataFrame({key: keys}).merge(sums, on=key, how="left")
+    for col in _SUM_COUNTS:
+        frame[col] = frame[col].fillna(0).astype("int64")
+    for col in (s.name for s in USAGE_SUMS if s.type is Money):
+        # pandas-stubs leaves Decimal out of the cell types a column may be set from; pandas takes any object.
+        frame[col] = [Decimal(0) if pd.isna(c) else c for c in frame[col]]  # type: ignore[assignment]
+    frame["total_tokens"] = frame["prompt_tokens"] + frame["completion_tokens"]
+    return frame
+
+
+def _daily(conn: Connection, org: Tenant, period: Period, filters: Filters = NO_FILTERS) -> pd.DataFrame:
     """One row per local day of the period, days without usage included as zeros."""
-    if period.tz == org.timezone:
+    if period.tz == org.timezone and filters:
+        raw = _frame(
+            conn, "filtered_daily_org_zone", org_id=org.id, day_from=period.start, day_to=period.end, **filters.params()
+        )
+    elif period.tz == org.timezone:
         raw = _frame(conn, "daily_org_zone", org_id=org.id, day_from=period.start, day_to=period.end)
+    elif filters:
+        # usage_daily's days are the organization's: another zone's days are summed from quarter hours.
+        raw = _frame(
+            conn, "filtered_quarters", org_id=org.id, start=period.start_utc, end=period.end_utc, **filters.params()
+        )
+        zone = ZoneInfo(period.tz)
+        raw["day"] = [b.astimezone(zone).date().isoformat() for b in raw["bucket"]]
+        raw = raw.drop(columns="bucket")
     else:
         raw = _frame(conn, "daily", org_id=org.id, tz=period.tz, start=period.start_utc, end=period.end_utc)
     raw["date"] = [str(day) for day in raw["day"]]  # PostgreSQL gives dates, SQLite ISO text
     days = pd.DataFrame({"date": [d.isoformat() for d in period.dates()]})
+    if filters and period.tz != org.timezone:
+        return _by_key(raw.drop(columns="day"), list(days["date"]), "date")[DAILY_COLUMNS]
     df = days.merge(raw.drop(columns="day"), on="date", how="left")
     for col in _SUM_COUNTS:
         df[col] = df[col].fillna(0).astype("int64")
@@ -138,9 +180,58 @@ def organization_window(conn: Connection, org: Tenant, period: Period) -> dict[s
     return window | {"span_start": back(window["start"]), "end_span_start": back(window["end"])}
 
 
-def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> ConversationStats:
+def _top_frame(conn: Connection, org: Tenant, best: list[tuple]) -> pd.DataFrame:
+    """The top conversations (conversation_id, tokens, cost, messages) with their titles and agents."""
+    titles = {
+        r.conversation_id: r for r in run_in_chunks(conn, "conversation_titles", [r[0] for r in best], org_id=org.id)
+    }
+    top_rows = [
+        (
+            cid,
+            titles[cid].title if cid in titles else cid,
+            titles[cid].agent_id if cid in titles else "",
+            int(tokens),
+            cost,
+            int(messages),
+        )
+        for cid, tokens, cost, messages in best
+    ]
+    return pd.DataFrame(top_rows, columns=TOP_COLUMNS)
+
+
+def _filtered_conversation_stats(
+    conn: Connection, org: Tenant, period: Period, filters: Filters, top: int
+) -> ConversationStats:
+    """Conversation counts and top conversations of the filtered usage: summed from the period's
+    events of the kept agents and models (the conversation aggregates keep no model)."""
+    parts = _frame(
+        conn,
+        "filtered_conversation_parts",
+        org_id=org.id,
+        start=period.start_utc,
+        end=period.end_utc,
+        **filters.params(),
+    )
+    counts: dict[str, int] = {}
+    sums: dict[str, list] = {}
+    for conversation, agent, tokens, cost, messages in parts.itertuples(index=False):
+        counts[agent] = counts.get(agent, 0) + 1
+        found = sums.setdefault(conversation, [0, Decimal(0), 0])
+        found[0] += int(tokens)
+        found[1] += cost
+        found[2] += int(messages)
+    counts[ALL_AGENTS] = len(sums)
+    best = sorted(((c, *v) for c, v in sums.items()), key=lambda r: (-r[2], -r[1], r[0]))[:top]
+    return ConversationStats(counts, _top_frame(conn, org, best))
+
+
+def conversation_stats(
+    conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP, filters: Filters = NO_FILTERS
+) -> ConversationStats:
     """Conversations lying wholly inside the period count with their stored totals; the few
     crossing its edges are summed over their in-period days, so every figure stays exact."""
+    if filters:
+        return _filtered_conversation_stats(conn, org, period, filters, top)
     window = organization_window(conn, org, period)
     counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"), window)}
     crossing = conn.execute(load("conversations_crossing"), window).all()
@@ -161,21 +252,7 @@ def conversation_stats(conn: Connection, org: Tenant, period: Period, top: int =
             if agent == ALL_AGENTS:
                 candidates.append((conversation, *found))
     best = sorted(candidates, key=lambda r: (-r[2], -int(r[1]), r[0]))[:top]
-    titles = {
-        r.conversation_id: r for r in run_in_chunks(conn, "conversation_titles", [r[0] for r in best], org_id=org.id)
-    }
-    top_rows = [
-        (
-            cid,
-            titles[cid].title if cid in titles else cid,
-            titles[cid].agent_id if cid in titles else "",
-            int(tokens),
-            cost,
-            int(messages),
-        )
-        for cid, tokens, cost, messages in best
-    ]
-    return ConversationStats(counts, pd.DataFrame(top_rows, columns=TOP_COLUMNS))
+    return ConversationStats(counts, _top_frame(conn, org, best))
 
 
 def summarize(
@@ -184,12 +261,14 @@ def summarize(
     period: Period,
     daily: pd.DataFrame | None = None,
     conversations: ConversationStats | None = None,
+    filters: Filters = NO_FILTERS,
 ) -> Summary:
-    """Totals of a period; they are the sums of its days, so the two can never disagree."""
+    """Totals of a period (of the filtered usage); they are the sums of its days, so the two can
+    never disagree."""
     if daily is None:
-        daily = _daily(conn, org, period)
+        daily = _daily(conn, org, period, filters)
     if conversations is None:
-        conversations = conversation_stats(conn, org, period, top=0)
+        conversations = conversation_stats(conn, org, period, top=0, filters=filters)
     return Summary(
         total_tokens=int(daily["total_tokens"].sum()),
         prompt_tokens=int(daily["prompt_tokens"].sum()),
@@ -205,10 +284,11 @@ def summarize(
     )
 
 
-def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
-    """Tokens each agent with a monthly budget used this calendar month (organization's zone)."""
+def agent_budgets(conn: Connection, org: Tenant, filters: Filters = NO_FILTERS) -> pd.DataFrame:
+    """Tokens each agent with a monthly budget used this calendar month (organization's zone);
+    filtered: the budgets of the kept agents, counting the tokens of the kept models."""
     month = resolve_period("month", org.timezone)
-    df = _frame(conn, "agent_budgets", org_id=org.id, day_from=month.start, day_to=month.end)
+    df = _frame(conn, "agent_budgets", org_id=org.id, day_from=month.start, day_to=month.end, **filters.params())
     df["budget_used"] = [  # type: ignore[assignment]  # Decimal cells, as in _daily
         Decimal(int(used)) / int(budget) if budget else Decimal(0)
         for used, budget in zip(df["month_tokens"], df["monthly_token_budget"], strict=True)
@@ -216,12 +296,14 @@ def agent_budgets(conn: Connection, org: Tenant) -> pd.DataFrame:
     return df
 
 
-def month_forecast(conn: Connection, org: Tenant, period: Period, method: str = DEFAULT_METHOD) -> MonthForecast:
+def month_forecast(
+    conn: Connection, org: Tenant, period: Period, method: str = DEFAULT_METHOD, filters: Filters = NO_FILTERS
+) -> MonthForecast:
     """The month of a month-to-date `period` (ending today, in its zone) projected to its last day
-    from its days so far and the four weeks before today."""
+    from its days so far and the four weeks before today (of the filtered usage)."""
     today = period.end
     first = min(period.start, today - timedelta(days=LOOKBACK_DAYS))
-    daily = _daily(conn, org, Period("custom", first, today, period.tz))
+    daily = _daily(conn, org, Period("custom", first, today, period.tz), filters)
     days = [date.fromisoformat(d) for d in daily["date"]]
     cost = dict(zip(days, daily["cost"], strict=True))
     tokens = {d: Decimal(int(t)) for d, t in zip(days, daily["total_tokens"], strict=True)}
@@ -252,9 +334,11 @@ def _sum_by(pairs: pd.DataFrame, key: str, columns: list[str]) -> pd.DataFrame:
     return sums.sort_values(["cost", "total_tokens", key], ascending=[False, False, True], ignore_index=True)
 
 
-def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Usage per agent (with its name) and per model in a period's window."""
-    pairs = _frame(conn, "by_agent_model", **window)
+def _agents_and_models(
+    conn: Connection, org_id: int, window: dict, filters: Filters = NO_FILTERS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usage per agent (with its name) and per model in a period's window (of the kept pairs)."""
+    pairs = _frame(conn, "by_agent_model", **window, **filters.params())
     pairs["total_tokens"] = pairs["prompt_tokens"] + pairs["completion_tokens"]
     agents = _sum_by(pairs, "agent_id", PAIR_SUMS).merge(
         _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left"
@@ -267,14 +351,22 @@ def _agents_and_models(conn: Connection, org_id: int, window: dict) -> tuple[pd.
     return agents[AGENT_COLUMNS], models[MODEL_COLUMNS]
 
 
-def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP) -> BillingReport:
-    """Compute the full report of `period` for organization `org` from the aggregates."""
+def billing_report(
+    conn: Connection,
+    org: Tenant,
+    period: Period,
+    top: int = DEFAULT_TOP,
+    filters: Filters = NO_FILTERS,
+    granularity: str | None = None,
+) -> BillingReport:
+    """Compute the full report of `period` for organization `org` from the aggregates, of the
+    usage of `filters`' agents and models only, with the `series` of `granularity` if given."""
     window = {"org_id": org.id, **period.window(org.timezone)}
-    daily = _daily(conn, org, period)
-    conversations = conversation_stats(conn, org, period, top)
-    agents, models = _agents_and_models(conn, org.id, window)
+    daily = _daily(conn, org, period, filters)
+    conversations = conversation_stats(conn, org, period, top, filters)
+    agents, models = _agents_and_models(conn, org.id, window, filters)
     agents["conversation_count"] = pd.array([conversations.counts.get(a, 0) for a in agents["agent_id"]], dtype="Int64")
-    budgets = agent_budgets(conn, org)
+    budgets = agent_budgets(conn, org, filters)
     # This month's budget use rides along with each agent that has a budget (missing otherwise).
     agents = agents.merge(budgets[["agent_id", *BUDGET_COLUMNS]], on="agent_id", how="left")
     summary = summarize(conn, org, period, daily, conversations)
@@ -286,16 +378,22 @@ def billing_report(conn: Connection, org: Tenant, period: Period, top: int = DEF
         models=models,
         conversations=conversations.top,
         budgets=budgets,
-        forecast=month_forecast(conn, org, period) if period.name == "month" else None,
-        unpriced_models=unpriced_models(conn, org, period) if summary.unpriced_messages else (),
+        forecast=month_forecast(conn, org, period, filters=filters) if period.name == "month" else None,
+        unpriced_models=unpriced_models(conn, org, period, filters) if summary.unpriced_messages else (),
+        filters=filters,
+        granularity=granularity,
+        series=None if granularity is None else usage_series(conn, org, period, granularity, filters, daily),
     )
 
 
-def unpriced_models(conn: Connection, org: Tenant, period: Period) -> tuple[tuple[str, int, int], ...]:
-    """Models of the period's events that had no price, with their messages and tokens, most
-    messages first (ties: model name in code point order)."""
+def unpriced_models(
+    conn: Connection, org: Tenant, period: Period, filters: Filters = NO_FILTERS
+) -> tuple[tuple[str, int, int], ...]:
+    """Models of the period's (filtered) events that had no price, with their messages and tokens,
+    most messages first (ties: model name in code point order)."""
     rows = conn.execute(
-        load("unpriced_models"), {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
+        load("unpriced_models"),
+        {"org_id": org.id, "start": period.start_utc, "end": period.end_utc, **filters.params()},
     ).all()
     return tuple(sorted(((m, int(n), int(t)) for m, n, t in rows), key=lambda r: (-r[1], r[0])))
 
@@ -309,3 +407,54 @@ def summary_changes(current: Summary, previous: Summary) -> dict[str, Decimal | 
         "totalConversations": (current.total_conversations, previous.total_conversations),
     }
     return {key: (Decimal(now) - before) * 100 / before if before else None for key, (now, before) in pairs.items()}
+
+
+SERIES_COLUMNS = ["start", *(s.name for s in USAGE_SUMS), "total_tokens"]
+_QUARTER = timedelta(minutes=15)
+
+
+def _hour_start(instant: datetime, zone: ZoneInfo) -> str:
+    """The local hour of `instant` with its offset: a repeated hour (DST's end) is two buckets."""
+    return instant.astimezone(zone).replace(minute=0, second=0, microsecond=0).isoformat()
+
+
+def _day_bucket(day: date, granularity: str) -> str:
+    """The first day of the bucket of local `day`: itself, its week's Monday or its month's 1st."""
+    if granularity == "week":
+        day -= timedelta(days=day.weekday())
+    elif granularity == "month":
+        day = day.replace(day=1)
+    return day.isoformat()
+
+
+def usage_series(
+    conn: Connection,
+    org: Tenant,
+    period: Period,
+    granularity: str,
+    filters: Filters = NO_FILTERS,
+    daily: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The period's usage per bucket of `granularity` in its zone, every bucket of the period
+    (zeros included) oldest first: `start` is the bucket's local hour (with its UTC offset) or
+    first day (weeks from Monday, calendar months), the first and last only counting period days.
+
+    Days, weeks and months are sums of the report's days; hours are sums of quarter hours, which
+    every zone's local hours are made of (offsets are whole quarter hours, Asia/Kolkata's too)."""
+    if granularity == "hour":
+        zone = ZoneInfo(period.tz)
+        keys: list[str] = []
+        instant = local_midnight_utc(period.start, period.tz)
+        while instant < period.end_utc:
+            key = _hour_start(instant, zone)
+            if not keys or keys[-1] != key:
+                keys.append(key)
+            instant += _QUARTER
+        rows = _quarters(conn, org, period, filters)
+        rows["start"] = [_hour_start(b, zone) for b in rows["bucket"]]
+        return _by_key(rows.drop(columns="bucket"), keys, "start")[SERIES_COLUMNS]
+    if daily is None:
+        daily = _daily(conn, org, period, filters)
+    rows = daily.assign(start=[_day_bucket(date.fromisoformat(d), granularity) for d in daily["date"]])
+    keys = list(dict.fromkeys(rows["start"]))
+    return _by_key(rows.drop(columns=["date", "total_tokens"]), keys, "start")[SERIES_COLUMNS]

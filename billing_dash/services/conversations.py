@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row
 
+from ..filters import NO_FILTERS, Filters
 from ..limits import MAX_ID
 from ..periods import Period
 from ..queries import load
@@ -65,6 +66,7 @@ class ConversationPage:
     page_size: int
     total: int
     conversations: list[Conversation]
+    filters: Filters = NO_FILTERS
 
 
 def _conversation(row: Row[Any]) -> Conversation:
@@ -81,29 +83,42 @@ def _conversation(row: Row[Any]) -> Conversation:
     )
 
 
-def _params(conn: Connection, org: Tenant, period: Period, sort: str) -> dict:
+def _query(conn: Connection, org: Tenant, period: Period, sort: str, filters: Filters) -> tuple[str, dict]:
+    """The list statement and its parameters: filtered, from the period's events of the kept
+    agents and models (filtered_conversation_list.sql); else from the conversation aggregates."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
-    return {**organization_window(conn, org, period), "sort": sort}
+    if filters:
+        bounds = {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
+        return "filtered_conversation_list", {**bounds, **filters.params(), "sort": sort}
+    return "conversation_list", {**organization_window(conn, org, period), "sort": sort}
 
 
 def conversation_page(
-    conn: Connection, org: Tenant, period: Period, sort: str = "cost", page: int = 1, page_size: int = DEFAULT_PAGE_SIZE
+    conn: Connection,
+    org: Tenant,
+    period: Period,
+    sort: str = "cost",
+    page: int = 1,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    filters: Filters = NO_FILTERS,
 ) -> ConversationPage:
-    """Page `page` (from 1) of the conversations with a message in `period`, in `sort` order;
-    `total` is the number of them all (the report's totalConversations)."""
-    params = _params(conn, org, period, sort) | {"limit": page_size, "offset": (page - 1) * page_size}
-    rows = [_conversation(r) for r in conn.execute(load("conversation_list"), params)]
-    total = conversation_stats(conn, org, period, top=0).counts.get("", 0)
-    return ConversationPage(period, sort, page, page_size, total, rows)
+    """Page `page` (from 1) of the conversations with a message (of the kept agents and models) in
+    `period`, in `sort` order; `total` is the number of them all (the report's totalConversations)."""
+    name, params = _query(conn, org, period, sort, filters)
+    params |= {"limit": page_size, "offset": (page - 1) * page_size}
+    rows = [_conversation(r) for r in conn.execute(load(name), params)]
+    total = conversation_stats(conn, org, period, top=0, filters=filters).counts.get("", 0)
+    return ConversationPage(period, sort, page, page_size, total, rows, filters)
 
 
-def all_conversations(conn: Connection, org: Tenant, period: Period, sort: str = "cost") -> Iterator[Conversation]:
+def all_conversations(
+    conn: Connection, org: Tenant, period: Period, sort: str = "cost", filters: Filters = NO_FILTERS
+) -> Iterator[Conversation]:
     """Every conversation of `period` in `sort` order, fetched in batches from a server-side cursor."""
-    params = _params(conn, org, period, sort) | {"limit": _ALL_ROWS, "offset": 0}
-    result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(
-        load("conversation_list"), params
-    )
+    name, params = _query(conn, org, period, sort, filters)
+    params |= {"limit": _ALL_ROWS, "offset": 0}
+    result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(load(name), params)
     for row in result:
         yield _conversation(row)
 

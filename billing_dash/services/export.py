@@ -187,7 +187,25 @@ def report_json(report: BillingReport) -> dict[str, Any]:
             for model, messages, tokens in report.unpriced_models
         ],
         **({} if report.forecast is None else {"forecast": forecast_json(report.forecast)}),
+        "filters": report.filters.as_json(),
+        **({} if report.series is None else {"granularity": report.granularity, "series": series_rows(report.series)}),
     }
+
+
+def series_rows(series: pd.DataFrame) -> list[dict[str, Any]]:
+    """The report's `series`: a daily row's keys, `start` (the bucket's first hour or day) for `date`."""
+    return [
+        {
+            "start": r.start,
+            "totalTokens": int(r.total_tokens),
+            "promptTokens": int(r.prompt_tokens),
+            "completionTokens": int(r.completion_tokens),
+            "cost": money(r.cost),
+            "messageCount": int(r.message_count),
+            **_parts(r),
+        }
+        for r in _rows(series)
+    ]
 
 
 def forecast_json(forecast: MonthForecast) -> dict[str, Any]:
@@ -317,6 +335,7 @@ def conversation_page_json(page: ConversationPage) -> dict[str, Any]:
         "total": page.total,
         "sort": page.sort,
         "period": period_fields(page.period),
+        "filters": page.filters.as_json(),
     }
 
 

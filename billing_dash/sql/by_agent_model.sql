@@ -1,6 +1,7 @@
 -- Usage per agent and model in the period: a row per pair used (at most agents x models), which
 -- the report sums per agent and per model, so the daily aggregates are read once. Whole days of
--- the organization's zone come from the aggregates, edge days from the events.
+-- the organization's zone come from the aggregates, edge days from the events. The filter
+-- (services/billing.py, filters.Filters.params) keeps the pairs of the given agents and models.
 -- param org_id: int
 -- param day_from: date
 -- param day_to: date
@@ -8,6 +9,10 @@
 -- param full_start: utc
 -- param full_end: utc
 -- param end: utc
+-- param all_agents: int
+-- param agents: list
+-- param all_models: int
+-- param models: list
 SELECT u.agent_id, u.model, {usage_sums_summed:u}
 FROM (
     SELECT d.agent_id, d.model, {usage_sums_of:d}
@@ -22,4 +27,5 @@ FROM (
     FROM usage_events e
     WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
 ) u
+WHERE (:all_agents = 1 OR u.agent_id IN :agents) AND (:all_models = 1 OR u.model IN :models)
 GROUP BY u.agent_id, u.model

@@ -15,9 +15,10 @@ from sqlalchemy.exc import DBAPIError
 from ..alerts.budgets import evaluate
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
+from ..filters import AGENT_PARAM, MODEL_PARAM, FilterError, Filters, parse_filters
 from ..ingest import IngestError, ingest, loads_json
 from ..openapi import openapi_document
-from ..periods import Period, PeriodError, resolve_period
+from ..periods import Period, PeriodError, check_granularity, resolve_period
 from ..queries import load
 from ..services.billing import DEFAULT_TOP, MAX_TOP, BillingReport, billing_report
 from ..services.conversations import (
@@ -105,14 +106,32 @@ def _integer(name: str, default: int, highest: int, code: str) -> int:
     return int(raw)
 
 
-def _report_request(caller: Caller) -> tuple[Period, int]:
-    return _period(caller), _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")
+def _filters() -> Filters:
+    """The request's agentId and model filters (each repeatable), else a 400 invalid_filter."""
+    try:
+        return parse_filters(request.args.getlist(AGENT_PARAM), request.args.getlist(MODEL_PARAM))
+    except FilterError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+
+
+def _granularity(period: Period) -> str | None:
+    """The request's granularity (none: no series), checked against the period."""
+    value = request.args.get("granularity")
+    if value is None:
+        return None
+    try:
+        return check_granularity(value, period)
+    except PeriodError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
 
 
 def _report(caller: Caller) -> BillingReport:
-    period, top = _report_request(caller)
+    period = _period(caller)
+    top = _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")
+    filters = _filters()
+    granularity = _granularity(period)
     with get_engine().connect() as conn:
-        return billing_report(conn, caller.org, period, top)
+        return billing_report(conn, caller.org, period, top, filters, granularity)
 
 
 @bp.get("/analytics/billing")
@@ -149,10 +168,11 @@ def _conversations_csv(caller: Caller) -> Response:
     database's cursor gives them, so memory stays the same however many there are."""
     _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")  # refused as in the other sections
     period = _period(caller)
+    filters = _filters()
 
     conn = get_engine().connect()
     try:
-        rows = all_conversations(conn, caller.org, period)
+        rows = all_conversations(conn, caller.org, period, filters=filters)
         # The query runs here, so that a database error still answers 503 rather than a cut stream.
         first = list(itertools.islice(rows, 1))
     except BaseException:
@@ -182,8 +202,10 @@ def get_conversations() -> Response:
         raise ApiError(400, "invalid_sort", f"sort must be one of {', '.join(SORTS)}; got {sort[:20]!r}.")
     page = _integer("page", 1, MAX_PAGE, "invalid_page")
     page_size = _integer("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "invalid_page_size")
+    filters = _filters()
     with get_engine().connect() as conn:
-        return jsonify(conversation_page_json(conversation_page(conn, caller.org, period, sort, page, page_size)))
+        page_of = conversation_page(conn, caller.org, period, sort, page, page_size, filters)
+    return jsonify(conversation_page_json(page_of))
 
 
 @bp.get("/conversations/<path:conversation_id>")

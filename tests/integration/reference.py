@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
@@ -25,6 +26,15 @@ def r6(x: Decimal) -> float:
 
 def r2(x: Decimal) -> float:
     return float(x.quantize(TWO, rounding=ROUND_HALF_EVEN))
+
+
+# Which events a filtered report counts: a predicate over the raw event.
+Keep = Callable[[dict], bool]
+
+
+def keep_only(agents: tuple[str, ...] = (), models: tuple[str, ...] = ()) -> Keep:
+    """The events of any of `agents` (all when empty) and any of `models` (all when empty)."""
+    return lambda e: (not agents or e["agent_id"] in agents) and (not models or e["model"] in models)
 
 
 class Scenario:
@@ -130,8 +140,9 @@ class Scenario:
         )
         return (amount / 1_000_000).quantize(TEN), True, savings
 
-    def report(self, start: date, end: date, tz: str, limit: int = 10) -> dict:
-        """What the API must answer for local dates start..end in tz, rounded as the API rounds."""
+    def report(self, start: date, end: date, tz: str, limit: int = 10, keep: Keep | None = None) -> dict:
+        """What the API must answer for local dates start..end in tz, rounded as the API rounds;
+        `keep`: only the events it accepts (a filter's report)."""
         zone = ZoneInfo(tz)
         day = defaultdict(lambda: [0, 0, Decimal(0), 0])
         agent = defaultdict(lambda: [0, Decimal(0), 0, set()])
@@ -142,7 +153,7 @@ class Scenario:
         conversations = set()
         for e in self.events:
             local = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date()
-            if not start <= local <= end:
+            if not start <= local <= end or (keep is not None and not keep(e)):
                 continue
             cost, priced, savings = self.cost(e)
             prompt, completion, read, write, reasoning = tokens_of(e)
@@ -228,10 +239,14 @@ class Scenario:
             ],
         }
 
-    def conversations(self, start: date, end: date, tz: str, sort: str = "cost") -> list[dict]:
+    def conversations(
+        self, start: date, end: date, tz: str, sort: str = "cost", keep: Keep | None = None
+    ) -> list[dict]:
         """Every conversation with a message on local dates start..end in tz, in the API's `sort`
         order: in-period usage, the whole conversation's first and last message and its newest
-        event's agent (as the conversation detail gives them), money exact."""
+        event's agent (as the conversation detail gives them), money exact. `keep`: only the
+        conversations and usage of the events it accepts (first, last and agent stay the whole
+        conversation's)."""
         zone = ZoneInfo(tz)
         life: dict[str, list] = {}
         inside = defaultdict(lambda: [0, Decimal(0), 0])
@@ -243,7 +258,7 @@ class Scenario:
             life[conv][0] = min(life[conv][0], ts)
             if ts >= life[conv][1]:
                 life[conv][1], life[conv][2] = ts, e
-            if start <= ts.astimezone(zone).date() <= end:
+            if start <= ts.astimezone(zone).date() <= end and (keep is None or keep(e)):
                 c = inside[conv]
                 c[0] += sum(tokens_of(e)[:2])
                 c[1] += self.cost(e)[0]
@@ -273,6 +288,54 @@ class Scenario:
         """The conversation's events oldest first (ties: event id), as the detail lists them."""
         events = [e for e in self.events if e["conversation_id"] == conversation_id]
         return sorted(events, key=lambda e: (datetime.fromisoformat(e["timestamp"]), e["event_id"]))
+
+    def series(self, start: date, end: date, tz: str, granularity: str, keep: Keep | None = None) -> list[dict]:
+        """The `series` of local dates start..end in tz: every bucket (local hour, day, week from
+        Monday, calendar month) of the period, oldest first, zeros included."""
+        zone = ZoneInfo(tz)
+
+        def bucket(instant: datetime) -> str:
+            local = instant.astimezone(zone)
+            if granularity == "hour":  # the local hour with its offset: a repeated hour is two buckets
+                return local.replace(minute=0, second=0, microsecond=0).isoformat()
+            day = local.date()
+            if granularity == "week":
+                while day.strftime("%A") != "Monday":
+                    day -= DAY
+            elif granularity == "month":
+                day = month_days(day)[0]
+            return day.isoformat()
+
+        # Every bucket of the period: walk its instants a quarter hour at a time (every zone's
+        # offset is whole quarter hours).
+        keys: list[str] = []
+        instant = datetime(start.year, start.month, start.day, tzinfo=zone).astimezone(UTC)
+        while instant.astimezone(zone).date() <= end:
+            if instant.astimezone(zone).date() >= start and (not keys or keys[-1] != bucket(instant)):
+                keys.append(bucket(instant))
+            instant += timedelta(minutes=15)
+        sums = {k: [0, 0, Decimal(0), 0, 0, 0, 0, Decimal(0)] for k in keys}
+        for e in self.events:
+            ts = datetime.fromisoformat(e["timestamp"])
+            if not start <= ts.astimezone(zone).date() <= end or (keep is not None and not keep(e)):
+                continue
+            cost, _, savings = self.cost(e)
+            prompt, completion, read, write, reasoning = tokens_of(e)
+            row = sums[bucket(ts)]
+            for i, value in enumerate((prompt, completion, cost, 1, read, write, reasoning, savings)):
+                row[i] += value
+        return [
+            {
+                "start": k,
+                "totalTokens": v[0] + v[1],
+                "promptTokens": v[0],
+                "completionTokens": v[1],
+                "cost": r6(v[2]),
+                "messageCount": v[3],
+                **_parts(v[4:]),
+            }
+            for k, v in sums.items()
+        ]
 
 
 def _parts(row: list) -> dict:

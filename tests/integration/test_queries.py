@@ -35,6 +35,11 @@ SAMPLE = {
     "conversation_id": "x",
     "first_ts": NOON,
     "last_ts": NOON,
+    # A report's filter (filters.Filters.params): one agent and one model.
+    "all_agents": 0,
+    "agents": ["x"],
+    "all_models": 0,
+    "models": ["x"],
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}

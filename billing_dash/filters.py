@@ -1,0 +1,66 @@
+"""Report filters: the agents and models a report counts (none given: all of them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .limits import MAX_FILTER_VALUES, MAX_ID
+
+# The query parameters, each repeatable: OR within one, AND across them.
+AGENT_PARAM = "agentId"
+MODEL_PARAM = "model"
+
+
+class FilterError(ValueError):
+    """A filter value the API refuses (400 invalid_filter)."""
+
+    code = "invalid_filter"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Agent ids and model names a report is limited to; an empty tuple lets all through."""
+
+    agents: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.agents or self.models)
+
+    def params(self) -> dict[str, Any]:
+        """The SQL parameters of a filtered statement: `(:all_agents = 1 OR x.agent_id IN :agents)`.
+        An unused list holds one empty string, which no id can be, rather than an empty IN ()."""
+        return {
+            "all_agents": int(not self.agents),
+            "agents": list(self.agents) or [""],
+            "all_models": int(not self.models),
+            "models": list(self.models) or [""],
+        }
+
+    def as_json(self) -> dict[str, list[str]]:
+        """The applied filter as the API echoes it."""
+        return {AGENT_PARAM: list(self.agents), MODEL_PARAM: list(self.models)}
+
+
+NO_FILTERS = Filters()
+
+
+def _values(name: str, raw: Sequence[str]) -> tuple[str, ...]:
+    values = tuple(dict.fromkeys(raw))  # a repeated value counts once; the order as given
+    if len(values) > MAX_FILTER_VALUES:
+        raise FilterError(f"At most {MAX_FILTER_VALUES} values of {name}; got {len(values)}.")
+    for value in values:
+        if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID or "\x00" in value:
+            raise FilterError(f"Each {name} must be 1 to {MAX_ID} characters without NUL; got {value[:20]!r}.")
+    return values
+
+
+def parse_filters(agents: Sequence[str], models: Sequence[str]) -> Filters:
+    """The Filters of the request's repeated agentId and model parameters, or FilterError."""
+    return Filters(_values(AGENT_PARAM, agents), _values(MODEL_PARAM, models))

@@ -1,0 +1,36 @@
+-- Every conversation with a message of the kept agents and models in the period, one page in the
+-- order :sort names: its filtered in-period usage (from the events, as
+-- filtered_conversation_parts), its whole life's first and last message, title and agent.
+-- Ties as conversation_list.sql.
+-- param org_id: int
+-- param start: utc
+-- param end: utc
+-- param all_agents: int
+-- param agents: list
+-- param all_models: int
+-- param models: list
+-- param sort: text
+-- param limit: int
+-- param offset: int
+-- column first_ts: utc
+-- column last_ts: utc
+-- column cost: money
+WITH listed AS (
+    SELECT e.conversation_id, SUM(e.prompt_tokens + e.completion_tokens) AS total_tokens, SUM(e.cost) AS cost,
+           COUNT(*) AS message_count
+    FROM usage_events e
+    WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :end
+      AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+    GROUP BY e.conversation_id
+)
+SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,
+       t.first_ts, t.last_ts, l.total_tokens, l.cost AS cost, l.message_count
+FROM listed l
+JOIN conversation_totals t
+  ON t.organization_id = :org_id AND t.conversation_id = l.conversation_id AND t.agent_id = ''
+LEFT JOIN conversations n ON n.organization_id = :org_id AND n.id = l.conversation_id
+ORDER BY CASE WHEN :sort = 'last' THEN t.last_ts END DESC,
+         CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
+         CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
+         l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
+LIMIT :limit OFFSET :offset
