@@ -9,10 +9,11 @@ from .alerts.budgets import PERIODS as BUDGET_PERIODS
 from .alerts.budgets import SCOPES as BUDGET_SCOPES
 from .alerts.forecast import METHODS as FORECAST_METHODS
 from .config import Settings
+from .filters import AGENT_PARAM, MODEL_PARAM
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
-from .limits import MAX_ID, MAX_NAME, MAX_TITLE
+from .limits import MAX_FILTER_VALUES, MAX_HOUR_DAYS, MAX_ID, MAX_NAME, MAX_TITLE
 from .models import MONEY_SCALE
-from .periods import DEFAULT_PERIOD, MAX_CUSTOM_DAYS, PERIODS
+from .periods import DEFAULT_PERIOD, GRANULARITIES, MAX_CUSTOM_DAYS, PERIODS
 from .services.billing import DEFAULT_TOP, MAX_TOP
 from .services.conversations import DEFAULT_PAGE_SIZE, MAX_MESSAGES, MAX_PAGE, MAX_PAGE_SIZE, SORTS
 from .services.export import SECTION_KEYS, SECTIONS
@@ -99,14 +100,19 @@ _SECTION_SCHEMAS = {
     "models": "ModelUsage",
     "conversations": "ConversationUsage",
 }
-_REPORT_PARAMS = ["period", "startDate", "endDate", "tz", "limit"]
+_REPORT_PARAMS = ["period", "startDate", "endDate", "tz", "limit", AGENT_PARAM, MODEL_PARAM]
 _REPORT_400 = (
     "Bad query parameters. Codes: invalid_period, missing_date, invalid_date, "
     "invalid_range (startDate after endDate, or a custom range over "
     f"{MAX_CUSTOM_DAYS} days), "
-    "invalid_timezone, invalid_limit."
+    f"invalid_timezone, invalid_filter (over {MAX_FILTER_VALUES} values of agentId or model, or one empty, "
+    f"over {MAX_ID} characters or with NUL), invalid_limit."
 )
-_CONVERSATIONS_PARAMS = ["period", "startDate", "endDate", "tz", "sort", "page", "pageSize"]
+_JSON_REPORT_400 = _REPORT_400 + (
+    f" Also invalid_granularity (not one of {', '.join(GRANULARITIES)}, or hour for a period over "
+    f"{MAX_HOUR_DAYS} days)."
+)
+_CONVERSATIONS_PARAMS = ["period", "startDate", "endDate", "tz", "sort", "page", "pageSize", AGENT_PARAM, MODEL_PARAM]
 _CONVERSATIONS_400 = _REPORT_400.replace("invalid_limit", "invalid_sort, invalid_page, invalid_page_size")
 
 
@@ -274,6 +280,7 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "total": _count("Conversations with a message in the period (the report's totalConversations)."),
                 "sort": {"type": "string", "enum": list(SORTS)},
                 "period": _ref("Period"),
+                "filters": _ref("Filters"),
             },
             "One page of the conversations of a period; a page past the last is empty.",
         ),
@@ -318,12 +325,41 @@ def _schemas(max_events: int) -> dict[str, Any]:
             },
             "The resolved period: local dates, both inclusive.",
         ),
+        "Filters": _object(
+            {
+                AGENT_PARAM: {"type": "array", "items": _string(), "description": "Agent ids kept (empty: all)."},
+                MODEL_PARAM: {"type": "array", "items": _string(), "description": "Models kept (empty: all)."},
+            },
+            "The filter applied, as given (a repeated value once): every figure counts only the events of one "
+            "of these agents and one of these models. Unknown ids simply match nothing (zeros).",
+        ),
+        "SeriesUsage": _object(
+            {
+                "start": {
+                    "type": "string",
+                    "description": "The bucket's start: for hour, the local hour as RFC 3339 with its UTC offset "
+                    "(2026-10-25T02:00:00+01:00; the hour a DST change repeats is two buckets, the one it skips "
+                    "none); for day, week and month, its first local date (YYYY-MM-DD; weeks start on Monday, "
+                    "months are calendar months of `period.timezone`). The first and last bucket count only "
+                    "the period's days.",
+                },
+                "totalTokens": _count(),
+                "promptTokens": _count(),
+                "completionTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+                **_parts(),
+            },
+            "One bucket of the series; every bucket of the period is listed, those without usage as zeros.",
+        ),
         "Budget": _object(
             {
                 "agentId": _string(),
                 "agentName": _string(),
                 "monthlyTokenBudget": _count(),
-                "monthTokens": _count("Tokens used in the current calendar month."),
+                "monthTokens": _count(
+                    "Tokens used in the current calendar month (with a model filter: of those models)."
+                ),
                 "budgetUsedPercent": {
                     "type": "number",
                     "minimum": 0,
@@ -340,8 +376,28 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "budgets": _array("Budget"),
                 "forecast": _ref("MonthForecast"),
                 "unpricedModels": _array("UnpricedModel"),
+                "filters": _ref("Filters"),
+                "granularity": {
+                    "type": "string",
+                    "enum": list(GRANULARITIES),
+                    "description": "Only with the granularity parameter: the series' buckets.",
+                },
+                "series": {
+                    "type": "array",
+                    "items": _ref("SeriesUsage"),
+                    "description": "Only with the granularity parameter: usage per bucket, oldest first.",
+                },
             },
-            required=["summary", "usageByDay", "usageByAgent", "usageByModel", "topConversations", "period", "budgets"],
+            required=[
+                "summary",
+                "usageByDay",
+                "usageByAgent",
+                "usageByModel",
+                "topConversations",
+                "period",
+                "budgets",
+                "filters",
+            ],
         ),
         "MonthForecast": _object(
             {
@@ -599,6 +655,40 @@ def _parameters() -> dict[str, Any]:
             {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
             "Conversations per page.",
         ),
+        AGENT_PARAM: {
+            **query(
+                AGENT_PARAM,
+                {
+                    "type": "array",
+                    "maxItems": MAX_FILTER_VALUES,
+                    "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": TEXT_PATTERN},
+                },
+                "Only these agents (repeat the parameter: agentId=a&agentId=b; any of them). With model, "
+                "both hold. Every figure respects it: summary, days, agents, models, conversations, budgets, "
+                "forecast, unpricedModels, series.",
+            ),
+            "style": "form",
+            "explode": True,
+        },
+        MODEL_PARAM: {
+            **query(
+                MODEL_PARAM,
+                {
+                    "type": "array",
+                    "maxItems": MAX_FILTER_VALUES,
+                    "items": {"type": "string", "minLength": 1, "maxLength": MAX_ID, "pattern": TEXT_PATTERN},
+                },
+                "Only these models (repeatable, any of them); with agentId, both hold.",
+            ),
+            "style": "form",
+            "explode": True,
+        },
+        "granularity": query(
+            "granularity",
+            {"type": "string", "enum": list(GRANULARITIES)},
+            "Adds `series`: usage per local hour, day, week (from Monday) or calendar month of the period's "
+            f"zone. hour: periods of at most {MAX_HOUR_DAYS} days. usageByDay is unchanged.",
+        ),
         "section": query(
             "section",
             {"type": "string", "enum": list(SECTIONS)},
@@ -647,10 +737,10 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "operationId": "getBillingReport",
                 "summary": "Token usage and cost report of one period",
                 "security": secured,
-                "parameters": [_param_ref(p) for p in _REPORT_PARAMS],
+                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "granularity"]],
                 "responses": _report_responses(
                     {"description": "The report.", "content": {"application/json": {"schema": _ref("BillingReport")}}},
-                    _REPORT_400,
+                    _JSON_REPORT_400,
                 ),
             }
         },
@@ -696,7 +786,10 @@ def _paths(max_events: int) -> dict[str, Any]:
             "get": {
                 "operationId": "listConversations",
                 "summary": "Every conversation of one period, page by page",
-                "description": "Read from the aggregates: a year of conversations costs no scan of its events.",
+                "description": "Read from the aggregates: a year of conversations costs no scan of its events. "
+                "With agentId or model, read from the period's events of those agents and models (the "
+                "conversation aggregates keep no model): each conversation's usage of them, its whole life's "
+                "first and last message.",
                 "security": secured,
                 "parameters": [_param_ref(p) for p in _CONVERSATIONS_PARAMS],
                 "responses": _report_responses(

@@ -125,18 +125,19 @@ def _granularity(period: Period) -> str | None:
         raise ApiError(400, exc.code, exc.message) from None
 
 
-def _report(caller: Caller) -> BillingReport:
+def _report(caller: Caller, series: bool = False) -> BillingReport:
+    """The report the request asks for; with `series` (the JSON), its granularity's series too."""
     period = _period(caller)
     top = _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")
     filters = _filters()
-    granularity = _granularity(period)
+    granularity = _granularity(period) if series else None
     with get_engine().connect() as conn:
         return billing_report(conn, caller.org, period, top, filters, granularity)
 
 
 @bp.get("/analytics/billing")
 def get_billing() -> Response:
-    return jsonify(report_json(_report(_caller("read"))))
+    return jsonify(report_json(_report(_caller("read"), series=True)))
 
 
 @bp.get("/analytics/billing.csv")
