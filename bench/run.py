@@ -449,6 +449,11 @@ def api_cases(today_org: date) -> list[tuple[str, dict[str, str], float]]:
             OTHER_ZONE_P95_MS,
         ),
         ("year_america_new_york", {"period": "year", "tz": "America/New_York"}, OTHER_ZONE_P95_MS),
+        # Issue 14: filtered years (the busiest agent; it and its primary model) and weekly buckets.
+        ("year_agent", {"period": "year", "agentId": "agent-01"}, ORG_ZONE_P95_MS),
+        ("year_agent_model", {"period": "year", "agentId": "agent-01", "model": next(iter(MODELS))}, ORG_ZONE_P95_MS),
+        ("year_week", {"period": "year", "granularity": "week"}, ORG_ZONE_P95_MS),
+        ("week_hour", {"period": "week", "granularity": "hour"}, ORG_ZONE_P95_MS),
     ]
 
 

@@ -286,13 +286,16 @@ def callback_body(dependency: dict, values: list, extra_inputs: list | None = No
 
 
 def load_values(params: dict) -> list:
-    """The load_report inputs (period, start_date, end_date, retry clicks) the page would send."""
+    """The load_report inputs (period, start_date, end_date, retry clicks, the filter store and the
+    granularity) the page would send."""
     custom = params.get("period") == "custom"
     return [
         params.get("period", DEFAULT_PERIOD),
         params["startDate"] if custom else None,
         params["endDate"] + "T00:00:00" if custom else None,
         None,
+        {"agentId": list(params.get("agentId", [])), "model": list(params.get("model", []))},
+        params.get("granularity", "auto"),
     ]
 
 

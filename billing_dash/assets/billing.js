@@ -5,14 +5,30 @@
   let shown = null;      // the query of the view the controls last showed
   let restoring = null;  // the query Back or Forward is putting the controls back to
 
-  function queryFor(period, startDate, endDate) {
+  /* The filter (pages/billing.py FILTERS: agentId and model lists) and the granularity ride along
+     in the query as the API names them: agentId=a&agentId=b&model=m&granularity=week. */
+  const FILTER_PARAMS = ["agentId", "model"];
+
+  function queryFor(period, startDate, endDate, filters, granularity) {
     const params = new URLSearchParams();
     params.set("period", period);
     if (period === "custom" && startDate && endDate) {
       params.set("startDate", startDate.slice(0, 10));
       params.set("endDate", endDate.slice(0, 10));
     }
+    FILTER_PARAMS.forEach(function (name) {
+      ((filters || {})[name] || []).forEach(function (value) {
+        params.append(name, value);
+      });
+    });
+    if (granularity && granularity !== "auto") {
+      params.set("granularity", granularity);
+    }
     return "?" + params.toString();
+  }
+
+  function filtersOf(params) {
+    return {agentId: params.getAll("agentId"), model: params.getAll("model")};
   }
 
   function complete(params) {
@@ -46,8 +62,8 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     billing: {
-      push_url: function (period, startDate, endDate) {
-        const search = queryFor(period, startDate, endDate);
+      push_url: function (period, startDate, endDate, filters, granularity) {
+        const search = queryFor(period, startDate, endDate, filters, granularity);
         shown = search;
         if (restoring !== null) {
           // Back sets the controls one at a time: the states in between are not steps.
@@ -117,13 +133,16 @@
     }
     const params = new URLSearchParams(window.location.search);
     const period = params.get("period") || "month";
+    const granularity = params.get("granularity") || "auto";
     if (complete(params)) {
-      const target = queryFor(period, params.get("startDate"), params.get("endDate"));
+      const target = queryFor(period, params.get("startDate"), params.get("endDate"), filtersOf(params), granularity);
       if (target === shown) {
         return;
       }
       restoring = target;
     }
+    window.dash_clientside.set_props("billing-filters", {data: filtersOf(params)});
+    window.dash_clientside.set_props("billing-granularity", {value: granularity});
     window.dash_clientside.set_props("billing-period", {value: period});
     if (period === "custom" && params.get("startDate") && params.get("endDate")) {
       window.dash_clientside.set_props("billing-dates", {

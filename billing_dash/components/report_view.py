@@ -100,13 +100,26 @@ def report_view(
     report = drawable(report)
     summary = report["summary"]
     rows = {section: report[key] for section, key in SECTION_KEYS.items()}
+    granularity = report.get("granularity", "day")
+    # The chart shows the series when there is one: its buckets by their start (an hour's local
+    # wall time: the offset only tells a repeated hour apart), else the days.
+    over_time = (
+        pd.DataFrame(
+            [{**r, "date": r["start"][:16]} for r in report["series"]],
+            columns=[*HEADERS["daily"], "start"],
+        )
+        if "series" in report
+        else pd.DataFrame(rows["daily"], columns=HEADERS["daily"])
+    )
     return ReportView(
         cards=summary_cards(summary, changes, prefix, compared_label(report["period"])),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
         daily_figure=build_daily_figure(
-            pd.DataFrame(rows["daily"], columns=HEADERS["daily"]),
-            None if projection is None else pd.DataFrame(projection, columns=["date", "cost"]),
+            over_time,
+            # The projection is per day: drawn beside days only.
+            None if projection is None or granularity != "day" else pd.DataFrame(projection, columns=["date", "cost"]),
+            granularity,
         ),
         model_figure=build_model_share_figure(pd.DataFrame(rows["models"], columns=HEADERS["models"])),
         # Agents with a budget carry its use this month (services.export), which the grid shows.
@@ -128,8 +141,10 @@ def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
         for section in SECTIONS
         if section != "conversations"
     }
-    query = {"section": "conversations", "period": period["name"]}
+    query: dict[str, Any] = {"section": "conversations", "period": period["name"]}
     if period["name"] == "custom":
         query |= {"startDate": period["startDate"], "endDate": period["endDate"]}
-    files["conversations"] = {"filename": csv_filename(period, "conversations"), "url": f"{CSV_URL}?{urlencode(query)}"}
+    query |= {key: values for key, values in report.filters.as_json().items() if values}  # the filter too
+    url = f"{CSV_URL}?{urlencode(query, doseq=True)}"
+    files["conversations"] = {"filename": csv_filename(period, "conversations"), "url": url}
     return files

@@ -32,12 +32,21 @@ def _base_layout(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def build_daily_figure(df: pd.DataFrame, projection: pd.DataFrame | None = None) -> go.Figure:
-    """Tokens per day (prompt and completion stacked) on the left axis, cost on the right.
+# How the x axis and its hover name a bucket of each granularity.
+X_FORMATS = {
+    "hour": ("%b %d %H:%M", "%a, %b %d, %Y %H:%M"),
+    "day": ("%b %d", "%a, %b %d, %Y"),
+    "week": ("%b %d", "Week of %b %d, %Y"),
+    "month": ("%b %Y", "%B %Y"),
+}
 
-    `df` has one row per day, zero days included: date, promptTokens, completionTokens,
-    totalTokens, cost, messageCount. `projection` (date, cost), from today to the month's end,
-    is drawn as a dashed cost line.
+
+def build_daily_figure(df: pd.DataFrame, projection: pd.DataFrame | None = None, granularity: str = "day") -> go.Figure:
+    """Tokens per bucket (prompt and completion stacked) on the left axis, cost on the right.
+
+    `df` has one row per bucket (a day unless `granularity` says otherwise), zero ones included:
+    date (the bucket's start), promptTokens, completionTokens, totalTokens, cost, messageCount.
+    `projection` (date, cost), from today to the month's end, is drawn as a dashed cost line.
     """
     dates: pd.Series | list[str] = pd.to_datetime(df["date"]) if len(df) else []
     custom = df[["totalTokens", "messageCount"]].to_numpy() if len(df) else None
@@ -85,7 +94,7 @@ def build_daily_figure(df: pd.DataFrame, projection: pd.DataFrame | None = None)
         )
     _base_layout(fig)
     fig.update_layout(
-        xaxis={"type": "date", "tickformat": "%b %d", "hoverformat": "%a, %b %d, %Y"},
+        xaxis={"type": "date", "tickformat": X_FORMATS[granularity][0], "hoverformat": X_FORMATS[granularity][1]},
         yaxis={"title": {"text": "Tokens"}, "rangemode": "tozero", "tickformat": "~s"},
         yaxis2={
             "title": {"text": "Cost (USD)"},
@@ -103,7 +112,8 @@ def build_daily_figure(df: pd.DataFrame, projection: pd.DataFrame | None = None)
 def build_model_share_figure(df: pd.DataFrame) -> go.Figure:
     """A donut of each model's share of the period's cost (`df`: model, cost, costliest first)."""
     df = df[df["cost"] > 0] if len(df) else df
-    if len(df) > MAX_SLICES:
+    folded = len(df) > MAX_SLICES
+    if folded:
         head, tail = df.iloc[: MAX_SLICES - 1], df.iloc[MAX_SLICES - 1 :]
         df = pd.concat([head, pd.DataFrame({"model": ["Other"], "cost": [tail["cost"].sum()]})], ignore_index=True)
     fig = go.Figure(
@@ -113,6 +123,10 @@ def build_model_share_figure(df: pd.DataFrame) -> go.Figure:
             hole=0.55,
             sort=False,
             marker={"colors": PALETTE},
+            # What a click on a slice filters by (pages/billing.py unescapes it); "Other" by nothing.
+            customdata=[as_text(m) for m in df["model"][:-1]] + ["" if folded else as_text(df["model"].iloc[-1])]
+            if len(df)
+            else [],
             textinfo="percent",
             texttemplate="%{percent:.0%}",
             hovertemplate="%{label}<br>$%{value:,.2f} (%{percent:.1%})<extra></extra>",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import html as html_text
 import os
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 import flask_login
-from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 from dash.development.base_component import Component
 from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -18,7 +19,8 @@ from ..components.budgets import budget_cards
 from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
-from ..periods import DEFAULT_PERIOD, PERIODS, PeriodError, resolve_period
+from ..filters import AGENT_PARAM, MODEL_PARAM, NO_FILTERS, FilterError, Filters, parse_filters
+from ..periods import DEFAULT_PERIOD, GRANULARITIES, PERIODS, Period, PeriodError, check_granularity, resolve_period
 from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
 from ..services.conversations import conversation_detail
@@ -57,6 +59,17 @@ CONVERSATION_BODY = f"{PREFIX}-conversation-body"
 UNPRICED = f"{PREFIX}-unpriced"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
+# The filter (agentId and model lists, as the URL and the API name them), its chips, the pickers
+# that add to it, and the series' granularity.
+FILTERS = f"{PREFIX}-filters"
+CHIPS = f"{PREFIX}-chips"
+CHIP = f"{PREFIX}-chip"
+AGENT_PICK = f"{PREFIX}-agent-pick"
+MODEL_PICK = f"{PREFIX}-model-pick"
+GRANULARITY = f"{PREFIX}-granularity"
+AUTO = "auto"
+GRANULARITY_LABELS = {AUTO: "Auto", "hour": "Hours", "day": "Days", "week": "Weeks", "month": "Months"}
+FILTER_LABELS = {AGENT_PARAM: "Agent", MODEL_PARAM: "Model"}
 # The period buttons, in the order of periods.PERIODS.
 PERIOD_LABELS = {
     "today": "Today",
@@ -84,6 +97,8 @@ VIEW_OUTPUTS = [
     Output(PERIOD_LABEL, "children"),
     Output(EMPTY, "is_open"),
     Output(DRAWINGS, "data"),
+    Output(AGENT_PICK, "options"),
+    Output(MODEL_PICK, "options"),
 ]
 # The graphs are mounted in their boxes with the first figures, not with the page: a mounted
 # dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
@@ -127,11 +142,55 @@ def _plotly_url() -> str:
     return f"{app.get_asset_url(PLOTLY_JS)}?m={mtime}"
 
 
+def _as_list(value: str | list[str] | None) -> list[str]:
+    """A query parameter as Dash pages give it (one value: a string, repeated: a list) as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+
+
+def default_granularity(period: Period) -> str:
+    """The series a period shows unless the user picks one: hours for a day or two, days up to a
+    quarter's worth, weeks up to two years, months beyond."""
+    if period.days <= 2:
+        return "hour"
+    if period.days <= 92 and period.name != "last_quarter":
+        return "day"
+    return "week" if period.days <= 731 else "month"
+
+
+def filter_chips(filters: dict | None) -> list[Component]:
+    """One removable chip per filter value: `Agent: agent-7 ✕`."""
+    chips = []
+    for param, label in FILTER_LABELS.items():
+        for value in _as_list((filters or {}).get(param)):
+            chips.append(
+                dbc.Button(
+                    [f"{label}: ", html.Strong(value), html.Span(" ✕", className="chip-x")],
+                    id={"type": CHIP, "param": param, "value": value},
+                    color="primary",
+                    outline=True,
+                    size="sm",
+                    className="filter-chip rounded-pill",
+                    title=f"Remove the {label.lower()} filter {value}",
+                )
+            )
+    return chips
+
+
 def layout(
-    period: str = DEFAULT_PERIOD, startDate: str | None = None, endDate: str | None = None, **_other: str
+    period: str = DEFAULT_PERIOD,
+    startDate: str | None = None,
+    endDate: str | None = None,
+    agentId: str | list[str] | None = None,
+    model: str | list[str] | None = None,
+    granularity: str | None = None,
+    **_other: str,
 ) -> html.Div:
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
     period = period if period in PERIODS else DEFAULT_PERIOD
+    filters = {AGENT_PARAM: _as_list(agentId), MODEL_PARAM: _as_list(model)}
+    granularity = granularity if granularity in GRANULARITIES else AUTO
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
         last30 = resolve_period("last_30_days", flask_login.current_user.org.timezone)
@@ -141,6 +200,7 @@ def layout(
             dcc.Store(id=DOWNLOADS),
             dcc.Store(id=DRAWINGS),
             dcc.Store(id=URL_SYNC),
+            dcc.Store(id=FILTERS, data=filters),
             # What the boxes get once there are figures to draw, and the plotly.js to draw them with.
             dcc.Store(
                 id=GRAPHS,
@@ -192,6 +252,35 @@ def layout(
                 ],
                 className="d-flex flex-wrap align-items-start gap-3 mb-2 page-header",
             ),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id=AGENT_PICK,
+                        options=[],
+                        placeholder="Filter by agent…",
+                        clearable=True,
+                        className="filter-pick",
+                    ),
+                    dcc.Dropdown(
+                        id=MODEL_PICK,
+                        options=[],
+                        placeholder="Filter by model…",
+                        clearable=True,
+                        className="filter-pick",
+                    ),
+                    html.Div(filter_chips(filters), id=CHIPS, className="d-flex flex-wrap gap-2"),
+                    dbc.RadioItems(
+                        id=GRANULARITY,
+                        options=[{"label": text, "value": value} for value, text in GRANULARITY_LABELS.items()],
+                        value=granularity,
+                        className="btn-group ms-auto",
+                        inputClassName="btn-check",
+                        labelClassName="btn btn-outline-secondary btn-sm",
+                        labelCheckedClassName="active",
+                    ),
+                ],
+                className="d-flex flex-wrap align-items-center gap-2 mb-3 filter-bar",
+            ),
             dbc.Alert(
                 [
                     html.Span("We could not load billing data: the database is unavailable. "),
@@ -233,7 +322,12 @@ def layout(
                         ),
                         dbc.Row(
                             [
-                                dbc.Col(_panel("Usage by agent", grid(AGENTS_GRID, AGENT_COLUMNS), "agents"), lg=8),
+                                dbc.Col(
+                                    _panel(
+                                        "Usage by agent", grid(AGENTS_GRID, AGENT_COLUMNS, row_id="agentId"), "agents"
+                                    ),
+                                    lg=8,
+                                ),
                                 dbc.Col(
                                     _panel(
                                         "Cost share by model",
@@ -244,7 +338,7 @@ def layout(
                             ],
                             className="g-3",
                         ),
-                        _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS), "models"),
+                        _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS, row_id="model"), "models"),
                         _panel(
                             "Top conversations",
                             grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS, row_id="conversationId"),
@@ -272,7 +366,40 @@ def _not_loaded(database_down: bool = False, message: str | None = None) -> tupl
     return (no_update, database_down, message is not None, message, True, *_VIEW_UNCHANGED)
 
 
-def load_report(period: str, start: str | None, end: str | None, _retry: int | None) -> tuple:
+def _filters_of(data: Any) -> Filters:
+    """The FILTERS store's lists as Filters (FilterError for what the API refuses too)."""
+    if data is None:
+        return NO_FILTERS
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(p, []), list) and all(isinstance(v, str) for v in data.get(p, [])) for p in FILTER_LABELS
+    ):
+        raise FilterError("The filter must be lists of agent ids and models.")
+    return parse_filters(data.get(AGENT_PARAM, []), data.get(MODEL_PARAM, []))
+
+
+def _granularity_for(chosen: Period, picked: Any) -> str:
+    """The granularity picked, or the period's default when it is Auto or not possible (hours of a year)."""
+    if isinstance(picked, str) and picked != AUTO:
+        try:
+            return check_granularity(picked, chosen)
+        except PeriodError:
+            pass
+    return default_granularity(chosen)
+
+
+def _options(values: list[str], chosen: list[str]) -> list[dict[str, str]]:
+    """A picker's options: the values not yet in the filter, in the report's order."""
+    return [{"label": v, "value": v} for v in values if v not in chosen]
+
+
+def load_report(
+    period: str,
+    start: str | None,
+    end: str | None,
+    _retry: int | None,
+    filter_data: Any = None,
+    granularity: Any = None,
+) -> tuple:
     """The one billing query of a period change, and everything the page shows of it.
 
     Returns the CSV files for the download buttons, whether the database alert is open, whether
@@ -286,13 +413,16 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
         return (no_update,) * (5 + len(_VIEW_UNCHANGED))  # a crafted request: the widgets only ever send strings
     try:
         chosen = resolve_period(period, org.timezone, (start or "")[:10] or None, (end or "")[:10] or None)
-    except PeriodError as exc:
+        filters = _filters_of(filter_data)
+    except (PeriodError, FilterError) as exc:
         # The API's message for the same input: a bad link explains itself.
         return _not_loaded(message=exc.message)
+    series = _granularity_for(chosen, granularity)
     try:
         with get_engine().connect() as conn:
-            report = billing_report(conn, org, chosen)
-            previous = summarize(conn, org, chosen.previous())
+            report = billing_report(conn, org, chosen, filters=filters, granularity=series)
+            previous = summarize(conn, org, chosen.previous(), filters=filters)
+            agent_names = [a for (a, _name) in conn.execute(load("agent_names"), {"org_id": org.id}).all()]
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
@@ -311,7 +441,62 @@ def load_report(period: str, start: str | None, end: str | None, _retry: int | N
         view.conversation_rows,
         view.unpriced_banner,
     ]
-    return (csv_files(report), False, False, None, False, view.cards, view.period_label, view.empty, drawings)
+    agent_options = _options(sorted(agent_names), list(filters.agents))
+    model_options = _options(list(report.models["model"]), list(filters.models))
+    return (
+        csv_files(report),
+        False,
+        False,
+        None,
+        False,
+        view.cards,
+        view.period_label,
+        view.empty,
+        drawings,
+        agent_options,
+        model_options,
+    )
+
+
+def _added(filters: dict | None, param: str, value: Any) -> Any:
+    """`filters` with `value` added to `param`'s list (no_update when it is there or not text)."""
+    current = {p: _as_list((filters or {}).get(p)) for p in FILTER_LABELS}
+    if not isinstance(value, str) or not value or value in current[param]:
+        return no_update
+    return current | {param: [*current[param], value]}
+
+
+def change_filters(
+    agent_pick: Any, model_pick: Any, agent_cell: Any, model_cell: Any, _chips: Any, filters: dict | None
+) -> tuple:
+    """The filter after a pick from a dropdown, a click on an agent's or model's row (click-through)
+    or on a chip's ✕ (removes it); the pickers are emptied for the next pick."""
+    trigger = ctx.triggered_id
+    new: Any = no_update
+    if trigger == AGENT_PICK:
+        new = _added(filters, AGENT_PARAM, agent_pick)
+    elif trigger == MODEL_PICK:
+        new = _added(filters, MODEL_PARAM, model_pick)
+    elif trigger == AGENTS_GRID and isinstance(agent_cell, dict):
+        new = _added(filters, AGENT_PARAM, agent_cell.get("rowId"))
+    elif trigger == MODELS_GRID and isinstance(model_cell, dict):
+        new = _added(filters, MODEL_PARAM, model_cell.get("rowId"))
+    elif isinstance(trigger, dict) and trigger.get("type") == CHIP and ctx.triggered[0]["value"]:
+        param, value = trigger.get("param"), trigger.get("value")
+        current = {p: _as_list((filters or {}).get(p)) for p in FILTER_LABELS}
+        if param in current and value in current[param]:
+            new = current | {param: [v for v in current[param] if v != value]}
+    return new, None, None
+
+
+def filter_by_clicked_model(click: Any, filters: dict | None) -> Any:
+    """A click on a model's slice of the cost share chart filters by that model."""
+    points = click.get("points") if isinstance(click, dict) else None
+    model = points[0].get("customdata") if isinstance(points, list) and points and isinstance(points[0], dict) else None
+    if isinstance(model, list):
+        model = model[0] if model else None
+    # The chart holds the name escaped, as it shows it (figures.usage.as_text).
+    return _added(filters, MODEL_PARAM, html_text.unescape(model) if isinstance(model, str) else None)
 
 
 def load_budgets(_retry: int | None) -> Any:
@@ -359,6 +544,8 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(PERIOD, "value"),
         Input(DATES, "start_date"),
         Input(DATES, "end_date"),
+        Input(FILTERS, "data"),
+        Input(GRANULARITY, "value"),
     )
     app.callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))(toggle_date_range)
     app.callback(
@@ -372,7 +559,29 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(DATES, "start_date"),
         Input(DATES, "end_date"),
         Input(RETRY, "n_clicks"),
+        Input(FILTERS, "data"),
+        Input(GRANULARITY, "value"),
     )(load_report)
+    app.callback(Output(CHIPS, "children"), Input(FILTERS, "data"))(filter_chips)
+    app.callback(
+        Output(FILTERS, "data"),
+        Output(AGENT_PICK, "value"),
+        Output(MODEL_PICK, "value"),
+        Input(AGENT_PICK, "value"),
+        Input(MODEL_PICK, "value"),
+        Input(AGENTS_GRID, "cellClicked"),
+        Input(MODELS_GRID, "cellClicked"),
+        Input({"type": CHIP, "param": ALL, "value": ALL}, "n_clicks"),
+        State(FILTERS, "data"),
+        prevent_initial_call=True,
+    )(change_filters)
+    # Its own callback: the chart is mounted after the page (see MOUNTED).
+    app.callback(
+        Output(FILTERS, "data", allow_duplicate=True),
+        Input(MODEL_GRAPH, "clickData"),
+        State(FILTERS, "data"),
+        prevent_initial_call=True,
+    )(filter_by_clicked_model)
     app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js and the grid's code are loaded and run.

@@ -32,9 +32,10 @@ def through_browser(data):
 
 
 def loaded(page, *args) -> tuple[dict, list, ReportView]:
-    """load_report's answer: the CSV files, the four state outputs and the widgets."""
+    """load_report's answer: the CSV files, the four state outputs and the widgets (the filter
+    pickers' options left out)."""
     files, *rest = page.load_report(*args)
-    cards, label, empty, drawings = rest[4:]
+    cards, label, empty, drawings, _agent_options, _model_options = rest[4:]
     return files, rest[:4], ReportView(cards, label, empty, *drawings)
 
 
@@ -46,7 +47,7 @@ def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
     }
 
 
-NOT_LOADED_VIEW = (no_update,) * 4  # cards, period label, empty note, drawings
+NOT_LOADED_VIEW = (no_update,) * 6  # cards, period label, empty note, drawings, the two pickers' options
 
 
 @pytest.fixture
