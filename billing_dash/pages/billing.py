@@ -273,7 +273,7 @@ def layout(
                         id=GRANULARITY,
                         options=[{"label": text, "value": value} for value, text in GRANULARITY_LABELS.items()],
                         value=granularity,
-                        className="btn-group ms-auto",
+                        className="btn-group flex-wrap ms-auto",
                         inputClassName="btn-check",
                         labelClassName="btn btn-outline-secondary btn-sm",
                         labelCheckedClassName="active",

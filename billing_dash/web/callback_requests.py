@@ -22,6 +22,15 @@ def _shaped_like(spec: dict, given: Any) -> bool:
     return isinstance(given, dict) and given.get("id") == spec["id"] and given.get("property") == spec["property"]
 
 
+def _as_declared(output: Any) -> Any:
+    """An output of a request as its callback declares it: an output several callbacks share
+    (allow_duplicate) comes as `property@<hash>`, the hash naming the callback (the body's
+    `output` key, already matched to a callback, carries the same)."""
+    if isinstance(output, dict) and isinstance(output.get("property"), str):
+        return {**output, "property": output["property"].split("@", 1)[0]}
+    return output
+
+
 def _all_shaped_like(specs: list[dict], given: Any) -> bool:
     return isinstance(given, list) and len(given) == len(specs) and all(map(_shaped_like, specs, given))
 
@@ -44,8 +53,9 @@ def callback_request_problem(app: dash.Dash, body: Any) -> str | None:
     if not callback.get("no_output"):
         declared = callback["output"] if isinstance(callback["output"], list) else [callback["output"]]
         outputs = body.get("outputs")
+        given = outputs if body["output"].startswith("..") else [outputs]
         if not _all_shaped_like(
-            [o.to_dict() for o in declared], outputs if body["output"].startswith("..") else [outputs]
+            [o.to_dict() for o in declared], [_as_declared(o) for o in given] if isinstance(given, list) else given
         ):
             return "The outputs do not match the callback."
     changed = body.get("changedPropIds", [])
