@@ -14,7 +14,7 @@ from ..filters import NO_FILTERS, Filters
 from ..limits import MAX_ID
 from ..periods import Period
 from ..queries import load
-from .billing import Tenant, conversation_stats, organization_window
+from .billing import Tenant, conversation_stats, filtered_conversations_query, organization_window
 
 SORTS = ("cost", "tokens", "messages", "last")
 DEFAULT_PAGE_SIZE = 50
@@ -84,13 +84,13 @@ def _conversation(row: Row[Any]) -> Conversation:
 
 
 def _query(conn: Connection, org: Tenant, period: Period, sort: str, filters: Filters) -> tuple[str, dict]:
-    """The list statement and its parameters: filtered, from the period's events of the kept
-    agents and models (filtered_conversation_list.sql); else from the conversation aggregates."""
+    """The list statement and its parameters: filtered, as filtered_conversations_query chooses;
+    else from the conversation aggregates."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     if filters:
-        bounds = {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
-        return "filtered_conversation_list", {**bounds, **filters.params(), "sort": sort}
+        name, params = filtered_conversations_query(org, period, filters, "list")
+        return name, {**params, "sort": sort}
     return "conversation_list", {**organization_window(conn, org, period), "sort": sort}
 
 

@@ -1,0 +1,47 @@
+-- Every conversation with a message of the given agents in the period (an agent filter without a
+-- model filter), one page in the order :sort names: their usage in it as agent_conversation_parts
+-- reads it (conversation_daily and the edge days' events), its whole life's first and last
+-- message, title and agent. Ties as conversation_list.sql.
+-- param org_id: int
+-- param day_from: date
+-- param day_to: date
+-- param start: utc
+-- param full_start: utc
+-- param full_end: utc
+-- param end: utc
+-- param agents: list
+-- param sort: text
+-- param limit: int
+-- param offset: int
+-- column first_ts: utc
+-- column last_ts: utc
+-- column cost: money
+WITH listed AS (
+    SELECT u.conversation_id, SUM(u.total_tokens) AS total_tokens, SUM(u.cost) AS cost,
+           SUM(u.message_count) AS message_count
+    FROM (
+        SELECT d.conversation_id, d.total_tokens, d.cost, d.message_count
+        FROM conversation_daily d
+        WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to AND d.agent_id IN :agents
+        UNION ALL
+        SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
+        FROM usage_events e
+        WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start AND e.agent_id IN :agents
+        UNION ALL
+        SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
+        FROM usage_events e
+        WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end AND e.agent_id IN :agents
+    ) u
+    GROUP BY u.conversation_id
+)
+SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,
+       t.first_ts, t.last_ts, l.total_tokens, l.cost AS cost, l.message_count
+FROM listed l
+JOIN conversation_totals t
+  ON t.organization_id = :org_id AND t.conversation_id = l.conversation_id AND t.agent_id = ''
+LEFT JOIN conversations n ON n.organization_id = :org_id AND n.id = l.conversation_id
+ORDER BY CASE WHEN :sort = 'last' THEN t.last_ts END DESC,
+         CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
+         CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
+         l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
+LIMIT :limit OFFSET :offset

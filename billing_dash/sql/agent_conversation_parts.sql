@@ -1,0 +1,28 @@
+-- The usage of each conversation per agent in the period, for an agent filter without a model
+-- filter: whole days of the organization's zone from conversation_daily (kept per conversation and
+-- agent), the partial edge days from the events; no scan of the period's events.
+-- param org_id: int
+-- param day_from: date
+-- param day_to: date
+-- param start: utc
+-- param full_start: utc
+-- param full_end: utc
+-- param end: utc
+-- param agents: list
+-- column cost: money
+SELECT u.conversation_id, u.agent_id, SUM(u.total_tokens) AS total_tokens, SUM(u.cost) AS cost,
+       SUM(u.message_count) AS message_count
+FROM (
+    SELECT d.conversation_id, d.agent_id, d.total_tokens, d.cost, d.message_count
+    FROM conversation_daily d
+    WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to AND d.agent_id IN :agents
+    UNION ALL
+    SELECT e.conversation_id, e.agent_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
+    FROM usage_events e
+    WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start AND e.agent_id IN :agents
+    UNION ALL
+    SELECT e.conversation_id, e.agent_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
+    FROM usage_events e
+    WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end AND e.agent_id IN :agents
+) u
+GROUP BY u.conversation_id, u.agent_id
