@@ -10,6 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import flask_login
+import pandas as pd
 import pytest
 from dash import no_update
 from dash._utils import to_json
@@ -18,6 +19,7 @@ from billing_dash.alerts.budgets import set_agent_month_tokens, set_budget
 from billing_dash.auth import Organization, User, create_org
 from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
+from billing_dash.figures.usage import build_model_share_figure
 from billing_dash.ingest import ingest
 from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
@@ -327,3 +329,22 @@ def test_the_page_names_unpriced_models_as_the_api_does(client, auth_headers, en
     assert api["unpricedModels"] == [{"model": model, "messages": 3, "tokens": tokens}]
     assert f"{model} (3 messages, {tokens:,} tokens)" in view.unpriced_banner
     assert f"billing-dash prices set --org {org.name} {model}" in view.unpriced_banner
+
+
+HOSTILE_MODELS = ['<a href="https://evil.example/phish">Click for refund</a>', "<b>bold</b> & co", "a&lt;b", "x<br>y"]
+
+
+def test_a_click_on_a_models_slice_filters_by_the_model_as_it_is(page):
+    """The chart holds names escaped; the click filters by the name itself (hostile ones too),
+    and the folded "Other" slice by nothing."""
+    names = [*HOSTILE_MODELS, *(f"m-{i}" for i in range(8))]
+    fig = build_model_share_figure(pd.DataFrame({"model": names, "cost": [float(20 - i) for i in range(len(names))]}))
+    slices = list(fig.data[0].customdata)
+    clicked = [page.filter_by_clicked_model({"points": [{"customdata": c}]}, None) for c in slices]
+    assert [c["model"] for c in clicked[:-1]] == [[n] for n in names[: len(slices) - 1]]
+    assert all(c["agentId"] == [] for c in clicked[:-1])
+    assert clicked[-1] is no_update  # "Other"
+    # A model already in the filter is not added again; another is added after it.
+    assert page.filter_by_clicked_model({"points": [{"customdata": slices[0]}]}, clicked[0]) is no_update
+    both = page.filter_by_clicked_model({"points": [{"customdata": slices[1]}]}, clicked[0])
+    assert both == {"agentId": [], "model": names[:2]}

@@ -19,7 +19,7 @@ from billing_dash.limits import MAX_FILTER_VALUES, MAX_ID
 from billing_dash.periods import Period
 from billing_dash.services.billing import summarize
 
-from ..factories import get
+from ..factories import DOCUMENT, get, valid
 from ..factories import project as project_api
 from .reference import Scenario, keep_only, month_days, r6, tokens_of
 
@@ -195,6 +195,7 @@ def test_filtered_conversations_api_and_csv(client, auth_headers, scenario, org,
             assert response.status_code == 200, response.get_json()
             body = response.get_json()
             assert body["filters"] == {"agentId": list(agents), "model": list(models)}
+            assert valid(DOCUMENT["components"]["schemas"]["ConversationPage"], body)
             total = body["total"]
             if not body["conversations"]:
                 break

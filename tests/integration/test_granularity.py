@@ -11,7 +11,7 @@ import pytest
 
 from billing_dash.ingest import ingest
 
-from ..factories import get
+from ..factories import DOCUMENT, get, valid
 from .reference import Scenario, keep_only
 
 NOW = datetime.now(UTC)
@@ -109,6 +109,8 @@ def test_filtered_series_match_reference(client, auth_headers, scenario, org, gr
                 models,
                 tz,
             )
+            # What the OpenAPI document says of the report, with a filter and a series, holds.
+            assert valid(DOCUMENT["components"]["schemas"]["BillingReport"], api)
 
 
 def test_named_period_series(client, auth_headers, scenario, org):
