@@ -21,6 +21,7 @@ from billing_dash.components.report_view import ReportView, period_label
 from billing_dash.config import Settings
 from billing_dash.figures.usage import build_model_share_figure
 from billing_dash.ingest import ingest
+from billing_dash.limits import MAX_FILTER_VALUES
 from billing_dash.services.export import SECTIONS
 from billing_dash.web.app import create_app
 
@@ -348,3 +349,43 @@ def test_a_click_on_a_models_slice_filters_by_the_model_as_it_is(page):
     assert page.filter_by_clicked_model({"points": [{"customdata": slices[0]}]}, clicked[0]) is no_update
     both = page.filter_by_clicked_model({"points": [{"customdata": slices[1]}]}, clicked[0])
     assert both == {"agentId": [], "model": names[:2]}
+
+
+@pytest.mark.parametrize("granularity, drawn", [("week", "week"), ("auto", "day"), ("hour", "day"), ("month", "month")])
+def test_a_filtered_load_shows_the_filtered_api_report_by_its_granularity(
+    client, auth_headers, as_user, usage, page, granularity, drawn
+):
+    """The filter store and the toggle reach the report: cards, rows and the chart's buckets are
+    the API's for the same filter; Auto of 31 days, and hours of more than 7, draw days."""
+    params = {"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}
+    query = [*params.items(), ("agentId", "a1"), ("granularity", drawn)]
+    api = client.get("/api/v1/analytics/billing", headers=auth_headers, query_string=query).get_json()
+    assert 0 < api["summary"]["totalMessages"] < 20
+    files, problems, view = loaded(
+        page, "custom", "2026-01-01", "2026-01-31T00:00:00", None, {"agentId": ["a1"], "model": []}, granularity
+    )
+    assert problems == [False, False, None, False]
+    assert card_texts(view)["billing-tokens"][0] == f"{api['summary']['totalTokens']:,}"
+    assert through_browser(view.agent_rows) == api["usageByAgent"] and [a["agentId"] for a in api["usageByAgent"]] == [
+        "a1"
+    ]
+    assert list(view.daily_figure.data[2].y) == [r["cost"] for r in api["series"]]
+    # The conversations CSV the page links to carries the filter too.
+    assert "agentId=a1" in files["conversations"]["url"]
+
+
+def test_a_crafted_filter_shows_the_api_message(client, auth_headers, as_user, page):
+    too_many = {"agentId": [f"a{i}" for i in range(MAX_FILTER_VALUES + 1)], "model": []}
+    query = [("period", "month"), *(("agentId", a) for a in too_many["agentId"])]
+    api = client.get("/api/v1/analytics/billing", headers=auth_headers, query_string=query)
+    assert api.status_code == 400
+    assert page.load_report("month", None, None, None, too_many, "auto") == (
+        no_update,
+        False,
+        True,
+        api.get_json()["error"]["message"],
+        True,
+        *NOT_LOADED_VIEW,
+    )
+    answer = page.load_report("month", None, None, None, {"agentId": "not-a-list"}, "auto")
+    assert answer[2] is True and answer[4] is True  # a message, no widgets
