@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
 from ..alerts.budgets import evaluate
+from ..alerts.run import after_ingest
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
 from ..ingest import IngestError, ingest, loads_json
@@ -217,6 +218,10 @@ def post_usage() -> tuple[Response, int]:
     except IngestError as exc:
         details = [{"index": e.position, "field": e.field, "message": e.message} for e in exc.errors]
         raise ApiError(400, "invalid_events", "No event was stored: " + exc.describe("event"), details) from None
+    if result.inserted:
+        # Committed: the thresholds it crossed become alerts now; a background thread sends them,
+        # so the answer does not wait for the receivers.
+        after_ingest(get_engine(), get_settings(), caller.org, background=True)
     return jsonify(result.as_dict()), 200
 
 
