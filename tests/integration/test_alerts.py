@@ -320,3 +320,30 @@ def verified_slack(request: Received) -> dict:
     expected = hmac.new(SECRET.encode(), parts["t"].encode() + b"." + request.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(parts["v1"], expected)
     return json.loads(request.body)
+
+
+def test_projected_and_reset_alerts_come_once_per_period(engine, org, receiver):
+    """A day budget of $4 after 28 days of $5: yesterday exceeded it; today used nothing yet, is
+    projected to exceed it (the forecast of a steady $5 a day) and starts afresh (reset)."""
+    now = _now()
+    zone = ZoneInfo(org.timezone)
+    today = now.astimezone(zone).date()
+    events = [
+        event(back, timestamp=_z(datetime.combine(today - timedelta(days=back), clock(12), zone).astimezone(UTC)), cost="5")
+        for back in range(1, 29)
+    ]
+    with engine.begin() as conn:
+        add_webhook(conn, org.id, receiver.url, SECRET, "json")
+        budget = set_budget(conn, org.id, "organization", "", "day", Decimal(4), None, (100,))
+        ingest(conn, org.id, enumerate(events))
+    settings = Settings.from_env({})
+    yesterday = today - timedelta(days=1)
+    first = run_alerts(engine, settings, org, now - timedelta(days=1))
+    assert f"threshold:{budget.id}:{yesterday.isoformat()}:100" in first.created
+    second = run_alerts(engine, settings, org, now)
+    assert sorted(second.created) == [f"projected:{budget.id}:{today}", f"reset:{budget.id}:{today}"]
+    assert run_alerts(engine, settings, org, now).created == []
+    bodies = {b["kind"]: b for b in (verified(r) for r in receiver.wait_for(len(first.created) + 2))}
+    assert bodies["projected"]["forecast"] == 5 and bodies["projected"]["used"] == 0
+    assert bodies["reset"]["details"]["previousPeriodStart"] == yesterday.isoformat()
+    assert len(receiver.requests) == len(first.created) + 2
