@@ -25,6 +25,9 @@ from .budgets import BudgetStatus, LimitStatus, evaluate, period_bounds
 from .webhooks import DeliveryRun, deliver_due
 
 KINDS = ("threshold", "projected", "reset", "anomaly", "runaway")
+# GET /api/v1/alerts: how many alerts by default and at most; the dashboard shows the last 10.
+DEFAULT_ALERTS = 20
+MAX_ALERTS = 100
 RUNAWAY_WINDOW = timedelta(hours=1)
 MAX_MESSAGE = 2000
 
@@ -373,6 +376,12 @@ class AlertRow:
     message: str
     created_at: datetime
     payload: str
+
+
+def alert_json(row: AlertRow) -> dict[str, Any]:
+    """The alert as its webhooks received it (money stays Decimal, so exact, to the response)."""
+    payload: dict[str, Any] = simplejson.loads(row.payload, use_decimal=True)
+    return payload
 
 
 def recent_alerts(conn: Connection, org_id: int, limit: int = 10) -> list[AlertRow]:

@@ -13,7 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
 from ..alerts.budgets import evaluate
-from ..alerts.run import after_ingest
+from ..alerts.run import DEFAULT_ALERTS, MAX_ALERTS, after_ingest, alert_json, recent_alerts
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
 from ..ingest import IngestError, ingest, loads_json
@@ -143,6 +143,15 @@ def get_budgets() -> Response:
     with get_engine().connect() as conn:
         statuses = evaluate(conn, caller.org)
     return jsonify({"budgets": [budget_status_json(s, caller.org.timezone) for s in statuses]})
+
+
+@bp.get("/alerts")
+def get_alerts() -> Response:
+    caller = _caller("read")
+    limit = _integer("limit", DEFAULT_ALERTS, MAX_ALERTS, "invalid_limit")
+    with get_engine().connect() as conn:
+        rows = recent_alerts(conn, caller.org.id, limit)
+    return jsonify({"alerts": [alert_json(r) for r in rows]})
 
 
 def _conversations_csv(caller: Caller) -> Response:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import random
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from dash._utils import to_json
 
 from billing_dash.alerts.budgets import set_budget
 from billing_dash.alerts.run import after_ingest, run_alerts
@@ -24,7 +26,7 @@ from billing_dash.config import Settings
 from billing_dash.ingest import ingest
 from billing_dash.models import alert_deliveries, alerts
 
-from ..factories import event, failed_cleanly, ok, post, run, write_jsonl
+from ..factories import DOCUMENT, event, failed_cleanly, ok, post, run, valid, write_jsonl
 from ..receiver import Received, Receiver
 
 SECRET = "test-secret-0123456789"
@@ -329,7 +331,11 @@ def test_projected_and_reset_alerts_come_once_per_period(engine, org, receiver):
     zone = ZoneInfo(org.timezone)
     today = now.astimezone(zone).date()
     events = [
-        event(back, timestamp=_z(datetime.combine(today - timedelta(days=back), clock(12), zone).astimezone(UTC)), cost="5")
+        event(
+            back,
+            timestamp=_z(datetime.combine(today - timedelta(days=back), clock(12), zone).astimezone(UTC)),
+            cost="5",
+        )
         for back in range(1, 29)
     ]
     with engine.begin() as conn:
@@ -347,3 +353,51 @@ def test_projected_and_reset_alerts_come_once_per_period(engine, org, receiver):
     assert bodies["projected"]["forecast"] == 5 and bodies["projected"]["used"] == 0
     assert bodies["reset"]["details"]["previousPeriodStart"] == yesterday.isoformat()
     assert len(receiver.requests) == len(first.created) + 2
+
+
+def test_api_and_dashboard_list_the_organizations_alerts(app, client, auth_headers, engine, org):
+    import flask_login
+
+    from billing_dash.auth import User, create_org
+
+    other = None
+    with engine.begin() as conn:
+        set_budget(conn, org.id, "organization", "", "month", LIMIT, None, THRESHOLDS)
+        other = create_org(conn, f"other-{org.name}", "UTC")
+        set_budget(conn, other.id, "organization", "", "month", LIMIT, None, (50,))
+    now = _now()
+    assert post(client, auth_headers, [event(1, timestamp=_z(now), cost="9")]).status_code == 200
+    with engine.begin() as conn:
+        ingest(conn, other.id, enumerate([event(1, timestamp=_z(now), cost="9")]))
+    run_alerts(engine, Settings.from_env({}), other, now)  # another organization's alert: never listed
+    stored = _stored(engine, org.id)
+    assert [a.kind for a in stored] == ["threshold", "threshold"]  # 50 and 80 of 90%
+
+    answer = client.get("/api/v1/alerts", headers=auth_headers)
+    assert answer.status_code == 200
+    listed = json.loads(answer.data, parse_float=Decimal)["alerts"]
+    newest_first = sorted(stored, key=lambda a: (a.created_at, a.id), reverse=True)
+    assert listed == [json.loads(a.payload, parse_float=Decimal) for a in newest_first]
+    assert valid(DOCUMENT["components"]["schemas"]["AlertList"], answer.get_json())
+    one = client.get("/api/v1/alerts", headers=auth_headers, query_string={"limit": "1"}).get_json()["alerts"]
+    assert [a["id"] for a in one] == [listed[0]["id"]]
+    bad = client.get("/api/v1/alerts", headers=auth_headers, query_string={"limit": "0"})
+    assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "invalid_limit"
+
+    page = sys.modules["billing_dash.pages.billing"]
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
+        flask_login.login_user(User(1, "someone@example.com", org))
+        shown = _texts(json.loads(to_json(page.load_alerts(None))))
+    assert [t for t in shown if t in {a["message"] for a in listed}] == [a["message"] for a in listed]
+    assert not any(other.name in t for t in shown)
+
+
+def _texts(node) -> list[str]:
+    """Every string of a layout as the browser gets it, in order."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [t for item in node for t in _texts(item)]
+    if isinstance(node, dict):
+        return _texts(node.get("props", {}).get("children"))
+    return []
