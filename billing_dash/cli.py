@@ -397,7 +397,9 @@ def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
     bar.update(done)
 
 
-def _import(engine: Engine, settings: Settings, org_name: str, records: Iterable) -> IngestResult:
+def _import(engine: Engine, settings: Settings, org_name: str, records: Iterable) -> tuple[IngestResult, list[str]]:
+    """Store the records in one transaction, then (committed) create and send the threshold
+    alerts they caused; returns the result and those alerts' keys."""
     # The import makes millions of short-lived, acyclic objects (reference counting frees them),
     # and the cyclic garbage collector rescanning them took a third of its time.
     gc.disable()
@@ -408,12 +410,13 @@ def _import(engine: Engine, settings: Settings, org_name: str, records: Iterable
     finally:
         gc.enable()
     analyze_after_import(engine, result)
+    created: list[str] = []
     if result.inserted:
         from .alerts.run import after_ingest
 
         # After the commit: the thresholds this import crossed, sent now (a CLI has time to wait).
-        after_ingest(engine, settings, org, background=False)
-    return result
+        created = after_ingest(engine, settings, org, background=False)
+    return result, created
 
 
 @main.command("import")
@@ -442,7 +445,7 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
         ) as bar,
     ):
         try:
-            result = _import(_engine(ctx), ctx.obj, org, reader(_lines(stream, bar)))
+            result, alerts = _import(_engine(ctx), ctx.obj, org, reader(_lines(stream, bar)))
         except IngestError as exc:
             bar.close()
             for error in exc.errors:
@@ -455,6 +458,10 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
         f"inserted {result.inserted}, skipped {result.skipped} already imported"
         + (f", {result.unpriced_line()}" if result.unpriced else "")
     )
+    if alerts:
+        click.echo(
+            f"{len(alerts)} new alert(s): {', '.join(alerts)} (billing-dash webhook log --org {shlex.quote(org)})"
+        )
     if result.unpriced:
         model = shlex.quote(min(result.unpriced_models))
         click.echo(

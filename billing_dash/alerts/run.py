@@ -29,6 +29,7 @@ KINDS = ("threshold", "projected", "reset", "anomaly", "runaway")
 DEFAULT_ALERTS = 20
 MAX_ALERTS = 100
 RUNAWAY_WINDOW = timedelta(hours=1)
+_PERIODLY = {"month": "monthly", "week": "weekly", "day": "daily"}
 MAX_MESSAGE = 2000
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,7 @@ def threshold_alerts(org: Organization, statuses: list[BudgetStatus], now: datet
         for threshold in status.crossed:
             key = f"threshold:{status.budget.id}:{status.start.isoformat()}:{threshold}"
             message = (
-                f"{org.name}: the {status.budget.period}ly budget of the {_scope_name(status)} passed {threshold}%:"
+                f"{org.name}: the {_PERIODLY[status.budget.period]} budget of the {_scope_name(status)} passed {threshold}%:"
                 f" {_amount(limit.unit, limit.used)} of {_amount(limit.unit, limit.limit)}"
                 f" ({average(limit.percent)}%) in {status.start}..{status.end}"
             )
@@ -142,7 +143,7 @@ def projected_alerts(org: Organization, statuses: list[BudgetStatus], now: datet
         limit = max(over, key=lambda limit: limit.forecast / limit.limit)
         key = f"projected:{status.budget.id}:{status.start.isoformat()}"
         message = (
-            f"{org.name}: the {status.budget.period}ly budget of the {_scope_name(status)} is projected to reach"
+            f"{org.name}: the {_PERIODLY[status.budget.period]} budget of the {_scope_name(status)} is projected to reach"
             f" {_amount(limit.unit, limit.forecast)} of {_amount(limit.unit, limit.limit)} by {status.end}"
             + (f" (runs out {limit.exhaustion_date})" if limit.exhaustion_date else "")
         )

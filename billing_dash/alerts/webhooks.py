@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import re
@@ -145,7 +146,8 @@ def send(url: str, body: bytes, secret: str, key: str, timeout: float) -> str | 
             status = response.status
     except urllib.error.HTTPError as exc:
         return f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+        # URLError: refused, unresolvable; HTTPException: a broken answer; OSError: timeouts, resets.
         reason = getattr(exc, "reason", None) or exc
         return f"{type(exc).__name__}: {reason}"[:MAX_ERROR]
     return None if 200 <= status < 300 else f"HTTP {status}"

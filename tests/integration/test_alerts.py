@@ -131,7 +131,9 @@ def test_a_failing_receiver_is_retried_with_backoff_until_delivered(database_url
     try:
         _setup(database_url, org, receiver.url)
         path = write_jsonl(tmp_path, [event(1, timestamp=_z(_now()), cost="6")])
-        ok(run(database_url, "import", "--org", org.name, str(path)))  # the CLI sends at once: HTTP 500
+        imported = run(database_url, "import", "--org", org.name, str(path))  # the CLI sends at once: HTTP 500
+        ok(imported)
+        assert "1 new alert(s): threshold:" in imported.output
         assert len(receiver.requests) == 1
         (delivery,) = _deliveries(engine, org.id)
         assert (delivery.status, delivery.attempts, delivery.last_error) == ("pending", 1, "HTTP 500")
