@@ -33,14 +33,12 @@ lock:
 	mv $(LOCK).new $(LOCK) && echo "$(LOCK) updated; review and commit it"
 
 ## make run: migrate the embedded SQLite database, load demo data once, serve on HOST:PORT
-## (e.g. make run PORT=9000; HOST=0.0.0.0 serves other machines too), and evaluate and send
-## alerts every minute in the background (stopped with the server)
+## (e.g. make run PORT=9000; HOST=0.0.0.0 serves other machines too); the server evaluates and sends
+## alerts every minute in a background thread (`serve --alerts-every 60`, its default)
 HOST ?= 127.0.0.1
 PORT ?= 8050
 run: venv
 	$(BIN)/billing-dash quickstart
-	@$(BIN)/billing-dash alerts run --every 60 > instance/alerts.log 2>&1 & alerts=$$!; \
-	trap 'kill $$alerts 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/billing-dash serve --host $(HOST) --port $(PORT)
 
 ## Debian's Chromium and its driver, for the browser tests

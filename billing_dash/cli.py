@@ -9,6 +9,7 @@ import logging
 import os
 import shlex
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
@@ -751,11 +752,23 @@ def quickstart(ctx: click.Context) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--alerts-every",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Run `alerts run` every SECONDS in a background thread (0: never).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, alerts_every: int) -> None:
     """Serve the dashboard and API (development server; use gunicorn app:server in production)."""
     from .web.app import create_app
 
     app = create_app(dev=True)
+    if alerts_every:
+        # One process (no reloader), so one loop; a cron job or a second server running alerts
+        # at the same time is harmless: the database makes each alert and each delivery once.
+        threading.Thread(target=_alerts_loop, args=(ctx.obj, alerts_every), name="alerts-run", daemon=True).start()
     if not _is_loopback(host):
         log.warning(
             "serving on %s: other machines can reach this development server; in production run "
@@ -764,6 +777,29 @@ def serve(host: str, port: int) -> None:
         )
     click.echo(f"billing-dash on http://{host}:{port}{DASHBOARD_PATH}")
     app.run(host=host, port=port, debug=False)
+
+
+def _alerts_loop(settings: Settings, every: int) -> None:
+    """`alerts run` every `every` seconds until the process ends; a failure is logged and the
+    next round tries again (the outbox keeps what was not sent)."""
+    from .alerts.run import run_alerts
+
+    engine = db.make_engine(settings.database_url)
+    while True:
+        try:
+            result = run_alerts(engine, settings)
+            if result.created or result.delivery.attempted:
+                d = result.delivery
+                log.info(
+                    "alerts: %d new; deliveries: %d delivered, %d to retry, %d failed",
+                    len(result.created),
+                    d.delivered,
+                    d.retrying,
+                    d.failed,
+                )
+        except Exception:
+            log.exception("alerts run failed; trying again in %d s", every)
+        time.sleep(every)
 
 
 def _is_loopback(host: str) -> bool:

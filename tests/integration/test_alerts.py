@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import random
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -26,7 +29,7 @@ from billing_dash.config import Settings
 from billing_dash.ingest import ingest
 from billing_dash.models import alert_deliveries, alerts
 
-from ..factories import DOCUMENT, event, failed_cleanly, ok, post, run, valid, write_jsonl
+from ..factories import DOCUMENT, cli_command, event, failed_cleanly, ok, post, run, valid, write_jsonl
 from ..receiver import Received, Receiver
 
 SECRET = "test-secret-0123456789"
@@ -403,3 +406,28 @@ def _texts(node) -> list[str]:
     if isinstance(node, dict):
         return _texts(node.get("props", {}).get("children"))
     return []
+
+
+def test_the_development_server_runs_alerts_in_the_background(database_url, engine, org, receiver, tmp_path):
+    """What `make run` serves: `serve` evaluates and sends alerts every --alerts-every seconds."""
+    _setup(database_url, org, receiver.url)
+    with engine.begin() as conn:  # stored without the ingest's hook: only the server's loop can alert
+        ingest(conn, org.id, enumerate([event(1, timestamp=_z(_now()), cost="6")]))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [*cli_command(), "serve", "--port", str(port), "--alerts-every", "1"],
+        cwd=tmp_path,
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        (request,) = receiver.wait_for(1, timeout=30)
+        assert verified(request)["threshold"] == 50
+        time.sleep(2.5)  # two more rounds: nothing new
+        assert len(receiver.requests) == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
