@@ -233,7 +233,7 @@ def runaway_alerts(conn: Connection, org: Organization, settings: Settings, now:
     if not settings.alert_runaway_tokens:
         return []
     today = now.astimezone(ZoneInfo(org.timezone)).date()
-    params = {"org_id": org.id, "since": now - RUNAWAY_WINDOW, "tokens": settings.alert_runaway_tokens}
+    params = {"org_id": org.id, "start": now - RUNAWAY_WINDOW, "limit": settings.alert_runaway_tokens}
     found = []
     for row in conn.execute(load("runaway_conversations"), params):
         tokens = int(row.tokens)
