@@ -33,7 +33,8 @@ lock:
 	mv $(LOCK).new $(LOCK) && echo "$(LOCK) updated; review and commit it"
 
 ## make run: migrate the embedded SQLite database, load demo data once, serve on HOST:PORT
-## (e.g. make run PORT=9000; HOST=0.0.0.0 serves other machines too)
+## (e.g. make run PORT=9000; HOST=0.0.0.0 serves other machines too); the server evaluates and sends
+## alerts every minute in a background thread (`serve --alerts-every 60`, its default)
 HOST ?= 127.0.0.1
 PORT ?= 8050
 run: venv

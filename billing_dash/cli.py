@@ -9,6 +9,8 @@ import logging
 import os
 import shlex
 import sys
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -22,6 +24,8 @@ from tqdm import tqdm
 
 from . import auth, db
 from .alerts import budgets
+from .alerts.webhooks import FORMATS as WEBHOOK_FORMATS
+from .alerts.webhooks import WebhookError
 from .config import ConfigError, Settings, settings_table
 from .ingest import IngestError, IngestResult, analyze_after_import, ingest, read_csv, read_jsonl
 from .models import MONEY_SCALE, organizations, users
@@ -46,7 +50,14 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (auth.AccountError, PeriodError, db.SchemaNotReady, ConfigError, budgets.BudgetError) as exc:
+        except (
+            auth.AccountError,
+            PeriodError,
+            db.SchemaNotReady,
+            ConfigError,
+            budgets.BudgetError,
+            WebhookError,
+        ) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
             raise click.ClickException(f"database error: {exc.orig or exc}".splitlines()[0]) from None
@@ -258,6 +269,124 @@ def budget_delete(ctx: click.Context, org: str, budget_id: int) -> None:
     click.echo(f"deleted budget {budget_id}")
 
 
+@main.group("webhook")
+def webhook_group() -> None:
+    """Webhooks that receive the organization's alerts (signed JSON or Slack messages)."""
+
+
+@webhook_group.command("add")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("url")
+@click.option("--secret", help="Signing secret (16 to 200 characters); generated and printed when omitted.")
+@click.option("--format", "fmt", type=click.Choice(WEBHOOK_FORMATS), default="json", show_default=True)
+@click.pass_context
+def webhook_add(ctx: click.Context, org: str, url: str, secret: str | None, fmt: str) -> None:
+    """Send the organization's alerts to URL from now on (alerts created before are not sent)."""
+    from .alerts.webhooks import add_webhook
+
+    with _engine(ctx).begin() as conn:
+        hook, used_secret = add_webhook(conn, auth.get_org(conn, org).id, url, secret, fmt)
+    click.echo(f"webhook {hook.id}: {hook.url} ({hook.format})")
+    if secret is None:
+        click.echo("signing secret (store it now, it is not shown again):", err=True)
+        click.echo(used_secret)
+
+
+@webhook_group.command("list")
+@click.option("--org", required=True, help="Organization name.")
+@click.pass_context
+def webhook_list(ctx: click.Context, org: str) -> None:
+    """List the organization's webhooks (their secrets are not shown)."""
+    from .alerts.webhooks import list_webhooks
+
+    with _engine(ctx).connect() as conn:
+        hooks = list_webhooks(conn, auth.get_org(conn, org).id)
+    if not hooks:
+        click.echo("no webhooks")
+        return
+    rows = [[str(h.id), h.format, h.created_at.isoformat(timespec="seconds"), h.url] for h in hooks]
+    click.echo(_table(["id", "format", "created", "url"], rows))
+
+
+@webhook_group.command("delete")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("webhook_id", metavar="ID", type=int)
+@click.pass_context
+def webhook_delete(ctx: click.Context, org: str, webhook_id: int) -> None:
+    """Delete a webhook by its id (`webhook list` shows it) and its pending deliveries."""
+    from .alerts.webhooks import delete_webhook
+
+    with _engine(ctx).begin() as conn:
+        delete_webhook(conn, auth.get_org(conn, org).id, webhook_id)
+    click.echo(f"deleted webhook {webhook_id}")
+
+
+@webhook_group.command("log")
+@click.option("--org", required=True, help="Organization name.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.pass_context
+def webhook_log(ctx: click.Context, org: str, limit: int) -> None:
+    """The newest deliveries: alert, webhook URL, attempts, status, last error, when delivered."""
+    from .alerts.webhooks import delivery_log
+
+    with _engine(ctx).connect() as conn:
+        deliveries = delivery_log(conn, auth.get_org(conn, org).id, limit)
+    if not deliveries:
+        click.echo("no deliveries")
+        return
+    rows = [
+        [
+            d.alert_key,
+            d.url,
+            str(d.attempts),
+            d.status,
+            d.last_error or "",
+            "" if d.delivered_at is None else d.delivered_at.isoformat(timespec="seconds"),
+            d.next_attempt_at.isoformat(timespec="seconds") if d.status == "pending" else "",
+        ]
+        for d in deliveries
+    ]
+    click.echo(_table(["alert", "url", "attempts", "status", "last error", "delivered at", "next attempt"], rows))
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Budget, forecast, anomaly and runaway alerts."""
+
+
+@alerts_group.command("run")
+@click.option("--org", help="Organization name (default: all organizations).")
+@click.option(
+    "--every",
+    type=click.IntRange(min=1),
+    help="Run again every SECONDS until stopped (what `make run` does in the background); default: once.",
+)
+@click.pass_context
+def alerts_run(ctx: click.Context, org: str | None, every: int | None) -> None:
+    """Evaluate every kind of alert and send the due webhook deliveries (idempotent; cron-friendly)."""
+    from .alerts.run import run_alerts
+
+    engine = _engine(ctx)
+    while True:
+        try:
+            with engine.connect() as conn:
+                org_obj = None if org is None else auth.get_org(conn, org)
+            result = run_alerts(engine, ctx.obj, org_obj)
+            d = result.delivery
+            click.echo(
+                f"{len(result.created)} new alert(s); deliveries: {d.delivered} delivered, "
+                f"{d.retrying} to retry, {d.failed} failed"
+            )
+        except DBAPIError as exc:
+            if every is None:
+                raise
+            # A loop outlives a database restart: report it and try again at the next round.
+            log.warning("alerts run failed: %s", str(exc.orig or exc).splitlines()[0])
+        if every is None:
+            return
+        time.sleep(every)
+
+
 def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
     done = 0
     for number, line in enumerate(stream, start=1):
@@ -269,7 +398,9 @@ def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
     bar.update(done)
 
 
-def _import(engine: Engine, org_name: str, records: Iterable) -> IngestResult:
+def _import(engine: Engine, settings: Settings, org_name: str, records: Iterable) -> tuple[IngestResult, list[str]]:
+    """Store the records in one transaction, then (committed) create and send the threshold
+    alerts they caused; returns the result and those alerts' keys."""
     # The import makes millions of short-lived, acyclic objects (reference counting frees them),
     # and the cyclic garbage collector rescanning them took a third of its time.
     gc.disable()
@@ -280,7 +411,13 @@ def _import(engine: Engine, org_name: str, records: Iterable) -> IngestResult:
     finally:
         gc.enable()
     analyze_after_import(engine, result)
-    return result
+    created: list[str] = []
+    if result.inserted:
+        from .alerts.run import after_ingest
+
+        # After the commit: the thresholds this import crossed, sent now (a CLI has time to wait).
+        created = after_ingest(engine, settings, org, background=False)
+    return result, created
 
 
 @main.command("import")
@@ -309,7 +446,7 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
         ) as bar,
     ):
         try:
-            result = _import(_engine(ctx), org, reader(_lines(stream, bar)))
+            result, alerts = _import(_engine(ctx), ctx.obj, org, reader(_lines(stream, bar)))
         except IngestError as exc:
             bar.close()
             for error in exc.errors:
@@ -322,6 +459,10 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
         f"inserted {result.inserted}, skipped {result.skipped} already imported"
         + (f", {result.unpriced_line()}" if result.unpriced else "")
     )
+    if alerts:
+        click.echo(
+            f"{len(alerts)} new alert(s): {', '.join(alerts)} (billing-dash webhook log --org {shlex.quote(org)})"
+        )
     if result.unpriced:
         model = shlex.quote(min(result.unpriced_models))
         click.echo(
@@ -611,11 +752,23 @@ def quickstart(ctx: click.Context) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option(
+    "--alerts-every",
+    default=60,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Run `alerts run` every SECONDS in a background thread (0: never).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, alerts_every: int) -> None:
     """Serve the dashboard and API (development server; use gunicorn app:server in production)."""
     from .web.app import create_app
 
     app = create_app(dev=True)
+    if alerts_every:
+        # One process (no reloader), so one loop; a cron job or a second server running alerts
+        # at the same time is harmless: the database makes each alert and each delivery once.
+        threading.Thread(target=_alerts_loop, args=(ctx.obj, alerts_every), name="alerts-run", daemon=True).start()
     if not _is_loopback(host):
         log.warning(
             "serving on %s: other machines can reach this development server; in production run "
@@ -624,6 +777,29 @@ def serve(host: str, port: int) -> None:
         )
     click.echo(f"billing-dash on http://{host}:{port}{DASHBOARD_PATH}")
     app.run(host=host, port=port, debug=False)
+
+
+def _alerts_loop(settings: Settings, every: int) -> None:
+    """`alerts run` every `every` seconds until the process ends; a failure is logged and the
+    next round tries again (the outbox keeps what was not sent)."""
+    from .alerts.run import run_alerts
+
+    engine = db.make_engine(settings.database_url)
+    while True:
+        try:
+            result = run_alerts(engine, settings)
+            if result.created or result.delivery.attempted:
+                d = result.delivery
+                log.info(
+                    "alerts: %d new; deliveries: %d delivered, %d to retry, %d failed",
+                    len(result.created),
+                    d.delivered,
+                    d.retrying,
+                    d.failed,
+                )
+        except Exception:
+            log.exception("alerts run failed; trying again in %d s", every)
+        time.sleep(every)
 
 
 def _is_loopback(host: str) -> bool:

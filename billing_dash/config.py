@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar, overload
 from urllib.parse import urlsplit
@@ -41,6 +42,16 @@ def _whole_number(minimum: int) -> Callable[[str], int]:
         if not (raw.strip().isascii() and raw.strip().isdigit() and int(raw) >= minimum):
             raise ValueError(f"must be a whole number >= {minimum}, got {raw!r}")
         return int(raw)
+
+    return parse
+
+
+def _decimal(minimum: str) -> Callable[[str], Decimal]:
+    def parse(raw: str) -> Decimal:
+        text = raw.strip()
+        if not re.fullmatch(r"\d{1,12}(\.\d{1,10})?", text, re.ASCII) or Decimal(text) < Decimal(minimum):
+            raise ValueError(f"must be a decimal number >= {minimum}, got {raw!r}")
+        return Decimal(text)
 
     return parse
 
@@ -158,6 +169,37 @@ class Settings:
         _whole_number(0),
     )
     log_level: str = _setting("LOG_LEVEL", "INFO", "Python logging level of the app.", _log_level)
+    alert_anomaly_mads: Decimal = _setting(  # noqa: RUF009 (a Decimal is immutable)
+        "ALERT_ANOMALY_MADS",
+        "5",
+        "Anomaly alerts: how many scaled median absolute deviations (1.4826 x MAD) above the median "
+        "of the previous 28 days an agent's or a model's day must cost.",
+        _decimal("0"),
+    )
+    alert_anomaly_min_usd: Decimal = _setting(  # noqa: RUF009 (a Decimal is immutable)
+        "ALERT_ANOMALY_MIN_USD",
+        "5",
+        "Anomaly alerts: the least a day must cost above that median, so noise on tiny spend stays quiet.",
+        _decimal("0"),
+    )
+    alert_runaway_tokens: int = _setting(
+        "ALERT_RUNAWAY_TOKENS",
+        "2000000",
+        "Runaway alerts: tokens (prompt + completion) one conversation may use in the last hour; 0 turns them off.",
+        _whole_number(0),
+    )
+    webhook_timeout_seconds: int = _setting(
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "5",
+        "How long a webhook delivery waits for the receiver's answer before it counts as failed and is retried.",
+        _whole_number(1),
+    )
+    webhook_max_attempts: int = _setting(
+        "WEBHOOK_MAX_ATTEMPTS",
+        "8",
+        "Delivery attempts per alert and webhook (backoff 30 s doubling, at most 1 h apart) before it is marked failed.",
+        _whole_number(1),
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:

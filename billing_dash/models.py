@@ -21,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
@@ -369,6 +370,54 @@ budgets = Table(
     UniqueConstraint("organization_id", "scope", "scope_id", "period"),
 )
 
+# Where alerts go: an organization's webhook URLs, each with its signing secret and payload
+# format (json or slack). See alerts/webhooks.py.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False, index=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(200), nullable=False),
+    Column("format", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per alert: the UNIQUE idempotency key (e.g. threshold:<budget>:<period start>:<percent>)
+# makes concurrent or repeated evaluations create it once. The payload is the JSON sent, as it
+# was when the alert was created.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organization_id", Integer, ForeignKey("organizations.id"), nullable=False),
+    Column("idempotency_key", String(600), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("budget_id", Integer),
+    Column("period_start", Date),
+    Column("message", String(2000), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_alerts_org_created", "organization_id", "created_at"),
+)
+
+# The outbox: an alert's delivery to one webhook, sent at least once (status pending, delivered
+# or failed after the last attempt); next_attempt_at is both the backoff and a claim's lease.
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+    Column("webhook_id", Integer, ForeignKey("webhooks.id"), nullable=False, index=True),
+    Column("status", String(10), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("last_error", String(500)),
+    Column("delivered_at", UTCDateTime),
+    UniqueConstraint("alert_id", "webhook_id"),
+    Index("ix_alert_deliveries_due", "status", "next_attempt_at"),
+)
+
 __all__ = [
     "AGGREGATES",
     "ALL_AGENTS",
@@ -377,6 +426,8 @@ __all__ = [
     "Money",
     "UTCDateTime",
     "agents",
+    "alert_deliveries",
+    "alerts",
     "api_tokens",
     "budgets",
     "conversation_daily",
@@ -391,4 +442,5 @@ __all__ = [
     "usage_events",
     "usage_quarter",
     "users",
+    "webhooks",
 ]

@@ -8,6 +8,8 @@ from typing import Any
 from .alerts.budgets import PERIODS as BUDGET_PERIODS
 from .alerts.budgets import SCOPES as BUDGET_SCOPES
 from .alerts.forecast import METHODS as FORECAST_METHODS
+from .alerts.run import DEFAULT_ALERTS, MAX_ALERTS
+from .alerts.run import KINDS as ALERT_KINDS
 from .config import Settings
 from .filters import AGENT_PARAM, MODEL_PARAM
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
@@ -456,6 +458,41 @@ def _schemas(max_events: int) -> dict[str, Any]:
             "A budget in its current period.",
         ),
         "BudgetList": _object({"budgets": _array("BudgetStatus")}),
+        "Alert": _object(
+            {
+                "id": {"type": "string", "description": "The alert's idempotency key (README, Alerts)."},
+                "idempotencyKey": {"type": "string", "description": "The same as id."},
+                "kind": {"type": "string", "enum": list(ALERT_KINDS)},
+                "organization": _object({"id": {"type": "integer"}, "name": _string()}),
+                "budget": {
+                    "oneOf": [
+                        _object(
+                            {
+                                "id": {"type": "integer"},
+                                "scope": {"type": "string", "enum": list(BUDGET_SCOPES)},
+                                "scopeId": {"type": ["string", "null"]},
+                                "period": {"type": "string", "enum": list(BUDGET_PERIODS)},
+                            }
+                        ),
+                        {"type": "null"},
+                    ],
+                    "description": "The budget of a threshold, projected or reset alert.",
+                },
+                "threshold": {"type": ["integer", "null"], "description": "The percent crossed (threshold)."},
+                "unit": {"type": ["string", "null"], "enum": ["usd", "tokens", None]},
+                "used": {"type": ["number", "null"], "minimum": 0},
+                "limit": {"type": ["number", "null"], "minimum": 0},
+                "percent": {"type": ["number", "null"], "minimum": 0},
+                "periodStart": {"type": ["string", "null"], "format": "date"},
+                "periodEnd": {"type": ["string", "null"], "format": "date"},
+                "forecast": {"type": ["number", "null"], "minimum": 0},
+                "details": {"type": ["object", "null"], "description": "Per kind; see README, Alerts."},
+                "message": _string(),
+                "createdAt": _instant("When the alert was created"),
+            },
+            "An alert as its webhooks received it (--format json); values as of its creation.",
+        ),
+        "AlertList": _object({"alerts": _array("Alert")}),
         "UnpricedModel": _object(
             {
                 "model": _string(),
@@ -643,6 +680,11 @@ def _parameters() -> dict[str, Any]:
             {"type": "integer", "minimum": 1, "maximum": MAX_TOP, "default": DEFAULT_TOP},
             "How many topConversations to return.",
         ),
+        "alertsLimit": query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_ALERTS, "default": DEFAULT_ALERTS},
+            "How many alerts to return.",
+        ),
         "sort": query(
             "sort",
             {"type": "string", "enum": list(SORTS), "default": "cost"},
@@ -780,6 +822,21 @@ def _paths(max_events: int) -> dict[str, Any]:
                     "403": _error("The token lacks the read scope (code forbidden)."),
                     "503": _response_ref("ServiceUnavailable"),
                 },
+            }
+        },
+        "/api/v1/alerts": {
+            "get": {
+                "operationId": "listAlerts",
+                "summary": "The organization's newest alerts, newest first",
+                "security": secured,
+                "parameters": [_param_ref("alertsLimit")],
+                "responses": _report_responses(
+                    {
+                        "description": "The alerts, as their webhooks received them.",
+                        "content": {"application/json": {"schema": _ref("AlertList")}},
+                    },
+                    "Bad query parameters. Code: invalid_limit.",
+                ),
             }
         },
         "/api/v1/conversations": {

@@ -15,6 +15,8 @@ from flask import current_app
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from ..alerts.budgets import evaluate
+from ..alerts.run import alert_json, recent_alerts
+from ..components.alerts import alert_list
 from ..components.budgets import budget_cards
 from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
@@ -45,6 +47,9 @@ EMPTY = f"{PREFIX}-empty"
 PERIOD_LABEL = f"{PREFIX}-period-label"
 CARDS = f"{PREFIX}-cards"
 BUDGET_CARDS = f"{PREFIX}-budget-cards"
+RECENT_ALERTS = f"{PREFIX}-recent-alerts"
+# The alerts the page lists (the newest first).
+SHOWN_ALERTS = 10
 DAILY_GRAPH = f"{PREFIX}-daily-graph"
 MODEL_GRAPH = f"{PREFIX}-model-graph"
 DAILY_BOX = f"{PREFIX}-daily-box"
@@ -313,6 +318,8 @@ def layout(
                         dbc.Row(id=CARDS, className="g-3 mb-1"),
                         # Budgets are about now, whatever period is shown: loaded with the page only.
                         dbc.Row(id=BUDGET_CARDS, className="g-3 mb-3"),
+                        # Like the budgets, about now: loaded with the page only.
+                        _panel("Recent alerts", html.Div(id=RECENT_ALERTS)),
                         # The graphs fill a box of fixed height: on its own a responsive graph takes its
                         # height from its container, which has none of its own (it collapsed to 0 px).
                         _panel(
@@ -513,6 +520,17 @@ def load_budgets(_retry: int | None) -> Any:
     return budget_cards(drawable([budget_status_json(s, org.timezone) for s in statuses]), PREFIX, names)
 
 
+def load_alerts(_retry: int | None) -> Any:
+    """The organization's last alerts (as GET /api/v1/alerts gives them), newest first."""
+    org = flask_login.current_user.org
+    try:
+        with get_engine().connect() as conn:
+            rows = recent_alerts(conn, org.id, SHOWN_ALERTS)
+    except (OperationalError, InterfaceError):
+        return no_update  # load_report opens the alert; its retry comes here too
+    return alert_list(drawable([alert_json(r) for r in rows]), PREFIX, org.timezone)
+
+
 def open_conversation(clicked: dict | None) -> tuple:
     """The conversation of a clicked row of the conversations grid, in the detail dialog:
     whether it opens, its title and its body (the API's detail, from the same service)."""
@@ -583,6 +601,7 @@ def register_callbacks(app: dash.Dash) -> None:
         prevent_initial_call=True,
     )(filter_by_clicked_model)
     app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
+    app.callback(Output(RECENT_ALERTS, "children"), Input(RETRY, "n_clicks"))(load_alerts)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js and the grid's code are loaded and run.
     app.clientside_callback(

@@ -13,6 +13,7 @@ from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DBAPIError
 
 from ..alerts.budgets import evaluate
+from ..alerts.run import DEFAULT_ALERTS, MAX_ALERTS, after_ingest, alert_json, recent_alerts
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
 from ..filters import AGENT_PARAM, MODEL_PARAM, FilterError, Filters, parse_filters
@@ -164,6 +165,15 @@ def get_budgets() -> Response:
     return jsonify({"budgets": [budget_status_json(s, caller.org.timezone) for s in statuses]})
 
 
+@bp.get("/alerts")
+def get_alerts() -> Response:
+    caller = _caller("read")
+    limit = _integer("limit", DEFAULT_ALERTS, MAX_ALERTS, "invalid_limit")
+    with get_engine().connect() as conn:
+        rows = recent_alerts(conn, caller.org.id, limit)
+    return jsonify({"alerts": [alert_json(r) for r in rows]})
+
+
 def _conversations_csv(caller: Caller) -> Response:
     """Every conversation of the period, costliest first, streamed: the rows leave as the
     database's cursor gives them, so memory stays the same however many there are."""
@@ -240,6 +250,10 @@ def post_usage() -> tuple[Response, int]:
     except IngestError as exc:
         details = [{"index": e.position, "field": e.field, "message": e.message} for e in exc.errors]
         raise ApiError(400, "invalid_events", "No event was stored: " + exc.describe("event"), details) from None
+    if result.inserted:
+        # Committed: the thresholds it crossed become alerts now; a background thread sends them,
+        # so the answer does not wait for the receivers.
+        after_ingest(get_engine(), get_settings(), caller.org, background=True)
     return jsonify(result.as_dict()), 200
 
 
