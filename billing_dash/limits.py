@@ -13,3 +13,7 @@ MAX_TOKEN_NAME = 100  # an API token's name
 
 # The most one event may cost, whether given, computed at ingest or re-priced (see README, "Limits").
 MAX_COST = Decimal(10) ** 6
+
+# Request bodies larger than this are refused (413) before parsing: the usage API's JSON (a full
+# 10,000-event batch is ~3 MB) and OTLP exports, whose gzip bodies may inflate to this much at most.
+MAX_BODY_BYTES = 32 * 1024 * 1024
