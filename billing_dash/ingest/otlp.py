@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from .parse import _Invalid, parse_event
+from .parse import UsageEvent, _Invalid, parse_event
 
 # Which spans are one call of a model (README, "OpenTelemetry"): the GenAI semantic conventions'
 # inference operations, OpenInference's LLM and EMBEDDING span kinds, and OpenLLMetry's older
@@ -207,8 +207,8 @@ def _timestamp(unix_nano: int) -> str:
 class SpanEvents:
     """What one export request holds for billing: a raw event per countable span, and the rest counted."""
 
-    # (position, raw event) as store.ingest takes them; `span_ids[position]` names the span.
-    records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # (position, validated event) as store.ingest takes them; `span_ids[position]` names the span.
+    records: list[tuple[int, UsageEvent]] = field(default_factory=list)
     span_ids: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     not_inference: int = 0
@@ -266,12 +266,17 @@ def _ancestor_value(
     return None, None
 
 
-def span_events(request: ExportTraceServiceRequest, span_cost: bool = False) -> SpanEvents:
+def _never() -> bool:
+    return False
+
+
+def span_events(request: ExportTraceServiceRequest, span_cost: Callable[[], bool] = _never) -> SpanEvents:
     """The usage events of an export request's inference spans (README, "OpenTelemetry").
 
     Spans that cannot be an event (no model, a part larger than its total, a bad id or time) are
-    refused by name; spans that are not inference or carry no usage are only counted. `span_cost`:
-    the organization takes llm.cost.total as the cost instead of pricing the tokens itself.
+    refused by name; spans that are not inference or carry no usage are only counted. `span_cost()`:
+    whether the organization takes llm.cost.total as the cost instead of pricing the tokens (asked
+    only when a span has one: most requests then cost no query for it).
     """
     out = SpanEvents()
     # Every span of the request by trace + span id, with the attributes read: agents and
@@ -336,13 +341,14 @@ def span_events(request: ExportTraceServiceRequest, span_cost: bool = False) -> 
         if title is None:
             title, _ = _ancestor_value(spans, trace, parent, (TITLE_ATTRIBUTE,))
         raw["conversation_title"] = title
-        if span_cost:
-            raw["cost"] = a.get(COST_ATTRIBUTE)
+        cost = a.get(COST_ATTRIBUTE)
+        if cost is not None and span_cost():
+            raw["cost"] = cost
         try:
-            parse_event(raw)  # refused here by name; store.ingest parses the valid ones again
+            event = parse_event(raw)  # refused here, by name; store.ingest takes the event as it is
         except _Invalid as bad:
             out.refuse(event_id, bad.field, bad.message)
             continue
-        out.records.append((len(out.span_ids), raw))
+        out.records.append((len(out.span_ids), event))
         out.span_ids.append(event_id)
     return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import Response, json, request
 from sqlalchemy import select
 
@@ -64,6 +66,11 @@ def _store(org_id: int, records: list, span_ids: list[str], refused: list[str]) 
     return IngestResult(0, 0, 0)
 
 
+def _span_cost(org_id: int) -> bool:
+    with get_engine().connect() as conn:
+        return bool(conn.execute(select(organizations.c.span_cost).where(organizations.c.id == org_id)).scalar_one())
+
+
 @bp.post("/otel/v1/traces")
 def post_otel_traces() -> Response:
     caller = _caller("ingest")
@@ -72,11 +79,7 @@ def post_otel_traces() -> Response:
         traces = decode_traces(_body(), as_json)
     except OtlpDecodeError as exc:
         raise ApiError(400, "invalid_body", f"The body cannot be decoded: {exc}.") from None
-    with get_engine().connect() as conn:
-        span_cost = conn.execute(
-            select(organizations.c.span_cost).where(organizations.c.id == caller.org.id)
-        ).scalar_one()
-    events = span_events(traces, span_cost=span_cost)
+    events = span_events(traces, span_cost=functools.cache(lambda: _span_cost(caller.org.id)))
     limit = get_settings().max_ingest_events
     if len(events.records) > limit:
         raise ApiError(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,8 +26,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import set_span_in_context
 
-from billing_dash.auth import create_token
+from billing_dash.auth import create_org, create_token
+from billing_dash.config import Settings
+from billing_dash.db import make_engine, upgrade
 from billing_dash.models import model_prices, usage_events
+from billing_dash.web.app import create_app
+from tests import ROOT
 
 from ..factories import ok, run, running_server
 
@@ -428,3 +435,53 @@ def test_tokens_are_checked(server, engine, org, token):
     forbidden = post_raw(server, body, "application/x-protobuf", reader)
     assert forbidden.status_code == 403
     assert "ingest" in status_of(forbidden).message
+
+
+def test_503_with_retry_after_while_the_database_is_down(postgres_url, proxy):
+    engine = make_engine(postgres_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            org = create_org(conn, f"otlp-outage-{uuid.uuid4().hex[:12]}", "UTC")
+            token = create_token(conn, org, "outage")
+    finally:
+        engine.dispose()
+    proxied = sa.engine.make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
+    app = create_app(Settings.from_env({}, database_url=proxied.render_as_string(hide_password=False), secret_key="s"))
+    client = app.server.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    body = ExportTraceServiceRequest().SerializeToString()
+    try:
+        assert client.post(TRACES, data=body, headers=headers, content_type="application/x-protobuf").status_code == 200
+        proxy.down()
+        down = client.post(TRACES, data=body, headers=headers, content_type="application/x-protobuf")
+        assert down.status_code == 503
+        assert int(down.headers["Retry-After"]) > 0
+        assert down.mimetype == "application/x-protobuf"
+        status = Status()
+        status.ParseFromString(down.data)
+        assert "unavailable" in status.message
+        as_json = client.post(TRACES, data=b"{}", headers=headers, content_type="application/json")
+        assert as_json.status_code == 503 and as_json.headers["Retry-After"]
+        assert as_json.get_json()["error"]["code"] == "database_unavailable"
+    finally:
+        proxy.up()
+        app.server.extensions["billing_dash.engine"].dispose()
+
+
+def test_the_readme_example_reaches_billing(server, engine, org, token):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- otlp-example -->\n```python\n", 1)[1].split("```\n<!-- /otlp-example -->", 1)[0]
+    assert len(block.strip().splitlines()) <= 12
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": server + "/api/v1/otel",
+        "OTEL_EXPORTER_OTLP_HEADERS": f"Authorization=Bearer%20{token}",
+        "OTEL_SERVICE_NAME": "readme-example",
+    }
+    done = subprocess.run([sys.executable, "-c", block], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (row,) = stored(engine, org.id)
+    assert (row.agent_id, row.conversation_id, row.model) == ("support", "c-77", "gpt-4o-mini")
+    assert (row.prompt_tokens, row.completion_tokens) == (1200, 310)
+    assert row.priced  # gpt-4o-mini is in the catalogue
