@@ -248,22 +248,32 @@ class _Span:
         self.attributes, self.parent = attributes, parent
 
 
-def _ancestor_value(
-    spans: dict[bytes, _Span], trace: bytes, parent: bytes, names: tuple[str, ...], agent_only: bool = False
-) -> tuple[Any, _Span | None]:
-    """The first of `names` on the nearest ancestor (in this request) that has one, with that
-    ancestor; `agent_only`: only invoke_agent ancestors count."""
+_Inherited = tuple[Any, Any, Any, Any]
+_NOTHING: _Inherited = (None, None, None, None)
+
+
+def _inherited(spans: dict[bytes, _Span], trace: bytes, parent: bytes) -> _Inherited:
+    """What a span takes from its ancestors in this request: the agent id and name of the nearest
+    invoke_agent span that has one, the nearest conversation id and the nearest title."""
+    agent: tuple[Any, Any] | None = None
+    conversation = title = None
     for _ in range(MAX_ANCESTORS):
         ancestor = spans.get(trace + parent) if parent else None
         if ancestor is None:
-            return None, None
+            break
         a = ancestor.attributes
-        if not agent_only or a.get("gen_ai.operation.name") == AGENT_OPERATION:
-            value = _first(a, names)
-            if value is not None:
-                return value, ancestor
+        if agent is None and a.get("gen_ai.operation.name") == AGENT_OPERATION:
+            agent_id, agent_name = a.get("gen_ai.agent.id"), a.get("gen_ai.agent.name")
+            if agent_id is not None or agent_name is not None:
+                agent = (agent_id, agent_name)
+        if conversation is None:
+            conversation = _first(a, CONVERSATION_ATTRIBUTES)
+        if title is None:
+            title = a.get(TITLE_ATTRIBUTE)
+        if agent is not None and conversation is not None and title is not None:
+            break
         parent = ancestor.parent
-    return None, None
+    return (*(agent or (None, None)), conversation, title)
 
 
 def _never() -> bool:
@@ -294,6 +304,7 @@ def span_events(request: ExportTraceServiceRequest, span_cost: Callable[[], bool
                 spans[span.trace_id + span.span_id] = entry
                 found.append((span, entry, service))
     out.spans = len(found)
+    memo: dict[bytes, _Inherited] = {}
 
     for span, entry, service in found:
         a = entry.attributes
@@ -320,27 +331,23 @@ def span_events(request: ExportTraceServiceRequest, span_cost: Callable[[], bool
             "cache_write_tokens": _first(a, TOKEN_ATTRIBUTES["cache_write_tokens"]),
             "reasoning_tokens": _first(a, TOKEN_ATTRIBUTES["reasoning_tokens"]),
         }
-        parent = span.parent_span_id
         agent_id, agent_name = a.get("gen_ai.agent.id"), a.get("gen_ai.agent.name")
+        conversation, title = _first(a, CONVERSATION_ATTRIBUTES), a.get(TITLE_ATTRIBUTE)
+        inherited = _NOTHING
+        if (agent_id is None and agent_name is None) or conversation is None or title is None:
+            # Spans of one agent run share their ancestors: each parent is walked from once.
+            key = trace + span.parent_span_id
+            inherited = memo.get(key) or memo.setdefault(key, _inherited(spans, trace, span.parent_span_id))
         if agent_id is None and agent_name is None:
-            _, agent = _ancestor_value(spans, trace, parent, ("gen_ai.agent.id", "gen_ai.agent.name"), True)
-            if agent is not None:
-                agent_id, agent_name = (
-                    agent.attributes.get("gen_ai.agent.id"),
-                    agent.attributes.get("gen_ai.agent.name"),
-                )
+            agent_id, agent_name = inherited[0], inherited[1]
         if agent_id is None and agent_name is None:
             agent_id = a.get("agent.name") or service
         raw["agent_id"] = agent_name if agent_id is None else agent_id
         raw["agent_name"] = agent_name
-        conversation = _first(a, CONVERSATION_ATTRIBUTES)
         if conversation is None:
-            conversation, _ = _ancestor_value(spans, trace, parent, CONVERSATION_ATTRIBUTES)
+            conversation = inherited[2]
         raw["conversation_id"] = trace.hex() if conversation is None else conversation
-        title = a.get(TITLE_ATTRIBUTE)
-        if title is None:
-            title, _ = _ancestor_value(spans, trace, parent, (TITLE_ATTRIBUTE,))
-        raw["conversation_title"] = title
+        raw["conversation_title"] = inherited[3] if title is None else title
         cost = a.get(COST_ATTRIBUTE)
         if cost is not None and span_cost():
             raw["cost"] = cost

@@ -61,8 +61,11 @@ def _store(org_id: int, records: list, span_ids: list[str], refused: list[str]) 
                 return ingest(conn, org_id, records)
         except IngestError as exc:
             bad = {e.position for e in exc.errors}
+            kept = [r for r in records if r[0] not in bad]
+            if len(kept) == len(records):  # an error no span explains: refusing none would loop
+                raise
             refused.extend(f"span {span_ids[e.position]}: {e.field}: {e.message}" for e in exc.errors)
-            records = [r for r in records if r[0] not in bad]
+            records = kept
     return IngestResult(0, 0, 0)
 
 

@@ -485,3 +485,25 @@ def test_the_readme_example_reaches_billing(server, engine, org, token):
     assert (row.agent_id, row.conversation_id, row.model) == ("support", "c-77", "gpt-4o-mini")
     assert (row.prompt_tokens, row.completion_tokens) == (1200, 310)
     assert row.priced  # gpt-4o-mini is in the catalogue
+
+
+def test_more_spans_with_usage_than_a_batch_may_hold_is_413(database_url, engine, org, token, model):
+    app = create_app(Settings.from_env({}, database_url=database_url, secret_key="s", max_ingest_events=2))
+    try:
+        client = app.server.test_client()
+        spans = [chat(f"ddd19b7ec3c1b17{i}", ns(15, i), model) for i in range(3)]
+        headers = {"Authorization": f"Bearer {token}"}
+        response = client.post(
+            TRACES, data=json.dumps(json_body(spans)), headers=headers, content_type="application/json"
+        )
+        assert response.status_code == 413
+        assert response.get_json()["error"]["code"] == "batch_too_large"
+        # Spans without usage do not count against it.
+        spans[2] = json_span(TRACE, "ddd19b7ec3c1b179", ns(15, 9), gen_ai__operation__name="invoke_agent")
+        response = client.post(
+            TRACES, data=json.dumps(json_body(spans)), headers=headers, content_type="application/json"
+        )
+        assert response.status_code == 200, response.data
+        assert len(stored(engine, org.id)) == 2
+    finally:
+        app.server.extensions["billing_dash.engine"].dispose()
