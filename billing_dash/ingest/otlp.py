@@ -205,7 +205,7 @@ def _timestamp(unix_nano: int) -> str:
 
 @dataclass
 class SpanEvents:
-    """What one export request holds for billing: a raw event per countable span, and the rest counted."""
+    """What one export request holds for billing: a validated event per countable span, the rest counted."""
 
     # (position, validated event) as store.ingest takes them; `span_ids[position]` names the span.
     records: list[tuple[int, UsageEvent]] = field(default_factory=list)
