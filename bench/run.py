@@ -35,11 +35,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from . import baselines
+from . import baselines, otlp
 from .generate import MODELS, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG = "Bench"
+# The OTLP case writes into an organization of its own: the baselines' year stays the import's.
+OTLP_ORG = "Bench OTLP"
 ORG_TZ = "Europe/Berlin"
 USER_EMAIL = "bench@example.com"
 USER_PASSWORD = "bench-password-1"
@@ -661,6 +663,17 @@ def build_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
             "skipped" if res["ratios"]["year_vs_naive"] is None else "",
         )
     )
+    if res.get("otlp"):
+        out.append(
+            target(
+                "OTLP spans/s per worker",
+                res["otlp"]["spans_per_s"],
+                otlp.OTLP_SPANS_PER_S,
+                "spans/s",
+                True,
+                f"protobuf, {otlp.SPANS_PER_REQUEST} spans per export",
+            )
+        )
     rss = res["server_peak_rss_mb"]
     peak = max(v for v in (rss["worker"], rss["master"]) if v is not None) if (rss["worker"] or rss["master"]) else None
     out.append(target("server peak RSS (largest process)", peak, RSS_MB, "MB"))
@@ -738,6 +751,18 @@ def render_table(res: dict[str, Any]) -> str:
         "–" if r["year_vs_naive"] is None else f"{_n(r['year_vs_naive'])}x",
         "year vs naive pandas",
     )
+    if res.get("otlp"):
+        o = res["otlp"]
+        row(
+            f"OTLP export ({o['spans_per_request']} spans, protobuf) p50 / p95",
+            f"**{_n(o['spans_per_s'], 0)} spans/s** ({_n(o['p50_ms'])} / {_n(o['p95_ms'])} ms)",
+            "OTLP spans/s per worker",
+        )
+        row(
+            "OTLP export CPU: worker / PostgreSQL per export",
+            f"{_n(o['worker_cpu_ms_per_export'])} / {_n(o['database_cpu_ms_per_export'])} ms = "
+            f"{_n(o['spans_per_cpu_s'], 0)} spans per CPU second",
+        )
     rss = res["server_peak_rss_mb"]
     row(
         "Server peak RSS worker / master",
@@ -841,6 +866,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-settle",
         action="store_true",
         help="PostgreSQL: skip the second set of read timings, after VACUUM (ANALYZE)",
+    )
+    p.add_argument(
+        "--otlp-requests",
+        type=int,
+        default=40,
+        help=f"timed OTLP exports of {otlp.SPANS_PER_REQUEST} spans (protobuf) to /api/v1/otel/v1/traces; 0 skips",
     )
     p.add_argument("--timeout", type=float, default=120, help="seconds per HTTP request")
     p.add_argument("--import-timeout", type=float, default=6 * 3600, help="seconds the import may take")
@@ -963,6 +994,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "cases": {c.name: {k: v for k, v in asdict(c).items() if k != "name"} for c in settled_cases},
                     "callback": {k: v for k, v in asdict(settled_callback).items() if k != "name"},
                 }
+            res["otlp"] = time_otlp_exports(client, env, args, warmups, server, db) if args.otlp_requests else None
             res["loadavg_after_http"] = [round(x, 2) for x in os.getloadavg()]
         finally:
             client.close()
@@ -1032,6 +1064,77 @@ def time_reads(
     cases = run_api_cases(client, token, args.requests, warmups)
     log(f"timing the dashboard callback load_report ({when}): {warmups} warm-up + {args.requests} requests")
     return cases, run_callback(Client(port, args.timeout), args.requests, warmups)
+
+
+def _cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each process so far (from /proc; a process gone is left out)."""
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def _backend_pids(db: Database) -> list[int]:
+    """The PostgreSQL server processes serving the benchmark database (none on SQLite: in-process)."""
+    if db.backend != "postgresql":
+        return []
+    engine = baselines.make_baseline_engine(db.url)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            return [int(pid) for pid in conn.execute(text(query)).scalars()]
+    finally:
+        engine.dispose()
+
+
+def time_otlp_exports(
+    client: Client, env: dict[str, str], args: argparse.Namespace, warmups: int, server: Gunicorn, db: Database
+) -> dict[str, Any]:
+    """OTLP/HTTP protobuf exports as the SDK's BatchSpanProcessor sends them, one at a time: spans
+    per second of one worker (the other waits for requests). Also the CPU the gunicorn workers and
+    PostgreSQL's server processes spent on them, which other work on the machine does not inflate
+    as it does the wall time."""
+    cli(env, "create-org", OTLP_ORG, "--timezone", ORG_TZ)
+    token = cli(env, "create-token", "--org", OTLP_ORG, "--name", "otlp", "--scope", "ingest").stdout.split()[-1]
+    bodies, chats = otlp.build_batches(warmups + args.otlp_requests, args.seed)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-protobuf"}
+    log(
+        f"timing POST {otlp.PATH}: {warmups} warm-up + {args.otlp_requests} exports of "
+        f"{otlp.SPANS_PER_REQUEST} spans ({chats:,} chat spans with usage in all)"
+    )
+
+    def send(body: bytes) -> tuple[int, bytes, float]:
+        status, data, ms, _ = client.request("POST", otlp.PATH, body, headers)
+        return status, data, ms
+
+    for body in bodies[:warmups]:  # warm-ups outside the CPU count too
+        send(body)
+    workers_before, backends_before = _cpu_seconds(server.worker_pids()), _cpu_seconds(_backend_pids(db))
+    result = otlp.time_otlp(send, bodies[warmups:], 0)
+    workers_after, backends_after = _cpu_seconds(server.worker_pids()), _cpu_seconds(_backend_pids(db))
+    worker_cpu = sum(t - workers_before.get(pid, 0.0) for pid, t in workers_after.items())
+    database_cpu = sum(t - backends_before.get(pid, 0.0) for pid, t in backends_after.items())
+    result["worker_cpu_ms_per_export"] = round(worker_cpu / args.otlp_requests * 1000, 1)
+    result["database_cpu_ms_per_export"] = round(database_cpu / args.otlp_requests * 1000, 1)
+    result["spans_per_cpu_s"] = round(otlp.SPANS_PER_REQUEST * args.otlp_requests / (worker_cpu + database_cpu), 0)
+    stored = db_scalar(
+        env["DATABASE_URL"],
+        "SELECT COUNT(*) FROM usage_events e JOIN organizations o ON o.id = e.organization_id WHERE o.name = :name",
+        name=OTLP_ORG,
+    )
+    if stored != chats:
+        log(f"warning: {stored:,} events stored from {chats:,} chat spans")
+    result["events_stored"] = stored
+    log(
+        f"  {result['spans_per_s']:,.0f} spans/s (p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms per export); "
+        f"CPU per export: worker {result['worker_cpu_ms_per_export']} ms, PostgreSQL "
+        f"{result['database_cpu_ms_per_export']} ms = {result['spans_per_cpu_s']:,.0f} spans per CPU second"
+    )
+    return result
 
 
 def teardown(server, db, workdir, keep: bool) -> None:

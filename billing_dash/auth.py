@@ -69,6 +69,11 @@ def get_org(conn: Connection, name: str) -> Organization:
     return Organization(row.id, row.name, row.timezone)
 
 
+def set_span_cost(conn: Connection, org: Organization, on: bool) -> None:
+    """Whether the organization's OTLP spans keep their own cost (llm.cost.total) instead of being priced."""
+    conn.execute(update(organizations).where(organizations.c.id == org.id).values(span_cost=on))
+
+
 def create_user(conn: Connection, org: Organization, email: str, password: str) -> int:
     email = email.strip().lower()
     if "@" not in email:

@@ -175,6 +175,18 @@ def revoke_token(ctx: click.Context, org: str, name: str) -> None:
     click.echo(f"revoked token {name!r} of {org!r}")
 
 
+@main.command("set-span-cost")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("state", type=click.Choice(["on", "off"]))
+@click.pass_context
+def set_span_cost(ctx: click.Context, org: str, state: str) -> None:
+    """Take OTLP spans' own llm.cost.total as their cost (on), or price their tokens (off, the default)."""
+    with _engine(ctx).begin() as conn:
+        auth.set_span_cost(conn, auth.get_org(conn, org), state == "on")
+    how = "their own llm.cost.total" if state == "on" else "the price catalogue"
+    click.echo(f"OTLP spans of {org!r} now cost {how}")
+
+
 @main.command("set-budget")
 @click.option("--org", required=True, help="Organization name.")
 @click.argument("agent_id")

@@ -18,3 +18,6 @@ MAX_COST = Decimal(10) ** 6
 MAX_FILTER_VALUES = 20
 # granularity=hour: the longest period, in days, that may be asked for by the hour (168 buckets).
 MAX_HOUR_DAYS = 7
+# Request bodies larger than this are refused (413) before parsing: the usage API's JSON (a full
+# 10,000-event batch is ~3 MB) and OTLP exports, whose gzip bodies may inflate to this much at most.
+MAX_BODY_BYTES = 32 * 1024 * 1024

@@ -111,6 +111,9 @@ organizations = Table(
     # The longest time between a conversation's first and last message: conversations that
     # cross a period's start began at most this long before it.
     Column("max_conversation_seconds", BigInteger, nullable=False, server_default="0"),
+    # Whether OTLP spans' own llm.cost.total is taken as their cost (else their tokens are priced
+    # by the catalogue, as events without a cost are): `billing-dash set-span-cost`.
+    Column("span_cost", Boolean, nullable=False, server_default=false()),
 )
 
 users = Table(

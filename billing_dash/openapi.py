@@ -13,7 +13,7 @@ from .alerts.run import KINDS as ALERT_KINDS
 from .config import Settings
 from .filters import AGENT_PARAM, MODEL_PARAM
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
-from .limits import MAX_FILTER_VALUES, MAX_HOUR_DAYS, MAX_ID, MAX_NAME, MAX_TITLE
+from .limits import MAX_BODY_BYTES, MAX_FILTER_VALUES, MAX_HOUR_DAYS, MAX_ID, MAX_NAME, MAX_TITLE
 from .models import MONEY_SCALE
 from .periods import DEFAULT_PERIOD, GRANULARITIES, MAX_CUSTOM_DAYS, PERIODS
 from .services.billing import DEFAULT_TOP, MAX_TOP
@@ -86,6 +86,19 @@ def _error(description: str, headers: dict[str, Any] | None = None, schema: str 
     if headers:
         response["headers"] = headers
     return response
+
+
+def _otlp_error(description: str) -> dict[str, Any]:
+    """An error of the OTLP endpoint: a google.rpc.Status in protobuf for a protobuf request, the
+    API's error body (with the Status's code and message) for a JSON one."""
+    return {
+        "description": description,
+        "headers": {"Retry-After": {"description": "On 503: seconds to wait.", "schema": {"type": "integer"}}},
+        "content": {
+            "application/json": {"schema": _ref("OtlpError")},
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
 
 
 def _response_ref(name: str) -> dict[str, str]:
@@ -169,6 +182,36 @@ def _schemas(max_events: int) -> dict[str, Any]:
             },
             "Every error of the API, JSON whatever the endpoint.",
         ),
+        "OtlpError": {
+            "allOf": [_ref("Error")],
+            "type": "object",
+            "properties": {
+                "code": {"type": "integer", "description": "google.rpc.Status code (clients go by the HTTP status)."},
+                "message": {"type": "string", "description": "The error's message, as in `error.message`."},
+            },
+            "required": ["code", "message"],
+            "description": "An OTLP/JSON request's error: the API's error body that is also a JSON google.rpc.Status.",
+        },
+        "ExportTraceServiceResponse": {
+            "type": "object",
+            "properties": {
+                "partialSuccess": {
+                    "type": "object",
+                    "properties": {
+                        "rejectedSpans": {
+                            "type": ["string", "integer"],
+                            "description": "Spans refused (OTLP/JSON writes 64-bit integers as strings; absent: 0).",
+                        },
+                        "errorMessage": {
+                            "type": "string",
+                            "description": "Why spans were refused (the first few by id), how many were ignored "
+                            "(not inference spans, no token usage) and how many were stored before.",
+                        },
+                    },
+                }
+            },
+            "description": "OTLP's answer in JSON; `partialSuccess` only when spans were refused or ignored.",
+        },
         "EventError": _object(
             {
                 "index": _count("Position of the bad event in `events`, from 0."),
@@ -905,6 +948,67 @@ def _paths(max_events: int) -> dict[str, Any]:
                     "403": _error("The token lacks the ingest scope (code forbidden)."),
                     "413": _error(f"More than {max_events:,} events (code batch_too_large) or body too large."),
                     "503": _response_ref("ServiceUnavailable"),
+                },
+            }
+        },
+        "/api/v1/otel/v1/traces": {
+            "post": {
+                "operationId": "exportTraces",
+                "summary": "OTLP/HTTP trace export: OpenTelemetry GenAI spans as usage",
+                "description": (
+                    "Point an OpenTelemetry exporter here with OTEL_EXPORTER_OTLP_ENDPOINT=<base>/api/v1/otel "
+                    "(the SDK appends /v1/traces) and an ingest token in OTEL_EXPORTER_OTLP_HEADERS. Inference "
+                    "spans with token usage become usage events, the event id being trace id + span id (a retried "
+                    'export counts once); README "OpenTelemetry" has the mapping. The valid spans of a request '
+                    "are stored in one transaction; refused ones are counted in `partial_success`. Bodies up to "
+                    f"{MAX_BODY_BYTES:,} bytes (after gzip), at most {max_events:,} spans with usage. Errors "
+                    "are a google.rpc.Status in the request's encoding."
+                ),
+                "security": secured,
+                "parameters": [
+                    {
+                        "name": "Content-Encoding",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "enum": ["gzip", "identity"]},
+                        "description": "gzip, or absent.",
+                    }
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-protobuf": {
+                            "schema": {"type": "string", "format": "binary"},
+                            "example": "",
+                        },
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"resourceSpans": {"type": "array", "items": {"type": "object"}}},
+                                "description": "OTLP/JSON ExportTraceServiceRequest: ids in hex, enums as integers.",
+                            },
+                        },
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "Stored; refused and ignored spans are counted in partial_success.",
+                        "content": {
+                            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+                            "application/json": {"schema": _ref("ExportTraceServiceResponse")},
+                        },
+                    },
+                    **{
+                        status: _otlp_error(description)
+                        for status, description in (
+                            ("400", "The body cannot be decoded (code invalid_body); nothing was stored."),
+                            ("401", "Missing, malformed, unknown or revoked bearer token (code unauthorized)."),
+                            ("403", "The token lacks the ingest scope (code forbidden)."),
+                            ("413", "Body too large (after gzip) or too many spans with usage (batch_too_large)."),
+                            ("415", "Neither application/x-protobuf nor application/json, or an encoding not gzip."),
+                            ("503", "The database is unavailable: retry after Retry-After seconds."),
+                        )
+                    },
                 },
             }
         },

@@ -5,15 +5,24 @@ Fixtures stay in conftest.py; these are plain functions that tests import.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import jsonschema_rs
 import pandas as pd
+import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -24,6 +33,7 @@ from billing_dash.openapi import openapi_document
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.periods import DEFAULT_PERIOD, Period
 from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
+from tests import ROOT
 
 TEST_PASSWORD = "correct-horse-battery"
 _CSRF_INPUT = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -401,3 +411,53 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
         conversations=conversations,
         budgets=budgets,
     )
+
+
+# --- a running server -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, **env: str) -> Iterator[str]:
+    """`billing-dash serve` on a free port of 127.0.0.1 with `env` added; yields its base URL."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "running-server-test",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
+    argv = [sys.executable, "-c", "from billing_dash.cli import main; main()", "serve", "--port", str(port)]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise AssertionError(f"serve exited: {log.read().decode()[-3000:]}")
+                try:
+                    if requests.get(base + "/healthz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:  # not listening yet
+                    pass
+                assert time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.2)
+            yield base
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

@@ -199,7 +199,8 @@ def _parsed_batches(
             errors.append(raw)
         else:
             try:
-                event, charge = _priced(parse_event(raw), prices)
+                # An event validated already (OTLP spans are, to refuse them one by one) is not parsed twice.
+                event, charge = _priced(raw if type(raw) is UsageEvent else parse_event(raw), prices)
             except _Invalid as bad:
                 errors.append(FieldError(position, bad.field, bad.message))
             else:
@@ -224,7 +225,8 @@ def ingest(
     records: Iterable[tuple[int, Any]],
     batch_size: int = BATCH_SIZE,
 ) -> IngestResult:
-    """Validate and store `records` (position, raw record) inside the caller's transaction.
+    """Validate and store `records` (position, raw record or a UsageEvent parse_event made) inside
+    the caller's transaction.
 
     Raises IngestError listing the bad records if any record is invalid; the caller's
     transaction must then roll back, so a bad file writes nothing. Reading and validating the

@@ -14,14 +14,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import config
 from ..config import Settings
+from ..limits import MAX_BODY_BYTES
 from . import context, errors, security
 from .callback_requests import refuse_malformed_callbacks
 
 # Flask and Dash find templates/, pages/ and assets/ relative to the package named here, not web/.
 PACKAGE = "billing_dash"
-
-# Bodies larger than this are refused before parsing (a full 10,000-event batch is ~3 MB).
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.Dash:
@@ -32,7 +30,7 @@ def create_app(settings: Settings | None = None, *, dev: bool = False) -> dash.D
     """
     from ..components.shell import shell_layout
     from ..db import make_engine
-    from . import api, login
+    from . import api, login, otlp  # noqa: F401 (importing otlp adds its route to api.bp)
 
     settings = settings or Settings.from_env()
     secret = settings.secret_key or (config.instance_secret_key() if dev else "")
