@@ -1,7 +1,7 @@
--- Store the batch; of the batch, only the events really inserted stay in new_usage. RETURNING
--- only the ids: the rows themselves are already there.
+-- Store the batch; the events really inserted (not stored before) join new_usage with their
+-- positions and names. RETURNING only the ids: the rows themselves are in batch_usage.
 WITH ins AS (
-    INSERT INTO usage_events SELECT * FROM new_usage ORDER BY event_id
+    INSERT INTO usage_events ({event_columns}) SELECT {event_columns} FROM batch_usage ORDER BY event_id
     ON CONFLICT DO NOTHING RETURNING event_id
 )
-DELETE FROM new_usage n WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.event_id = n.event_id)
+INSERT INTO new_usage SELECT b.* FROM batch_usage b JOIN ins ON ins.event_id = b.event_id
