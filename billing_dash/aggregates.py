@@ -91,11 +91,10 @@ class EventWriter:
     def __init__(self, conn: Connection, org_id: int, tz: str) -> None:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
-        self.staged = 0
+        self.staged = self.stored = 0
         if self.postgres:
             conn.execute(load("stage/plan_per_statement_pg"))
             conn.execute(load("stage/work_mem_pg"))
-            conn.execute(load("stage/create_batch_pg"))
             conn.execute(load("stage/create_pg"))
         else:
             batch_table.create(conn, checkfirst=True)
@@ -103,30 +102,35 @@ class EventWriter:
         # Empty: a rebuild stages one organization after another in one transaction.
         conn.execute(load("stage/empty_pg" if self.postgres else "stage/empty_sqlite"))
 
-    def write(self, rows: list[tuple]) -> int:
-        """Store `rows` (tuples of STAGED_COLUMNS in order, unique event ids); returns how many
-        were inserted (the others were stored before)."""
+    def write(self, rows: list[tuple]) -> None:
+        """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids) for storing."""
         conn = self.conn
         if self.postgres:
-            conn.execute(load("stage/empty_batch_pg"))
+            # Stored at the end, all at once in key order: a batch of a file not sorted by time
+            # would write to index pages all over usage_events' indexes, each page again and again.
             self._copy(rows)
-            inserted = conn.execute(load("stage/insert_pg")).rowcount
+            self.staged += len(rows)
         else:
             conn.execute(load("stage/empty_batch_sqlite"))
             conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
             inserted = conn.execute(load("stage/insert_sqlite")).rowcount
             conn.execute(load("stage/keep_sqlite"))
-        self.staged += inserted
-        return inserted
+            self.stored += inserted
 
-    def finish(self) -> tuple[int, list[tuple[str, int]]]:
-        """Add the events the import stored to every aggregate and apply their names; returns how
-        many had no price and their models with event counts. Raises TotalTooLarge (SQLite) with
-        nothing added when a total would overflow."""
-        if not self.staged:
-            return 0, []
-        if self.postgres and self.staged >= ANALYZE_STAGED_MIN:
+    def finish(self) -> tuple[int, int, list[tuple[str, int]]]:
+        """Store the staged events (PostgreSQL), add those really inserted to every aggregate and
+        apply their names; returns how many were inserted, how many of them had no price and their
+        models with event counts. Raises TotalTooLarge (SQLite) with nothing added when a total
+        would overflow."""
+        if self.postgres and self.staged:
+            new = self.staged - self.conn.execute(load("stage/drop_stored_pg")).rowcount
+            self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
+            if self.stored < new:  # ids repeated in the import: the first was stored
+                self.conn.execute(load("stage/drop_repeated_pg"))
+        if not self.stored:
+            return 0, 0, []
+        if self.postgres and self.stored >= ANALYZE_STAGED_MIN:
             self.conn.execute(load("stage/analyze_pg"))
         if not self.postgres:
             self._check_sqlite_totals()
@@ -134,7 +138,7 @@ class EventWriter:
         self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
         self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
-        return unpriced, models
+        return self.stored, unpriced, models
 
     def _check_sqlite_totals(self) -> None:
         """Raise TotalTooLarge, naming the first event of new_usage that would take its day's cost or

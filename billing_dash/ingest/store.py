@@ -171,16 +171,16 @@ def ingest(
         item = next(batches, None)
         return None if item is None else (len(item[0]), _rows(org_id, *item))
 
-    seen = inserted = 0
+    seen = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
         upcoming = parser.submit(next_batch)
         while (item := upcoming.result()) is not None:
             upcoming = parser.submit(next_batch)
             size, rows = item
             seen += size
-            inserted += writer.write(rows)
+            writer.write(rows)
     try:
-        unpriced, unpriced_models = writer.finish()
+        inserted, unpriced, unpriced_models = writer.finish()
     except TotalTooLarge as exc:
         raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
     writer.close()

@@ -1,2 +1,2 @@
--- Empty the staged events (a rebuild stages one organization after another).
+-- Empty the staged events (a rebuild stages one organization after another in one transaction).
 TRUNCATE new_usage
