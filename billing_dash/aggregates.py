@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Connection, Integer, MetaData, String, Table, delete, select, update
+from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, MetaData, String, Table, delete, select, update
 
 from .db import sqlite_local_date
 from .models import AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns, usage_events
@@ -37,7 +37,11 @@ _COPY_TYPE = {
     UTCDateTime: "timestamptz",
     Money: "numeric",
 }
-COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns]
+# Staged rows add their position and names (see _staged_columns).
+COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text"]
+# Staging this many events, PostgreSQL analyzes new_usage before aggregating it: a temporary table
+# has no statistics, and the planner's guess of a large import's groups picks sorts that spill.
+ANALYZE_STAGED_MIN = 10_000
 
 # SQLite keeps money as 64-bit integers of 1e-10 dollars: the most any stored total can hold
 # ($922,337,203.6854775807). The largest stored totals are an organization's day (every other
@@ -48,20 +52,37 @@ SQLITE_MAX_TOTAL = 2**63 - 1
 class TotalTooLarge(Exception):
     """An event would take a stored total past what SQLite can hold; nothing may be written."""
 
-    def __init__(self, event_id: str, message: str, field: str = "cost") -> None:
+    def __init__(self, position: int, message: str, field: str = "cost") -> None:
         super().__init__(message)
-        self.event_id, self.message, self.field = event_id, message, field
+        self.position, self.message, self.field = position, message, field
 
 
-# A Table object for the temporary table, so SQLite rows get the same type conversions (money
-# as scaled integers, UTC text timestamps) as usage_events itself.
-new_table = Table("new_usage", MetaData(), *usage_event_columns(), prefixes=["TEMPORARY"])
+def _staged_columns() -> list[Column]:
+    """Columns of the staging tables: an event's, then its position in the input (which breaks
+    timestamp ties between names) and the names it gives, applied once the import has stored it."""
+    return [
+        *usage_event_columns(),
+        Column("seq", BigInteger),
+        Column("agent_name", String),
+        Column("conversation_title", String),
+    ]
+
+
+# Table objects for the temporary tables, so SQLite rows get the same type conversions (money as
+# scaled integers, UTC text timestamps) as usage_events itself. batch_usage holds one batch on its
+# way to usage_events; new_usage collects the events the whole import really stored, which reach
+# the aggregates and names once, at the end: an import that updated them batch by batch rewrote
+# the same rows once per batch, and in a file not sorted by time every batch touches most of them
+# (a shuffled 1M-event file imported seven times slower than the same events in time order).
+batch_table = Table("batch_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
+new_table = Table("new_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
+STAGED_COLUMNS = [c.name for c in new_table.columns]
 
 
 class EventWriter:
     """Writes event batches inside the caller's transaction: an event id already stored is
-    skipped, and only the events really inserted reach the aggregates (also when two imports
-    of the same events run at once).
+    skipped, and only the events really inserted reach the aggregates and names (also when two
+    imports of the same events run at once). `finish` adds the import's events to the aggregates.
 
     The start counts read a conversation's stored first message before updating it; they stay
     right under concurrent imports because the caller holds its organization's row lock
@@ -70,41 +91,61 @@ class EventWriter:
     def __init__(self, conn: Connection, org_id: int, tz: str) -> None:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
+        self.staged = self.stored = 0
         if self.postgres:
             conn.execute(load("stage/plan_per_statement_pg"))
+            conn.execute(load("stage/work_mem_pg"))
             conn.execute(load("stage/create_pg"))
         else:
+            batch_table.create(conn, checkfirst=True)
             new_table.create(conn, checkfirst=True)
+        # Empty: a rebuild stages one organization after another in one transaction.
+        conn.execute(load("stage/empty_pg" if self.postgres else "stage/empty_sqlite"))
 
-    def write(self, rows: list[tuple]) -> tuple[int, int]:
-        """Store `rows` (tuples of usage_events columns in order, unique event ids); returns
-        (inserted, unpriced)."""
+    def write(self, rows: list[tuple]) -> None:
+        """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids) for storing."""
         conn = self.conn
-        self._empty()
         if self.postgres:
+            # Stored at the end, all at once in key order: a batch of a file not sorted by time
+            # would write to index pages all over usage_events' indexes, each page again and again.
             self._copy(rows)
-            conn.execute(load("stage/insert_pg"))
+            self.staged += len(rows)
         else:
-            conn.execute(new_table.insert(), [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in rows])
+            conn.execute(load("stage/empty_batch_sqlite"))
+            conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
-            conn.execute(load("stage/insert_sqlite"))
+            inserted = conn.execute(load("stage/insert_sqlite")).rowcount
+            conn.execute(load("stage/keep_sqlite"))
+            self.stored += inserted
+
+    def finish(self) -> tuple[int, int, list[tuple[str, int]]]:
+        """Store the staged events (PostgreSQL), add those really inserted to every aggregate and
+        apply their names; returns how many were inserted, how many of them had no price and their
+        models with event counts. Raises TotalTooLarge (SQLite) with nothing added when a total
+        would overflow."""
+        if self.postgres and self.staged:
+            new = self.staged - self.conn.execute(load("stage/drop_stored_pg")).rowcount
+            self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
+            if self.stored < new:  # ids repeated in the import: the first was stored
+                self.conn.execute(load("stage/drop_repeated_pg"))
+        if not self.stored:
+            return 0, 0, []
+        if self.postgres and self.stored >= ANALYZE_STAGED_MIN:
+            self.conn.execute(load("stage/analyze_pg"))
+        if not self.postgres:
             self._check_sqlite_totals()
-        return self.aggregate_new()
-
-    def unpriced_models(self) -> list[tuple[str, int]]:
-        """Models of the last batch's inserted events that had no price, with their event counts."""
-        return [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))]
-
-    def stored_ids(self) -> set[str]:
-        """Ids of the last batch's events that were really inserted (the others were stored before)."""
-        return set(self.conn.execute(load("stage/stored_ids")).scalars())
+        unpriced = self.aggregate_new()[1]
+        self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
+        self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
+        models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
+        return self.stored, unpriced, models
 
     def _check_sqlite_totals(self) -> None:
         """Raise TotalTooLarge, naming the first event of new_usage that would take its day's cost or
         cache savings or its conversation's cost past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on
         it, its + turn it into a float)."""
-        # Cheap check first: the batch's float totals plus the largest stored totals, with a margin
-        # far wider than float rounding; only batches near the bound take the exact walk.
+        # Cheap check first: the import's float totals plus the largest stored totals, with a margin
+        # far wider than float rounding; only imports near the bound take the exact walk.
         cost, day, conversation, savings, day_savings = self.conn.execute(
             load("stage/totals_sqlite"), {"org_id": self.org_id}
         ).one()
@@ -112,8 +153,8 @@ class EventWriter:
         if cost + max(day or 0, conversation or 0) < bound and savings + (day_savings or 0) < bound:
             return
         new = [
-            (event_id, sqlite_local_date(ts, self.tz), conv, cost, savings)
-            for event_id, ts, conv, cost, savings in self.conn.execute(load("stage/events_sqlite"))
+            (seq, sqlite_local_date(ts, self.tz), conv, cost, savings)
+            for seq, ts, conv, cost, savings in self.conn.execute(load("stage/events_sqlite"))
         ]
         days = sorted({r[1] for r in new})
         totals = {
@@ -121,7 +162,7 @@ class EventWriter:
             "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new})),
             "savings": self._stored("stage/day_savings_sqlite", days),
         }
-        for event_id, event_day, conv, cost, savings in new:
+        for seq, event_day, conv, cost, savings in new:
             for kind, key, amount in (
                 ("day", event_day, cost),
                 ("conversation", conv, cost),
@@ -136,7 +177,7 @@ class EventWriter:
                         "savings": f"the organization's cache savings for {key}",
                     }[kind]
                     raise TotalTooLarge(
-                        event_id,
+                        seq,
                         f"would take {what} past {limit} dollars, the most one stored total holds on SQLite",
                         "cache_read_tokens" if kind == "savings" else "cost",
                     )
@@ -145,9 +186,6 @@ class EventWriter:
         stored: defaultdict[str, int] = defaultdict(int)
         stored.update(run_in_chunks(self.conn, query, keys, org_id=self.org_id))
         return stored
-
-    def _empty(self) -> None:
-        self.conn.execute(load("stage/empty_pg" if self.postgres else "stage/empty_sqlite"))
 
     def _copy(self, rows: list[tuple]) -> None:
         # psycopg's own connection (this path is PostgreSQL's): COPY is beyond the DB-API.
@@ -173,6 +211,7 @@ class EventWriter:
 
     def close(self) -> None:
         if not self.postgres:
+            batch_table.drop(self.conn, checkfirst=True)
             new_table.drop(self.conn, checkfirst=True)
 
 
@@ -188,7 +227,6 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
             conn.execute(delete(table).where(table.c.organization_id == org_id))
         conn.execute(update(organizations).where(organizations.c.id == org_id).values(max_conversation_seconds=0))
         writer = EventWriter(conn, org_id, tz)
-        writer._empty()
         conn.execute(load("stage/from_events"), {"org_id": org_id})
         events += writer.aggregate_new()[0]
         writer.close()

@@ -1,19 +1,17 @@
-"""Stores validated, priced events in batches, atomically and idempotently, and applies their names."""
+"""Stores validated, priced events in batches, atomically and idempotently; aggregates and names them once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, case, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select, update
 
 from ..aggregates import EventWriter, TotalTooLarge
-from ..models import agents, conversations, organizations
+from ..models import organizations
 from ..pricing import Charge, PriceBook, cache_savings_at, cost_at
 from ..queries import load
 from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event
@@ -49,91 +47,12 @@ class IngestResult:
         return f"{self.unpriced} unpriced (no price for their model): {names}"
 
 
-def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-
-
-def _upsert_names(conn: Connection, org_id: int, stored: list[UsageEvent]) -> None:
-    """Create the agents and conversations of events just stored, and apply their names.
-
-    One rule, whatever the order events arrive in: an agent's name and a conversation's title
-    come from the newest stored event (by timestamp) that gives one, a conversation's agent from
-    its newest stored event; of events with the same timestamp, the one stored last wins. Only
-    stored events count, so a re-sent or skipped event can never rename anything.
-    """
-    names: dict[str, tuple[datetime, str] | None] = {}
-    owners: dict[str, tuple[datetime, str]] = {}
-    titles: dict[str, tuple[datetime, str]] = {}
-    for e in stored:
-        if e.agent_name is None:
-            names.setdefault(e.agent_id, None)
-        elif (known := names.get(e.agent_id)) is None or e.ts >= known[0]:
-            names[e.agent_id] = (e.ts, e.agent_name)
-        if (owner := owners.get(e.conversation_id)) is None or e.ts >= owner[0]:
-            owners[e.conversation_id] = (e.ts, e.agent_id)
-        if e.conversation_title is not None and ((seen := titles.get(e.conversation_id)) is None or e.ts >= seen[0]):
-            titles[e.conversation_id] = (e.ts, e.conversation_title)
-
-    # Sorted: concurrent imports then lock shared rows in the same order and cannot deadlock.
-    rows = [
-        {"organization_id": org_id, "id": a, "name": n[1] if n else a, "name_ts": n[0] if n else None}
-        for a, n in sorted(names.items())
-    ]
-    if rows:
-        stmt = _insert(conn, agents)
-        newer = agents.c.name_ts.is_(None) | (stmt.excluded.name_ts >= agents.c.name_ts)
-        # Rows without a name only make sure the agent exists; the WHERE skips unchanged rows,
-        # which would otherwise cost PostgreSQL a dead row version each.
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["organization_id", "id"],
-                set_={"name": stmt.excluded.name, "name_ts": stmt.excluded.name_ts},
-                where=stmt.excluded.name_ts.is_not(None) & newer,
-            ),
-            rows,
-        )
-    rows = []
-    for c, (ts, agent) in sorted(owners.items()):
-        title_ts, title = titles.get(c, (None, c))
-        rows.append(
-            {
-                "organization_id": org_id,
-                "id": c,
-                "agent_id": agent,
-                "agent_ts": ts,
-                "title": title,
-                "title_ts": title_ts,
-            }
-        )
-    if rows:
-        stmt = _insert(conn, conversations)
-        new = stmt.excluded
-        owner_newer = conversations.c.agent_ts.is_(None) | (new.agent_ts >= conversations.c.agent_ts)
-        title_newer = new.title_ts.is_not(None) & (
-            conversations.c.title_ts.is_(None) | (new.title_ts >= conversations.c.title_ts)
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["organization_id", "id"],
-                set_={
-                    "agent_id": case((owner_newer, new.agent_id), else_=conversations.c.agent_id),
-                    "agent_ts": case((owner_newer, new.agent_ts), else_=conversations.c.agent_ts),
-                    "title": case((title_newer, new.title), else_=conversations.c.title),
-                    "title_ts": case((title_newer, new.title_ts), else_=conversations.c.title_ts),
-                },
-                where=owner_newer | title_newer,
-            ),
-            rows,
-        )
-
-
-def _rows(org_id: int, batch: list[UsageEvent], charges: list[Charge | None]) -> tuple[list[tuple], list[UsageEvent]]:
-    """usage_events rows of a batch (tuples in column order) and the events they come from; of two
-    equal ids in one batch the first wins, as across batches."""
+def _rows(org_id: int, batch: list[UsageEvent], positions: list[int], charges: list[Charge | None]) -> list[tuple]:
+    """Staged rows of a batch (tuples of aggregates.STAGED_COLUMNS in order); of two equal ids in
+    one batch the first wins, as across batches."""
     rows: dict[str, tuple] = {}
-    kept: list[UsageEvent] = []
     zero = Decimal(0)
-    for e, charge in zip(batch, charges, strict=True):
+    for e, position, charge in zip(batch, positions, charges, strict=True):
         if e.event_id in rows:
             continue
         given = e.cost is not None and charge is None
@@ -155,9 +74,11 @@ def _rows(org_id: int, batch: list[UsageEvent], charges: list[Charge | None]) ->
             e.cache_write_tokens,
             e.reasoning_tokens,
             e.cache_savings,
+            position,
+            e.agent_name,
+            e.conversation_title,
         )
-        kept.append(e)
-    return list(rows.values()), kept
+    return list(rows.values())
 
 
 def _priced(event: UsageEvent, prices: PriceBook) -> tuple[UsageEvent, Charge | None]:
@@ -248,34 +169,24 @@ def ingest(
     errors: list[FieldError] = []
     batches = _parsed_batches(records, batch_size, errors, prices)
 
-    def next_batch() -> tuple[list[UsageEvent], list[int], list[tuple], list[UsageEvent]] | None:
+    def next_batch() -> tuple[int, list[tuple]] | None:
         item = next(batches, None)
-        return None if item is None else (item[0], item[1], *_rows(org_id, item[0], item[2]))
+        return None if item is None else (len(item[0]), _rows(org_id, *item))
 
-    seen = inserted = unpriced = 0
-    unpriced_models: dict[str, int] = {}
+    seen = 0
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
         upcoming = parser.submit(next_batch)
         while (item := upcoming.result()) is not None:
             upcoming = parser.submit(next_batch)
-            events, positions, rows, kept = item
-            seen += len(events)
-            try:
-                done, unpriced_now = writer.write(rows)
-            except TotalTooLarge as exc:
-                position = next(p for e, p in zip(events, positions, strict=True) if e.event_id == exc.event_id)
-                raise IngestError([FieldError(position, exc.field, exc.message)]) from None
-            if done < len(kept):  # some were stored before: only the new ones may name things
-                stored_ids = writer.stored_ids()
-                kept = [e for e in kept if e.event_id in stored_ids]
-            _upsert_names(conn, org_id, kept)
-            inserted += done
-            unpriced += unpriced_now
-            if unpriced_now:
-                for model, n in writer.unpriced_models():
-                    unpriced_models[model] = unpriced_models.get(model, 0) + n
+            size, rows = item
+            seen += size
+            writer.write(rows)
+    try:
+        inserted, unpriced, unpriced_models = writer.finish()
+    except TotalTooLarge as exc:
+        raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
     writer.close()
-    return IngestResult(inserted, seen - inserted, unpriced, unpriced_models)
+    return IngestResult(inserted, seen - inserted, unpriced, dict(unpriced_models))
 
 
 def analyze_after_import(engine: Engine, result: IngestResult) -> None:

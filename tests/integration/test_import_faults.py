@@ -393,7 +393,9 @@ def test_two_imports_at_once_count_each_event_once(database_url, engine, org, co
 
 def settled(database_url: str, engine) -> bool:
     """Whether both imports went as far as they can: each waits for a lock, or for more input with
-    its writes to usage_events done (SQLite: one of them holds the write lock)."""
+    its first writes done (SQLite: one of them holds the write lock). PostgreSQL writes an import's
+    events to its staging table first (created in the import's transaction, so unnamed in
+    pg_class for others), and to usage_events once the input has ended."""
     db_file = sqlite_path(database_url)
     if db_file:
         return not sqlite_write_lock_free(db_file)
@@ -401,7 +403,7 @@ def settled(database_url: str, engine) -> bool:
         rows = conn.execute(
             sa.text(
                 "SELECT a.state, a.wait_event_type, EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.granted "
-                "AND l.relation = 'usage_events'::regclass AND l.mode = 'RowExclusiveLock') "
+                "AND l.locktype = 'relation' AND l.mode = 'RowExclusiveLock') "
                 "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name = :app"
             ),
             {"app": APP_NAME},

@@ -100,7 +100,7 @@ def test_events_without_names_never_hide_a_known_name(client, engine, org, auth_
 
 
 def _expected(events: list[dict]) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """The rule, computed straight from the events (distinct timestamps, so no ties)."""
+    """The rule, computed straight from the events (a stable sort: of equal timestamps the later one wins)."""
     newest = sorted(events, key=lambda e: e["timestamp"])
     agent_names: dict[str, str] = {}
     convs: dict[str, list[str]] = {}
@@ -136,3 +136,34 @@ def test_names_do_not_depend_on_the_order_events_arrive_in(client, engine, auth_
     # Re-sending everything, with other names, changes nothing.
     send(client, auth_headers, [{**e, "agent_name": "resent", "conversation_title": "resent"} for e in events])
     assert names(engine, org.id) == _expected(events)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_one_import_names_from_its_newest_event_whatever_its_batches(engine, org, seed):
+    """Within one import, names are applied once from all its batches: the newest event wins, of
+    equal timestamps the later one in the input, and an id repeated in a later batch (skipped,
+    the first stays) names nothing."""
+    from billing_dash.ingest.store import ingest
+
+    rng = random.Random(seed)
+    events = [
+        event(
+            rng.randrange(150),  # repeated ids, within and across batches, with other names each time
+            minutes=rng.randrange(6),  # many equal timestamps
+            agent_id=f"a{rng.randrange(3)}",
+            agent_name=rng.choice([None, f"name-{n}"]),
+            conversation_id=f"c{rng.randrange(8)}",
+            conversation_title=rng.choice([None, f"title-{n}"]),
+        )
+        for n in range(400)
+    ]
+    first: dict[str, dict] = {}
+    for e in events:
+        first.setdefault(e["event_id"], e)
+    # Independently: the first occurrence of each id is what is stored; a stable sort by time then
+    # puts equal timestamps in input order, so the last to apply wins, as the rule says.
+    stored = sorted(first.values(), key=lambda e: e["timestamp"])
+    with engine.begin() as conn:
+        result = ingest(conn, org.id, enumerate(events, start=1), batch_size=9)
+    assert (result.inserted, result.skipped) == (len(first), len(events) - len(first))
+    assert names(engine, org.id) == _expected(stored)

@@ -1,2 +1,2 @@
--- Events the batch really inserted, and how many of them had no price.
+-- Events the import really inserted, and how many of them had no price.
 SELECT COUNT(*), COALESCE(SUM(CASE WHEN priced THEN 0 ELSE 1 END), 0) FROM new_usage

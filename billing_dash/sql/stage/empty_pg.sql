@@ -1,3 +1,2 @@
--- TRUNCATE, not DELETE: a whole import is one transaction, so deleted rows could never be
--- vacuumed and every batch would scan all earlier batches' dead rows.
+-- Empty the staged events (a rebuild stages one organization after another in one transaction).
 TRUNCATE new_usage

@@ -1,2 +1,2 @@
--- Empty the staging table for the next batch.
+-- Empty the staged events (a rebuild stages one organization after another).
 DELETE FROM new_usage

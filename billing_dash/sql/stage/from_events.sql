@@ -1,3 +1,3 @@
 -- Stage all stored events of an organization, to rebuild its aggregates from them.
 -- param org_id: int
-INSERT INTO new_usage SELECT * FROM usage_events WHERE organization_id = :org_id
+INSERT INTO new_usage ({event_columns}) SELECT {event_columns} FROM usage_events WHERE organization_id = :org_id

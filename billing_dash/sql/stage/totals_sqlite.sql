@@ -1,4 +1,4 @@
--- The batch's float totals and the largest stored totals (an organization's day, a whole
+-- The import's float totals and the largest stored totals (an organization's day, a whole
 -- conversation), as stored: integers of 1e-10 dollars, compared with SQLite's 64-bit limit.
 -- Cache savings are summed per day like cost (conversations keep no savings).
 -- param org_id: int

@@ -1,0 +1,2 @@
+-- Empty the batch table for the next batch.
+DELETE FROM batch_usage
