@@ -7,10 +7,32 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import BigInteger, Boolean, Column, Connection, Integer, MetaData, String, Table, delete, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    select,
+    update,
+)
 
 from .db import sqlite_local_date
-from .models import AGGREGATES, MONEY_SCALE, Money, UTCDateTime, organizations, usage_event_columns, usage_events
+from .models import (
+    AGGREGATES,
+    MONEY_SCALE,
+    USAGE_SUMS,
+    Money,
+    UTCDateTime,
+    organizations,
+    usage_event_columns,
+    usage_events,
+)
 from .queries import load, run_in_chunks, sql
 
 if TYPE_CHECKING:
@@ -20,6 +42,8 @@ if TYPE_CHECKING:
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
 # and cannot deadlock.
 AGGREGATE_QUERIES = (
+    "aggregate/usage_days",
+    "aggregate/conversation_days",
     "aggregate/quarter",
     "aggregate/day",
     "aggregate/daily",
@@ -62,7 +86,10 @@ def _staged_columns() -> list[Column]:
     timestamp ties between names) and the names it gives, applied once the import has stored it."""
     return [
         *usage_event_columns(),
-        Column("seq", BigInteger),
+        # SQLite: INTEGER PRIMARY KEY makes it the rowid, so that the names' joins on it are lookups
+        # (PostgreSQL's tables come from SQL without it and hash those joins). A rebuild leaves it
+        # NULL, which SQLite numbers itself.
+        Column("seq", Integer, primary_key=True),
         Column("agent_name", String),
         Column("conversation_title", String),
     ]
@@ -77,6 +104,36 @@ def _staged_columns() -> list[Column]:
 batch_table = Table("batch_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
 new_table = Table("new_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
 STAGED_COLUMNS = [c.name for c in new_table.columns]
+# The staged events grouped once by local day, agent and model, and by local day, conversation and
+# agent: the other aggregates are sums of these rows, far fewer than the events, so a large import
+# reads its events three times (these two and the quarter-hours), not once per aggregate.
+usage_days_table = Table(
+    "new_usage_days",
+    MetaData(),
+    Column("organization_id", Integer),
+    Column("day", Date),
+    Column("agent_id", String),
+    Column("model", String),
+    *(Column(u.name, u.type) for u in USAGE_SUMS),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+conversation_days_table = Table(
+    "new_conversation_days",
+    MetaData(),
+    Column("organization_id", Integer),
+    Column("day", Date),
+    Column("conversation_id", String),
+    Column("agent_id", String),
+    Column("first_ts", UTCDateTime),
+    Column("last_ts", UTCDateTime),
+    Column("total_tokens", BigInteger),
+    Column("cost", Money),
+    Column("message_count", BigInteger),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+GRAIN_TABLES = (usage_days_table, conversation_days_table)
 
 
 class EventWriter:
@@ -99,8 +156,14 @@ class EventWriter:
         else:
             batch_table.create(conn, checkfirst=True)
             new_table.create(conn, checkfirst=True)
+        for table in GRAIN_TABLES:
+            table.create(conn, checkfirst=True)
         # Empty: a rebuild stages one organization after another in one transaction.
-        conn.execute(load("stage/empty_pg" if self.postgres else "stage/empty_sqlite"))
+        if self.postgres:
+            conn.execute(load("stage/empty_pg"))
+        else:
+            for table in (new_table, *GRAIN_TABLES):
+                conn.execute(delete(table))
 
     def write(self, rows: list[tuple]) -> None:
         """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids) for storing."""
@@ -211,8 +274,8 @@ class EventWriter:
 
     def close(self) -> None:
         if not self.postgres:
-            batch_table.drop(self.conn, checkfirst=True)
-            new_table.drop(self.conn, checkfirst=True)
+            for table in (batch_table, new_table, *GRAIN_TABLES):
+                table.drop(self.conn, checkfirst=True)
 
 
 def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:

@@ -223,7 +223,7 @@ def test_agent_rows_show_budget_use(engine, org, as_user, usage, page):
             org.id,
             [
                 (
-                    "now",
+                    1,
                     event(
                         99,
                         timestamp=now.isoformat(),

@@ -98,11 +98,20 @@ def test_a_new_usage_sum_reaches_every_statement_from_its_declaration(monkeypatc
     )
     queries.load.cache_clear()
     try:
-        for table in ("quarter", "day", "daily"):
-            upsert = queries.load(f"aggregate/{table}").text
-            assert "reasoning_tokens)" in upsert.split("SELECT")[0]  # the inserted columns
-            assert "SUM(n.reasoning_tokens)" in upsert
-            assert re.search(r"reasoning_tokens = usage_\w+\.reasoning_tokens \+ excluded\.reasoning_tokens", upsert)
+        # Summed from the events into the quarter-hours and the import's day grain, then from it.
+        for name, summed in (
+            ("quarter", "SUM(n.reasoning_tokens)"),
+            ("usage_days", "SUM(n.reasoning_tokens)"),
+            ("daily", "d.reasoning_tokens"),
+            ("day", "SUM(d.reasoning_tokens)"),
+        ):
+            statement = queries.load(f"aggregate/{name}").text
+            assert "reasoning_tokens)" in statement.split("SELECT")[0]  # the inserted columns
+            assert summed in statement
+            if name != "usage_days":
+                assert re.search(
+                    r"reasoning_tokens = usage_\w+\.reasoning_tokens \+ excluded\.reasoning_tokens", statement
+                )
         assert "SUM(q.reasoning_tokens) AS reasoning_tokens" in queries.load("daily").element.text
         assert "d.reasoning_tokens" in queries.load("daily_org_zone").element.text
     finally:

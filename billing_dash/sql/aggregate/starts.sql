@@ -3,13 +3,13 @@
 -- message moves from its stored first day to the new one.
 -- param tz: text
 WITH batch AS (
-    SELECT n.organization_id, n.conversation_id, '' AS agent_id, MIN(n.ts) AS first_ts
-    FROM new_usage n
-    GROUP BY n.organization_id, n.conversation_id
+    SELECT c.organization_id, c.conversation_id, '' AS agent_id, MIN(c.first_ts) AS first_ts
+    FROM new_conversation_days c
+    GROUP BY c.organization_id, c.conversation_id
     UNION ALL
-    SELECT n.organization_id, n.conversation_id, n.agent_id, MIN(n.ts)
-    FROM new_usage n
-    GROUP BY n.organization_id, n.conversation_id, n.agent_id
+    SELECT c.organization_id, c.conversation_id, c.agent_id, MIN(c.first_ts)
+    FROM new_conversation_days c
+    GROUP BY c.organization_id, c.conversation_id, c.agent_id
 )
 INSERT INTO conversation_starts (organization_id, day, agent_id, started)
 SELECT d.organization_id, d.day, d.agent_id, SUM(d.delta)

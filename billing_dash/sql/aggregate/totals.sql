@@ -7,16 +7,16 @@ INSERT INTO conversation_totals (organization_id, conversation_id, agent_id, fir
 SELECT u.organization_id, u.conversation_id, u.agent_id, u.first_ts, u.last_ts, u.total_tokens, u.cost,
        u.message_count
 FROM (
-    SELECT n.organization_id, n.conversation_id, '' AS agent_id, MIN(n.ts) AS first_ts, MAX(n.ts) AS last_ts,
-           SUM(n.prompt_tokens + n.completion_tokens) AS total_tokens, SUM(n.cost) AS cost,
-           COUNT(*) AS message_count
-    FROM new_usage n
-    GROUP BY n.organization_id, n.conversation_id
+    SELECT c.organization_id, c.conversation_id, '' AS agent_id, MIN(c.first_ts) AS first_ts,
+           MAX(c.last_ts) AS last_ts, SUM(c.total_tokens) AS total_tokens, SUM(c.cost) AS cost,
+           SUM(c.message_count) AS message_count
+    FROM new_conversation_days c
+    GROUP BY c.organization_id, c.conversation_id
     UNION ALL
-    SELECT n.organization_id, n.conversation_id, n.agent_id, MIN(n.ts), MAX(n.ts),
-           SUM(n.prompt_tokens + n.completion_tokens), SUM(n.cost), COUNT(*)
-    FROM new_usage n
-    GROUP BY n.organization_id, n.conversation_id, n.agent_id
+    SELECT c.organization_id, c.conversation_id, c.agent_id, MIN(c.first_ts), MAX(c.last_ts),
+           SUM(c.total_tokens), SUM(c.cost), SUM(c.message_count)
+    FROM new_conversation_days c
+    GROUP BY c.organization_id, c.conversation_id, c.agent_id
 ) u
 WHERE true
 ORDER BY u.organization_id, u.conversation_id, u.agent_id

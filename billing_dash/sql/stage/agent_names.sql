@@ -12,8 +12,11 @@ WITH newest AS (
 ),
 picked AS (
     SELECT w.agent_id, MAX(CASE WHEN n.ts = w.ts AND n.agent_name IS NOT NULL THEN n.seq END) AS seq
+    -- CROSS JOIN: SQLite then reads the events once, looking each up in an index it builds on
+    -- newest (otherwise it scanned all events once per newest row); PostgreSQL hashes it alike.
     FROM new_usage n
-    JOIN newest w ON w.agent_id = n.agent_id
+    CROSS JOIN newest w
+    WHERE w.agent_id = n.agent_id
     GROUP BY w.agent_id
 )
 INSERT INTO agents (organization_id, id, name, name_ts)

@@ -13,8 +13,11 @@ picked AS (
     SELECT w.conversation_id,
            MAX(CASE WHEN n.ts = w.ts THEN n.seq END) AS owner_seq,
            MAX(CASE WHEN n.ts = w.title_ts AND n.conversation_title IS NOT NULL THEN n.seq END) AS title_seq
+    -- CROSS JOIN: SQLite then reads the events once, looking each up in an index it builds on
+    -- newest (otherwise it scanned all events once per newest row); PostgreSQL hashes it alike.
     FROM new_usage n
-    JOIN newest w ON w.conversation_id = n.conversation_id
+    CROSS JOIN newest w
+    WHERE w.conversation_id = n.conversation_id
     GROUP BY w.conversation_id
 )
 INSERT INTO conversations (organization_id, id, agent_id, agent_ts, title, title_ts)
