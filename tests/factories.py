@@ -416,42 +416,32 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
 # --- a running server -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, **env: str) -> Iterator[str]:
-    """`billing-dash serve` on a free port of 127.0.0.1 with `env` added; yields its base URL."""
-    port = _free_port()
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "running-server-test",
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-        **env,
-    }
-    argv = [sys.executable, "-c", "from billing_dash.cli import main; main()", "serve", "--port", str(port)]
+def serving(argv: list[str], env: dict[str, str], what: str = "serve") -> Iterator[str]:
+    """Run `argv` (a server told to listen on `env`'s or its own port) until /healthz answers;
+    yields its base URL and stops its whole process group afterwards."""
+    port = env["TEST_PORT"]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            argv, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 60
             while True:
                 if proc.poll() is not None:
                     log.seek(0)
-                    raise AssertionError(f"serve exited: {log.read().decode()[-3000:]}")
+                    raise AssertionError(f"{what} exited: {log.read().decode()[-3000:]}")
                 try:
                     if requests.get(base + "/healthz", timeout=2).status_code == 200:
                         break
-                except requests.RequestException:  # not listening yet
+                except requests.RequestException:  # not listening yet, or workers still starting
                     pass
-                assert time.monotonic() < deadline, "serve did not come up"
+                assert time.monotonic() < deadline, f"{what} did not come up"
                 time.sleep(0.2)
             yield base
         finally:
@@ -461,3 +451,25 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+def serve_argv(port: str) -> list[str]:
+    """`billing-dash serve` on 127.0.0.1:`port`, run by this interpreter."""
+    return [sys.executable, "-c", "from billing_dash.cli import main; main()", "serve", "--port", port]
+
+
+@contextlib.contextmanager
+def running_server(database_url: str, **env: str) -> Iterator[str]:
+    """`billing-dash serve` on a free port of 127.0.0.1 with `env` added; yields its base URL."""
+    port = str(free_port())
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "running-server-test",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+        "TEST_PORT": port,
+        **env,
+    }
+    with serving(serve_argv(port), environment) as base:
+        yield base

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -23,7 +22,7 @@ from billing_dash.models import model_prices
 from billing_dash.pages import DASHBOARD_PATH
 from tests import IN_CI
 
-from ..factories import TEST_PASSWORD
+from ..factories import TEST_PASSWORD, free_port
 
 CHROME = os.environ.get("DASH_TEST_CHROMEPATH") or next(
     (p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome")) if p), None
@@ -75,12 +74,6 @@ def _browser_available():
         if IN_CI:
             pytest.fail(f"{reason} (CI=true: browser tests must run, not skip)", pytrace=False)
         pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class BillingPage:

@@ -6,7 +6,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -20,6 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import ROOT, unavailable
+
+from ..factories import free_port
 
 pytestmark = pytest.mark.wheel
 TIMEOUT = 120
@@ -78,12 +79,6 @@ def test_wheel_holds_every_file_of_the_package(wheel):
         "billing_dash/migrations/script.py.mako",
     ):
         assert wanted in names
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fetch(url: str, token: str | None = None) -> tuple[int, bytes]:

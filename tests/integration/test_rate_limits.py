@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,7 +18,7 @@ from billing_dash.config import Settings
 from billing_dash.web.app import create_app
 from tests import IN_CI, ROOT
 
-from ..factories import TEST_PASSWORD, csrf, csrf_from
+from ..factories import TEST_PASSWORD, csrf, csrf_from, free_port, serve_argv, serving
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -93,16 +88,10 @@ ACCOUNT_LIMIT = 5
 BURST = 29
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running_server(kind: str, database_url: str, redis_url: str):
     """`billing-dash serve` (threaded) or gunicorn (sync or threaded workers) on a free port."""
-    port = _free_port()
+    port = str(free_port())
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -113,9 +102,10 @@ def running_server(kind: str, database_url: str, redis_url: str):
         "TRUST_PROXY": "1",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
+        "TEST_PORT": port,
     }
     if kind == "serve":
-        argv = [sys.executable, "-c", "from billing_dash.cli import main; main()", "serve", "--port", str(port)]
+        argv = serve_argv(port)
     else:
         worker_class = "sync" if kind == "gunicorn-sync" else "gthread"
         argv = [
@@ -132,30 +122,8 @@ def running_server(kind: str, database_url: str, redis_url: str):
             f"127.0.0.1:{port}",
             "app:server",
         ]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    pytest.fail(f"{kind} exited: {log.read().decode()[-3000:]}")
-                try:
-                    if requests.get(base + "/healthz", timeout=2).status_code == 200:
-                        break
-                except requests.RequestException:  # not listening yet, or workers still starting
-                    pass
-                assert time.monotonic() < deadline, f"{kind} did not come up"
-                time.sleep(0.2)
-            yield base
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with serving(argv, env, kind) as base:
+        yield base
 
 
 def simultaneous_attempts(base: str, email: str, passwords: list[str], ip: str) -> list[int]:
