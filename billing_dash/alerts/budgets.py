@@ -46,6 +46,14 @@ class Budget:
     limit_usd: Decimal | None
     limit_tokens: int | None
     thresholds: tuple[int, ...]
+    created_at: datetime
+
+    @property
+    def alert_key(self) -> str:
+        """The budget in its alerts' idempotency keys: its id and when it was created, because
+        SQLite may give a deleted budget's id to the next one, whose alerts must not be taken for
+        ones already sent."""
+        return f"{self.id}@{self.created_at:%Y%m%dT%H%M%S.%f}"
 
 
 def parse_usd(text: str, field: str = "--usd") -> Decimal:
@@ -79,6 +87,7 @@ def _budget(row: Row) -> Budget:
         limit_usd=row.limit_usd,
         limit_tokens=row.limit_tokens,
         thresholds=tuple(int(t) for t in row.thresholds.split(",")),
+        created_at=row.created_at,
     )
 
 

@@ -113,7 +113,7 @@ def threshold_alerts(org: Organization, statuses: list[BudgetStatus], now: datet
     for status in statuses:
         limit = max(status.limits, key=lambda limit: limit.percent)
         for threshold in status.crossed:
-            key = f"threshold:{status.budget.id}:{status.start.isoformat()}:{threshold}"
+            key = f"threshold:{status.budget.alert_key}:{status.start.isoformat()}:{threshold}"
             message = (
                 f"{org.name}: the {_PERIODLY[status.budget.period]} budget of the {_scope_name(status)} passed {threshold}%:"
                 f" {_amount(limit.unit, limit.used)} of {_amount(limit.unit, limit.limit)}"
@@ -141,7 +141,7 @@ def projected_alerts(org: Organization, statuses: list[BudgetStatus], now: datet
         if not over:
             continue
         limit = max(over, key=lambda limit: limit.forecast / limit.limit)
-        key = f"projected:{status.budget.id}:{status.start.isoformat()}"
+        key = f"projected:{status.budget.alert_key}:{status.start.isoformat()}"
         message = (
             f"{org.name}: the {_PERIODLY[status.budget.period]} budget of the {_scope_name(status)} is projected to reach"
             f" {_amount(limit.unit, limit.forecast)} of {_amount(limit.unit, limit.limit)} by {status.end}"
@@ -170,12 +170,14 @@ def reset_alerts(conn: Connection, org: Organization, statuses: list[BudgetStatu
     for status in statuses:
         previous, _ = period_bounds(status.budget.period, status.start - timedelta(days=1))
         keys = [
-            f"threshold:{status.budget.id}:{previous.isoformat()}:{t}" for t in status.budget.thresholds if t >= 100
+            f"threshold:{status.budget.alert_key}:{previous.isoformat()}:{t}"
+            for t in status.budget.thresholds
+            if t >= 100
         ]
         if not keys or conn.execute(select(alerts.c.id).where(alerts.c.idempotency_key.in_(keys))).first() is None:
             continue
         limit = max(status.limits, key=lambda limit: limit.percent)
-        key = f"reset:{status.budget.id}:{status.start.isoformat()}"
+        key = f"reset:{status.budget.alert_key}:{status.start.isoformat()}"
         message = (
             f"{org.name}: a new {status.budget.period} started for the budget of the {_scope_name(status)}, exceeded"
             f" in the period from {previous}; {_amount(limit.unit, limit.used)} of {_amount(limit.unit, limit.limit)} used so far"

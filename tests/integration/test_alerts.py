@@ -113,7 +113,8 @@ def test_crossing_50_80_100_sends_three_signed_alerts_once_each(database_url, cl
             assert body["organization"]["name"] == org.name
             assert body["budget"]["scope"] == "organization" and body["budget"]["period"] == "month"
             assert body["periodStart"] == month_start.isoformat()
-            assert body["id"] == f"threshold:{body['budget']['id']}:{month_start.isoformat()}:{threshold}"
+            assert body["id"].startswith(f"threshold:{body['budget']['id']}@")
+            assert body["id"].endswith(f":{month_start.isoformat()}:{threshold}")
     assert sent == [50, 80, 100]
     # Restarts: new processes evaluate everything again and find nothing new to send.
     for _ in range(2):
@@ -353,9 +354,9 @@ def test_projected_and_reset_alerts_come_once_per_period(engine, org, receiver):
     settings = Settings.from_env({})
     yesterday = today - timedelta(days=1)
     first = run_alerts(engine, settings, org, now - timedelta(days=1))
-    assert f"threshold:{budget.id}:{yesterday.isoformat()}:100" in first.created
+    assert f"threshold:{budget.alert_key}:{yesterday.isoformat()}:100" in first.created
     second = run_alerts(engine, settings, org, now)
-    assert sorted(second.created) == [f"projected:{budget.id}:{today}", f"reset:{budget.id}:{today}"]
+    assert sorted(second.created) == [f"projected:{budget.alert_key}:{today}", f"reset:{budget.alert_key}:{today}"]
     assert run_alerts(engine, settings, org, now).created == []
     bodies = {b["kind"]: b for b in (verified(r) for r in receiver.wait_for(len(first.created) + 2))}
     assert bodies["projected"]["forecast"] == 5 and bodies["projected"]["used"] == 0
@@ -434,3 +435,28 @@ def test_the_development_server_runs_alerts_in_the_background(database_url, engi
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_budget_deleted_and_set_again_is_a_new_budget_for_its_alerts(engine, org, receiver):
+    """SQLite may give the new budget the deleted one's id; its thresholds still alert once."""
+    from billing_dash.alerts.budgets import delete_budget
+
+    now = _now()
+    with engine.begin() as conn:
+        add_webhook(conn, org.id, receiver.url, SECRET, "json")
+        first = set_budget(conn, org.id, "organization", "", "day", Decimal(4), None, (100,))
+        ingest(conn, org.id, [(1, event(1, timestamp=_z(now), cost="5"))])
+    settings = Settings.from_env({})
+    created = run_alerts(engine, settings, org, now).created
+    assert [k for k in created if k.startswith("threshold:")] == [f"threshold:{first.alert_key}:{_today(org, now)}:100"]
+    with engine.begin() as conn:
+        delete_budget(conn, org.id, first.id)
+        again = set_budget(conn, org.id, "organization", "", "day", Decimal(4), None, (100,))
+    assert again.alert_key != first.alert_key
+    created = run_alerts(engine, settings, org, now).created
+    assert [k for k in created if k.startswith("threshold:")] == [f"threshold:{again.alert_key}:{_today(org, now)}:100"]
+    assert not [k for k in run_alerts(engine, settings, org, now).created if k.startswith("threshold:")]
+
+
+def _today(org, now: datetime) -> str:
+    return now.astimezone(ZoneInfo(org.timezone)).date().isoformat()
