@@ -507,3 +507,24 @@ def test_more_spans_with_usage_than_a_batch_may_hold_is_413(database_url, engine
         assert len(stored(engine, org.id)) == 2
     finally:
         app.server.extensions["billing_dash.engine"].dispose()
+
+
+def test_spans_crossing_a_budget_send_its_alert_as_any_ingest_does(server, engine, org, token, model):
+    from billing_dash.alerts.budgets import set_budget
+    from billing_dash.alerts.webhooks import add_webhook
+
+    from ..receiver import Receiver
+
+    receiver = Receiver()
+    try:
+        with engine.begin() as conn:
+            add_webhook(conn, org.id, receiver.url, "a-secret-of-sixteen+", "json")
+            set_budget(conn, org.id, "organization", "", "day", None, 1000, (100,))
+        now = int((datetime.now(UTC).timestamp() - 1) * 1e9)
+        answer = post_json(server, token, json_body([chat("aaa19b7ec3c1b174", now, model, 900, 200)]))
+        assert answer.status_code == 200, answer.text
+        (request,) = receiver.wait_for(1)
+        body = json.loads(request.body)
+        assert (body["kind"], body["threshold"], body["unit"], body["used"]) == ("threshold", 100, "tokens", 1100)
+    finally:
+        receiver.stop()
