@@ -139,7 +139,9 @@ GRAIN_TABLES = (usage_days_table, conversation_days_table)
 class EventWriter:
     """Writes event batches inside the caller's transaction: an event id already stored is
     skipped, and only the events really inserted reach the aggregates and names (also when two
-    imports of the same events run at once). `finish` adds the import's events to the aggregates.
+    imports of the same events run at once). `write` takes a batch (PostgreSQL stages it, SQLite
+    stores it); `finish` stores what is staged and adds the import's events to the aggregates and
+    names, once.
 
     The start counts read a conversation's stored first message before updating it; they stay
     right under concurrent imports because the caller holds its organization's row lock

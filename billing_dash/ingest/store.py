@@ -151,7 +151,9 @@ def ingest(
 
     Raises IngestError listing the bad records if any record is invalid; the caller's
     transaction must then roll back, so a bad file writes nothing. Reading and validating the
-    next batch runs in a second thread while the database stores the current one.
+    next batch runs in a second thread while the database takes the current one (PostgreSQL
+    stages it; EventWriter.finish stores, aggregates and names the whole import at its end).
+    Positions must be unique ints: they order the import's events (names' ties, error lines).
     """
     prices = PriceBook(conn, org_id)
     # One import at a time per organization, as SQLite's single writer does anyway: two imports
