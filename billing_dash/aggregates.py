@@ -51,7 +51,6 @@ AGGREGATE_QUERIES = (
     "aggregate/starts",
     "aggregate/totals",
 )
-EVENT_COLUMNS = [c.name for c in usage_events.columns]
 # Binary COPY needs each column's PostgreSQL type, from the column's type in models.py.
 _COPY_TYPE = {
     Integer: "int4",
@@ -151,20 +150,18 @@ class EventWriter:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
         self.staged = self.stored = 0
+        # Created if need be, then emptied: a rebuild stages one organization after another in
+        # one transaction.
         if self.postgres:
             conn.execute(load("stage/plan_per_statement_pg"))
             conn.execute(load("stage/work_mem_pg"))
             conn.execute(load("stage/create_pg"))
-        else:
-            batch_table.create(conn, checkfirst=True)
-            new_table.create(conn, checkfirst=True)
-        for table in GRAIN_TABLES:
-            table.create(conn, checkfirst=True)
-        # Empty: a rebuild stages one organization after another in one transaction.
-        if self.postgres:
+            for table in GRAIN_TABLES:
+                table.create(conn, checkfirst=True)
             conn.execute(load("stage/empty_pg"))
         else:
-            for table in (new_table, *GRAIN_TABLES):
+            for table in (batch_table, new_table, *GRAIN_TABLES):
+                table.create(conn, checkfirst=True)
                 conn.execute(delete(table))
 
     def write(self, rows: list[tuple]) -> None:
@@ -176,7 +173,7 @@ class EventWriter:
             self._copy(rows)
             self.staged += len(rows)
         else:
-            conn.execute(load("stage/empty_batch_sqlite"))
+            conn.execute(delete(batch_table))
             conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
             inserted = conn.execute(load("stage/insert_sqlite")).rowcount

@@ -1,2 +1,0 @@
--- Empty the batch table for the next batch.
-DELETE FROM batch_usage
