@@ -21,7 +21,7 @@ from ..models import alert_deliveries, alerts, organizations, webhooks
 from ..queries import load
 from ..services.export import average, money
 from .anomaly import BASELINE_DAYS, detect
-from .budgets import BudgetStatus, LimitStatus, evaluate, period_bounds
+from .budgets import Budget, BudgetStatus, LimitStatus, evaluate, period_bounds
 from .webhooks import DeliveryRun, deliver_due
 
 KINDS = ("threshold", "projected", "reset", "anomaly", "runaway")
@@ -107,29 +107,40 @@ def _budget_fields(status: BudgetStatus, limit: LimitStatus) -> dict[str, Any]:
     }
 
 
+def _budget_key(kind: str, budget: Budget, start: date, *rest: object) -> str:
+    """The idempotency key of a budget's alert of a period (README, "Alerts")."""
+    return ":".join([kind, budget.alert_key, start.isoformat(), *map(str, rest)])
+
+
+def _budget_alert(
+    kind: str,
+    status: BudgetStatus,
+    org: Organization,
+    now: datetime,
+    message: str,
+    fields: dict[str, Any],
+    *rest: object,
+) -> NewAlert:
+    """An alert of a budget's current period, keyed by kind, budget, period and `rest`."""
+    key = _budget_key(kind, status.budget, status.start, *rest)
+    return NewAlert(
+        key, kind, message, _payload(key, kind, org, now, message, **fields), status.budget.id, status.start
+    )
+
+
 def threshold_alerts(org: Organization, statuses: list[BudgetStatus], now: datetime) -> list[NewAlert]:
     """One alert per threshold the current period's use has reached, keyed by budget, period and threshold."""
     found = []
     for status in statuses:
         limit = max(status.limits, key=lambda limit: limit.percent)
         for threshold in status.crossed:
-            key = f"threshold:{status.budget.alert_key}:{status.start.isoformat()}:{threshold}"
             message = (
                 f"{org.name}: the {_PERIODLY[status.budget.period]} budget of the {_scope_name(status)} passed {threshold}%:"
                 f" {_amount(limit.unit, limit.used)} of {_amount(limit.unit, limit.limit)}"
                 f" ({average(limit.percent)}%) in {status.start}..{status.end}"
             )
             fields = _budget_fields(status, limit) | {"threshold": threshold}
-            found.append(
-                NewAlert(
-                    key,
-                    "threshold",
-                    message,
-                    _payload(key, "threshold", org, now, message, **fields),
-                    status.budget.id,
-                    status.start,
-                )
-            )
+            found.append(_budget_alert("threshold", status, org, now, message, fields, threshold))
     return found
 
 
@@ -141,7 +152,6 @@ def projected_alerts(org: Organization, statuses: list[BudgetStatus], now: datet
         if not over:
             continue
         limit = max(over, key=lambda limit: limit.forecast / limit.limit)
-        key = f"projected:{status.budget.alert_key}:{status.start.isoformat()}"
         message = (
             f"{org.name}: the {_PERIODLY[status.budget.period]} budget of the {_scope_name(status)} is projected to reach"
             f" {_amount(limit.unit, limit.forecast)} of {_amount(limit.unit, limit.limit)} by {status.end}"
@@ -150,16 +160,7 @@ def projected_alerts(org: Organization, statuses: list[BudgetStatus], now: datet
         fields = _budget_fields(status, limit) | {
             "details": {"exhaustionDate": None if limit.exhaustion_date is None else limit.exhaustion_date.isoformat()}
         }
-        found.append(
-            NewAlert(
-                key,
-                "projected",
-                message,
-                _payload(key, "projected", org, now, message, **fields),
-                status.budget.id,
-                status.start,
-            )
-        )
+        found.append(_budget_alert("projected", status, org, now, message, fields))
     return found
 
 
@@ -169,30 +170,16 @@ def reset_alerts(conn: Connection, org: Organization, statuses: list[BudgetStatu
     found = []
     for status in statuses:
         previous, _ = period_bounds(status.budget.period, status.start - timedelta(days=1))
-        keys = [
-            f"threshold:{status.budget.alert_key}:{previous.isoformat()}:{t}"
-            for t in status.budget.thresholds
-            if t >= 100
-        ]
+        keys = [_budget_key("threshold", status.budget, previous, t) for t in status.budget.thresholds if t >= 100]
         if not keys or conn.execute(select(alerts.c.id).where(alerts.c.idempotency_key.in_(keys))).first() is None:
             continue
         limit = max(status.limits, key=lambda limit: limit.percent)
-        key = f"reset:{status.budget.alert_key}:{status.start.isoformat()}"
         message = (
             f"{org.name}: a new {status.budget.period} started for the budget of the {_scope_name(status)}, exceeded"
             f" in the period from {previous}; {_amount(limit.unit, limit.used)} of {_amount(limit.unit, limit.limit)} used so far"
         )
         fields = _budget_fields(status, limit) | {"details": {"previousPeriodStart": previous.isoformat()}}
-        found.append(
-            NewAlert(
-                key,
-                "reset",
-                message,
-                _payload(key, "reset", org, now, message, **fields),
-                status.budget.id,
-                status.start,
-            )
-        )
+        found.append(_budget_alert("reset", status, org, now, message, fields))
     return found
 
 
