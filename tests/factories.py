@@ -15,8 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from click.testing import CliRunner
 
 from billing_dash.cli import main
 from billing_dash.config import Settings
-from billing_dash.models import agents, conversations, usage_events
+from billing_dash.models import agents, conversations, model_prices, usage_events
 from billing_dash.openapi import openapi_document
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.periods import DEFAULT_PERIOD, Period
@@ -473,3 +474,21 @@ def running_server(database_url: str, **env: str) -> Iterator[str]:
     }
     with serving(serve_argv(port), environment) as base:
         yield base
+
+
+def priced_model(engine, price: tuple[Decimal, Decimal, Decimal | None, Decimal | None], prefix: str = "model") -> str:
+    """A model of its own priced from 2020 on at `price` (USD per million: input, output, cache read,
+    cache write), so a test computes the expected cost itself."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(model_prices).values(
+                model=name,
+                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+                prompt_per_million=price[0],
+                completion_per_million=price[1],
+                cache_read_per_million=price[2],
+                cache_write_per_million=price[3],
+            )
+        )
+    return name

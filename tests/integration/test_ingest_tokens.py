@@ -4,36 +4,18 @@ larger than their totals (API: event and field; CLI: line and field)."""
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 
-from billing_dash.models import model_prices, usage_day
+from billing_dash.models import usage_day
 
-from ..factories import failed_cleanly, nothing_stored, ok, run, stored_event, write_jsonl
+from ..factories import failed_cleanly, nothing_stored, ok, priced_model, run, stored_event, write_jsonl
 
 USAGE = "/api/v1/usage"
 TS = "2026-02-10T12:00:00Z"
 # USD per million: input, output, cache read, cache write.
 PRICE = (Decimal("3"), Decimal("15"), Decimal("0.30"), Decimal("3.75"))
-
-
-def priced_model(engine, cache: bool = True) -> str:
-    model = f"tok-model-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(model_prices).values(
-                model=model,
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                prompt_per_million=PRICE[0],
-                completion_per_million=PRICE[1],
-                cache_read_per_million=PRICE[2] if cache else None,
-                cache_write_per_million=PRICE[3] if cache else None,
-            )
-        )
-    return model
 
 
 def ev(n, model: str, **fields) -> dict:
@@ -52,7 +34,7 @@ def by_hand(prompt, completion, read, write) -> Decimal:
 
 
 def test_an_event_with_every_part_is_stored_and_priced_exactly(client, auth_headers, engine, org):
-    model = priced_model(engine)
+    model = priced_model(engine, PRICE, "tok-model")
     event = ev(
         1,
         model,
@@ -77,7 +59,7 @@ def test_an_event_with_every_part_is_stored_and_priced_exactly(client, auth_head
 
 
 def test_a_provider_usage_object_is_stored_normalized(client, auth_headers, engine, org):
-    model = priced_model(engine)
+    model = priced_model(engine, PRICE, "tok-model")
     usage = {
         "input_tokens": 5,
         "cache_read_input_tokens": 128_955,
@@ -91,7 +73,7 @@ def test_a_provider_usage_object_is_stored_normalized(client, auth_headers, engi
 
 
 def test_an_explicit_cost_stays_and_the_savings_come_from_the_price(client, auth_headers, engine, org):
-    model = priced_model(engine)
+    model = priced_model(engine, PRICE, "tok-model")
     event = ev(1, model, prompt_tokens=1000, cache_read_tokens=1000, completion_tokens=0, cost="0.5")
     assert post(client, auth_headers, [event]).status_code == 200
     row = stored_event(engine, org.id, "t-1")
@@ -100,7 +82,7 @@ def test_an_explicit_cost_stays_and_the_savings_come_from_the_price(client, auth
 
 
 def test_no_cache_price_and_no_price_save_nothing(client, auth_headers, engine, org):
-    flat_model = priced_model(engine, cache=False)
+    flat_model = priced_model(engine, (*PRICE[:2], None, None), "tok-model")
     events = [
         ev(1, flat_model, prompt_tokens=1000, cache_read_tokens=800, completion_tokens=10),
         ev(2, "no-such-model", prompt_tokens=1000, cache_read_tokens=800, completion_tokens=10),
@@ -142,7 +124,7 @@ def test_import_names_line_and_field_of_a_part_larger_than_its_total(database_ur
 
 
 def test_import_csv_with_parts(database_url, engine, org, tmp_path):
-    model = priced_model(engine)
+    model = priced_model(engine, PRICE, "tok-model")
     path = tmp_path / "usage.csv"
     path.write_text(
         "event_id,timestamp,agent_id,conversation_id,model,prompt_tokens,completion_tokens,"

@@ -29,11 +29,11 @@ from opentelemetry.trace import set_span_in_context
 from billing_dash.auth import create_org, create_token
 from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
-from billing_dash.models import model_prices, usage_events
+from billing_dash.models import usage_events
 from billing_dash.web.app import create_app
 from tests import ROOT
 
-from ..factories import ok, run, running_server
+from ..factories import ok, priced_model, run, running_server
 
 TRACES = "/api/v1/otel/v1/traces"
 DAY = "2026-02-10"
@@ -50,19 +50,7 @@ def server(database_url):
 @pytest.fixture
 def model(engine) -> str:
     """A model with a price of its own, so the expected cost is computed here from PRICE."""
-    name = f"otel-model-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(model_prices).values(
-                model=name,
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                prompt_per_million=PRICE[0],
-                completion_per_million=PRICE[1],
-                cache_read_per_million=PRICE[2],
-                cache_write_per_million=PRICE[3],
-            )
-        )
-    return name
+    return priced_model(engine, PRICE, "otel-model")
 
 
 def by_hand(prompt: int, completion: int, read: int, write: int) -> Decimal:
