@@ -103,8 +103,8 @@ def _staged_columns() -> list[Column]:
 batch_table = Table("batch_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
 new_table = Table("new_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
 STAGED_COLUMNS = [c.name for c in new_table.columns]
-# The staged events grouped once by local day, agent and model, and by local day, conversation and
-# agent: the other aggregates are sums of these rows, far fewer than the events, so a large import
+# The staged events grouped once by local day, agent and model, and by local day, conversation, agent
+# and model: the other aggregates are sums of these rows, far fewer than the events, so a large import
 # reads its events three times (these two and the quarter-hours), not once per aggregate.
 usage_days_table = Table(
     "new_usage_days",
@@ -124,6 +124,7 @@ conversation_days_table = Table(
     Column("day", Date),
     Column("conversation_id", String),
     Column("agent_id", String),
+    Column("model", String),
     Column("first_ts", UTCDateTime),
     Column("last_ts", UTCDateTime),
     Column("total_tokens", BigInteger),

@@ -278,8 +278,8 @@ usage_daily = Table(
     *_usage_sums(),
 )
 
-# Per local day of the organization's time zone, conversation and agent: distinct counts and
-# the costliest conversations stay exact.
+# Per local day of the organization's time zone, conversation, agent and model: distinct counts and
+# the costliest conversations stay exact, also for a report filtered by agent or model.
 conversation_daily = Table(
     "conversation_daily",
     metadata,
@@ -287,10 +287,13 @@ conversation_daily = Table(
     Column("day", Date, primary_key=True),
     Column("conversation_id", String(MAX_ID), primary_key=True),
     Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("model", String(MAX_ID), primary_key=True),
     Column("total_tokens", BigInteger, nullable=False),
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
     Index("ix_conversation_daily_conversation", "organization_id", "conversation_id", "day"),
+    # An agent filter reads its agents' days only (migration 0015).
+    Index("ix_conversation_daily_agent", "organization_id", "agent_id", "day"),
 )
 
 # Per conversation: its whole-life totals and first and last message, once for the conversation

@@ -201,23 +201,15 @@ def _top_frame(conn: Connection, org: Tenant, best: list[tuple]) -> pd.DataFrame
 
 def filtered_conversations_query(org: Tenant, period: Period, filters: Filters, kind: str) -> tuple[str, dict]:
     """The statement of a filter's conversations (`kind`: parts per conversation and agent, or the
-    list) and its parameters: from the aggregates for agents alone, from the events with models."""
-    if filters.models:
-        bounds = {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
-        return f"filtered_conversation_{kind}", {**bounds, **filters.params()}
-    return f"agent_conversation_{kind}", {
-        "org_id": org.id,
-        **period.window(org.timezone),
-        "agents": list(filters.agents),
-    }
+    list) and its parameters: whole days from conversation_daily, the edge days from the events."""
+    return f"filtered_conversation_{kind}", {"org_id": org.id, **period.window(org.timezone), **filters.params()}
 
 
 def _filtered_conversation_stats(
     conn: Connection, org: Tenant, period: Period, filters: Filters, top: int
 ) -> ConversationStats:
-    """Conversation counts and top conversations of the filtered usage: per conversation and agent,
-    from conversation_daily and the edge days' events for agents alone; with models, from the
-    period's events of the kept agents and models (the conversation aggregates keep no model)."""
+    """Conversation counts and top conversations of the filtered usage, summed per conversation and
+    agent as filtered_conversations_query reads them."""
     name, params = filtered_conversations_query(org, period, filters, "parts")
     parts = _frame(conn, name, **params)
     counts: dict[str, int] = {}

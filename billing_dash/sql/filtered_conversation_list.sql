@@ -1,9 +1,12 @@
 -- Every conversation with a message of the kept agents and models in the period, one page in the
--- order :sort names: its filtered in-period usage (from the events, as
--- filtered_conversation_parts), its whole life's first and last message, title and agent.
--- Ties as conversation_list.sql.
+-- order :sort names: its filtered in-period usage (read as filtered_conversation_parts reads it),
+-- its whole life's first and last message, title and agent. Ties as conversation_list.sql.
 -- param org_id: int
+-- param day_from: date
+-- param day_to: date
 -- param start: utc
+-- param full_start: utc
+-- param full_end: utc
 -- param end: utc
 -- param all_agents: int
 -- param agents: list
@@ -16,12 +19,25 @@
 -- column last_ts: utc
 -- column cost: money
 WITH listed AS (
-    SELECT e.conversation_id, SUM(e.prompt_tokens + e.completion_tokens) AS total_tokens, SUM(e.cost) AS cost,
-           COUNT(*) AS message_count
-    FROM usage_events e
-    WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :end
-      AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
-    GROUP BY e.conversation_id
+    SELECT u.conversation_id, SUM(u.total_tokens) AS total_tokens, SUM(u.cost) AS cost,
+           SUM(u.message_count) AS message_count
+    FROM (
+        SELECT d.conversation_id, d.total_tokens, d.cost, d.message_count
+        FROM conversation_daily d
+        WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+          AND (:all_agents = 1 OR d.agent_id IN :agents) AND (:all_models = 1 OR d.model IN :models)
+        UNION ALL
+        SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
+        FROM usage_events e
+        WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start
+          AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+        UNION ALL
+        SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
+        FROM usage_events e
+        WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
+          AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+    ) u
+    GROUP BY u.conversation_id
 )
 SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,
        t.first_ts, t.last_ts, l.total_tokens, l.cost AS cost, l.message_count
