@@ -43,6 +43,15 @@ class Filters:
             "models": list(self.models) or [""],
         }
 
+    def keeps_budget(self, scope: str, scope_id: str) -> bool:
+        """Whether a budget's card shows under this filter: an agent's or a model's when the filter
+        lets its agent or model through, the organization's always (its use stays the whole one)."""
+        if scope == "agent":
+            return not self.agents or scope_id in self.agents
+        if scope == "model":
+            return not self.models or scope_id in self.models
+        return True
+
     def as_json(self) -> dict[str, list[str]]:
         """The applied filter as the API echoes it."""
         return {AGENT_PARAM: list(self.agents), MODEL_PARAM: list(self.models)}

@@ -506,12 +506,17 @@ def filter_by_clicked_model(click: Any, filters: dict | None) -> Any:
     return _added(filters, MODEL_PARAM, html_text.unescape(model) if isinstance(model, str) else None)
 
 
-def load_budgets(_retry: int | None) -> Any:
-    """The budget cards: each budget's use, forecast and days left in its current period."""
+def load_budgets(_retry: int | None, filters: Any = None) -> Any:
+    """The budget cards: each budget's use, forecast and days left in its current period; under a
+    filter, those of the kept agents and models and the organization's."""
     org = flask_login.current_user.org
     try:
+        kept = _filters_of(filters)
+    except FilterError:
+        kept = NO_FILTERS  # load_report says what is wrong with the filter
+    try:
         with get_engine().connect() as conn:
-            statuses = evaluate(conn, org)
+            statuses = [s for s in evaluate(conn, org) if kept.keeps_budget(s.budget.scope, s.budget.scope_id)]
             names: dict[str, str] = (
                 dict(conn.execute(load("agent_names"), {"org_id": org.id}).all()) if statuses else {}
             )
@@ -600,7 +605,7 @@ def register_callbacks(app: dash.Dash) -> None:
         State(FILTERS, "data"),
         prevent_initial_call=True,
     )(filter_by_clicked_model)
-    app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"))(load_budgets)
+    app.callback(Output(BUDGET_CARDS, "children"), Input(RETRY, "n_clicks"), Input(FILTERS, "data"))(load_budgets)
     app.callback(Output(RECENT_ALERTS, "children"), Input(RETRY, "n_clicks"))(load_alerts)
     # The figures and grid rows come a step after the cards: in the same update, React would hold
     # the cards back until plotly.js and the grid's code are loaded and run.

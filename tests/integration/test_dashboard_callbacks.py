@@ -265,6 +265,35 @@ def test_budget_cards_show_what_the_budgets_api_answers(client, auth_headers, as
     assert [b["state"] for b in api] == ["exceeded", "ok"] and all(states)
 
 
+def test_filtered_budget_cards_keep_the_organizations_and_the_kept_agents_and_models(
+    client, auth_headers, as_user, engine, org, page
+):
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        ingest(
+            conn,
+            org.id,
+            enumerate(event(i, timestamp=now.isoformat(), agent_id=f"a{i % 2}") for i in range(4)),
+        )
+        set_budget(conn, org.id, "organization", "", "month", Decimal("5"), None, (80,))
+        for agent in ("a0", "a1"):
+            set_budget(conn, org.id, "agent", agent, "month", None, 10**6, (80,))
+        for model in ("gpt-4o-mini", "gpt-4o"):
+            set_budget(conn, org.id, "model", model, "day", None, 10**6, (80,))
+    api = client.get("/api/v1/budgets", headers=auth_headers).get_json()["budgets"]
+    for filters, shown in (
+        (None, {("organization", ""), ("agent", "a0"), ("agent", "a1"), ("model", "gpt-4o-mini"), ("model", "gpt-4o")}),
+        (
+            {"agentId": ["a1"], "model": []},
+            {("organization", ""), ("agent", "a1"), ("model", "gpt-4o-mini"), ("model", "gpt-4o")},
+        ),
+        ({"agentId": ["a0"], "model": ["gpt-4o"]}, {("organization", ""), ("agent", "a0"), ("model", "gpt-4o")}),
+    ):
+        cards = through_browser(page.load_budgets(None, filters))
+        ids = [card["props"]["children"]["props"]["id"] for card in cards]
+        assert ids == [f"billing-budget-{b['id']}" for b in api if (b["scope"], b["scopeId"] or "") in shown]
+
+
 def test_month_view_draws_the_forecast_to_the_month_end(client, auth_headers, as_user, engine, org, page):
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     with engine.begin() as conn:

@@ -39,7 +39,9 @@ def _create(name: str, *, model: bool) -> None:
 
 
 def _indexes() -> None:
-    op.create_index("ix_conversation_daily_conversation", "conversation_daily", ["organization_id", "conversation_id", "day"])
+    op.create_index(
+        "ix_conversation_daily_conversation", "conversation_daily", ["organization_id", "conversation_id", "day"]
+    )
 
 
 def upgrade() -> None:
@@ -71,5 +73,7 @@ def downgrade() -> None:
     op.drop_table("conversation_daily")
     op.rename_table("conversation_daily_old", "conversation_daily")
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE conversation_daily RENAME CONSTRAINT conversation_daily_old_pkey TO conversation_daily_pkey")
+        op.execute(
+            "ALTER TABLE conversation_daily RENAME CONSTRAINT conversation_daily_old_pkey TO conversation_daily_pkey"
+        )
     _indexes()
