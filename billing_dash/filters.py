@@ -11,6 +11,9 @@ from .limits import MAX_FILTER_VALUES, MAX_ID
 # The query parameters, each repeatable: OR within one, AND across them.
 AGENT_PARAM = "agentId"
 MODEL_PARAM = "model"
+# What a series' buckets may be split by (stackBy=...): each choice's column of the aggregates.
+STACK_PARAM = "stackBy"
+STACKS = {"agent": "agent_id", "model": "model"}
 
 
 class FilterError(ValueError):
@@ -73,3 +76,20 @@ def _values(name: str, raw: Sequence[str]) -> tuple[str, ...]:
 def parse_filters(agents: Sequence[str], models: Sequence[str]) -> Filters:
     """The Filters of the request's repeated agentId and model parameters, or FilterError."""
     return Filters(_values(AGENT_PARAM, agents), _values(MODEL_PARAM, models))
+
+
+class StackError(FilterError):
+    """A stackBy the API refuses (400 invalid_stack)."""
+
+    code = "invalid_stack"
+
+
+def parse_stack(value: str | None, granularity: str | None) -> str | None:
+    """The request's stackBy (none: no stack), or StackError: one of STACKS, with a granularity."""
+    if value is None:
+        return None
+    if value not in STACKS:
+        raise StackError(f"{STACK_PARAM} must be one of {', '.join(STACKS)}; got {value[:20]!r}.")
+    if granularity is None:
+        raise StackError(f"{STACK_PARAM} splits the series: it needs a granularity.")
+    return value

@@ -11,7 +11,7 @@ from .alerts.forecast import METHODS as FORECAST_METHODS
 from .alerts.run import DEFAULT_ALERTS, MAX_ALERTS
 from .alerts.run import KINDS as ALERT_KINDS
 from .config import Settings
-from .filters import AGENT_PARAM, MODEL_PARAM
+from .filters import AGENT_PARAM, MODEL_PARAM, STACK_PARAM, STACKS
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
 from .limits import MAX_BODY_BYTES, MAX_FILTER_VALUES, MAX_HOUR_DAYS, MAX_ID, MAX_NAME, MAX_TITLE
 from .models import MONEY_SCALE
@@ -125,7 +125,7 @@ _REPORT_400 = (
 )
 _JSON_REPORT_400 = _REPORT_400 + (
     f" Also invalid_granularity (not one of {', '.join(GRANULARITIES)}, or hour for a period over "
-    f"{MAX_HOUR_DAYS} days)."
+    f"{MAX_HOUR_DAYS} days), invalid_stack (stackBy not one of {', '.join(STACKS)}, or without granularity)."
 )
 _CONVERSATIONS_PARAMS = ["period", "startDate", "endDate", "tz", "sort", "page", "pageSize", AGENT_PARAM, MODEL_PARAM]
 _CONVERSATIONS_400 = _REPORT_400.replace("invalid_limit", "invalid_sort, invalid_page, invalid_page_size")
@@ -394,8 +394,28 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "cost": _money(),
                 "messageCount": _count(),
                 **_parts(),
+                "stack": {
+                    "type": "array",
+                    "items": _ref("StackUsage"),
+                    "description": "Only with the stackBy parameter: the bucket's usage per agent or model, "
+                    "costliest first (ties: key in code point order); only those with usage. They add up to "
+                    "the bucket.",
+                },
             },
             "One bucket of the series; every bucket of the period is listed, those without usage as zeros.",
+            required=["start", "totalTokens", "promptTokens", "completionTokens", "cost", "messageCount", *_parts()],
+        ),
+        "StackUsage": _object(
+            {
+                "key": {"type": "string", "description": "The agent id or model name (as stackBy says)."},
+                "totalTokens": _count(),
+                "promptTokens": _count(),
+                "completionTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+                **_parts(),
+            },
+            "One agent's or model's usage in a bucket of the series.",
         ),
         "Budget": _object(
             {
@@ -431,6 +451,11 @@ def _schemas(max_events: int) -> dict[str, Any]:
                     "type": "array",
                     "items": _ref("SeriesUsage"),
                     "description": "Only with the granularity parameter: usage per bucket, oldest first.",
+                },
+                "stackBy": {
+                    "type": "string",
+                    "enum": list(STACKS),
+                    "description": "Only with the stackBy parameter: what each series bucket's `stack` splits by.",
                 },
             },
             required=[
@@ -774,6 +799,11 @@ def _parameters() -> dict[str, Any]:
             "Adds `series`: usage per local hour, day, week (from Monday) or calendar month of the period's "
             f"zone. hour: periods of at most {MAX_HOUR_DAYS} days. usageByDay is unchanged.",
         ),
+        STACK_PARAM: query(
+            STACK_PARAM,
+            {"type": "string", "enum": list(STACKS)},
+            "With granularity: each `series` bucket gets `stack`, its usage per agent or model.",
+        ),
         "section": query(
             "section",
             {"type": "string", "enum": list(SECTIONS)},
@@ -822,7 +852,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "operationId": "getBillingReport",
                 "summary": "Token usage and cost report of one period",
                 "security": secured,
-                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "granularity"]],
+                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "granularity", STACK_PARAM]],
                 "responses": _report_responses(
                     {"description": "The report.", "content": {"application/json": {"schema": _ref("BillingReport")}}},
                     _JSON_REPORT_400,

@@ -5,11 +5,11 @@
   let shown = null;      // the query of the view the controls last showed
   let restoring = null;  // the query Back or Forward is putting the controls back to
 
-  /* The filter (pages/billing.py FILTERS: agentId and model lists) and the granularity ride along
-     in the query as the API names them: agentId=a&agentId=b&model=m&granularity=week. */
+  /* The filter (pages/billing.py FILTERS: agentId and model lists), the granularity and the stack
+     ride along in the query as the API names them: agentId=a&model=m&granularity=week&stackBy=agent. */
   const FILTER_PARAMS = ["agentId", "model"];
 
-  function queryFor(period, startDate, endDate, filters, granularity) {
+  function queryFor(period, startDate, endDate, filters, granularity, stack) {
     const params = new URLSearchParams();
     params.set("period", period);
     if (period === "custom" && startDate && endDate) {
@@ -23,6 +23,9 @@
     });
     if (granularity && granularity !== "auto") {
       params.set("granularity", granularity);
+    }
+    if (stack) {
+      params.set("stackBy", stack);
     }
     return "?" + params.toString();
   }
@@ -62,8 +65,8 @@
 
   window.dash_clientside = Object.assign({}, window.dash_clientside, {
     billing: {
-      push_url: function (period, startDate, endDate, filters, granularity) {
-        const search = queryFor(period, startDate, endDate, filters, granularity);
+      push_url: function (period, startDate, endDate, filters, granularity, stack) {
+        const search = queryFor(period, startDate, endDate, filters, granularity, stack);
         shown = search;
         if (restoring !== null) {
           // Back sets the controls one at a time: the states in between are not steps.
@@ -134,8 +137,10 @@
     const params = new URLSearchParams(window.location.search);
     const period = params.get("period") || "month";
     const granularity = params.get("granularity") || "auto";
+    const stack = params.get("stackBy") || "";
     if (complete(params)) {
-      const target = queryFor(period, params.get("startDate"), params.get("endDate"), filtersOf(params), granularity);
+      const target = queryFor(period, params.get("startDate"), params.get("endDate"), filtersOf(params), granularity,
+                              stack);
       if (target === shown) {
         return;
       }
@@ -143,6 +148,7 @@
     }
     window.dash_clientside.set_props("billing-filters", {data: filtersOf(params)});
     window.dash_clientside.set_props("billing-granularity", {value: granularity});
+    window.dash_clientside.set_props("billing-stack", {value: stack});
     window.dash_clientside.set_props("billing-period", {value: period});
     if (period === "custom" && params.get("startDate") && params.get("endDate")) {
       window.dash_clientside.set_props("billing-dates", {

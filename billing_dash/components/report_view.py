@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..figures.usage import build_daily_figure, build_model_share_figure
+from ..figures.usage import build_daily_figure, build_model_share_figure, build_stacked_figure
 from ..services.billing import BillingReport
 from ..services.export import HEADERS, SECTION_KEYS, SECTIONS, csv_filename, period_json, section_csv
 from .cards import summary_cards
@@ -115,7 +115,13 @@ def report_view(
         cards=summary_cards(summary, changes, prefix, compared_label(report["period"])),
         period_label=period_label(report["period"]),
         empty=summary["totalMessages"] == 0,
-        daily_figure=build_daily_figure(
+        daily_figure=build_stacked_figure(
+            report["series"],
+            {a["agentId"]: a["agentName"] for a in rows["agents"]} if report["stackBy"] == "agent" else {},
+            granularity,
+        )
+        if "stackBy" in report
+        else build_daily_figure(
             over_time,
             # The projection is per day: drawn beside days only.
             None if projection is None or granularity != "day" else pd.DataFrame(projection, columns=["date", "cost"]),

@@ -1,4 +1,4 @@
-"""Figures of the billing page: daily usage over time and the cost share of models."""
+"""Figures of the billing page: usage over time (total or stacked) and the cost share of models."""
 
 from __future__ import annotations
 
@@ -105,6 +105,42 @@ def build_daily_figure(df: pd.DataFrame, projection: pd.DataFrame | None = None,
             "tickformat": ",.2f",
             "showgrid": False,
         },
+    )
+    return fig
+
+
+def build_stacked_figure(series: list[dict], names: dict[str, str], granularity: str = "day") -> go.Figure:
+    """Cost per bucket stacked per agent or model: `series` is the API's series with each bucket's
+    `stack` (key, cost, ...); `names` shows a key by its name (agents). The costliest keys of the
+    period get their own bars, the others fold into "Other" so the legend stays readable."""
+    totals: dict[str, float] = {}
+    for bucket in series:
+        for part in bucket["stack"]:
+            totals[part["key"]] = totals.get(part["key"], 0) + part["cost"]
+    ranked = sorted(totals, key=lambda k: (-totals[k], k))
+    shown = ranked if len(ranked) <= MAX_SLICES else ranked[: MAX_SLICES - 1]
+    dates = pd.to_datetime([bucket["start"][:16] for bucket in series]) if series else []
+    fig = go.Figure()
+    for i, key in enumerate([*shown, None] if len(shown) < len(ranked) else shown):
+        costs = [
+            sum(p["cost"] for p in bucket["stack"] if (p["key"] == key if key is not None else p["key"] not in shown))
+            for bucket in series
+        ]
+        name = "Other" if key is None else as_text(names.get(key, key))
+        fig.add_trace(
+            go.Bar(
+                x=dates,
+                y=costs,
+                name=name,
+                marker={"color": PALETTE[i % len(PALETTE)]},
+                hovertemplate=f"{name}: $%{{y:,.2f}}<extra></extra>",
+            )
+        )
+    _base_layout(fig)
+    fig.update_layout(
+        barmode="stack",
+        xaxis={"type": "date", "tickformat": X_FORMATS[granularity][0], "hoverformat": X_FORMATS[granularity][1]},
+        yaxis={"title": {"text": "Cost (USD)"}, "rangemode": "tozero", "tickprefix": "$", "tickformat": ",.2f"},
     )
     return fig
 

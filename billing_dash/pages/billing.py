@@ -21,7 +21,7 @@ from ..components.budgets import budget_cards
 from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
-from ..filters import AGENT_PARAM, MODEL_PARAM, NO_FILTERS, FilterError, Filters, parse_filters
+from ..filters import AGENT_PARAM, MODEL_PARAM, NO_FILTERS, STACKS, FilterError, Filters, parse_filters
 from ..periods import DEFAULT_PERIOD, GRANULARITIES, PERIODS, Period, PeriodError, check_granularity, resolve_period
 from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
@@ -74,6 +74,9 @@ MODEL_PICK = f"{PREFIX}-model-pick"
 GRANULARITY = f"{PREFIX}-granularity"
 AUTO = "auto"
 GRANULARITY_LABELS = {AUTO: "Auto", "hour": "Hours", "day": "Days", "week": "Weeks", "month": "Months"}
+# The cost over time as one line, or stacked per agent or model (the API's stackBy).
+STACK = f"{PREFIX}-stack"
+STACK_LABELS = {"": "Total", "agent": "By agent", "model": "By model"}
 FILTER_LABELS = {AGENT_PARAM: "Agent", MODEL_PARAM: "Model"}
 # The period buttons, in the order of periods.PERIODS.
 PERIOD_LABELS = {
@@ -190,12 +193,14 @@ def layout(
     agentId: str | list[str] | None = None,
     model: str | list[str] | None = None,
     granularity: str | None = None,
+    stackBy: str | None = None,
     **_other: str,
 ) -> html.Div:
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
     period = period if period in PERIODS else DEFAULT_PERIOD
     filters = {AGENT_PARAM: _as_list(agentId), MODEL_PARAM: _as_list(model)}
     granularity = granularity if granularity in GRANULARITIES else AUTO
+    stack = stackBy if stackBy in STACKS else ""
     if not (startDate and endDate):
         # A custom range starts as the last 30 days, in the organization's zone.
         last30 = resolve_period("last_30_days", flask_login.current_user.org.timezone)
@@ -275,10 +280,19 @@ def layout(
                     ),
                     html.Div(filter_chips(filters), id=CHIPS, className="d-flex flex-wrap gap-2"),
                     dbc.RadioItems(
+                        id=STACK,
+                        options=[{"label": text, "value": value} for value, text in STACK_LABELS.items()],
+                        value=stack,
+                        className="btn-group flex-wrap ms-auto",
+                        inputClassName="btn-check",
+                        labelClassName="btn btn-outline-secondary btn-sm",
+                        labelCheckedClassName="active",
+                    ),
+                    dbc.RadioItems(
                         id=GRANULARITY,
                         options=[{"label": text, "value": value} for value, text in GRANULARITY_LABELS.items()],
                         value=granularity,
-                        className="btn-group flex-wrap ms-auto",
+                        className="btn-group flex-wrap",
                         inputClassName="btn-check",
                         labelClassName="btn btn-outline-secondary btn-sm",
                         labelCheckedClassName="active",
@@ -406,6 +420,7 @@ def load_report(
     _retry: int | None,
     filter_data: Any = None,
     granularity: Any = None,
+    stack: Any = None,
 ) -> tuple:
     """The one billing query of a period change, and everything the page shows of it.
 
@@ -427,7 +442,9 @@ def load_report(
     series = _granularity_for(chosen, granularity)
     try:
         with get_engine().connect() as conn:
-            report = billing_report(conn, org, chosen, filters=filters, granularity=series)
+            report = billing_report(
+                conn, org, chosen, filters=filters, granularity=series, stack_by=stack if stack in STACKS else None
+            )
             previous = summarize(conn, org, chosen.previous(), filters=filters)
             agent_names = [a for (a, _name) in conn.execute(load("agent_names"), {"org_id": org.id}).all()]
     except (OperationalError, InterfaceError):
@@ -569,6 +586,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(DATES, "end_date"),
         Input(FILTERS, "data"),
         Input(GRANULARITY, "value"),
+        Input(STACK, "value"),
     )
     app.callback(Output(DATES_WRAP, "hidden"), Input(PERIOD, "value"))(toggle_date_range)
     app.callback(
@@ -584,6 +602,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(RETRY, "n_clicks"),
         Input(FILTERS, "data"),
         Input(GRANULARITY, "value"),
+        Input(STACK, "value"),
     )(load_report)
     app.callback(Output(CHIPS, "children"), Input(FILTERS, "data"))(filter_chips)
     app.callback(

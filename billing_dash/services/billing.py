@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from ..alerts.budgets import period_bounds
 from ..alerts.forecast import DEFAULT_METHOD, LOOKBACK_DAYS, project
-from ..filters import NO_FILTERS, Filters
+from ..filters import NO_FILTERS, STACKS, Filters
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
 from ..periods import Period, Tenant, local_midnight_utc, resolve_period
 from ..queries import load, run_in_chunks
@@ -82,6 +82,9 @@ class BillingReport:
     # With a granularity: the period's usage per local hour, day, week or month (usage_series).
     granularity: str | None = None
     series: pd.DataFrame | None = None
+    # With a stack: the series' usage per bucket and agent or model (usage_stack).
+    stack_by: str | None = None
+    stack: pd.DataFrame | None = None
 
 
 def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
@@ -358,9 +361,11 @@ def billing_report(
     top: int = DEFAULT_TOP,
     filters: Filters = NO_FILTERS,
     granularity: str | None = None,
+    stack_by: str | None = None,
 ) -> BillingReport:
     """Compute the full report of `period` for organization `org` from the aggregates, of the
-    usage of `filters`' agents and models only, with the `series` of `granularity` if given."""
+    usage of `filters`' agents and models only, with the `series` of `granularity` if given (and
+    its buckets split by agent or model if `stack_by` says so)."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     daily = _daily(conn, org, period, filters)
     conversations = conversation_stats(conn, org, period, top, filters)
@@ -383,6 +388,8 @@ def billing_report(
         filters=filters,
         granularity=granularity,
         series=None if granularity is None else usage_series(conn, org, period, granularity, filters, daily),
+        stack_by=stack_by if granularity else None,
+        stack=usage_stack(conn, org, period, granularity, stack_by, filters) if granularity and stack_by else None,
     )
 
 
@@ -458,3 +465,46 @@ def usage_series(
     rows = daily.assign(start=[_day_bucket(date.fromisoformat(d), granularity) for d in daily["date"]])
     keys = list(dict.fromkeys(rows["start"]))
     return _by_key(rows.drop(columns=["date", "total_tokens"]), keys, "start")[SERIES_COLUMNS]
+
+
+STACK_COLUMNS = ["start", "key", *(s.name for s in USAGE_SUMS), "total_tokens"]
+
+
+def usage_stack(
+    conn: Connection, org: Tenant, period: Period, granularity: str, by: str, filters: Filters = NO_FILTERS
+) -> pd.DataFrame:
+    """The series' usage per bucket (`start`, as usage_series names it) and agent or model (`by`,
+    as `key`): a row per pair with usage, buckets oldest first, then costliest first (ties: key
+    in code point order). Each bucket's rows add up to its series row."""
+    column = STACKS[by]
+    zone = ZoneInfo(period.tz)
+    if granularity != "hour" and period.tz == org.timezone:
+        rows = _frame(conn, "stacked_days", org_id=org.id, day_from=period.start, day_to=period.end, **filters.params())
+        starts = [_day_bucket(date.fromisoformat(str(day)), granularity) for day in rows["day"]]
+    else:
+        rows = _frame(
+            conn, "stacked_quarters", org_id=org.id, start=period.start_utc, end=period.end_utc, **filters.params()
+        )
+        starts = [
+            _hour_start(b, zone) if granularity == "hour" else _day_bucket(b.astimezone(zone).date(), granularity)
+            for b in rows["bucket"]
+        ]
+    rows = rows.assign(start=starts).rename(columns={column: "key"})
+    sums = [s.name for s in USAGE_SUMS]
+    stack = rows.groupby(["start", "key"], sort=False)[sums].sum().reset_index()
+    for col in _SUM_COUNTS:
+        stack[col] = stack[col].astype("int64")
+    stack["total_tokens"] = stack["prompt_tokens"] + stack["completion_tokens"]
+    # Hours sort as their UTC instants (a repeated local hour's two buckets keep their order).
+    keys = [
+        (_bucket_instant(start), -cost, str(key).encode())
+        for start, cost, key in zip(stack["start"], stack["cost"], stack["key"], strict=True)
+    ]
+    order = sorted(range(len(stack)), key=keys.__getitem__)
+    return stack.iloc[order].reset_index(drop=True)[STACK_COLUMNS]
+
+
+def _bucket_instant(start: Any) -> datetime:
+    """A bucket's start (`2026-10-25` or `2026-10-25T02:00:00+02:00`) as an instant, for ordering."""
+    instant = datetime.fromisoformat(str(start))
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)

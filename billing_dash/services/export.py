@@ -188,24 +188,35 @@ def report_json(report: BillingReport) -> dict[str, Any]:
         ],
         **({} if report.forecast is None else {"forecast": forecast_json(report.forecast)}),
         "filters": report.filters.as_json(),
-        **({} if report.series is None else {"granularity": report.granularity, "series": series_rows(report.series)}),
+        **(
+            {}
+            if report.series is None
+            else {"granularity": report.granularity, "series": series_rows(report.series, report.stack)}
+        ),
+        **({} if report.stack is None else {"stackBy": report.stack_by}),
     }
 
 
-def series_rows(series: pd.DataFrame) -> list[dict[str, Any]]:
-    """The report's `series`: a daily row's keys, `start` (the bucket's first hour or day) for `date`."""
-    return [
-        {
-            "start": r.start,
-            "totalTokens": int(r.total_tokens),
-            "promptTokens": int(r.prompt_tokens),
-            "completionTokens": int(r.completion_tokens),
-            "cost": money(r.cost),
-            "messageCount": int(r.message_count),
-            **_parts(r),
-        }
-        for r in _rows(series)
-    ]
+def _usage(r: Any) -> dict[str, Any]:
+    return {
+        "totalTokens": int(r.total_tokens),
+        "promptTokens": int(r.prompt_tokens),
+        "completionTokens": int(r.completion_tokens),
+        "cost": money(r.cost),
+        "messageCount": int(r.message_count),
+        **_parts(r),
+    }
+
+
+def series_rows(series: pd.DataFrame, stack: pd.DataFrame | None = None) -> list[dict[str, Any]]:
+    """The report's `series`: a daily row's keys, `start` (the bucket's first hour or day) for `date`;
+    stacked, each row's `stack`: its usage per agent or model (`key`), costliest first."""
+    if stack is None:
+        return [{"start": r.start, **_usage(r)} for r in _rows(series)]
+    stacks: dict[str, list[dict[str, Any]]] = {}
+    for r in _rows(stack):
+        stacks.setdefault(r.start, []).append({"key": r.key, **_usage(r)})
+    return [{"start": r.start, **_usage(r), "stack": stacks.get(r.start, [])} for r in _rows(series)]
 
 
 def forecast_json(forecast: MonthForecast) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from ..alerts.budgets import evaluate
 from ..alerts.run import DEFAULT_ALERTS, MAX_ALERTS, after_ingest, alert_json, recent_alerts
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
-from ..filters import AGENT_PARAM, MODEL_PARAM, FilterError, Filters, parse_filters
+from ..filters import AGENT_PARAM, MODEL_PARAM, STACK_PARAM, FilterError, Filters, parse_filters, parse_stack
 from ..ingest import IngestError, ingest, loads_json
 from ..openapi import openapi_document
 from ..periods import Period, PeriodError, check_granularity, resolve_period
@@ -132,8 +132,12 @@ def _report(caller: Caller, series: bool = False) -> BillingReport:
     top = _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")
     filters = _filters()
     granularity = _granularity(period) if series else None
+    try:
+        stack_by = parse_stack(request.args.get(STACK_PARAM), granularity) if series else None
+    except FilterError as exc:
+        raise ApiError(400, exc.code, exc.message) from None
     with get_engine().connect() as conn:
-        return billing_report(conn, caller.org, period, top, filters, granularity)
+        return billing_report(conn, caller.org, period, top, filters, granularity, stack_by)
 
 
 @bp.get("/analytics/billing")

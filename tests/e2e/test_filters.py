@@ -111,3 +111,37 @@ def test_granularity_toggle_redraws_the_chart(page, user_email, client, auth_hea
     page.wait_for_url(HOME, "period=today")
     hours = api_report(client, auth_headers, period="today", granularity="hour")["series"]
     page.wait_until(lambda: page.driver.execute_script(POINTS) == len(hours), "Today is not drawn by hours")
+
+
+TRACES = (
+    "return Array.from(document.querySelector('#billing-daily-graph .js-plotly-plot').data,"
+    " t => [t.type, t.name, Array.from(t.y)]);"
+)
+
+
+def test_stack_toggle_splits_the_cost_per_agent_and_the_url_keeps_it(page, user_email, client, auth_headers, usage):
+    page.open_dashboard(user_email, "period=year")
+    page.wait_for_report(api_report(client, auth_headers, period="year"))
+    page.duo.wait_for_element("#billing-daily-graph .main-svg")
+    _click(page, "//*[@id='billing-stack']//label[normalize-space()='By agent']", "the By agent button")
+    page.wait_for_url(HOME, "period=year&stackBy=agent")
+    api = api_report(client, auth_headers, period="year", granularity="week", stackBy="agent")
+    names = {a["agentId"]: a["agentName"] for a in api["usageByAgent"]}
+    costs: dict[str, float] = {}
+    for bucket in api["series"]:
+        for part in bucket["stack"]:
+            costs[part["key"]] = costs.get(part["key"], 0) + part["cost"]
+    assert costs  # the usage fixture has agents with cost: the chart has something to split
+
+    def stacked():
+        traces = page.driver.execute_script(TRACES)
+        return traces if traces and all(t[0] == "bar" for t in traces) else None
+
+    page.wait_until(stacked, "By agent did not redraw the chart as stacked bars")
+    traces = stacked()
+    ranked = sorted(costs, key=lambda k: (-costs[k], k))
+    expected_names = [names[k] for k in ranked] if len(ranked) <= 8 else [*(names[k] for k in ranked[:7]), "Other"]
+    assert [t[1] for t in traces] == expected_names
+    # Each bucket's bars add up to its cost.
+    for i, bucket in enumerate(api["series"]):
+        assert sum(t[2][i] for t in traces) == pytest.approx(bucket["cost"], abs=1e-6)

@@ -293,19 +293,7 @@ class Scenario:
         """The `series` of local dates start..end in tz: every bucket (local hour, day, week from
         Monday, calendar month) of the period, oldest first, zeros included."""
         zone = ZoneInfo(tz)
-
-        def bucket(instant: datetime) -> str:
-            local = instant.astimezone(zone)
-            if granularity == "hour":  # the local hour with its offset: a repeated hour is two buckets
-                return local.replace(minute=0, second=0, microsecond=0).isoformat()
-            day = local.date()
-            if granularity == "week":
-                while day.strftime("%A") != "Monday":
-                    day -= DAY
-            elif granularity == "month":
-                day = month_days(day)[0]
-            return day.isoformat()
-
+        bucket = _bucketer(zone, granularity)
         # Every bucket of the period: walk its instants a quarter hour at a time (every zone's
         # offset is whole quarter hours).
         keys: list[str] = []
@@ -336,6 +324,59 @@ class Scenario:
             }
             for k, v in sums.items()
         ]
+
+    def stack(
+        self, start: date, end: date, tz: str, granularity: str, by: str, keep: Keep | None = None
+    ) -> dict[str, list[dict]]:
+        """Each series bucket's `stack`: its usage per agent or model (`by`), costliest first (ties:
+        the key's code points), only those with usage; buckets without usage are left out."""
+        zone = ZoneInfo(tz)
+        bucket = _bucketer(zone, granularity)
+        sums: dict[str, dict[str, list]] = defaultdict(dict)
+        for e in self.events:
+            ts = datetime.fromisoformat(e["timestamp"])
+            if not start <= ts.astimezone(zone).date() <= end or (keep is not None and not keep(e)):
+                continue
+            cost, _, savings = self.cost(e)
+            prompt, completion, read, write, reasoning = tokens_of(e)
+            key = e["agent_id"] if by == "agent" else e["model"]
+            row = sums[bucket(ts)].setdefault(key, [0, 0, Decimal(0), 0, 0, 0, 0, Decimal(0)])
+            for i, value in enumerate((prompt, completion, cost, 1, read, write, reasoning, savings)):
+                row[i] += value
+        return {
+            b: [
+                {
+                    "key": k,
+                    "totalTokens": v[0] + v[1],
+                    "promptTokens": v[0],
+                    "completionTokens": v[1],
+                    "cost": r6(v[2]),
+                    "messageCount": v[3],
+                    **_parts(v[4:]),
+                }
+                for k, v in sorted(keys.items(), key=lambda kv: (-kv[1][2], kv[0].encode()))
+            ]
+            for b, keys in sums.items()
+        }
+
+
+def _bucketer(zone: ZoneInfo, granularity: str):
+    """The series bucket of an instant: its local hour (with its offset: a repeated hour is two
+    buckets), or the first local date of its day, week from Monday or calendar month."""
+
+    def bucket(instant: datetime) -> str:
+        local = instant.astimezone(zone)
+        if granularity == "hour":
+            return local.replace(minute=0, second=0, microsecond=0).isoformat()
+        day = local.date()
+        if granularity == "week":
+            while day.strftime("%A") != "Monday":
+                day -= DAY
+        elif granularity == "month":
+            day = month_days(day)[0]
+        return day.isoformat()
+
+    return bucket
 
 
 def _parts(row: list) -> dict:

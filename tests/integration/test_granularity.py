@@ -113,6 +113,37 @@ def test_filtered_series_match_reference(client, auth_headers, scenario, org, gr
             assert valid(DOCUMENT["components"]["schemas"]["BillingReport"], api)
 
 
+@pytest.mark.parametrize("granularity", ["hour", "day", "week", "month"])
+@pytest.mark.parametrize("by", ["agent", "model"])
+def test_stacked_series_match_reference(client, auth_headers, scenario, org, granularity, by):
+    """stackBy splits each bucket per agent or model: equal to the raw events' split, in the
+    organization's zone and another, filtered or not, and adding up to the bucket."""
+    today = NOW.astimezone(ZoneInfo(org.timezone)).date()
+    start = today - (timedelta(days=6) if granularity == "hour" else timedelta(days=70))
+    model = next(iter(scenario.prices))
+    for agents, models in [((), ()), (("agent-1", "agent-3"), (model, scenario.unpriced_model))]:
+        query = [("stackBy", by), *(("agentId", a) for a in agents), *(("model", m) for m in models)]
+        for tz in (None, "America/New_York"):
+            zone = tz or org.timezone
+            keep = keep_only(agents, models)
+            api = _series(client, auth_headers, start, today, granularity, tz, query=query)
+            assert api["stackBy"] == by
+            expected = scenario.stack(start, today, zone, granularity, by, keep)
+            assert {r["start"]: r["stack"] for r in api["series"] if r["stack"]} == expected, (agents, tz)
+            assert api["series"] == [
+                {**r, "stack": expected.get(r["start"], [])}
+                for r in scenario.series(start, today, zone, granularity, keep)
+            ]
+            assert valid(DOCUMENT["components"]["schemas"]["BillingReport"], api)
+
+
+def test_stack_needs_a_known_value_and_a_granularity(client, auth_headers):
+    for query in ({"stackBy": "conversation", "granularity": "day"}, {"stackBy": "agent"}):
+        response = client.get(REPORT, query_string=query, headers=auth_headers)
+        assert response.status_code == 400
+        assert response.get_json()["error"]["code"] == "invalid_stack"
+
+
 def test_named_period_series(client, auth_headers, scenario, org):
     api = get(client, auth_headers, period="today", granularity="hour")
     today = NOW.astimezone(ZoneInfo(org.timezone)).date()

@@ -12,8 +12,9 @@ Two of schemathesis's checks need judgment here, and what replaces them is spell
   digit strings for token counts (the CSV import shares its parser). Such requests are lenient,
   not broken, so `negative_data_rejection` is off; test_api.py pins every documented 400.
 - Positive data on the report endpoints: OpenAPI cannot say "an IANA zone name", "both dates
-  when period=custom" or "startDate <= endDate, at most 3660 days". A schema-valid request may
-  get a 400 with exactly those codes (invalid_timezone, missing_date, invalid_range) and no other.
+  when period=custom", "startDate <= endDate, at most 3660 days", "hour for at most 7 days" or
+  "stackBy with a granularity". A schema-valid request may get a 400 with exactly those codes
+  (invalid_timezone, missing_date, invalid_range, invalid_granularity, invalid_stack) and no other.
 
 `test_document_and_server_agree` and `test_valid_input_is_never_a_server_error` pin, as
 fixed examples, what the generated runs found; they fail until document or server is fixed.
@@ -51,8 +52,9 @@ INGEST = ("POST", "/api/v1/usage")
 # OpenAPI cannot describe a protobuf body (nor OTLP/JSON's hex ids): a schema-valid request may
 # well be undecodable, answered 400. Its no-5xx and conformance of every answer still hold.
 OTLP = ("POST", "/api/v1/otel/v1/traces")
-# 400s a schema-valid report request may get: constraints OpenAPI cannot express.
-UNDOCUMENTABLE_400 = {"invalid_timezone", "missing_date", "invalid_range"}
+# 400s a schema-valid report request may get: constraints OpenAPI cannot express (granularity=hour
+# only for periods of at most 7 days, stackBy only with a granularity).
+UNDOCUMENTABLE_400 = {"invalid_timezone", "missing_date", "invalid_range", "invalid_granularity", "invalid_stack"}
 # Event errors a schema-valid batch may get: a token part larger than its total, a provider's
 # usage whose input or output sums past the limit (JSON Schema cannot compare two numbers).
 UNDOCUMENTABLE_EVENT_ERRORS = ("more than the", "tokens must be at most")
