@@ -297,8 +297,8 @@ def callback_body(dependency: dict, values: list, extra_inputs: list | None = No
 
 
 def load_values(params: dict) -> list:
-    """The load_report inputs (period, start_date, end_date, retry clicks, the filter store and the
-    granularity) the page would send."""
+    """The load_report inputs (period, start_date, end_date, retry clicks, the filter store, the
+    granularity and the stack) the page would send."""
     custom = params.get("period") == "custom"
     return [
         params.get("period", DEFAULT_PERIOD),
@@ -307,6 +307,7 @@ def load_values(params: dict) -> list:
         None,
         {"agentId": list(params.get("agentId", [])), "model": list(params.get("model", []))},
         params.get("granularity", "auto"),
+        params.get("stackBy", ""),
     ]
 
 

@@ -308,7 +308,7 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     dependencies = get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     pages = next(d for d in dependencies if d["inputs"][0]["id"] == "_pages_location")
-    assert len(load["inputs"]) == 6  # period, dates, retry, the filter store, the granularity
+    assert len(load["inputs"]) == 7  # period, dates, retry, the filter store, the granularity, the stack
 
     # The page itself, as the browser asks for it, also with the other organization named in the URL.
     for search in ("?period=custom", f"?period=custom&org_id={other.org.id}&organization={other.org.name}"):
