@@ -138,6 +138,8 @@ def test_stacked_series_match_reference(client, auth_headers, scenario, org, gra
 
 
 def test_stack_needs_a_known_value_and_a_granularity(client, auth_headers):
+    empty = get(client, auth_headers, period="week", granularity="hour", stackBy="model")
+    assert empty["stackBy"] == "model" and [r["stack"] for r in empty["series"]] == [[]] * len(empty["series"])
     for query in ({"stackBy": "conversation", "granularity": "day"}, {"stackBy": "agent"}):
         response = client.get(REPORT, query_string=query, headers=auth_headers)
         assert response.status_code == 400
