@@ -65,6 +65,10 @@ COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8",
 # Staging this many events, PostgreSQL analyzes new_usage before aggregating it: a temporary table
 # has no statistics, and the planner's guess of a large import's groups picks sorts that spill.
 ANALYZE_STAGED_MIN = 10_000
+# Storing fewer events, PostgreSQL looks up the stored conversation totals the import's start counts
+# need by index (stage/lookups_pg): at most two lookups per event, bounded by the import, where a
+# hash join reads the whole table.
+LOOKUPS_MAX = 10_000
 
 # SQLite keeps money as 64-bit integers of 1e-10 dollars: the most any stored total can hold
 # ($922,337,203.6854775807). The largest stored totals are an organization's day (every other
@@ -197,7 +201,7 @@ class EventWriter:
             self.conn.execute(load("stage/analyze_pg"))
         if not self.postgres:
             self._check_sqlite_totals()
-        unpriced = self.aggregate_new()[1]
+        unpriced = self.aggregate_new(lookups=self.postgres and self.stored < LOOKUPS_MAX)[1]
         self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
         self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
@@ -258,10 +262,16 @@ class EventWriter:
             for row in rows:
                 copy.write_row(row)
 
-    def aggregate_new(self) -> tuple[int, int]:
-        """Add the rows of new_usage to every aggregate; returns (events, unpriced among them)."""
+    def aggregate_new(self, lookups: bool = False) -> tuple[int, int]:
+        """Add the rows of new_usage to every aggregate; returns (events, unpriced among them).
+        `lookups` (PostgreSQL, a small import): the start counts read the stored conversations by index."""
         for query in AGGREGATE_QUERIES:
+            probe = lookups and query == "aggregate/starts"
+            if probe:
+                self.conn.execute(load("stage/lookups_pg"))
             result = self.conn.execute(load(query), {"tz": self.tz})
+            if probe:
+                self.conn.execute(load("stage/joins_pg"))
         # The last query, the conversation totals, returns their spans: one row per conversation and
         # agent of the import, so read as they come rather than held in a list (a 10M-event import
         # returns some 400,000).

@@ -223,3 +223,37 @@ def test_upgrading_to_usage_day_sums_the_stored_daily_aggregates(empty_database)
     upgrade(engine)
     with engine.connect() as conn:
         assert snapshot(conn, org.id) == before
+
+
+def test_a_small_import_looks_up_its_stored_conversations_by_index(postgres_url):
+    """PostgreSQL: the start counts of a small import (an API batch, an OTLP export) read the stored
+    conversation totals by index, not by hashing the whole table (all organizations' conversations),
+    and leave the transaction's join methods as they were."""
+    import uuid
+
+    from billing_dash.auth import create_org
+    from billing_dash.db import make_engine, upgrade
+
+    from ..factories import event
+
+    engine = make_engine(postgres_url)
+    try:
+        upgrade(engine)
+        with engine.begin() as conn:
+            org = create_org(conn, f"lookups-{uuid.uuid4().hex[:12]}", "Europe/Berlin")
+            ingest(conn, org.id, enumerate(event(i, conversation_id=f"c-{i}") for i in range(300)))
+        with engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE conversation_totals"))
+        with engine.begin() as conn:
+            scans = sa.text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'conversation_totals'")
+            before = conn.execute(scans).scalar_one()
+            # Earlier messages of stored conversations: their starts move, so the stored rows are read.
+            earlier = (
+                event(1000 + i, conversation_id=f"c-{i}", timestamp="2026-01-14T10:00:00Z") for i in range(0, 300, 3)
+            )
+            assert ingest(conn, org.id, enumerate(earlier)).inserted == 100
+            assert conn.execute(scans).scalar_one() == before
+            joins = sa.text("SELECT setting FROM pg_settings WHERE name IN ('enable_hashjoin', 'enable_mergejoin')")
+            assert conn.execute(joins).scalars().all() == ["on", "on"]
+    finally:
+        engine.dispose()
