@@ -27,7 +27,7 @@ from .alerts import budgets
 from .alerts.webhooks import FORMATS as WEBHOOK_FORMATS
 from .alerts.webhooks import WebhookError
 from .config import ConfigError, Settings, settings_table
-from .ingest import IngestError, IngestResult, analyze_after_import, ingest, read_csv, read_jsonl
+from .ingest import IngestError, IngestResult, analyze_after_writing, ingest, read_csv, read_jsonl, refresh_statistics
 from .models import MONEY_SCALE, organizations, users
 from .pages import DASHBOARD_PATH
 from .periods import PeriodError, local_midnight_utc
@@ -422,7 +422,7 @@ def _import(engine: Engine, settings: Settings, org_name: str, records: Iterable
             result = ingest(conn, org.id, records)
     finally:
         gc.enable()
-    analyze_after_import(engine, result)
+    analyze_after_writing(engine, result.inserted)
     created: list[str] = []
     if result.inserted:
         from .alerts.run import after_ingest
@@ -491,8 +491,10 @@ def rebuild_aggregates(ctx: click.Context, org: str | None) -> None:
     """Recompute the pre-aggregated usage from the stored events (after a repair or a time zone change)."""
     from .aggregates import rebuild
 
-    with _engine(ctx).begin() as conn:
+    engine = _engine(ctx)
+    with engine.begin() as conn:
         events = rebuild(conn, None if org is None else [auth.get_org(conn, org).id])
+    analyze_after_writing(engine, events)
     click.echo(f"rebuilt aggregates from {events} events")
 
 
@@ -517,7 +519,7 @@ def demo_data(ctx: click.Context, org: str, days: int, per_day: float, seed: int
         for agent_id, budget in demo_budgets().items():
             with contextlib.suppress(budgets.BudgetError):  # a short demo may not reach every agent
                 budgets.set_agent_month_tokens(conn, org_obj.id, agent_id, budget)
-    analyze_after_import(engine, result)
+    analyze_after_writing(engine, result.inserted)
     click.echo(f"demo data for {org!r}: inserted {result.inserted}, skipped {result.skipped}")
     if result.unpriced:
         click.echo(f"  {result.unpriced_line()}")
@@ -710,7 +712,8 @@ def reprice_command(ctx: click.Context, org: str, since: date | None, model: str
     aggregates in the same transaction. Events whose cost was given keep it."""
     from .pricing.reprice import RepriceError, reprice
 
-    with _engine(ctx).connect() as conn, conn.begin() as transaction:
+    engine = _engine(ctx)
+    with engine.connect() as conn, conn.begin() as transaction:
         org_obj = auth.get_org(conn, org)
         start = None if since is None else local_midnight_utc(since, org_obj.timezone)
         try:
@@ -719,6 +722,9 @@ def reprice_command(ctx: click.Context, org: str, since: date | None, model: str
             raise click.ClickException(f"{exc}; nothing was changed") from None
         if dry_run:  # it wrote nothing, and releases the organization's lock now
             transaction.rollback()
+    if not dry_run and any(c.changed for c in changes):
+        # A re-pricing that changed a cost rebuilt the organization's aggregates (pricing.reprice).
+        refresh_statistics(engine)
     six = Decimal("0.000001")
     rows = [
         [

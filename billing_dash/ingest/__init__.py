@@ -16,7 +16,7 @@ from .parse import (
     read_csv,
     read_jsonl,
 )
-from .store import ANALYZE_MIN_EVENTS, BATCH_SIZE, IngestResult, analyze_after_import, ingest
+from .store import ANALYZE_MIN_EVENTS, BATCH_SIZE, IngestResult, analyze_after_writing, ingest, refresh_statistics
 
 __all__ = [
     "ANALYZE_MIN_EVENTS",
@@ -32,10 +32,11 @@ __all__ = [
     "IngestError",
     "IngestResult",
     "UsageEvent",
-    "analyze_after_import",
+    "analyze_after_writing",
     "ingest",
     "loads_json",
     "parse_event",
     "read_csv",
     "read_jsonl",
+    "refresh_statistics",
 ]

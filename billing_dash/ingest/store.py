@@ -191,11 +191,16 @@ def ingest(
     return IngestResult(inserted, seen - inserted, unpriced, dict(unpriced_models))
 
 
-def analyze_after_import(engine: Engine, result: IngestResult) -> None:
-    """Refresh the planner's statistics after an import of at least ANALYZE_MIN_EVENTS events has
-    committed (in a transaction of its own: the import's locks are released by then)."""
-    if result.inserted < ANALYZE_MIN_EVENTS:
-        return
+def analyze_after_writing(engine: Engine, events: int) -> None:
+    """Refresh the planner's statistics after a write of at least ANALYZE_MIN_EVENTS events (an
+    import, a rebuild of the aggregates, a re-pricing) has committed, in a transaction of its own:
+    the write's locks are released by then."""
+    if events >= ANALYZE_MIN_EVENTS:
+        refresh_statistics(engine)
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """ANALYZE the tables an import writes (SQLite: all of them), in a transaction of its own."""
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(load("analyze_pg"))

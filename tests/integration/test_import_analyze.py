@@ -66,3 +66,41 @@ def test_demo_data_of_many_events_analyzes_the_tables_it_wrote(empty_database_ur
         assert set(WRITTEN) <= analyzed_tables(engine)
     finally:
         engine.dispose()
+
+
+def forget_statistics(engine) -> None:
+    """Drop what the last ANALYZE left, as if the tables had never been analyzed."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_stat_reset()"))
+        else:
+            conn.execute(sa.text("DELETE FROM sqlite_stat1"))
+    assert not set(WRITTEN) & analyzed_tables(engine)
+
+
+def test_a_rebuild_or_a_repricing_of_many_events_analyzes_the_tables_it_wrote(empty_database_url, tmp_path):
+    """rebuild-aggregates and reprice rewrite the aggregates as an import does: the next report must
+    be planned for what they wrote, too."""
+    engine = make_engine(empty_database_url)
+    upgrade(engine)
+    try:
+        ok(run(empty_database_url, "create-org", "acme"))
+        # Without a cost: charged at the price in effect, so a new price changes every one.
+        unpriced = [{k: v for k, v in e.items() if k != "cost"} for e in events(0, ANALYZE_MIN_EVENTS)]
+        large = write_jsonl(tmp_path, unpriced, "large.jsonl")
+        ok(run(empty_database_url, "import", "--org", "acme", str(large)))
+        forget_statistics(engine)
+        ok(run(empty_database_url, "rebuild-aggregates", "--org", "acme"))
+        assert set(WRITTEN) <= analyzed_tables(engine)
+
+        forget_statistics(engine)
+        dry = run(empty_database_url, "reprice", "--org", "acme", "--dry-run")
+        ok(dry)
+        assert not set(WRITTEN) & analyzed_tables(engine)  # a dry run writes nothing
+        ok(run(empty_database_url, "prices", "set", "--org", "acme", "gpt-4o-mini", "--input", "7", "--output", "9"))
+        repriced = run(empty_database_url, "reprice", "--org", "acme")
+        ok(repriced)
+        assert f"changed {ANALYZE_MIN_EVENTS} of {ANALYZE_MIN_EVENTS} events" in repriced.stdout
+        assert set(WRITTEN) <= analyzed_tables(engine)
+    finally:
+        engine.dispose()
