@@ -203,28 +203,26 @@ def _top_frame(conn: Connection, org: Tenant, best: list[tuple]) -> pd.DataFrame
 
 
 def filtered_conversations_query(org: Tenant, period: Period, filters: Filters, kind: str) -> tuple[str, dict]:
-    """The statement of a filter's conversations (`kind`: parts per conversation and agent, or the
-    list) and its parameters: whole days from conversation_daily, the edge days from the events."""
+    """The statement of a filter's conversations (`kind`: their counts and costliest, or the list)
+    and its parameters: whole days from conversation_daily, the edge days from the events."""
     return f"filtered_conversation_{kind}", {"org_id": org.id, **period.window(org.timezone), **filters.params()}
 
 
 def _filtered_conversation_stats(
     conn: Connection, org: Tenant, period: Period, filters: Filters, top: int
 ) -> ConversationStats:
-    """Conversation counts and top conversations of the filtered usage, summed per conversation and
-    agent as filtered_conversations_query reads them."""
-    name, params = filtered_conversations_query(org, period, filters, "parts")
-    parts = _frame(conn, name, **params)
+    """Conversation counts and top conversations of the filtered usage, counted and ranked by the
+    database (filtered_conversation_stats.sql)."""
+    name, params = filtered_conversations_query(org, period, filters, "stats")
     counts: dict[str, int] = {}
-    sums: dict[str, list] = {}
-    for conversation, agent, tokens, cost, messages in parts.itertuples(index=False):
-        counts[agent] = counts.get(agent, 0) + 1
-        found = sums.setdefault(conversation, [0, Decimal(0), 0])
-        found[0] += int(tokens)
-        found[1] += cost
-        found[2] += int(messages)
-    counts[ALL_AGENTS] = len(sums)
-    best = sorted(((c, *v) for c, v in sums.items()), key=lambda r: (-r[2], -r[1], r[0]))[:top]
+    best: list[tuple] = []
+    for kind, key, conversations, tokens, cost, messages in conn.execute(load(name), {**params, "limit": top}):
+        if kind == "top":
+            best.append((key, int(tokens), cost, int(messages)))
+        else:  # an agent's count, or all of them (key ALL_AGENTS)
+            counts[key] = int(conversations)
+    # The database ranked them; the same order in Python keeps it whatever a dialect returns.
+    best.sort(key=lambda r: (-r[2], -r[1], r[0]))
     return ConversationStats(counts, _top_frame(conn, org, best))
 
 
