@@ -226,6 +226,21 @@ def _filtered_conversation_stats(
     return ConversationStats(counts, _top_frame(conn, org, best))
 
 
+# SQLite walks all conversations from the costliest for a period's top ones when at least one in
+# this many lies inside it (reading about this many times `top` rows); with fewer, it sorts those of
+# the period (top_conversations_by_cost_sqlite.sql). PostgreSQL's planner chooses well on its own.
+COST_WALK_SHARE = 20
+
+
+def _top_query(conn: Connection, org: Tenant, inside: dict[str, int]) -> str:
+    """The statement of a period's costliest conversations, given how many lie inside it."""
+    if conn.dialect.name == "sqlite":
+        total = conn.execute(load("organization_conversations"), {"org_id": org.id}).scalar_one()
+        if inside.get(ALL_AGENTS, 0) * COST_WALK_SHARE >= total:
+            return "top_conversations_by_cost_sqlite"
+    return "top_conversations"
+
+
 def conversation_stats(
     conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP, filters: Filters = NO_FILTERS
 ) -> ConversationStats:
@@ -245,7 +260,9 @@ def conversation_stats(
                 sums[0] += int(tokens)
                 sums[1] += cost
                 sums[2] += int(messages)
-    candidates = [tuple(r) for r in conn.execute(load("top_conversations"), {**window, "limit": top})]
+    candidates = (
+        [tuple(r) for r in conn.execute(load(_top_query(conn, org, counts)), {**window, "limit": top})] if top else []
+    )
     for conversation, agent in crossing:
         found = partial.get((conversation, agent))
         if found and found[2] > 0:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from billing_dash.ingest import ingest
+from billing_dash.queries import load
 from billing_dash.services.billing import MAX_TOP
 from billing_dash.services.export import SECTION_KEYS
 
@@ -114,3 +115,23 @@ def test_csv_sections_carry_the_json_numbers(client, auth_headers, scenario):
                     # A float parsed from the JSON prints as 2e-06 where the CSV has 0.000002.
                     same = Decimal(value) == Decimal(str(expected)) if isinstance(expected, float) else None
                     assert same or value == str(expected), (section, field)
+
+
+def test_sqlite_ranks_a_long_periods_conversations_from_the_costliest(engine, org, scenario):
+    """The reference tests above cover both ways SQLite finds the top conversations: walking them
+    by cost (a year, most conversations inside) and sorting the period's (a day)."""
+    from billing_dash.periods import resolve_period
+    from billing_dash.services.billing import _top_query, organization_window
+
+    today = NOW.astimezone(ZoneInfo(org.timezone)).date()
+    chosen = {}
+    with engine.connect() as conn:
+        for days in (364, 0):
+            period = resolve_period(
+                "custom", org.timezone, (today - timedelta(days=days)).isoformat(), today.isoformat()
+            )
+            window = organization_window(conn, org, period)
+            inside = {a: int(n) for a, n in conn.execute(load("conversations_inside"), window)}
+            chosen[days] = _top_query(conn, org, inside)
+    by_cost = "top_conversations_by_cost_sqlite" if engine.dialect.name == "sqlite" else "top_conversations"
+    assert chosen == {364: by_cost, 0: "top_conversations"}
