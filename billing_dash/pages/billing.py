@@ -186,6 +186,19 @@ def filter_chips(filters: dict | None) -> list[Component]:
     return chips
 
 
+def _toggle(component_id: str, labels: dict[str, str], value: str, extra_class: str = "") -> dbc.RadioItems:
+    """A row of buttons of which one is pressed: `labels` maps each value to its text."""
+    return dbc.RadioItems(
+        id=component_id,
+        options=[{"label": text, "value": option} for option, text in labels.items()],
+        value=value,
+        className=f"btn-group flex-wrap {extra_class}".strip(),
+        inputClassName="btn-check",
+        labelClassName="btn btn-outline-secondary btn-sm",
+        labelCheckedClassName="active",
+    )
+
+
 def layout(
     period: str = DEFAULT_PERIOD,
     startDate: str | None = None,
@@ -279,24 +292,8 @@ def layout(
                         className="filter-pick",
                     ),
                     html.Div(filter_chips(filters), id=CHIPS, className="d-flex flex-wrap gap-2"),
-                    dbc.RadioItems(
-                        id=STACK,
-                        options=[{"label": text, "value": value} for value, text in STACK_LABELS.items()],
-                        value=stack,
-                        className="btn-group flex-wrap ms-auto",
-                        inputClassName="btn-check",
-                        labelClassName="btn btn-outline-secondary btn-sm",
-                        labelCheckedClassName="active",
-                    ),
-                    dbc.RadioItems(
-                        id=GRANULARITY,
-                        options=[{"label": text, "value": value} for value, text in GRANULARITY_LABELS.items()],
-                        value=granularity,
-                        className="btn-group flex-wrap",
-                        inputClassName="btn-check",
-                        labelClassName="btn btn-outline-secondary btn-sm",
-                        labelCheckedClassName="active",
-                    ),
+                    _toggle(STACK, STACK_LABELS, stack, "ms-auto"),
+                    _toggle(GRANULARITY, GRANULARITY_LABELS, granularity),
                 ],
                 className="d-flex flex-wrap align-items-center gap-2 mb-3 filter-bar",
             ),

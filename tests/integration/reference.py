@@ -302,28 +302,23 @@ class Scenario:
             if instant.astimezone(zone).date() >= start and (not keys or keys[-1] != bucket(instant)):
                 keys.append(bucket(instant))
             instant += timedelta(minutes=15)
-        sums = {k: [0, 0, Decimal(0), 0, 0, 0, 0, Decimal(0)] for k in keys}
+        sums = self._bucket_sums(start, end, zone, bucket, keep, lambda e: None)
+        return [{"start": k, **_usage(sums.get((k, None), _ZERO))} for k in keys]
+
+    def _bucket_sums(self, start, end, zone, bucket, keep, key_of) -> dict[tuple, list]:
+        """Usage per (bucket, key_of(event)) of the kept events of local dates start..end: prompt,
+        completion, cost, messages, cache reads, cache writes, reasoning, cache savings."""
+        sums: dict[tuple, list] = {}
         for e in self.events:
             ts = datetime.fromisoformat(e["timestamp"])
             if not start <= ts.astimezone(zone).date() <= end or (keep is not None and not keep(e)):
                 continue
             cost, _, savings = self.cost(e)
             prompt, completion, read, write, reasoning = tokens_of(e)
-            row = sums[bucket(ts)]
+            row = sums.setdefault((bucket(ts), key_of(e)), list(_ZERO))
             for i, value in enumerate((prompt, completion, cost, 1, read, write, reasoning, savings)):
                 row[i] += value
-        return [
-            {
-                "start": k,
-                "totalTokens": v[0] + v[1],
-                "promptTokens": v[0],
-                "completionTokens": v[1],
-                "cost": r6(v[2]),
-                "messageCount": v[3],
-                **_parts(v[4:]),
-            }
-            for k, v in sums.items()
-        ]
+        return sums
 
     def stack(
         self, start: date, end: date, tz: str, granularity: str, by: str, keep: Keep | None = None
@@ -331,33 +326,28 @@ class Scenario:
         """Each series bucket's `stack`: its usage per agent or model (`by`), costliest first (ties:
         the key's code points), only those with usage; buckets without usage are left out."""
         zone = ZoneInfo(tz)
-        bucket = _bucketer(zone, granularity)
-        sums: dict[str, dict[str, list]] = defaultdict(dict)
-        for e in self.events:
-            ts = datetime.fromisoformat(e["timestamp"])
-            if not start <= ts.astimezone(zone).date() <= end or (keep is not None and not keep(e)):
-                continue
-            cost, _, savings = self.cost(e)
-            prompt, completion, read, write, reasoning = tokens_of(e)
-            key = e["agent_id"] if by == "agent" else e["model"]
-            row = sums[bucket(ts)].setdefault(key, [0, 0, Decimal(0), 0, 0, 0, 0, Decimal(0)])
-            for i, value in enumerate((prompt, completion, cost, 1, read, write, reasoning, savings)):
-                row[i] += value
-        return {
-            b: [
-                {
-                    "key": k,
-                    "totalTokens": v[0] + v[1],
-                    "promptTokens": v[0],
-                    "completionTokens": v[1],
-                    "cost": r6(v[2]),
-                    "messageCount": v[3],
-                    **_parts(v[4:]),
-                }
-                for k, v in sorted(keys.items(), key=lambda kv: (-kv[1][2], kv[0].encode()))
-            ]
-            for b, keys in sums.items()
-        }
+        sums = self._bucket_sums(
+            start, end, zone, _bucketer(zone, granularity), keep, lambda e: e["agent_id" if by == "agent" else "model"]
+        )
+        stacks: dict[str, list[dict]] = defaultdict(list)
+        for (b, key), v in sorted(sums.items(), key=lambda kv: (-kv[1][2], kv[0][1].encode())):
+            stacks[b].append({"key": key, **_usage(v)})
+        return dict(stacks)
+
+
+_ZERO = (0, 0, Decimal(0), 0, 0, 0, 0, Decimal(0))
+
+
+def _usage(v) -> dict:
+    """A series row's usage keys from _bucket_sums' sums."""
+    return {
+        "totalTokens": v[0] + v[1],
+        "promptTokens": v[0],
+        "completionTokens": v[1],
+        "cost": r6(v[2]),
+        "messageCount": v[3],
+        **_parts(v[4:]),
+    }
 
 
 def _bucketer(zone: ZoneInfo, granularity: str):
