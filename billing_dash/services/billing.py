@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from ..alerts.budgets import period_bounds
 from ..alerts.forecast import DEFAULT_METHOD, LOOKBACK_DAYS, project
 from ..filters import NO_FILTERS, Filters
+from ..limits import DEFAULT_TAG_GROUPS
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
 from ..periods import Period, Tenant, local_midnight_utc, resolve_period
 from ..queries import load, run_in_chunks
@@ -82,6 +83,9 @@ class BillingReport:
     # With a granularity: the period's usage per local hour, day, week or month (usage_series).
     granularity: str | None = None
     series: pd.DataFrame | None = None
+    # With groupBy=tag:<key>: the key, and the period's usage per value of it (usage_by_tag).
+    group_key: str | None = None
+    tags: pd.DataFrame | None = None
 
 
 def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
@@ -201,8 +205,9 @@ def _top_frame(conn: Connection, org: Tenant, best: list[tuple]) -> pd.DataFrame
 
 def filtered_conversations_query(org: Tenant, period: Period, filters: Filters, kind: str) -> tuple[str, dict]:
     """The statement of a filter's conversations (`kind`: parts per conversation and agent, or the
-    list) and its parameters: from the aggregates for agents alone, from the events with models."""
-    if filters.models:
+    list) and its parameters: from the aggregates for agents alone, from the events with models or
+    tags (the conversation aggregates keep neither)."""
+    if filters.models or filters.tag_values:
         bounds = {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
         return f"filtered_conversation_{kind}", {**bounds, **filters.params()}
     return f"agent_conversation_{kind}", {
@@ -366,9 +371,12 @@ def billing_report(
     top: int = DEFAULT_TOP,
     filters: Filters = NO_FILTERS,
     granularity: str | None = None,
+    group_key: str | None = None,
+    group_top: int = DEFAULT_TAG_GROUPS,
 ) -> BillingReport:
     """Compute the full report of `period` for organization `org` from the aggregates, of the
-    usage of `filters`' agents and models only, with the `series` of `granularity` if given."""
+    usage of `filters`' agents, models and tag values only, with the `series` of `granularity`
+    and the usage per value of tag key `group_key` (its `group_top` costliest) if given."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     daily = _daily(conn, org, period, filters)
     conversations = conversation_stats(conn, org, period, top, filters)
@@ -391,7 +399,41 @@ def billing_report(
         filters=filters,
         granularity=granularity,
         series=None if granularity is None else usage_series(conn, org, period, granularity, filters, daily),
+        group_key=group_key,
+        tags=None if group_key is None else usage_by_tag(conn, org, period, group_key, filters, group_top),
     )
+
+
+TAG_COLUMNS = ["tag_value", "group", "value_count", *PAIR_SUMS]
+
+
+def usage_by_tag(
+    conn: Connection,
+    org: Tenant,
+    period: Period,
+    key: str,
+    filters: Filters = NO_FILTERS,
+    top: int = DEFAULT_TAG_GROUPS,
+) -> pd.DataFrame:
+    """The period's (filtered) usage per value of pre-aggregated tag `key`: the `top` costliest
+    values (ties: tokens, then the value in code point order), then one `other` row summing the
+    rest (when there are more), then the `untagged` usage of events without the key (when any);
+    each row's `value_count` says how many values it sums."""
+    window = {"org_id": org.id, **period.window(org.timezone)}
+    rows = _frame(conn, "tag_groups", **window, group_key=key, **filters.params())
+    rows["total_tokens"] = rows["prompt_tokens"] + rows["completion_tokens"]
+    tagged = _sum_by(rows[rows["tag_value"].notna()], "tag_value", PAIR_SUMS)
+    tagged = tagged[tagged["message_count"] > 0]
+    untagged = rows[rows["tag_value"].isna() & (rows["message_count"] > 0)]
+    parts = [tagged.head(top).assign(group="value", value_count=1)]
+    if len(tagged) > top:
+        rest = tagged.iloc[top:]
+        parts.append(pd.DataFrame([{**rest[PAIR_SUMS].sum().to_dict(), "group": "other", "value_count": len(rest)}]))
+    if not untagged.empty:
+        parts.append(pd.DataFrame([{**untagged[PAIR_SUMS].sum().to_dict(), "group": "untagged", "value_count": 0}]))
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TAG_COLUMNS)
+    frame["tag_value"] = [v if g == "value" else None for v, g in zip(frame["tag_value"], frame["group"], strict=True)]
+    return frame[TAG_COLUMNS]
 
 
 def unpriced_models(

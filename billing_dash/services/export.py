@@ -189,7 +189,29 @@ def report_json(report: BillingReport) -> dict[str, Any]:
         **({} if report.forecast is None else {"forecast": forecast_json(report.forecast)}),
         "filters": report.filters.as_json(),
         **({} if report.series is None else {"granularity": report.granularity, "series": series_rows(report.series)}),
+        **({} if report.tags is None else {"groupBy": f"tag:{report.group_key}", "usageByTag": tag_rows(report)}),
     }
+
+
+def tag_rows(report: BillingReport) -> list[dict[str, Any]]:
+    """`usageByTag`: a row per top value (`group` value), the rest summed (`other`) and the usage
+    without the key (`untagged`), each with a models row's sums and how many values it sums."""
+    return [
+        {
+            "tagKey": report.group_key,
+            "tagValue": r.tag_value if isinstance(r.tag_value, str) else None,
+            "group": r.group,
+            "valueCount": int(r.value_count),
+            "totalTokens": int(r.total_tokens),
+            "promptTokens": int(r.prompt_tokens),
+            "completionTokens": int(r.completion_tokens),
+            "cost": money(r.cost),
+            "messageCount": int(r.message_count),
+            "unpricedMessageCount": int(r.unpriced_count),
+            **_parts(r),
+        }
+        for r in _rows(report.tags if report.tags is not None else pd.DataFrame())
+    ]
 
 
 def series_rows(series: pd.DataFrame) -> list[dict[str, Any]]:

@@ -9,6 +9,9 @@
 -- param agents: list
 -- param all_models: int
 -- param models: list
+-- param all_tags: int
+-- param tag_key: text
+-- param tag_values: list
 -- param sort: text
 -- param limit: int
 -- param offset: int
@@ -21,6 +24,7 @@ WITH listed AS (
     FROM usage_events e
     WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :end
       AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+      AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
     GROUP BY e.conversation_id
 )
 SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,

@@ -9,7 +9,7 @@ import io
 import json
 import random
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -17,13 +17,31 @@ import pytest
 import sqlalchemy as sa
 
 from billing_dash.aggregates import rebuild
+from billing_dash.alerts.budgets import set_agent_month_tokens
+from billing_dash.filters import Filters
 from billing_dash.ingest import IngestError, ingest
 from billing_dash.limits import MAX_TAG_KEYS, MAX_TAG_VALUE, MAX_TAGS
 from billing_dash.models import tag_daily, tag_values, usage_events
+from billing_dash.periods import Period
+from billing_dash.services.billing import summarize
 from billing_dash.tags import TagError, list_keys, set_keys
 
-from ..factories import cli_event, count, failed_cleanly, nothing_stored, ok, post, run, stored_event, write_jsonl
-from .reference import Scenario, tokens_of
+from ..factories import (
+    DOCUMENT,
+    cli_event,
+    count,
+    failed_cleanly,
+    get,
+    nothing_stored,
+    ok,
+    post,
+    run,
+    stored_event,
+    valid,
+    write_jsonl,
+)
+from ..factories import project as project_api
+from .reference import Scenario, month_days, r6, tokens_of
 
 NOW = datetime.now(UTC)
 CUSTOMERS = ("acme", "globex", "initech", "umbrella", "Ünïcode ☃", "hooli")
@@ -246,3 +264,292 @@ def test_values_past_the_limit_are_refused(engine, org, monkeypatch):
         set_keys(conn, org.id, ["customer"])
     with engine.connect() as conn:
         assert list_keys(conn, org.id) == []
+
+
+# ---------------------------------------------------------------- filters and grouping
+
+REPORT = "/api/v1/analytics/billing"
+
+
+@pytest.fixture
+def aggregated(engine, org, tagged):
+    """The tagged scenario with customer and env pre-aggregated (feature.x-y_z is not)."""
+    with engine.begin() as conn:
+        set_keys(conn, org.id, ["customer", "env"])
+    return tagged
+
+
+def keep_tags(agents=(), models=(), key: str = "", values=()):
+    """The events a filter keeps: any of the agents and any of the models (all when empty) and,
+    with a key, one of its values."""
+    return lambda e: (
+        (not agents or e["agent_id"] in agents)
+        and (not models or e["model"] in models)
+        and (not values or e.get("tags", {}).get(key) in values)
+    )
+
+
+def query(agents=(), models=(), key: str = "", values=(), **params) -> list[tuple[str, str]]:
+    return [
+        *params.items(),
+        *(("agentId", a) for a in agents),
+        *(("model", m) for m in models),
+        *((f"tag.{key}", v) for v in values),
+    ]
+
+
+def tag_cases(sc: Scenario) -> list[tuple]:
+    """(agents, models, key, values) of each case."""
+    priced = list(sc.prices)
+    return [
+        ((), (), "customer", ("acme",)),
+        ((), (), "customer", ("acme", "Ünïcode ☃")),
+        (("agent-1", "agent-2"), (), "customer", ("globex", "hooli")),
+        ((), (priced[0], sc.unpriced_model), "env", ("prod",)),
+        (("agent-0",), (priced[1],), "customer", ("initech",)),
+        ((), (), "customer", ("no-such-customer",)),
+    ]
+
+
+def reference_groups(sc: Scenario, start, end, tz: str, key: str, keep, top: int) -> list[dict]:
+    """usageByTag from the raw events: top values by cost, then other, then untagged."""
+    zone = ZoneInfo(tz)
+    sums: dict = defaultdict(lambda: [0, 0, Decimal(0), 0, 0])
+    for e in sc.events:
+        local = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date()
+        if not start <= local <= end or not keep(e):
+            continue
+        cost, priced, _ = sc.cost(e)
+        prompt, completion, *_ = tokens_of(e)
+        row = sums[e.get("tags", {}).get(key)]
+        for i, v in enumerate((prompt, completion, cost, 1, 0 if priced else 1)):
+            row[i] += v
+    untagged = sums.pop(None, None)
+    ranked = sorted(sums.items(), key=lambda kv: (-kv[1][2], -(kv[1][0] + kv[1][1]), kv[0]))
+
+    def row(value, group, count, v):
+        return {
+            "tagValue": value,
+            "group": group,
+            "valueCount": count,
+            "promptTokens": v[0],
+            "completionTokens": v[1],
+            "totalTokens": v[0] + v[1],
+            "cost": r6(v[2]),
+            "messageCount": v[3],
+            "unpricedMessageCount": v[4],
+        }
+
+    rows = [row(k, "value", 1, v) for k, v in ranked[:top]]
+    if len(ranked) > top:
+        rest = [sum(v[i] for _, v in ranked[top:]) for i in range(5)]
+        rows.append(row(None, "other", len(ranked) - top, rest))
+    if untagged:
+        rows.append(row(None, "untagged", 0, untagged))
+    return rows
+
+
+@pytest.mark.parametrize("tz", [None, "Asia/Kolkata"])
+def test_tag_filtered_report_matches_reference(client, auth_headers, aggregated, org, tz):
+    sc = aggregated
+    zone = tz or org.timezone
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    start, end = today - timedelta(days=364), today
+    for agents, models, key, values in tag_cases(sc):
+        params = {"period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "limit": 25}
+        params |= {"tz": tz} if tz else {}
+        response = client.get(
+            REPORT, query_string=query(agents, models, key, values, granularity="week", **params), headers=auth_headers
+        )
+        assert response.status_code == 200, response.get_json()
+        api = response.get_json()
+        keep = keep_tags(agents, models, key, values)
+        expected = sc.report(start, end, zone, limit=25, keep=keep)
+        case = (agents, models, key, values, tz)
+        assert project_api(api, expected) == expected, case
+        assert api["filters"] == {"agentId": list(agents), "model": list(models), "tags": {key: list(values)}}
+        assert api["series"] == sc.series(start, end, zone, "week", keep=keep), case
+        assert api["unpricedModels"] == unpriced_of(sc, start, end, zone, keep), case
+        assert valid(DOCUMENT["components"]["schemas"]["BillingReport"], api)
+
+
+def unpriced_of(sc: Scenario, start, end, tz: str, keep) -> list[dict]:
+    zone = ZoneInfo(tz)
+    found: dict[str, list[int]] = {}
+    for e in sc.events:
+        local = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date()
+        if start <= local <= end and keep(e) and not sc.cost(e)[1]:
+            row = found.setdefault(e["model"], [0, 0])
+            row[0] += 1
+            row[1] += sum(tokens_of(e)[:2])
+    return [
+        {"model": m, "messages": n, "tokens": t} for m, (n, t) in sorted(found.items(), key=lambda r: (-r[1][0], r[0]))
+    ]
+
+
+def test_tag_filtered_hours_budgets_and_previous_period(client, auth_headers, engine, aggregated, org):
+    sc = aggregated
+    zone = ZoneInfo(org.timezone)
+    today = NOW.astimezone(zone).date()
+    keep = keep_tags((), (), "customer", ("acme", "globex"))
+    # Hours of the last 7 days.
+    start = today - timedelta(days=6)
+    api = client.get(
+        REPORT,
+        query_string=query((), (), "customer", ("acme", "globex"), period="last_7_days", granularity="hour"),
+        headers=auth_headers,
+    ).get_json()
+    assert api["series"] == sc.series(start, today, org.timezone, "hour", keep=keep)
+    # The agents' monthly token budgets count the kept tokens.
+    with engine.begin() as conn:
+        for agent in ("agent-1", "agent-3"):
+            set_agent_month_tokens(conn, org.id, agent, 10**9)
+    api = client.get(
+        REPORT, query_string=query((), (), "customer", ("acme", "globex"), period="month"), headers=auth_headers
+    ).get_json()
+    month = [d for d in month_days(today) if d <= today]
+    expected = [
+        (
+            agent,
+            sum(
+                sum(tokens_of(e)[:2])
+                for e in sc.events
+                if e["agent_id"] == agent
+                and keep(e)
+                and datetime.fromisoformat(e["timestamp"]).astimezone(zone).date() in month
+            ),
+        )
+        for agent in ("agent-1", "agent-3")
+    ]
+    assert [(b["agentId"], b["monthTokens"]) for b in api["budgets"]] == expected
+    # The change badges' previous period, filtered alike.
+    period = Period("last_30_days", today - timedelta(days=29), today, org.timezone).previous()
+    filters = Filters(("agent-0", "agent-2"), (), "customer", ("acme", "globex"))
+    with engine.connect() as conn:
+        summary = summarize(conn, org, period, filters=filters)
+    reference = sc.report(
+        period.start, period.end, org.timezone, keep=keep_tags(filters.agents, (), "customer", filters.tag_values)
+    )
+    assert summary.total_tokens == reference["summary"]["totalTokens"]
+    assert r6(summary.total_cost) == reference["summary"]["totalCost"]
+    assert summary.total_messages == reference["summary"]["totalMessages"]
+    assert summary.total_conversations == reference["summary"]["totalConversations"]
+
+
+@pytest.mark.parametrize("tz", [None, "Asia/Kolkata"])
+def test_tag_filtered_conversations_api_and_csv(client, auth_headers, aggregated, org, tz):
+    sc = aggregated
+    zone = tz or org.timezone
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    start, end = today - timedelta(days=150), today
+    base = {
+        "period": "custom",
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
+        **({"tz": tz} if tz else {}),
+    }
+    for agents, key, values, sort in [((), "customer", ("acme",), "cost"), (("agent-2",), "env", ("staging",), "last")]:
+        keep = keep_tags(agents, (), key, values)
+        expected = sc.conversations(start, end, zone, sort, keep=keep)
+        response = client.get(
+            "/api/v1/conversations",
+            query_string=query(agents, (), key, values, **base, sort=sort, pageSize=500),
+            headers=auth_headers,
+        )
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        assert body["total"] == len(expected)
+        assert [
+            (r["conversationId"], r["totalTokens"], r["cost"], r["messageCount"]) for r in body["conversations"]
+        ] == [(r["conversationId"], r["totalTokens"], r6(r["cost"]), r["messageCount"]) for r in expected]
+        response = client.get(
+            "/api/v1/analytics/billing.csv",
+            query_string=query(agents, (), key, values, **base, section="conversations"),
+            headers=auth_headers,
+        )
+        assert response.status_code == 200
+        listed = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        by_cost = sc.conversations(start, end, zone, "cost", keep=keep)
+        assert [(r["conversationId"], int(r["messageCount"])) for r in listed] == [
+            (r["conversationId"], r["messageCount"]) for r in by_cost
+        ]
+        # The other CSV sections carry the filtered JSON.
+        api = client.get(REPORT, query_string=query(agents, (), key, values, **base), headers=auth_headers).get_json()
+        for section, json_key, field in [("daily", "usageByDay", "date"), ("agents", "usageByAgent", "agentId")]:
+            response = client.get(
+                "/api/v1/analytics/billing.csv",
+                query_string=query(agents, (), key, values, **base, section=section),
+                headers=auth_headers,
+            )
+            rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+            assert [(r[field], int(r["messageCount"])) for r in rows] == [
+                (r[field], r["messageCount"]) for r in api[json_key]
+            ]
+
+
+@pytest.mark.parametrize("tz", [None, "Asia/Kolkata"])
+@pytest.mark.parametrize("top", [2, 10])
+def test_group_by_tag_matches_reference(client, auth_headers, aggregated, org, tz, top):
+    sc = aggregated
+    zone = tz or org.timezone
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    start, end = today - timedelta(days=200), today
+    base = {"period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "groupLimit": top}
+    base |= {"tz": tz} if tz else {}
+    for agents, models, key, values, group in [
+        ((), (), "", (), "customer"),
+        ((), (), "", (), "env"),
+        (("agent-1", "agent-4"), (next(iter(sc.prices)),), "", (), "customer"),
+        ((), (), "customer", ("acme", "hooli", "globex"), "customer"),
+    ]:
+        response = client.get(
+            REPORT,
+            query_string=query(agents, models, key, values, groupBy=f"tag:{group}", **base),
+            headers=auth_headers,
+        )
+        assert response.status_code == 200, response.get_json()
+        api = response.get_json()
+        keep = keep_tags(agents, models, key, values)
+        expected = reference_groups(sc, start, end, zone, group, keep, top)
+        assert api["groupBy"] == f"tag:{group}"
+        assert [{k: r[k] for k in expected[0]} for r in api["usageByTag"]] == expected, (agents, models, values, group)
+        assert {r["tagKey"] for r in api["usageByTag"]} == {group}
+        # The rows add up to the report's summary.
+        assert sum(r["messageCount"] for r in api["usageByTag"]) == api["summary"]["totalMessages"]
+        assert valid(DOCUMENT["components"]["schemas"]["BillingReport"], api)
+    # Without groupBy the report has neither key.
+    api = get(client, auth_headers, period="month")
+    assert "usageByTag" not in api and "groupBy" not in api
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "words"),
+    [
+        ([("tag.feature.x-y_z", "f1")], "tag_key_not_aggregated", "billing-dash tags set"),
+        ([("groupBy", "tag:feature.x-y_z")], "tag_key_not_aggregated", "billing-dash tags set"),
+        ([("tag.customer", "acme"), ("tag.env", "prod")], "invalid_filter", "One tag key"),
+        ([("tag.Customer", "acme")], "invalid_filter", "must match"),
+        ([("tag.customer", "x" * (MAX_TAG_VALUE + 1))], "invalid_filter", "1 to 200"),
+        ([("tag.customer", "")], "invalid_filter", "1 to 200"),
+        ([("groupBy", "agent")], "invalid_group_by", "tag:<key>"),
+        ([("groupBy", "tag:")], "invalid_group_by", "must match"),
+        ([("groupBy", "tag:customer"), ("tag.env", "prod")], "invalid_group_by", "same key"),
+        ([("groupBy", "tag:customer"), ("groupLimit", "0")], "invalid_limit", "groupLimit"),
+    ],
+)
+def test_bad_tag_parameters_are_400_with_json(client, auth_headers, aggregated, params, code, words):
+    response = client.get(REPORT, query_string=[("period", "month"), *params], headers=auth_headers)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    assert words in error["message"]
+    if code == "tag_key_not_aggregated":
+        assert "feature.x-y_z" in error["message"]
+        for path, extra in (
+            ("/api/v1/conversations", []),
+            ("/api/v1/analytics/billing.csv", [("section", "conversations")]),
+        ):
+            response = client.get(path, query_string=[*params, *extra], headers=auth_headers)
+            if params[0][0].startswith("tag."):
+                assert response.status_code == 400
+                assert response.get_json()["error"]["code"] == code
