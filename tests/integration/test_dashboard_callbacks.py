@@ -36,9 +36,9 @@ def through_browser(data):
 
 def loaded(page, *args) -> tuple[dict, list, ReportView]:
     """load_report's answer: the CSV files, the four state outputs and the widgets (the filter
-    pickers' options left out)."""
+    pickers' options and the tag picker's style left out)."""
     files, *rest = page.load_report(*args)
-    cards, label, empty, drawings, _agent_options, _model_options = rest[4:]
+    cards, label, empty, drawings, _agent_options, _model_options, _tag_options, _tag_style = rest[4:]
     return files, rest[:4], ReportView(cards, label, empty, *drawings)
 
 
@@ -50,7 +50,8 @@ def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
     }
 
 
-NOT_LOADED_VIEW = (no_update,) * 6  # cards, period label, empty note, drawings, the two pickers' options
+# cards, period label, empty note, drawings, the three pickers' options, the tag picker's style
+NOT_LOADED_VIEW = (no_update,) * 8
 
 
 @pytest.fixture
