@@ -152,7 +152,12 @@ tag_days_table = Table(
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
-TAG_AGGREGATE_QUERIES = ("aggregate/tag_days", "aggregate/tag_values", "aggregate/tag_daily")
+TAG_AGGREGATE_QUERIES = (
+    "aggregate/tag_days",
+    "aggregate/tag_values",
+    "aggregate/tag_daily",
+    "aggregate/tag_conversations",
+)
 
 
 class TooManyTagValues(Exception):
@@ -322,7 +327,7 @@ class EventWriter:
                 new = conn.execute(load("tags/new_values"), {"org_id": self.org_id, "tag_key": key}).all()
                 raise TooManyTagValues(key, new[MAX_TAG_VALUES - int(stored)].seq)
         for query in TAG_AGGREGATE_QUERIES[1:]:
-            conn.execute(load(query))
+            conn.execute(load(query), {"tz": self.tz} if query == "aggregate/tag_conversations" else {})
 
     def close(self) -> None:
         if not self.postgres:

@@ -367,7 +367,22 @@ tag_daily = Table(
     *_usage_sums(),
     Index("ix_tag_daily_key_day", "organization_id", "tag_key", "day"),
 )
-TAG_AGGREGATES = (tag_daily, tag_values)
+# Per pre-aggregated key and value, local day of the organization's zone, conversation and agent:
+# the conversation figures of a tag filter, read as an agent filter reads conversation_daily.
+tag_conversation_daily = Table(
+    "tag_conversation_daily",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("conversation_id", String(MAX_ID), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cost", Money, nullable=False),
+    Column("message_count", BigInteger, nullable=False),
+)
+TAG_AGGREGATES = (tag_daily, tag_conversation_daily, tag_values)
 
 # Where a price comes from: hand-written rows (the seed of migration 0001, tests' own), the
 # catalogue loaded from genai-prices (`billing-dash prices update`) and an organization's own
@@ -478,6 +493,7 @@ __all__ = [
     "metadata",
     "model_prices",
     "organizations",
+    "tag_conversation_daily",
     "tag_daily",
     "tag_keys",
     "tag_values",

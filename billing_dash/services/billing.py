@@ -205,11 +205,18 @@ def _top_frame(conn: Connection, org: Tenant, best: list[tuple]) -> pd.DataFrame
 
 def filtered_conversations_query(org: Tenant, period: Period, filters: Filters, kind: str) -> tuple[str, dict]:
     """The statement of a filter's conversations (`kind`: parts per conversation and agent, or the
-    list) and its parameters: from the aggregates for agents alone, from the events with models or
-    tags (the conversation aggregates keep neither)."""
-    if filters.models or filters.tag_values:
+    list) and its parameters: from the aggregates for agents and tag values, from the events with
+    models (the conversation aggregates keep no model)."""
+    if filters.models:
         bounds = {"org_id": org.id, "start": period.start_utc, "end": period.end_utc}
         return f"filtered_conversation_{kind}", {**bounds, **filters.params()}
+    if filters.tag_values:
+        params = filters.params()
+        return f"tag_conversation_{kind}", {
+            "org_id": org.id,
+            **period.window(org.timezone),
+            **{k: params[k] for k in ("all_agents", "agents", "tag_key", "tag_values")},
+        }
     return f"agent_conversation_{kind}", {
         "org_id": org.id,
         **period.window(org.timezone),

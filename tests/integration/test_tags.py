@@ -21,7 +21,7 @@ from billing_dash.alerts.budgets import set_agent_month_tokens
 from billing_dash.filters import Filters
 from billing_dash.ingest import IngestError, ingest
 from billing_dash.limits import MAX_TAG_KEYS, MAX_TAG_VALUE, MAX_TAGS
-from billing_dash.models import tag_daily, tag_values, usage_events
+from billing_dash.models import tag_conversation_daily, tag_daily, tag_values, usage_events
 from billing_dash.periods import Period
 from billing_dash.services.billing import summarize
 from billing_dash.tags import TagError, list_keys, set_keys
@@ -88,6 +88,32 @@ def reference_tag_daily(sc: Scenario, tz: str, keys: tuple[str, ...]) -> dict:
             for i, v in enumerate((prompt, completion, cost, 1, 0 if priced else 1, read, write, reasoning, savings)):
                 r[i] += v
     return {k: tuple(v) for k, v in rows.items()}
+
+
+def reference_tag_conversations(sc: Scenario, tz: str, keys: tuple[str, ...]) -> dict:
+    """tag_conversation_daily from the raw events: (key, value, day, conversation, agent) -> sums."""
+    zone = ZoneInfo(tz)
+    rows: dict = defaultdict(lambda: [0, Decimal(0), 0])
+    for e in sc.events:
+        for key in keys:
+            value = e.get("tags", {}).get(key)
+            if value is not None:
+                day = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date().isoformat()
+                r = rows[(key, value, day, e["conversation_id"], e["agent_id"])]
+                r[0] += sum(tokens_of(e)[:2])
+                r[1] += sc.cost(e)[0]
+                r[2] += 1
+    return {k: tuple(v) for k, v in rows.items()}
+
+
+def stored_tag_conversations(engine, org_id: int) -> dict:
+    t = tag_conversation_daily
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t).where(t.c.organization_id == org_id)).all()
+    return {
+        (r.tag_key, r.tag_value, str(r.day), r.conversation_id, r.agent_id): (r.total_tokens, r.cost, r.message_count)
+        for r in rows
+    }
 
 
 def stored_tag_daily(engine, org_id: int) -> dict:
@@ -220,14 +246,18 @@ def test_tags_set_builds_aggregates_from_stored_events_and_imports_keep_them(dat
     both.events = tagged.events + more.events
     expected = reference_tag_daily(both, org.timezone, ("customer", "env"))
     assert stored_tag_daily(engine, org.id) == expected
+    conversations = reference_tag_conversations(both, org.timezone, ("customer", "env"))
+    assert stored_tag_conversations(engine, org.id) == conversations
     # A rebuild makes the same rows; fewer keys drop the others' rows.
     with engine.begin() as conn:
         rebuild(conn, [org.id])
     assert stored_tag_daily(engine, org.id) == expected
+    assert stored_tag_conversations(engine, org.id) == conversations
     ok(run(database_url, "tags", "set", "--org", org.name, "customer"))
     assert stored_tag_daily(engine, org.id) == reference_tag_daily(both, org.timezone, ("customer",))
     ok(run(database_url, "tags", "set", "--org", org.name))
     assert stored_tag_daily(engine, org.id) == {}
+    assert stored_tag_conversations(engine, org.id) == {}
     assert count(engine, tag_values, org.id) == 0
 
 

@@ -1,4 +1,4 @@
-"""Event tags: a JSON text column on usage_events, the pre-aggregated keys, their values and tag_daily.
+"""Event tags: a JSON text column on usage_events, the pre-aggregated keys, their values and aggregates.
 
 Revision ID: 0015
 Revises: 0014
@@ -70,6 +70,27 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_tag_daily_key_day", "tag_daily", ["organization_id", "tag_key", "day"])
+    op.create_table(
+        "tag_conversation_daily",
+        sa.Column("organization_id", sa.Integer(), nullable=False),
+        sa.Column("tag_key", sa.String(MAX_TAG_KEY), nullable=False),
+        sa.Column("tag_value", sa.String(MAX_TAG_VALUE), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("conversation_id", sa.String(MAX_ID), nullable=False),
+        sa.Column("agent_id", sa.String(MAX_ID), nullable=False),
+        sa.Column("total_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost", Money, nullable=False),
+        sa.Column("message_count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "organization_id",
+            "tag_key",
+            "tag_value",
+            "day",
+            "conversation_id",
+            "agent_id",
+            name="pk_tag_conversation_daily",
+        ),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(TAG_VALUE_PG)
 
@@ -77,6 +98,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS tag_value(text, text)")
+    op.drop_table("tag_conversation_daily")
     op.drop_index("ix_tag_daily_key_day", "tag_daily")
     op.drop_table("tag_daily")
     op.drop_table("tag_values")
