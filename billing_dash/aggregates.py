@@ -152,12 +152,6 @@ tag_days_table = Table(
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
-TAG_AGGREGATE_QUERIES = (
-    "aggregate/tag_days",
-    "aggregate/tag_values",
-    "aggregate/tag_daily",
-    "aggregate/tag_conversations",
-)
 
 
 class TooManyTagValues(Exception):
@@ -318,16 +312,17 @@ class EventWriter:
         return int(inserted), int(unpriced)
 
     def aggregate_tags(self) -> None:
-        """Add the rows of new_usage to tag_daily for each pre-aggregated key; raises
+        """Add the rows of new_usage to the tag aggregates of each pre-aggregated key; raises
         TooManyTagValues, nothing added, when a key would pass MAX_TAG_VALUES distinct values."""
         conn = self.conn
-        conn.execute(load(TAG_AGGREGATE_QUERIES[0]), {"tz": self.tz})
+        conn.execute(load("aggregate/tag_days"), {"tz": self.tz})
         for key, stored, added in conn.execute(load("tags/value_counts"), {"org_id": self.org_id}).all():
             if int(stored) + int(added) > MAX_TAG_VALUES:
                 new = conn.execute(load("tags/new_values"), {"org_id": self.org_id, "tag_key": key}).all()
                 raise TooManyTagValues(key, new[MAX_TAG_VALUES - int(stored)].seq)
-        for query in TAG_AGGREGATE_QUERIES[1:]:
-            conn.execute(load(query), {"tz": self.tz} if query == "aggregate/tag_conversations" else {})
+        conn.execute(load("aggregate/tag_values"))
+        conn.execute(load("aggregate/tag_daily"))
+        conn.execute(load("aggregate/tag_conversations"), {"tz": self.tz})
 
     def close(self) -> None:
         if not self.postgres:

@@ -438,7 +438,7 @@ def usage_by_tag(
         parts.append(pd.DataFrame([{**rest[PAIR_SUMS].sum().to_dict(), "group": "other", "value_count": len(rest)}]))
     if not untagged.empty:
         parts.append(pd.DataFrame([{**untagged[PAIR_SUMS].sum().to_dict(), "group": "untagged", "value_count": 0}]))
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TAG_COLUMNS)
+    frame = pd.concat(parts, ignore_index=True)
     frame["tag_value"] = [v if g == "value" else None for v, g in zip(frame["tag_value"], frame["group"], strict=True)]
     return frame[TAG_COLUMNS]
 
