@@ -29,6 +29,11 @@ CACHE_READ_SHARE = 0.6
 CACHE_WRITE_PREFIX = "claude-"
 # Messages of a thinking model spend this share of their output reasoning, this often.
 REASONING_SHARE = 0.2
+# With tags (opt-in): 90% of conversations carry a customer (Zipf-weighted) and an environment,
+# the keys `python -m bench.run --tags` pre-aggregates.
+TAG_CUSTOMERS = 300
+TAGGED_SHARE = 0.9
+TAG_KEYS = ("customer", "env")
 
 # Eight models of the seeded price table (billing_dash/migrations/versions/0001_initial.py SEED_PRICES),
 # with their USD list prices per million (prompt, completion) tokens. Our own copy: the explicit
@@ -109,12 +114,15 @@ def generate(
     end: datetime | None = None,
     days: int = DAYS,
     per_conversation: int = MESSAGES_PER_CONVERSATION,
+    tags: bool = False,
 ) -> GenerationStats:
     """Write `events` events to `path` (JSONL), `events // per_conversation` conversations spread
     over the `days` days ending at `end` (default: now, to the minute), each within a few hours.
 
     The same seed and end give the same bytes. Memory stays flat: conversation start times are
     drawn already sorted (sequential uniform order statistics), one conversation at a time.
+    `tags`: conversations also carry tags (TAG_KEYS), drawn from a generator of their own, so the
+    events are otherwise the same as without them.
     """
     if events < 1:
         raise ValueError("events must be >= 1")
@@ -139,6 +147,10 @@ def generate(
     conversations = max(1, events // per_conversation)
     base, extra = divmod(events, conversations)
     jitter_cap = max(0, min(base - 1, base // 2))
+
+    tag_rng = random.Random(seed + 1)
+    customers = [f"customer-{i:03d}" for i in range(TAG_CUSTOMERS)]
+    customer_weights = [1 / (i + 1) for i in range(TAG_CUSTOMERS)]
 
     day_cache: dict[int, str] = {}
     epoch = datetime(1970, 1, 1)
@@ -185,6 +197,10 @@ def generate(
                 f'"agent_id":"{agent_id}","agent_name":"{agent_name}","conversation_id":"conv-{seed}-{c:08d}",'
                 f'"conversation_title":"{TOPICS[int(rand() * len(TOPICS))]} #{c + 1}"'
             )
+            if tags and tag_rng.random() < TAGGED_SHARE:
+                customer = tag_rng.choices(customers, customer_weights)[0]
+                env = "prod" if tag_rng.random() < 0.9 else "staging"
+                fixed += f',"tags":{{"customer":"{customer}","env":"{env}"}}'
             duration = MIN_CONVERSATION_HOURS * 3600 + rand() * (MAX_CONVERSATION_HOURS - MIN_CONVERSATION_HOURS) * 3600
             offsets = sorted(int(rand() * duration) for _ in range(size - 1))
             offsets.insert(0, 0)
@@ -263,17 +279,18 @@ def generate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m bench.generate --events N --out FILE [--seed S] [--end ISO]`."""
+    """`python -m bench.generate --events N --out FILE [--seed S] [--end ISO] [--tags]`."""
     parser = argparse.ArgumentParser(prog="python -m bench.generate", description=__doc__)
     parser.add_argument("--events", type=int, required=True, help="number of events (messages)")
     parser.add_argument("--out", required=True, help="JSONL file to write")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--end", help="ISO instant the data ends at (default: now)")
+    parser.add_argument("--tags", action="store_true", help="conversations carry tags (customer, env)")
     args = parser.parse_args(argv)
     end = datetime.fromisoformat(args.end) if args.end else None
     if end is not None and end.tzinfo is None:
         parser.error("--end needs a UTC offset or Z")
-    stats = generate(args.out, args.events, args.seed, end)
+    stats = generate(args.out, args.events, args.seed, end, tags=args.tags)
     print(
         f"wrote {stats.events:,} events ({stats.conversations:,} conversations, {stats.bytes / 1e6:.1f} MB) "
         f"to {stats.path} in {stats.seconds:.1f} s ({stats.events / stats.seconds:,.0f} events/s)",

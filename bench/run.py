@@ -36,7 +36,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from . import baselines, otlp
-from .generate import MODELS, generate
+from .generate import MODELS, TAG_KEYS, generate
 
 ROOT = Path(__file__).resolve().parent.parent
 ORG = "Bench"
@@ -423,8 +423,8 @@ def time_requests(
     return times, info, len(body)
 
 
-def api_cases(today_org: date) -> list[tuple[str, dict[str, str], float]]:
-    """(name, query parameters, p95 target in ms) of every timed API case."""
+def api_cases(today_org: date, tags: bool = False) -> list[tuple[str, dict[str, str], float]]:
+    """(name, query parameters, p95 target in ms) of every timed API case (`tags`: the tag cases too)."""
     kolkata_today = datetime.now(ZoneInfo("Asia/Kolkata")).date()
     return [
         ("today", {"period": "today"}, ORG_ZONE_P95_MS),
@@ -456,13 +456,22 @@ def api_cases(today_org: date) -> list[tuple[str, dict[str, str], float]]:
         ("year_agent_model", {"period": "year", "agentId": "agent-01", "model": next(iter(MODELS))}, ORG_ZONE_P95_MS),
         ("year_week", {"period": "year", "granularity": "week"}, ORG_ZONE_P95_MS),
         ("week_hour", {"period": "week", "granularity": "hour"}, ORG_ZONE_P95_MS),
+        # With --tags: a year of the largest customer, and a year grouped by customer.
+        *(
+            [
+                ("year_tag", {"period": "year", "tag.customer": "customer-000"}, ORG_ZONE_P95_MS),
+                ("year_group_tag", {"period": "year", "groupBy": "tag:customer"}, ORG_ZONE_P95_MS),
+            ]
+            if tags
+            else []
+        ),
     ]
 
 
-def run_api_cases(client: Client, token: str, requests: int, warmups: int = 1) -> list[CaseResult]:
+def run_api_cases(client: Client, token: str, requests: int, warmups: int = 1, tags: bool = False) -> list[CaseResult]:
     auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     results = []
-    for name, params, target in api_cases(datetime.now(ZoneInfo(ORG_TZ)).date()):
+    for name, params, target in api_cases(datetime.now(ZoneInfo(ORG_TZ)).date(), tags):
         path = "/api/v1/analytics/billing?" + urlencode(params)
 
         def send(path: str = path) -> tuple[int, bytes, float]:
@@ -873,6 +882,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=40,
         help=f"timed OTLP exports of {otlp.SPANS_PER_REQUEST} spans (protobuf) to /api/v1/otel/v1/traces; 0 skips",
     )
+    p.add_argument(
+        "--tags",
+        action="store_true",
+        help="conversations carry tags (customer, env), pre-aggregated before the import; adds the "
+        "year_tag and year_group_tag cases (a reused --jsonl must have been generated with --tags)",
+    )
     p.add_argument("--timeout", type=float, default=120, help="seconds per HTTP request")
     p.add_argument("--import-timeout", type=float, default=6 * 3600, help="seconds the import may take")
     args = p.parse_args(argv)
@@ -915,7 +930,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             res["generation"] = {"path": str(jsonl), "reused": True}
         else:
             log(f"generating {args.events:,} events into {jsonl}")
-            stats = generate(jsonl, args.events, args.seed)
+            stats = generate(jsonl, args.events, args.seed, tags=args.tags)
             res["generation"] = asdict(stats)
             log(
                 f"  {stats.events:,} events, {stats.conversations:,} conversations, {stats.bytes / 1e6:,.0f} MB "
@@ -946,6 +961,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         if priced != len(MODELS):
             log(f"warning: only {priced} of the generator's {len(MODELS)} models have a price")
+
+        if args.tags:  # before the import, which then keeps their aggregates
+            cli(env, "tags", "set", "--org", ORG, *TAG_KEYS)
 
         # 3. Import, timed as a subprocess (wall time).
         log(f"importing with `billing-dash import --org {ORG}`")
@@ -1061,7 +1079,7 @@ def time_reads(
 ) -> tuple[list[CaseResult], CaseResult]:
     """The API cases and the dashboard callback, timed once each."""
     log(f"timing GET /api/v1/analytics/billing ({when}): {warmups} warm-up + {args.requests} requests per case")
-    cases = run_api_cases(client, token, args.requests, warmups)
+    cases = run_api_cases(client, token, args.requests, warmups, args.tags)
     log(f"timing the dashboard callback load_report ({when}): {warmups} warm-up + {args.requests} requests")
     return cases, run_callback(Client(port, args.timeout), args.requests, warmups)
 

@@ -17,15 +17,18 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     delete,
     select,
     update,
 )
 
 from .db import sqlite_local_date
+from .limits import MAX_TAG_VALUES
 from .models import (
     AGGREGATES,
     MONEY_SCALE,
+    TAG_AGGREGATES,
     USAGE_SUMS,
     Money,
     UTCDateTime,
@@ -56,6 +59,7 @@ _COPY_TYPE = {
     Integer: "int4",
     BigInteger: "int8",
     String: "text",
+    Text: "text",
     Boolean: "bool",
     UTCDateTime: "timestamptz",
     Money: "numeric",
@@ -138,6 +142,34 @@ conversation_days_table = Table(
     postgresql_on_commit="DROP",
 )
 GRAIN_TABLES = (usage_days_table, conversation_days_table)
+# The staged events grouped by pre-aggregated tag key and value, local day, agent and model: only
+# an organization with tag keys (`billing-dash tags set`) creates and fills it.
+tag_days_table = Table(
+    "new_tag_days",
+    MetaData(),
+    Column("organization_id", Integer),
+    Column("tag_key", String),
+    Column("tag_value", String),
+    Column("day", Date),
+    Column("agent_id", String),
+    Column("model", String),
+    *(Column(u.name, u.type) for u in USAGE_SUMS),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+
+class TooManyTagValues(Exception):
+    """The events would give a pre-aggregated tag key more than MAX_TAG_VALUES distinct values;
+    `position` is the input position of the first event past the limit (None in a rebuild)."""
+
+    def __init__(self, key: str, position: int | None) -> None:
+        self.key, self.position = key, position
+        self.message = (
+            f"key {key!r} would have more than {MAX_TAG_VALUES} distinct values, the most a pre-aggregated "
+            'tag key may have (README, "Tags")'
+        )
+        super().__init__(self.message)
 
 
 class EventWriter:
@@ -155,6 +187,7 @@ class EventWriter:
         self.conn, self.org_id, self.tz = conn, org_id, tz
         self.postgres = conn.dialect.name == "postgresql"
         self.staged = self.stored = 0
+        self.tag_keys = [k for (k,) in conn.execute(load("tags/keys"), {"org_id": org_id})]
         # Created if need be, then emptied: a rebuild stages one organization after another in
         # one transaction.
         if self.postgres:
@@ -168,6 +201,9 @@ class EventWriter:
             for table in (batch_table, new_table, *GRAIN_TABLES):
                 table.create(conn, checkfirst=True)
                 conn.execute(delete(table))
+        if self.tag_keys:
+            tag_days_table.create(conn, checkfirst=True)
+            conn.execute(delete(tag_days_table))
 
     def write(self, rows: list[tuple]) -> None:
         """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids) for storing."""
@@ -281,12 +317,27 @@ class EventWriter:
             .where(organizations.c.id == self.org_id, organizations.c.max_conversation_seconds < longest)
             .values(max_conversation_seconds=longest)
         )
+        if self.tag_keys:
+            self.aggregate_tags()
         inserted, unpriced = self.conn.execute(load("stage/counts")).one()
         return int(inserted), int(unpriced)
 
+    def aggregate_tags(self) -> None:
+        """Add the rows of new_usage to the tag aggregates of each pre-aggregated key; raises
+        TooManyTagValues, nothing added, when a key would pass MAX_TAG_VALUES distinct values."""
+        conn = self.conn
+        conn.execute(load("aggregate/tag_days"), {"tz": self.tz})
+        for key, stored, added in conn.execute(load("tags/value_counts"), {"org_id": self.org_id}).all():
+            if int(stored) + int(added) > MAX_TAG_VALUES:
+                new = conn.execute(load("tags/new_values"), {"org_id": self.org_id, "tag_key": key}).all()
+                raise TooManyTagValues(key, new[MAX_TAG_VALUES - int(stored)].seq)
+        conn.execute(load("aggregate/tag_values"))
+        conn.execute(load("aggregate/tag_daily"))
+        conn.execute(load("aggregate/tag_conversations"), {"tz": self.tz})
+
     def close(self) -> None:
         if not self.postgres:
-            for table in (batch_table, new_table, *GRAIN_TABLES):
+            for table in (batch_table, new_table, *GRAIN_TABLES, tag_days_table):
                 table.drop(self.conn, checkfirst=True)
 
 
@@ -298,7 +349,7 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
     for org_id, tz in orgs:
         if wanted is not None and org_id not in wanted:
             continue
-        for table in AGGREGATES:
+        for table in (*AGGREGATES, *TAG_AGGREGATES):
             conn.execute(delete(table).where(table.c.organization_id == org_id))
         conn.execute(update(organizations).where(organizations.c.id == org_id).values(max_conversation_seconds=0))
         writer = EventWriter(conn, org_id, tz)
@@ -306,3 +357,14 @@ def rebuild(conn: Connection, org_ids: Iterable[int] | None = None) -> int:
         events += writer.aggregate_new()[0]
         writer.close()
     return events
+
+
+def rebuild_tags(conn: Connection, org_id: int, tz: str) -> None:
+    """Recompute the tag aggregates of one organization from its stored events (its keys changed)."""
+    for table in TAG_AGGREGATES:
+        conn.execute(delete(table).where(table.c.organization_id == org_id))
+    writer = EventWriter(conn, org_id, tz)
+    if writer.tag_keys:
+        conn.execute(load("stage/from_events"), {"org_id": org_id})
+        writer.aggregate_tags()
+    writer.close()

@@ -32,6 +32,7 @@ from .models import MONEY_SCALE, organizations, users
 from .pages import DASHBOARD_PATH
 from .periods import PeriodError, local_midnight_utc
 from .pricing import Price
+from .tags import TagError
 
 DEMO_ORG = "Demo Inc"
 DEMO_EMAIL = "demo@example.com"
@@ -57,6 +58,7 @@ class _Group(click.Group):
             ConfigError,
             budgets.BudgetError,
             WebhookError,
+            TagError,
         ) as exc:
             raise click.ClickException(str(exc)) from None
         except DBAPIError as exc:
@@ -496,6 +498,36 @@ def rebuild_aggregates(ctx: click.Context, org: str | None) -> None:
         events = rebuild(conn, None if org is None else [auth.get_org(conn, org).id])
     analyze_after_writing(engine, events)
     click.echo(f"rebuilt aggregates from {events} events")
+
+
+@main.group("tags")
+def tags_group() -> None:
+    """Tag keys to pre-aggregate: only those can filter (tag.<key>=<value>) and group (groupBy=tag:<key>) reports."""
+
+
+@tags_group.command("set")
+@click.option("--org", required=True, help="Organization name.")
+@click.argument("keys", nargs=-1)
+@click.pass_context
+def tags_set(ctx: click.Context, org: str, keys: tuple[str, ...]) -> None:
+    """Pre-aggregate exactly KEYS (none: no key), rebuilding their aggregates from the stored events."""
+    from .tags import set_keys
+
+    with _engine(ctx).begin() as conn:
+        wanted = set_keys(conn, auth.get_org(conn, org).id, keys)
+    click.echo(f"tag keys of {org!r}: {', '.join(wanted) if wanted else 'none'}")
+
+
+@tags_group.command("list")
+@click.option("--org", required=True, help="Organization name.")
+@click.pass_context
+def tags_list(ctx: click.Context, org: str) -> None:
+    """The tag keys the organization pre-aggregates, one a line."""
+    from .tags import list_keys
+
+    with _engine(ctx).connect() as conn:
+        for key in list_keys(conn, auth.get_org(conn, org).id):
+            click.echo(key)
 
 
 @main.command("demo-data")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, overload
 from zoneinfo import ZoneInfo
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -47,6 +48,14 @@ def sqlite_quarter_start(ts: str | None) -> str | None:
     return start.strftime("%Y-%m-%d %H:%M:%S.000000")
 
 
+def sqlite_tag_value(tags: str | None, key: str) -> str | None:
+    """SQLite twin of PostgreSQL's tag_value (migration 0015): the value of `key` in an event's tags."""
+    if tags is None:
+        return None
+    value = orjson.loads(tags).get(key)
+    return value if isinstance(value, str) else None
+
+
 def _code_point_order(a: str, b: str) -> int:
     return (a > b) - (a < b)
 
@@ -71,6 +80,7 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     dbapi_conn.create_function("local_date", 2, sqlite_local_date, deterministic=True)
     dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)  # type: ignore[arg-type]  # typeshed: finalize() -> int only
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
+    dbapi_conn.create_function("tag_value", 2, sqlite_tag_value, deterministic=True)
     # PostgreSQL's byte-order collation under its name, so COLLATE "C" in sql/ means code point
     # order on both databases (and in Python's sorted()).
     dbapi_conn.create_collation("C", _code_point_order)

@@ -21,3 +21,17 @@ MAX_HOUR_DAYS = 7
 # Request bodies larger than this are refused (413) before parsing: the usage API's JSON (a full
 # 10,000-event batch is ~3 MB) and OTLP exports, whose gzip bodies may inflate to this much at most.
 MAX_BODY_BYTES = 32 * 1024 * 1024
+
+# Event tags (README, "Tags"): at most MAX_TAGS pairs per event, keys matching TAG_KEY_PATTERN,
+# values of 1 to MAX_TAG_VALUE characters.
+MAX_TAGS = 10
+MAX_TAG_KEY = 40
+TAG_KEY_PATTERN = rf"[a-z0-9_.-]{{1,{MAX_TAG_KEY}}}"
+MAX_TAG_VALUE = 200
+# Pre-aggregated tag keys (`billing-dash tags set`): at most this many per organization, and at
+# most MAX_TAG_VALUES distinct values of each; an import or `tags set` that would pass it is refused.
+MAX_TAG_KEYS = 5
+MAX_TAG_VALUES = 1000
+# groupBy=tag:<key>: the top values by cost listed in usageByTag (the rest sum into one "other" row).
+DEFAULT_TAG_GROUPS = 10
+MAX_TAG_GROUPS = 100

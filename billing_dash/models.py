@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from .limits import MAX_EMAIL, MAX_ID, MAX_NAME, MAX_ORG_NAME, MAX_TITLE, MAX_TOKEN_NAME
+from .limits import MAX_EMAIL, MAX_ID, MAX_NAME, MAX_ORG_NAME, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TITLE, MAX_TOKEN_NAME
 
 # Money keeps 10 decimal places: a price of $0.075 per million tokens is $7.5e-8 a token.
 MONEY_SCALE = 10
@@ -195,6 +195,8 @@ def usage_event_columns() -> list[Column]:
         # What the cache reads cost less than at the input price, at the price in effect at the
         # event's time (0 without one); also for events that came with their own cost.
         Column("cache_savings", Money, nullable=False, server_default="0"),
+        # The event's tags as canonical JSON (keys sorted, no spaces; ingest.parse), None without tags.
+        Column("tags", Text),
     ]
 
 
@@ -335,6 +337,57 @@ conversation_starts = Table(
 
 AGGREGATES = (usage_quarter, usage_day, usage_daily, conversation_daily, conversation_totals, conversation_starts)
 
+# The tag keys an organization pre-aggregates (`billing-dash tags set`); other keys stay in the
+# events only and cannot be filtered or grouped by.
+tag_keys = Table(
+    "tag_keys",
+    metadata,
+    Column("organization_id", Integer, ForeignKey("organizations.id"), primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+)
+
+# The distinct values of each pre-aggregated key: their number is limited (limits.MAX_TAG_VALUES).
+tag_values = Table(
+    "tag_values",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+)
+
+# Per pre-aggregated key and value, local day of the organization's zone, agent and model: a tag
+# filter or grouping reads these as an unfiltered report reads usage_daily. Events without the key
+# have no row (their usage is usage_daily's minus these rows').
+tag_daily = Table(
+    "tag_daily",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("model", String(MAX_ID), primary_key=True),
+    *_usage_sums(),
+    Index("ix_tag_daily_key_day", "organization_id", "tag_key", "day"),
+)
+# Per pre-aggregated key and value, local day of the organization's zone, conversation, agent and
+# model: the conversation figures of a tag filter, read as a filter without one reads conversation_daily.
+tag_conversation_daily = Table(
+    "tag_conversation_daily",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("conversation_id", String(MAX_ID), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("model", String(MAX_ID), primary_key=True),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cost", Money, nullable=False),
+    Column("message_count", BigInteger, nullable=False),
+)
+TAG_AGGREGATES = (tag_daily, tag_conversation_daily, tag_values)
+
 # Where a price comes from: hand-written rows (the seed of migration 0001, tests' own), the
 # catalogue loaded from genai-prices (`billing-dash prices update`) and an organization's own
 # (`billing-dash prices set`), which only that organization sees.
@@ -428,6 +481,7 @@ __all__ = [
     "AGGREGATES",
     "ALL_AGENTS",
     "PRICE_SOURCES",
+    "TAG_AGGREGATES",
     "USAGE_SUMS",
     "Money",
     "UTCDateTime",
@@ -443,6 +497,10 @@ __all__ = [
     "metadata",
     "model_prices",
     "organizations",
+    "tag_conversation_daily",
+    "tag_daily",
+    "tag_keys",
+    "tag_values",
     "usage_daily",
     "usage_day",
     "usage_events",

@@ -11,9 +11,23 @@ from .alerts.forecast import METHODS as FORECAST_METHODS
 from .alerts.run import DEFAULT_ALERTS, MAX_ALERTS
 from .alerts.run import KINDS as ALERT_KINDS
 from .config import Settings
-from .filters import AGENT_PARAM, MODEL_PARAM, STACK_PARAM, STACKS
+from .filters import AGENT_PARAM, GROUP_BY_PARAM, MODEL_PARAM, STACK_PARAM, STACKS
 from .ingest import MAX_COST, MAX_TOKENS, PROVIDERS, TOKEN_COUNTS
-from .limits import MAX_BODY_BYTES, MAX_FILTER_VALUES, MAX_HOUR_DAYS, MAX_ID, MAX_NAME, MAX_TITLE
+from .limits import (
+    DEFAULT_TAG_GROUPS,
+    MAX_BODY_BYTES,
+    MAX_FILTER_VALUES,
+    MAX_HOUR_DAYS,
+    MAX_ID,
+    MAX_NAME,
+    MAX_TAG_GROUPS,
+    MAX_TAG_KEYS,
+    MAX_TAG_VALUE,
+    MAX_TAG_VALUES,
+    MAX_TAGS,
+    MAX_TITLE,
+    TAG_KEY_PATTERN,
+)
 from .models import MONEY_SCALE
 from .periods import DEFAULT_PERIOD, GRANULARITIES, MAX_CUSTOM_DAYS, PERIODS
 from .services.billing import DEFAULT_TOP, MAX_TOP
@@ -123,9 +137,25 @@ _REPORT_400 = (
     f"invalid_timezone, invalid_filter (over {MAX_FILTER_VALUES} values of agentId or model, or one empty, "
     f"over {MAX_ID} characters or with NUL), invalid_limit."
 )
+_TAGS_400 = (
+    " A tag.<key>=<value> filter (one key per request, values OR'd): invalid_filter (a key not matching "
+    f"{TAG_KEY_PATTERN}, two keys, over {MAX_FILTER_VALUES} values, a value empty, over {MAX_TAG_VALUE} characters "
+    "or with NUL); tag_key_not_aggregated (a key the organization does not pre-aggregate: `billing-dash tags set` "
+    "enables it)."
+)
+_REPORT_400 += _TAGS_400
 _JSON_REPORT_400 = _REPORT_400 + (
     f" Also invalid_granularity (not one of {', '.join(GRANULARITIES)}, or hour for a period over "
-    f"{MAX_HOUR_DAYS} days), invalid_stack (stackBy not one of {', '.join(STACKS)}, or without granularity)."
+    f"{MAX_HOUR_DAYS} days); invalid_stack (stackBy not one of {', '.join(STACKS)}, or without granularity); "
+    "invalid_group_by (not tag:<key>, or with a tag filter of another key); "
+    "invalid_limit for groupLimit."
+)
+# How the report documents its tag.<key> parameters, whose names OpenAPI cannot declare.
+_TAG_FILTER_TEXT = (
+    " Tags: `tag.<key>=<value>` (e.g. tag.customer=acme; repeat it for several values of the key, any of them) keeps "
+    "the events whose tags give <key> one of those values; one key per request, combined with agentId and model by "
+    "AND. Only a key the organization pre-aggregates (`billing-dash tags set`) may filter; others answer 400 "
+    "tag_key_not_aggregated."
 )
 _CONVERSATIONS_PARAMS = ["period", "startDate", "endDate", "tz", "sort", "page", "pageSize", AGENT_PARAM, MODEL_PARAM]
 _CONVERSATIONS_400 = _REPORT_400.replace("invalid_limit", "invalid_sort, invalid_page, invalid_page_size")
@@ -374,6 +404,12 @@ def _schemas(max_events: int) -> dict[str, Any]:
             {
                 AGENT_PARAM: {"type": "array", "items": _string(), "description": "Agent ids kept (empty: all)."},
                 MODEL_PARAM: {"type": "array", "items": _string(), "description": "Models kept (empty: all)."},
+                "tags": {
+                    "type": "object",
+                    "maxProperties": 1,
+                    "additionalProperties": {"type": "array", "items": _string()},
+                    "description": "The tag filter: its key and the values kept (empty object: none).",
+                },
             },
             "The filter applied, as given (a repeated value once): every figure counts only the events of one "
             "of these agents and one of these models. Unknown ids simply match nothing (zeros).",
@@ -417,6 +453,22 @@ def _schemas(max_events: int) -> dict[str, Any]:
             },
             "One agent's or model's usage in a bucket of the series.",
         ),
+        "TagUsage": _object(
+            {
+                "tagKey": _string(),
+                "tagValue": {"type": ["string", "null"], "description": "Null in the other and untagged rows."},
+                "group": {"type": "string", "enum": ["value", "other", "untagged"]},
+                "valueCount": _count("Values the row sums: 1, the number of other values, 0 for untagged."),
+                "totalTokens": _count(),
+                "promptTokens": _count(),
+                "completionTokens": _count(),
+                "cost": _money(),
+                "messageCount": _count(),
+                "unpricedMessageCount": _count(),
+                **_parts(),
+            },
+            "The period's usage of one value of the grouped tag key, of the other values, or without the key.",
+        ),
         "Budget": _object(
             {
                 "agentId": _string(),
@@ -456,6 +508,18 @@ def _schemas(max_events: int) -> dict[str, Any]:
                     "type": "string",
                     "enum": list(STACKS),
                     "description": "Only with the stackBy parameter: what each series bucket's `stack` splits by.",
+                },
+                "groupBy": {
+                    "type": "string",
+                    "description": "Only with the groupBy parameter: as given (tag:<key>).",
+                },
+                "usageByTag": {
+                    "type": "array",
+                    "items": _ref("TagUsage"),
+                    "description": "Only with the groupBy parameter: the groupLimit costliest values (ties: tokens, "
+                    "then the value in code point order), then an `other` row summing the rest (when there are "
+                    "more), then an `untagged` row: the usage of events without the key (when any). The rows sum "
+                    "to the summary.",
                 },
             },
             required=[
@@ -622,6 +686,21 @@ def _schemas(max_events: int) -> dict[str, Any]:
                 "cache_read_tokens": _part("Input tokens read from the provider's cache: part of prompt_tokens."),
                 "cache_write_tokens": _part("Input tokens written to the provider's cache: part of prompt_tokens."),
                 "reasoning_tokens": _part("Output tokens spent reasoning: part of completion_tokens."),
+                "tags": {
+                    "type": ["object", "null"],
+                    "maxProperties": MAX_TAGS,
+                    "propertyNames": {"pattern": f"^{TAG_KEY_PATTERN}$"},
+                    "additionalProperties": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": MAX_TAG_VALUE,
+                        "pattern": TEXT_PATTERN,
+                    },
+                    "description": f"Up to {MAX_TAGS} string pairs, e.g. customer, feature, environment. The keys an "
+                    f"organization pre-aggregates (at most {MAX_TAG_KEYS}, `billing-dash tags set`) may filter and group reports; "
+                    f"each may have at most {MAX_TAG_VALUES} distinct values: a batch that would pass it is refused (400, field "
+                    "tags).",
+                },
                 "provider": {
                     "type": "string",
                     "enum": list(PROVIDERS),
@@ -793,6 +872,18 @@ def _parameters() -> dict[str, Any]:
             "style": "form",
             "explode": True,
         },
+        GROUP_BY_PARAM: query(
+            GROUP_BY_PARAM,
+            {"type": "string", "pattern": f"^tag:{TAG_KEY_PATTERN}$"},
+            "tag:<key> adds `usageByTag`: the usage per value of a tag key the organization pre-aggregates "
+            "(`billing-dash tags set`; another key answers 400 tag_key_not_aggregated). With a tag filter, only "
+            "of the same key.",
+        ),
+        "groupLimit": query(
+            "groupLimit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_TAG_GROUPS, "default": DEFAULT_TAG_GROUPS},
+            "How many values usageByTag lists before its `other` row.",
+        ),
         "granularity": query(
             "granularity",
             {"type": "string", "enum": list(GRANULARITIES)},
@@ -852,7 +943,10 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "operationId": "getBillingReport",
                 "summary": "Token usage and cost report of one period",
                 "security": secured,
-                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "granularity", STACK_PARAM]],
+                "description": "Every figure respects the filters." + _TAG_FILTER_TEXT,
+                "parameters": [
+                    _param_ref(p) for p in [*_REPORT_PARAMS, "granularity", STACK_PARAM, GROUP_BY_PARAM, "groupLimit"]
+                ],
                 "responses": _report_responses(
                     {"description": "The report.", "content": {"application/json": {"schema": _ref("BillingReport")}}},
                     _JSON_REPORT_400,
@@ -863,7 +957,8 @@ def _paths(max_events: int) -> dict[str, Any]:
             "get": {
                 "operationId": "getBillingCsv",
                 "summary": "One section of the report as CSV",
-                "description": "Same rows, field names and rounding as the JSON report, with a header row.",
+                "description": "Same rows, field names and rounding as the JSON report, with a header row."
+                + _TAG_FILTER_TEXT,
                 "security": secured,
                 "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "section"]],
                 "responses": _report_responses(
@@ -919,7 +1014,7 @@ def _paths(max_events: int) -> dict[str, Any]:
                 "description": "Read from the aggregates: a year of conversations costs no scan of its events. "
                 "With agentId or model, read from the period's events of those agents and models (the "
                 "conversation aggregates keep no model): each conversation's usage of them, its whole life's "
-                "first and last message.",
+                "first and last message. A tag filter reads the period's events alike." + _TAG_FILTER_TEXT,
                 "security": secured,
                 "parameters": [_param_ref(p) for p in _CONVERSATIONS_PARAMS],
                 "responses": _report_responses(

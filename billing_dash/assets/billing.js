@@ -8,6 +8,7 @@
   /* The filter (pages/billing.py FILTERS: agentId and model lists), the granularity and the stack
      ride along in the query as the API names them: agentId=a&model=m&granularity=week&stackBy=agent. */
   const FILTER_PARAMS = ["agentId", "model"];
+  const TAG_PREFIX = "tag.";  // filters.TAG_PARAM_PREFIX
 
   function queryFor(period, startDate, endDate, filters, granularity, stack) {
     const params = new URLSearchParams();
@@ -16,7 +17,11 @@
       params.set("startDate", startDate.slice(0, 10));
       params.set("endDate", endDate.slice(0, 10));
     }
-    FILTER_PARAMS.forEach(function (name) {
+    // agentId, model, then the tag.<key> lists (one key; sorted, so one filter is one URL).
+    const tags = Object.keys(filters || {}).filter(function (name) {
+      return name.startsWith(TAG_PREFIX);
+    }).sort();
+    FILTER_PARAMS.concat(tags).forEach(function (name) {
       ((filters || {})[name] || []).forEach(function (value) {
         params.append(name, value);
       });
@@ -31,7 +36,13 @@
   }
 
   function filtersOf(params) {
-    return {agentId: params.getAll("agentId"), model: params.getAll("model")};
+    const filters = {agentId: params.getAll("agentId"), model: params.getAll("model")};
+    params.forEach(function (_value, name) {
+      if (name.startsWith(TAG_PREFIX)) {
+        filters[name] = params.getAll(name);
+      }
+    });
+    return filters;
   }
 
   function complete(params) {

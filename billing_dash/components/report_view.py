@@ -147,10 +147,9 @@ def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
         for section in SECTIONS
         if section != "conversations"
     }
-    query: dict[str, Any] = {"section": "conversations", "period": period["name"]}
+    query: list[tuple[str, str]] = [("section", "conversations"), ("period", period["name"])]
     if period["name"] == "custom":
-        query |= {"startDate": period["startDate"], "endDate": period["endDate"]}
-    query |= {key: values for key, values in report.filters.as_json().items() if values}  # the filter too
-    url = f"{CSV_URL}?{urlencode(query, doseq=True)}"
+        query += [("startDate", period["startDate"]), ("endDate", period["endDate"])]
+    url = f"{CSV_URL}?{urlencode(query + report.filters.query())}"  # the filter too
     files["conversations"] = {"filename": csv_filename(period, "conversations"), "url": url}
     return files

@@ -13,7 +13,7 @@ from typing import Any, Literal, NamedTuple, overload
 
 import orjson
 
-from ..limits import MAX_COST, MAX_ID, MAX_NAME, MAX_TITLE
+from ..limits import MAX_COST, MAX_ID, MAX_NAME, MAX_TAG_VALUE, MAX_TAGS, MAX_TITLE, TAG_KEY_PATTERN
 from ..models import MONEY_SCALE
 
 # Limits per event that no real LLM call reaches (the largest context windows hold ~2M tokens)
@@ -45,6 +45,9 @@ FIELDS = {
     "cache_write_tokens": False,
     "reasoning_tokens": False,
 }
+# Beside FIELDS, optional: an event's tags, a JSON object of string pairs (README, "Tags"); a CSV
+# gives them in a column of this name holding the object as JSON text.
+TAGS_FIELD = "tags"
 # Instead of the flat counts a JSON event may carry its provider's own usage object (`provider`
 # and `usage`), which _provider_counts turns into the same counts.
 PROVIDERS = ("openai", "anthropic", "google")
@@ -99,6 +102,8 @@ class UsageEvent(NamedTuple):
     reasoning_tokens: int = 0
     # What the cache reads saved against the input price (set with the price, at ingest).
     cache_savings: Decimal = Decimal(0)
+    # The tags as stored: canonical JSON (keys sorted, no spaces), None without tags.
+    tags: str | None = None
 
 
 class _Invalid(Exception):
@@ -298,6 +303,34 @@ def _cost(raw: Mapping[str, Any]) -> Decimal | None:
     return cost.quantize(_QUANTUM)
 
 
+_TAG_KEY = re.compile(TAG_KEY_PATTERN)
+
+
+def _tags(raw: Mapping[str, Any]) -> str | None:
+    """The event's tags as canonical JSON text (keys sorted, no spaces), None for none or {}; a CSV
+    cell holds the same object as JSON text."""
+    value = raw.get(TAGS_FIELD)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            raise _Invalid("tags", "must be a JSON object of string keys and values") from None
+    if not isinstance(value, Mapping):
+        raise _Invalid("tags", "must be a JSON object of string keys and values")
+    if not value:
+        return None
+    if len(value) > MAX_TAGS:
+        raise _Invalid("tags", f"at most {MAX_TAGS} tags per event; got {len(value)}")
+    for key, tag in value.items():
+        if not isinstance(key, str) or not _TAG_KEY.fullmatch(key):
+            raise _Invalid("tags", f"key {str(key)[:50]!r} must match {TAG_KEY_PATTERN}")
+        if not isinstance(tag, str) or not 1 <= len(tag) <= MAX_TAG_VALUE or _UNSTORABLE.search(tag):
+            raise _Invalid("tags", f"value of {key!r} must be a string of 1 to {MAX_TAG_VALUE} characters without NUL")
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def _timestamp(raw: Mapping[str, Any]) -> datetime:
     value = raw.get("timestamp")
     if value is None or value == "":
@@ -336,6 +369,7 @@ def parse_event(raw: Any) -> UsageEvent:
         cache_read_tokens=counts[2],
         cache_write_tokens=counts[3],
         reasoning_tokens=counts[4],
+        tags=_tags(raw),
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from ..aggregates import EventWriter, TotalTooLarge
+from ..aggregates import EventWriter, TooManyTagValues, TotalTooLarge
 from ..models import organizations
 from ..pricing import Charge, PriceBook, cache_savings_at, cost_at
 from ..queries import load
@@ -74,6 +74,7 @@ def _rows(org_id: int, batch: list[UsageEvent], positions: list[int], charges: l
             e.cache_write_tokens,
             e.reasoning_tokens,
             e.cache_savings,
+            e.tags,
             position,
             e.agent_name,
             e.conversation_title,
@@ -187,6 +188,8 @@ def ingest(
         inserted, unpriced, unpriced_models = writer.finish()
     except TotalTooLarge as exc:
         raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
+    except TooManyTagValues as exc:
+        raise IngestError([FieldError(exc.position or 0, "tags", exc.message)]) from None
     writer.close()
     return IngestResult(inserted, seen - inserted, unpriced, dict(unpriced_models))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html as html_text
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import dash
@@ -21,12 +22,22 @@ from ..components.budgets import budget_cards
 from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
 from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
-from ..filters import AGENT_PARAM, MODEL_PARAM, NO_FILTERS, STACKS, FilterError, Filters, parse_filters
+from ..filters import (
+    AGENT_PARAM,
+    MODEL_PARAM,
+    NO_FILTERS,
+    STACKS,
+    TAG_PARAM_PREFIX,
+    FilterError,
+    Filters,
+    parse_filters,
+)
 from ..periods import DEFAULT_PERIOD, GRANULARITIES, PERIODS, Period, PeriodError, check_granularity, resolve_period
 from ..queries import load
 from ..services.billing import billing_report, summarize, summary_changes
 from ..services.conversations import conversation_detail
 from ..services.export import budget_status_json, changes_json, conversation_detail_json, report_json
+from ..tags import list_keys
 from ..web.context import get_engine
 from . import DASHBOARD_PATH
 
@@ -64,13 +75,14 @@ CONVERSATION_BODY = f"{PREFIX}-conversation-body"
 UNPRICED = f"{PREFIX}-unpriced"
 DOWNLOAD = f"{PREFIX}-download"
 DOWNLOAD_BUTTON = f"{PREFIX}-download-button"
-# The filter (agentId and model lists, as the URL and the API name them), its chips, the pickers
-# that add to it, and the series' granularity.
+# The filter (agentId, model and tag.<key> lists, as the URL and the API name them), its chips,
+# the pickers that add to it, and the series' granularity.
 FILTERS = f"{PREFIX}-filters"
 CHIPS = f"{PREFIX}-chips"
 CHIP = f"{PREFIX}-chip"
 AGENT_PICK = f"{PREFIX}-agent-pick"
 MODEL_PICK = f"{PREFIX}-model-pick"
+TAG_PICK = f"{PREFIX}-tag-pick"
 GRANULARITY = f"{PREFIX}-granularity"
 AUTO = "auto"
 GRANULARITY_LABELS = {AUTO: "Auto", "hour": "Hours", "day": "Days", "week": "Weeks", "month": "Months"}
@@ -107,6 +119,8 @@ VIEW_OUTPUTS = [
     Output(DRAWINGS, "data"),
     Output(AGENT_PICK, "options"),
     Output(MODEL_PICK, "options"),
+    Output(TAG_PICK, "options"),
+    Output(TAG_PICK, "style"),
 ]
 # The graphs are mounted in their boxes with the first figures, not with the page: a mounted
 # dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
@@ -121,6 +135,7 @@ DRAWN_ROWS = [
     Output(UNPRICED, "children"),
 ]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
+HIDDEN = {"display": "none"}
 
 
 def _download_button(section: str, label: str) -> dbc.Button:
@@ -167,10 +182,16 @@ def default_granularity(period: Period) -> str:
     return "week" if period.days <= 731 else "month"
 
 
+def _filter_params(filters: dict | None) -> dict[str, str]:
+    """The store's parameters with their chip labels: agentId, model, then its tag.<key> (the key)."""
+    tags = sorted(p for p in (filters or {}) if isinstance(p, str) and p.startswith(TAG_PARAM_PREFIX))
+    return FILTER_LABELS | {p: p[len(TAG_PARAM_PREFIX) :] for p in tags}
+
+
 def filter_chips(filters: dict | None) -> list[Component]:
-    """One removable chip per filter value: `Agent: agent-7 ✕`."""
+    """One removable chip per filter value: `Agent: agent-7 ✕`, `customer: acme ✕`."""
     chips = []
-    for param, label in FILTER_LABELS.items():
+    for param, label in _filter_params(filters).items():
         for value in _as_list((filters or {}).get(param)):
             chips.append(
                 dbc.Button(
@@ -212,6 +233,7 @@ def layout(
     """The skeleton, set from the URL (so a link reproduces the view); data comes by callback."""
     period = period if period in PERIODS else DEFAULT_PERIOD
     filters = {AGENT_PARAM: _as_list(agentId), MODEL_PARAM: _as_list(model)}
+    filters |= {p: _as_list(v) for p, v in _other.items() if p.startswith(TAG_PARAM_PREFIX)}
     granularity = granularity if granularity in GRANULARITIES else AUTO
     stack = stackBy if stackBy in STACKS else ""
     if not (startDate and endDate):
@@ -290,6 +312,15 @@ def layout(
                         placeholder="Filter by model…",
                         clearable=True,
                         className="filter-pick",
+                    ),
+                    # Values of the pre-aggregated tag keys; shown once the report says there are some.
+                    dcc.Dropdown(
+                        id=TAG_PICK,
+                        options=[],
+                        placeholder="Filter by tag…",
+                        clearable=True,
+                        className="filter-pick",
+                        style=HIDDEN,
                     ),
                     html.Div(filter_chips(filters), id=CHIPS, className="d-flex flex-wrap gap-2"),
                     _toggle(STACK, STACK_LABELS, stack, "ms-auto"),
@@ -389,10 +420,12 @@ def _filters_of(data: Any) -> Filters:
     if data is None:
         return NO_FILTERS
     if not isinstance(data, dict) or not all(
-        isinstance(data.get(p, []), list) and all(isinstance(v, str) for v in data.get(p, [])) for p in FILTER_LABELS
+        isinstance(data.get(p, []), list) and all(isinstance(v, str) for v in data.get(p, []))
+        for p in _filter_params(data)
     ):
-        raise FilterError("The filter must be lists of agent ids and models.")
-    return parse_filters(data.get(AGENT_PARAM, []), data.get(MODEL_PARAM, []))
+        raise FilterError("The filter must be lists of agent ids, models and tag values.")
+    tags = {p[len(TAG_PARAM_PREFIX) :]: data[p] for p in _filter_params(data) if p.startswith(TAG_PARAM_PREFIX)}
+    return parse_filters(data.get(AGENT_PARAM, []), data.get(MODEL_PARAM, []), tags)
 
 
 def _granularity_for(chosen: Period, picked: Any) -> str:
@@ -439,14 +472,19 @@ def load_report(
     series = _granularity_for(chosen, granularity)
     try:
         with get_engine().connect() as conn:
+            if filters.tag_values and filters.tag_key not in list_keys(conn, org.id):
+                raise FilterError(f"Tag key {filters.tag_key!r} is not pre-aggregated for this organization.")
             report = billing_report(
                 conn, org, chosen, filters=filters, granularity=series, stack_by=stack if stack in STACKS else None
             )
             previous = summarize(conn, org, chosen.previous(), filters=filters)
             agent_names = [a for (a, _name) in conn.execute(load("agent_names"), {"org_id": org.id}).all()]
+            tag_values = conn.execute(load("tags/values"), {"org_id": org.id}).all()
     except (OperationalError, InterfaceError):
         current_app.logger.warning("billing report failed: database unavailable")
         return _not_loaded(database_down=True)
+    except FilterError as exc:
+        return _not_loaded(message=exc.message)
     view = report_view(
         report_json(report),
         changes_json(summary_changes(report.summary, previous)),
@@ -476,19 +514,41 @@ def load_report(
         drawings,
         agent_options,
         model_options,
+        tag_options(tag_values, filters),
+        None if tag_values else HIDDEN,
     )
 
 
+def tag_options(values: Sequence[Any], filters: Filters) -> list[dict[str, str]]:
+    """The tag picker's options, `key: value`, those in the filter left out; each option's value is
+    the parameter and value, `tag.<key>=<value>` (a key has no `=`)."""
+    chosen = {(filters.tag_key, v) for v in filters.tag_values}
+    return [
+        {"label": f"{key}: {value}", "value": f"{TAG_PARAM_PREFIX}{key}={value}"}
+        for key, value in values
+        if (key, value) not in chosen
+    ]
+
+
 def _added(filters: dict | None, param: str, value: Any) -> Any:
-    """`filters` with `value` added to `param`'s list (no_update when it is there or not text)."""
-    current = {p: _as_list((filters or {}).get(p)) for p in FILTER_LABELS}
-    if not isinstance(value, str) or not value or value in current[param]:
+    """`filters` with `value` added to `param`'s list (no_update when it is there or not text). A
+    tag value of another key than the filter's replaces that key's: one tag key per report."""
+    current = {p: _as_list((filters or {}).get(p)) for p in _filter_params(filters)}
+    if not isinstance(value, str) or not value or value in current.get(param, []):
         return no_update
-    return current | {param: [*current[param], value]}
+    if param.startswith(TAG_PARAM_PREFIX):
+        current = {p: v for p, v in current.items() if not p.startswith(TAG_PARAM_PREFIX) or p == param}
+    return current | {param: [*current.get(param, []), value]}
 
 
 def change_filters(
-    agent_pick: Any, model_pick: Any, agent_cell: Any, model_cell: Any, _chips: Any, filters: dict | None
+    agent_pick: Any,
+    model_pick: Any,
+    tag_pick: Any,
+    agent_cell: Any,
+    model_cell: Any,
+    _chips: Any,
+    filters: dict | None,
 ) -> tuple:
     """The filter after a pick from a dropdown, a click on an agent's or model's row (click-through)
     or on a chip's ✕ (removes it); the pickers are emptied for the next pick."""
@@ -498,16 +558,19 @@ def change_filters(
         new = _added(filters, AGENT_PARAM, agent_pick)
     elif trigger == MODEL_PICK:
         new = _added(filters, MODEL_PARAM, model_pick)
+    elif trigger == TAG_PICK and isinstance(tag_pick, str) and tag_pick.startswith(TAG_PARAM_PREFIX):
+        tag_param, _, tag_value = tag_pick.partition("=")
+        new = _added(filters, tag_param, tag_value)
     elif trigger == AGENTS_GRID and isinstance(agent_cell, dict):
         new = _added(filters, AGENT_PARAM, agent_cell.get("rowId"))
     elif trigger == MODELS_GRID and isinstance(model_cell, dict):
         new = _added(filters, MODEL_PARAM, model_cell.get("rowId"))
     elif isinstance(trigger, dict) and trigger.get("type") == CHIP and ctx.triggered[0]["value"]:
         param, value = trigger.get("param"), trigger.get("value")
-        current = {p: _as_list((filters or {}).get(p)) for p in FILTER_LABELS}
+        current = {p: _as_list((filters or {}).get(p)) for p in _filter_params(filters)}
         if param in current and value in current[param]:
             new = current | {param: [v for v in current[param] if v != value]}
-    return new, None, None
+    return new, None, None, None
 
 
 def filter_by_clicked_model(click: Any, filters: dict | None) -> Any:
@@ -606,8 +669,10 @@ def register_callbacks(app: dash.Dash) -> None:
         Output(FILTERS, "data"),
         Output(AGENT_PICK, "value"),
         Output(MODEL_PICK, "value"),
+        Output(TAG_PICK, "value"),
         Input(AGENT_PICK, "value"),
         Input(MODEL_PICK, "value"),
+        Input(TAG_PICK, "value"),
         Input(AGENTS_GRID, "cellClicked"),
         Input(MODELS_GRID, "cellClicked"),
         Input({"type": CHIP, "param": ALL, "value": ALL}, "n_clicks"),

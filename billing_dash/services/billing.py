@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from ..alerts.budgets import period_bounds
 from ..alerts.forecast import DEFAULT_METHOD, LOOKBACK_DAYS, project
 from ..filters import NO_FILTERS, STACKS, Filters
+from ..limits import DEFAULT_TAG_GROUPS
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
 from ..periods import Period, Tenant, local_midnight_utc, resolve_period
 from ..queries import load, run_in_chunks
@@ -85,6 +86,9 @@ class BillingReport:
     # With a stack: the series' usage per bucket and agent or model (usage_stack).
     stack_by: str | None = None
     stack: pd.DataFrame | None = None
+    # With groupBy=tag:<key>: the key, and the period's usage per value of it (usage_by_tag).
+    group_key: str | None = None
+    tags: pd.DataFrame | None = None
 
 
 def _frame(conn: Connection, query: str, **params: Any) -> pd.DataFrame:
@@ -377,10 +381,13 @@ def billing_report(
     filters: Filters = NO_FILTERS,
     granularity: str | None = None,
     stack_by: str | None = None,
+    group_key: str | None = None,
+    group_top: int = DEFAULT_TAG_GROUPS,
 ) -> BillingReport:
     """Compute the full report of `period` for organization `org` from the aggregates, of the
-    usage of `filters`' agents and models only, with the `series` of `granularity` if given (and
-    its buckets split by agent or model if `stack_by` says so)."""
+    usage of `filters`' agents, models and tag values only, with the `series` of `granularity` if
+    given (its buckets split by agent or model if `stack_by` says so) and the usage per value of
+    tag key `group_key` (its `group_top` costliest) if given."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     daily = _daily(conn, org, period, filters)
     conversations = conversation_stats(conn, org, period, top, filters)
@@ -405,7 +412,41 @@ def billing_report(
         series=None if granularity is None else usage_series(conn, org, period, granularity, filters, daily),
         stack_by=stack_by if granularity else None,
         stack=usage_stack(conn, org, period, granularity, stack_by, filters) if granularity and stack_by else None,
+        group_key=group_key,
+        tags=None if group_key is None else usage_by_tag(conn, org, period, group_key, filters, group_top),
     )
+
+
+TAG_COLUMNS = ["tag_value", "group", "value_count", *PAIR_SUMS]
+
+
+def usage_by_tag(
+    conn: Connection,
+    org: Tenant,
+    period: Period,
+    key: str,
+    filters: Filters = NO_FILTERS,
+    top: int = DEFAULT_TAG_GROUPS,
+) -> pd.DataFrame:
+    """The period's (filtered) usage per value of pre-aggregated tag `key`: the `top` costliest
+    values (ties: tokens, then the value in code point order), then one `other` row summing the
+    rest (when there are more), then the `untagged` usage of events without the key (when any);
+    each row's `value_count` says how many values it sums."""
+    window = {"org_id": org.id, **period.window(org.timezone)}
+    rows = _frame(conn, "tag_groups", **window, group_key=key, **filters.params())
+    rows["total_tokens"] = rows["prompt_tokens"] + rows["completion_tokens"]
+    tagged = _sum_by(rows[rows["tag_value"].notna()], "tag_value", PAIR_SUMS)
+    tagged = tagged[tagged["message_count"] > 0]
+    untagged = rows[rows["tag_value"].isna() & (rows["message_count"] > 0)]
+    parts = [tagged.head(top).assign(group="value", value_count=1)]
+    if len(tagged) > top:
+        rest = tagged.iloc[top:]
+        parts.append(pd.DataFrame([{**rest[PAIR_SUMS].sum().to_dict(), "group": "other", "value_count": len(rest)}]))
+    if not untagged.empty:
+        parts.append(pd.DataFrame([{**untagged[PAIR_SUMS].sum().to_dict(), "group": "untagged", "value_count": 0}]))
+    frame = pd.concat(parts, ignore_index=True)
+    frame["tag_value"] = [v if g == "value" else None for v, g in zip(frame["tag_value"], frame["group"], strict=True)]
+    return frame[TAG_COLUMNS]
 
 
 def unpriced_models(

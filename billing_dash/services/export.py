@@ -194,7 +194,24 @@ def report_json(report: BillingReport) -> dict[str, Any]:
             else {"granularity": report.granularity, "series": series_rows(report.series, report.stack)}
         ),
         **({} if report.stack is None else {"stackBy": report.stack_by}),
+        **({} if report.tags is None else {"groupBy": f"tag:{report.group_key}", "usageByTag": tag_rows(report)}),
     }
+
+
+def tag_rows(report: BillingReport) -> list[dict[str, Any]]:
+    """`usageByTag`: a row per top value (`group` value), the rest summed (`other`) and the usage
+    without the key (`untagged`), each with a models row's sums and how many values it sums."""
+    return [
+        {
+            "tagKey": report.group_key,
+            "tagValue": r.tag_value if isinstance(r.tag_value, str) else None,
+            "group": r.group,
+            "valueCount": int(r.value_count),
+            **_usage(r),
+            "unpricedMessageCount": int(r.unpriced_count),
+        }
+        for r in _rows(report.tags if report.tags is not None else pd.DataFrame())
+    ]
 
 
 def _usage(r: Any) -> dict[str, Any]:

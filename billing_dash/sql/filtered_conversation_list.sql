@@ -1,6 +1,6 @@
--- Every conversation with a message of the kept agents and models in the period, one page in the
--- order :sort names: its filtered in-period usage (read as filtered_conversation_parts reads it),
--- its whole life's first and last message, title and agent. Ties as conversation_list.sql.
+-- Every conversation with a message of the kept agents, models and tag values in the period, one
+-- page in the order :sort names: its filtered in-period usage (read as filtered_conversation_stats
+-- reads it), its whole life's first and last message, title and agent. Ties as conversation_list.sql.
 -- param org_id: int
 -- param day_from: date
 -- param day_to: date
@@ -12,6 +12,9 @@
 -- param agents: list
 -- param all_models: int
 -- param models: list
+-- param all_tags: int
+-- param tag_key: text
+-- param tag_values: list
 -- param sort: text
 -- param limit: int
 -- param offset: int
@@ -24,18 +27,26 @@ WITH listed AS (
     FROM (
         SELECT d.conversation_id, d.total_tokens, d.cost, d.message_count
         FROM conversation_daily d
-        WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+        WHERE :all_tags = 1 AND d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+          AND (:all_agents = 1 OR d.agent_id IN :agents) AND (:all_models = 1 OR d.model IN :models)
+        UNION ALL
+        SELECT d.conversation_id, d.total_tokens, d.cost, d.message_count
+        FROM tag_conversation_daily d
+        WHERE :all_tags = 0 AND d.organization_id = :org_id AND d.tag_key = :tag_key AND d.tag_value IN :tag_values
+          AND d.day >= :day_from AND d.day <= :day_to
           AND (:all_agents = 1 OR d.agent_id IN :agents) AND (:all_models = 1 OR d.model IN :models)
         UNION ALL
         SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
         FROM usage_events e
         WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start
           AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+          AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
         UNION ALL
         SELECT e.conversation_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
         FROM usage_events e
         WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
           AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+          AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
     ) u
     GROUP BY u.conversation_id
 )

@@ -3,7 +3,9 @@
 -- kept agent (`agent`) and in all (`all`) the conversations with a kept message in the period, and
 -- the :limit costliest (`top`; ties: tokens, then id in code point order, as services/billing.py
 -- sorts). Each conversation's usage per agent comes from conversation_daily (whole days of the
--- organization's zone, kept per conversation, agent and model) and the partial edge days' events.
+-- organization's zone, kept per conversation, agent and model; with a tag filter
+-- tag_conversation_daily, kept so per value of each pre-aggregated tag key) and the partial edge
+-- days' events.
 -- param org_id: int
 -- param day_from: date
 -- param day_to: date
@@ -15,6 +17,9 @@
 -- param agents: list
 -- param all_models: int
 -- param models: list
+-- param all_tags: int
+-- param tag_key: text
+-- param tag_values: list
 -- param limit: int
 -- column cost: money
 WITH parts AS (
@@ -23,18 +28,26 @@ WITH parts AS (
     FROM (
         SELECT d.conversation_id, d.agent_id, d.total_tokens, d.cost, d.message_count
         FROM conversation_daily d
-        WHERE d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+        WHERE :all_tags = 1 AND d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+          AND (:all_agents = 1 OR d.agent_id IN :agents) AND (:all_models = 1 OR d.model IN :models)
+        UNION ALL
+        SELECT d.conversation_id, d.agent_id, d.total_tokens, d.cost, d.message_count
+        FROM tag_conversation_daily d
+        WHERE :all_tags = 0 AND d.organization_id = :org_id AND d.tag_key = :tag_key AND d.tag_value IN :tag_values
+          AND d.day >= :day_from AND d.day <= :day_to
           AND (:all_agents = 1 OR d.agent_id IN :agents) AND (:all_models = 1 OR d.model IN :models)
         UNION ALL
         SELECT e.conversation_id, e.agent_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
         FROM usage_events e
         WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start
           AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+          AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
         UNION ALL
         SELECT e.conversation_id, e.agent_id, e.prompt_tokens + e.completion_tokens, e.cost, 1
         FROM usage_events e
         WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
           AND (:all_agents = 1 OR e.agent_id IN :agents) AND (:all_models = 1 OR e.model IN :models)
+          AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
     ) u
     GROUP BY u.conversation_id, u.agent_id
 ), whole AS (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shlex
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,14 +11,28 @@ import flask_login
 import simplejson
 from flask import Blueprint, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
+from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from ..alerts.budgets import evaluate
 from ..alerts.run import DEFAULT_ALERTS, MAX_ALERTS, after_ingest, alert_json, recent_alerts
 from ..auth import Caller, caller_for_token
 from ..db import check_schema
-from ..filters import AGENT_PARAM, MODEL_PARAM, STACK_PARAM, FilterError, Filters, parse_filters, parse_stack
+from ..filters import (
+    AGENT_PARAM,
+    GROUP_BY_PARAM,
+    MODEL_PARAM,
+    STACK_PARAM,
+    TAG_PARAM_PREFIX,
+    FilterError,
+    Filters,
+    parse_filters,
+    parse_group_by,
+    parse_stack,
+    tag_params,
+)
 from ..ingest import IngestError, ingest, loads_json
+from ..limits import DEFAULT_TAG_GROUPS, MAX_TAG_GROUPS
 from ..openapi import openapi_document
 from ..periods import Period, PeriodError, check_granularity, resolve_period
 from ..queries import load
@@ -44,6 +59,7 @@ from ..services.export import (
     report_json,
     section_csv,
 )
+from ..tags import list_keys
 from .context import get_engine, get_settings
 from .errors import ApiError, error_response, unavailable
 
@@ -108,11 +124,44 @@ def _integer(name: str, default: int, highest: int, code: str) -> int:
 
 
 def _filters() -> Filters:
-    """The request's agentId and model filters (each repeatable), else a 400 invalid_filter."""
+    """The request's agentId, model and tag.<key> filters (each repeatable), else a 400 invalid_filter."""
     try:
-        return parse_filters(request.args.getlist(AGENT_PARAM), request.args.getlist(MODEL_PARAM))
+        return parse_filters(
+            request.args.getlist(AGENT_PARAM),
+            request.args.getlist(MODEL_PARAM),
+            tag_params(request.args.to_dict(flat=False)),
+        )
     except FilterError as exc:
         raise ApiError(400, exc.code, exc.message) from None
+
+
+def _group_by(filters: Filters) -> str | None:
+    """The tag key of the request's groupBy=tag:<key> (None without one), else a 400."""
+    try:
+        key = parse_group_by(request.args.get(GROUP_BY_PARAM))
+    except FilterError as exc:
+        raise ApiError(400, "invalid_group_by", exc.message) from None
+    if key is not None and filters.tag_values and filters.tag_key != key:
+        raise ApiError(
+            400,
+            "invalid_group_by",
+            f"groupBy=tag:{key} takes a tag filter of the same key only; got {TAG_PARAM_PREFIX}{filters.tag_key}.",
+        )
+    return key
+
+
+def _check_tag_keys(conn: Connection, caller: Caller, *keys: str | None) -> None:
+    """A 400 tag_key_not_aggregated naming the command that enables a key the organization does not pre-aggregate."""
+    aggregated = set(list_keys(conn, caller.org.id))
+    for key in keys:
+        if key and key not in aggregated:
+            raise ApiError(
+                400,
+                "tag_key_not_aggregated",
+                f"Tag key {key!r} is not pre-aggregated for this organization, so it cannot filter or group: "
+                f"run `billing-dash tags set --org {shlex.quote(caller.org.name)} <keys...> {key}` (the keys listed by `billing-dash tags list`"
+                " plus this one).",
+            )
 
 
 def _granularity(period: Period) -> str | None:
@@ -136,8 +185,11 @@ def _report(caller: Caller, series: bool = False) -> BillingReport:
         stack_by = parse_stack(request.args.get(STACK_PARAM), granularity) if series else None
     except FilterError as exc:
         raise ApiError(400, exc.code, exc.message) from None
+    group_key = _group_by(filters) if series else None
+    group_top = _integer("groupLimit", DEFAULT_TAG_GROUPS, MAX_TAG_GROUPS, "invalid_limit")
     with get_engine().connect() as conn:
-        return billing_report(conn, caller.org, period, top, filters, granularity, stack_by)
+        _check_tag_keys(conn, caller, filters.tag_key, group_key)
+        return billing_report(conn, caller.org, period, top, filters, granularity, stack_by, group_key, group_top)
 
 
 @bp.get("/analytics/billing")
@@ -187,6 +239,7 @@ def _conversations_csv(caller: Caller) -> Response:
 
     conn = get_engine().connect()
     try:
+        _check_tag_keys(conn, caller, filters.tag_key)
         rows = all_conversations(conn, caller.org, period, filters=filters)
         # The query runs here, so that a database error still answers 503 rather than a cut stream.
         first = list(itertools.islice(rows, 1))
@@ -219,6 +272,7 @@ def get_conversations() -> Response:
     page_size = _integer("pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "invalid_page_size")
     filters = _filters()
     with get_engine().connect() as conn:
+        _check_tag_keys(conn, caller, filters.tag_key)
         page_of = conversation_page(conn, caller.org, period, sort, page, page_size, filters)
     return jsonify(conversation_page_json(page_of))
 

@@ -23,6 +23,7 @@ from billing_dash.figures.usage import build_model_share_figure
 from billing_dash.ingest import ingest
 from billing_dash.limits import MAX_FILTER_VALUES
 from billing_dash.services.export import SECTIONS
+from billing_dash.tags import set_keys
 from billing_dash.web.app import create_app
 
 from ..factories import big_usage, event, post_all, text_of
@@ -36,9 +37,9 @@ def through_browser(data):
 
 def loaded(page, *args) -> tuple[dict, list, ReportView]:
     """load_report's answer: the CSV files, the four state outputs and the widgets (the filter
-    pickers' options left out)."""
+    pickers' options and the tag picker's style left out)."""
     files, *rest = page.load_report(*args)
-    cards, label, empty, drawings, _agent_options, _model_options = rest[4:]
+    cards, label, empty, drawings, _agent_options, _model_options, _tag_options, _tag_style = rest[4:]
     return files, rest[:4], ReportView(cards, label, empty, *drawings)
 
 
@@ -50,7 +51,8 @@ def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
     }
 
 
-NOT_LOADED_VIEW = (no_update,) * 6  # cards, period label, empty note, drawings, the two pickers' options
+# cards, period label, empty note, drawings, the three pickers' options, the tag picker's style
+NOT_LOADED_VIEW = (no_update,) * 8
 
 
 @pytest.fixture
@@ -418,3 +420,32 @@ def test_a_crafted_filter_shows_the_api_message(client, auth_headers, as_user, p
     )
     answer = page.load_report("month", None, None, None, {"agentId": "not-a-list"}, "auto")
     assert answer[2] is True and answer[4] is True  # a message, no widgets
+
+
+def test_the_tag_filter_shows_the_api_report_and_picker(client, auth_headers, as_user, engine, org, page):
+    """A tag.<key> list in the filter store: the cards are the API's for the same filter, the tag
+    picker offers the other values; a key not pre-aggregated shows a message, as the API refuses it."""
+    events = [event(i, timestamp="2026-01-12T12:00:00Z", tags={"customer": f"c{i % 3}"}) for i in range(9)]
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(events))
+    store = {"agentId": [], "model": [], "tag.customer": ["c1"]}
+    args = ("custom", "2026-01-01", "2026-01-31T00:00:00", None, store, "auto")
+    assert page.load_report(*args)[2] is True  # customer is not pre-aggregated yet
+    with engine.begin() as conn:
+        set_keys(conn, org.id, ["customer"])
+    answer = page.load_report(*args)
+    api = client.get(
+        "/api/v1/analytics/billing",
+        headers=auth_headers,
+        query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "tag.customer": "c1"},
+    ).get_json()
+    assert api["summary"]["totalMessages"] == 3
+    files, problems, view = loaded(page, *args)
+    assert problems == [False, False, None, False]
+    assert through_browser(view.agent_rows) == api["usageByAgent"]
+    assert card_texts(view)["billing-cost"][0] == f"${api['summary']['totalCost']:,.2f}"
+    assert card_texts(view)["billing-tokens"][0] == f"{api['summary']['totalTokens']:,}"
+    assert "tag.customer=c1" in files["conversations"]["url"]
+    tag_options, tag_style = answer[-2:]
+    assert [o["label"] for o in tag_options] == ["customer: c0", "customer: c2"]
+    assert tag_style is None

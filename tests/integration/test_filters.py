@@ -85,7 +85,7 @@ def test_filtered_report_matches_reference(client, auth_headers, scenario, org, 
         keep = keep_only(agents, models)
         expected = scenario.report(start, end, zone, limit=25, keep=keep)
         assert project_api(api, expected) == expected, (agents, models, tz)
-        assert api["filters"] == {"agentId": list(agents), "model": list(models)}
+        assert api["filters"] == {"agentId": list(agents), "model": list(models), "tags": {}}
         assert api["unpricedModels"] == _unpriced(scenario, start, end, zone, keep), (agents, models)
         # Every agent and model row is one the filter lets through.
         assert all(not agents or a["agentId"] in agents for a in api["usageByAgent"])
@@ -94,7 +94,7 @@ def test_filtered_report_matches_reference(client, auth_headers, scenario, org, 
 
 def test_unfiltered_report_says_no_filter(client, auth_headers, scenario):
     api = get(client, auth_headers, period="month")
-    assert api["filters"] == {"agentId": [], "model": []}
+    assert api["filters"] == {"agentId": [], "model": [], "tags": {}}
 
 
 def test_repeated_value_counts_once(client, auth_headers, scenario, org):
@@ -194,7 +194,7 @@ def test_filtered_conversations_api_and_csv(client, auth_headers, scenario, org,
             )
             assert response.status_code == 200, response.get_json()
             body = response.get_json()
-            assert body["filters"] == {"agentId": list(agents), "model": list(models)}
+            assert body["filters"] == {"agentId": list(agents), "model": list(models), "tags": {}}
             assert valid(DOCUMENT["components"]["schemas"]["ConversationPage"], body)
             total = body["total"]
             if not body["conversations"]:

@@ -53,8 +53,16 @@ INGEST = ("POST", "/api/v1/usage")
 # well be undecodable, answered 400. Its no-5xx and conformance of every answer still hold.
 OTLP = ("POST", "/api/v1/otel/v1/traces")
 # 400s a schema-valid report request may get: constraints OpenAPI cannot express (granularity=hour
-# only for periods of at most 7 days, stackBy only with a granularity).
-UNDOCUMENTABLE_400 = {"invalid_timezone", "missing_date", "invalid_range", "invalid_granularity", "invalid_stack"}
+# only for periods of at most 7 days, stackBy only with a granularity). tag_key_not_aggregated:
+# whether a key is pre-aggregated is the organization's setting, not the request's.
+UNDOCUMENTABLE_400 = {
+    "invalid_timezone",
+    "missing_date",
+    "invalid_range",
+    "invalid_granularity",
+    "invalid_stack",
+    "tag_key_not_aggregated",
+}
 # Event errors a schema-valid batch may get: a token part larger than its total, a provider's
 # usage whose input or output sums past the limit (JSON Schema cannot compare two numbers).
 UNDOCUMENTABLE_EVENT_ERRORS = ("more than the", "tokens must be at most")

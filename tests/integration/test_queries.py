@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlalchemy.types import NullType
 
-from billing_dash.aggregates import EventWriter
+from billing_dash.aggregates import EventWriter, tag_days_table
 from billing_dash.models import Money, UTCDateTime
 from billing_dash.queries import QUERY_DIR, load
 
@@ -40,6 +40,11 @@ SAMPLE = {
     "agents": ["x"],
     "all_models": 0,
     "models": ["x"],
+    # A tag filter and grouping (filters.Filters.params): one key's values, another key to group by.
+    "all_tags": 0,
+    "tag_key": "x",
+    "tag_values": ["x"],
+    "group_key": "y",
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}
@@ -72,6 +77,7 @@ def test_declared_columns_are_what_the_query_returns(engine, name):
     stmt = load(name)
     with engine.connect() as conn, conn.begin():
         writer = EventWriter(conn, 0, "UTC")  # the staging table the ingest statements read
+        tag_days_table.create(conn, checkfirst=True)  # only an organization with tag keys has it
         result = conn.execute(stmt, SAMPLE)
         returned = list(result.keys()) if result.returns_rows else []
         typed = typed_columns(stmt)
