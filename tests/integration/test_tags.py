@@ -91,7 +91,7 @@ def reference_tag_daily(sc: Scenario, tz: str, keys: tuple[str, ...]) -> dict:
 
 
 def reference_tag_conversations(sc: Scenario, tz: str, keys: tuple[str, ...]) -> dict:
-    """tag_conversation_daily from the raw events: (key, value, day, conversation, agent) -> sums."""
+    """tag_conversation_daily from the raw events: (key, value, day, conversation, agent, model) -> sums."""
     zone = ZoneInfo(tz)
     rows: dict = defaultdict(lambda: [0, Decimal(0), 0])
     for e in sc.events:
@@ -99,7 +99,7 @@ def reference_tag_conversations(sc: Scenario, tz: str, keys: tuple[str, ...]) ->
             value = e.get("tags", {}).get(key)
             if value is not None:
                 day = datetime.fromisoformat(e["timestamp"]).astimezone(zone).date().isoformat()
-                r = rows[(key, value, day, e["conversation_id"], e["agent_id"])]
+                r = rows[(key, value, day, e["conversation_id"], e["agent_id"], e["model"])]
                 r[0] += sum(tokens_of(e)[:2])
                 r[1] += sc.cost(e)[0]
                 r[2] += 1
@@ -111,7 +111,11 @@ def stored_tag_conversations(engine, org_id: int) -> dict:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(t).where(t.c.organization_id == org_id)).all()
     return {
-        (r.tag_key, r.tag_value, str(r.day), r.conversation_id, r.agent_id): (r.total_tokens, r.cost, r.message_count)
+        (r.tag_key, r.tag_value, str(r.day), r.conversation_id, r.agent_id, r.model): (
+            r.total_tokens,
+            r.cost,
+            r.message_count,
+        )
         for r in rows
     }
 
