@@ -142,8 +142,9 @@ conversation_days_table = Table(
     postgresql_on_commit="DROP",
 )
 GRAIN_TABLES = (usage_days_table, conversation_days_table)
-# The staged events grouped by pre-aggregated tag key and value, local day, agent and model: only
-# an organization with tag keys (`billing-dash tags set`) creates and fills it.
+# The staged events grouped by pre-aggregated tag key and value, local day, agent, model and
+# conversation, once: the tag aggregates are sums of these rows. Only an organization with tag keys
+# (`billing-dash tags set`) creates and fills it.
 tag_days_table = Table(
     "new_tag_days",
     MetaData(),
@@ -153,6 +154,7 @@ tag_days_table = Table(
     Column("day", Date),
     Column("agent_id", String),
     Column("model", String),
+    Column("conversation_id", String),
     *(Column(u.name, u.type) for u in USAGE_SUMS),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
@@ -333,7 +335,7 @@ class EventWriter:
                 raise TooManyTagValues(key, new[MAX_TAG_VALUES - int(stored)].seq)
         conn.execute(load("aggregate/tag_values"))
         conn.execute(load("aggregate/tag_daily"))
-        conn.execute(load("aggregate/tag_conversations"), {"tz": self.tz})
+        conn.execute(load("aggregate/tag_conversations"))
 
     def close(self) -> None:
         if not self.postgres:

@@ -27,10 +27,10 @@ QUERY_DIR = resources.files(__package__) / "sql"
 #   {usage_sums_summed:d}        SUM(d.prompt_tokens) AS prompt_tokens, ... (typed the same way)
 #   {usage_sums_from_events:n}   SUM(n.prompt_tokens), ..., each what one event row n adds
 #   {usage_sums_of_event:e}      e.prompt_tokens AS prompt_tokens, ..., 1 AS message_count, ... (one event row's part)
-#   {usage_sums_negated:d}       -d.prompt_tokens AS prompt_tokens, ... (rows to subtract in a sum)
 #   {usage_sums_added:t}         prompt_tokens = t.prompt_tokens + excluded.prompt_tokens, ... (upserts)
 #   {usage_sums_copied:d}        d.prompt_tokens, ... and {usage_sums_added_up:d} SUM(d.prompt_tokens), ...:
 #                                untyped, for an INSERT ... SELECT from rows that hold the sums already
+#   {usage_sums_added_up_as:d}   SUM(d.prompt_tokens) AS prompt_tokens, ...: the same, named (a subquery's)
 TYPES: dict[str, TypeEngine[Any]] = {
     "int": Integer(),
     "text": String(),
@@ -48,10 +48,10 @@ _EXPANSIONS = {
     "usage_sums_summed": lambda a: ", ".join(f"SUM({a}.{s.name}) AS {s.name}" for s in USAGE_SUMS),
     "usage_sums_from_events": lambda a: ", ".join(f"SUM({s.per_event.format(e=a)})" for s in USAGE_SUMS),
     "usage_sums_of_event": lambda a: ", ".join(f"{s.per_event.format(e=a)} AS {s.name}" for s in USAGE_SUMS),
-    "usage_sums_negated": lambda a: ", ".join(f"-{a}.{s.name} AS {s.name}" for s in USAGE_SUMS),
     "usage_sums_added": lambda t: ", ".join(f"{s.name} = {t}.{s.name} + excluded.{s.name}" for s in USAGE_SUMS),
     "usage_sums_copied": lambda a: ", ".join(f"{a}.{s.name}" for s in USAGE_SUMS),
     "usage_sums_added_up": lambda a: ", ".join(f"SUM({a}.{s.name})" for s in USAGE_SUMS),
+    "usage_sums_added_up_as": lambda a: ", ".join(f"SUM({a}.{s.name}) AS {s.name}" for s in USAGE_SUMS),
 }
 # Placeholders that put the sums in the result: their money columns are typed as money.
 _RESULT_PLACEHOLDERS = {"usage_sums_of", "usage_sums_summed"}

@@ -413,7 +413,7 @@ def billing_report(
         stack_by=stack_by if granularity else None,
         stack=usage_stack(conn, org, period, granularity, stack_by, filters) if granularity and stack_by else None,
         group_key=group_key,
-        tags=None if group_key is None else usage_by_tag(conn, org, period, group_key, filters, group_top),
+        tags=None if group_key is None else usage_by_tag(conn, org, period, group_key, filters, group_top, daily),
     )
 
 
@@ -427,23 +427,27 @@ def usage_by_tag(
     key: str,
     filters: Filters = NO_FILTERS,
     top: int = DEFAULT_TAG_GROUPS,
+    daily: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The period's (filtered) usage per value of pre-aggregated tag `key`: the `top` costliest
     values (ties: tokens, then the value in code point order), then one `other` row summing the
-    rest (when there are more), then the `untagged` usage of events without the key (when any);
-    each row's `value_count` says how many values it sums."""
+    rest (when there are more), then the `untagged` usage of events without the key (when any):
+    the period's total (its `daily` rows) minus the values', every event having at most one value
+    of a key. Each row's `value_count` says how many values it sums."""
     window = {"org_id": org.id, **period.window(org.timezone)}
     rows = _frame(conn, "tag_groups", **window, group_key=key, **filters.params())
     rows["total_tokens"] = rows["prompt_tokens"] + rows["completion_tokens"]
-    tagged = _sum_by(rows[rows["tag_value"].notna()], "tag_value", PAIR_SUMS)
+    tagged = _sum_by(rows, "tag_value", PAIR_SUMS)
     tagged = tagged[tagged["message_count"] > 0]
-    untagged = rows[rows["tag_value"].isna() & (rows["message_count"] > 0)]
+    if daily is None:
+        daily = _daily(conn, org, period, filters)
+    untagged = {c: daily[c].sum() - tagged[c].sum() for c in PAIR_SUMS}
     parts = [tagged.head(top).assign(group="value", value_count=1)]
     if len(tagged) > top:
         rest = tagged.iloc[top:]
         parts.append(pd.DataFrame([{**rest[PAIR_SUMS].sum().to_dict(), "group": "other", "value_count": len(rest)}]))
-    if not untagged.empty:
-        parts.append(pd.DataFrame([{**untagged[PAIR_SUMS].sum().to_dict(), "group": "untagged", "value_count": 0}]))
+    if untagged["message_count"] > 0:
+        parts.append(pd.DataFrame([{**untagged, "group": "untagged", "value_count": 0}]))
     frame = pd.concat(parts, ignore_index=True)
     frame["tag_value"] = [v if g == "value" else None for v, g in zip(frame["tag_value"], frame["group"], strict=True)]
     return frame[TAG_COLUMNS]

@@ -1,8 +1,7 @@
--- Usage per value of one pre-aggregated tag key (:group_key) in the period, and of the usage
--- without the key (tag_value NULL): whole days of the organization's zone from tag_daily (the
--- usage without the key is usage_daily's minus the key's rows, every event having at most one
--- value of a key), edge days from the events. Filtered as by_agent_model; a tag filter is of the
--- grouped key (web/api.py refuses another), so it keeps no usage without the key.
+-- Usage per value of one pre-aggregated tag key (:group_key) in the period: whole days of the
+-- organization's zone from tag_daily, edge days from the events carrying the key. Filtered as
+-- by_agent_model; a tag filter is of the grouped key (web/api.py refuses another). The usage
+-- without the key is the report's total minus these (services.billing.usage_by_tag).
 -- param org_id: int
 -- param group_key: text
 -- param day_from: date
@@ -25,23 +24,16 @@ FROM (
     WHERE t.organization_id = :org_id AND t.tag_key = :group_key AND t.day >= :day_from AND t.day <= :day_to
       AND (:all_tags = 1 OR t.tag_value IN :tag_values)
     UNION ALL
-    SELECT NULL, d.agent_id, d.model, {usage_sums_of:d}
-    FROM usage_daily d
-    WHERE :all_tags = 1 AND d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
-    UNION ALL
-    SELECT NULL, t.agent_id, t.model, {usage_sums_negated:t}
-    FROM tag_daily t
-    WHERE :all_tags = 1 AND t.organization_id = :org_id AND t.tag_key = :group_key
-      AND t.day >= :day_from AND t.day <= :day_to
-    UNION ALL
     SELECT tag_value(e.tags, :group_key), e.agent_id, e.model, {usage_sums_of_event:e}
     FROM usage_events e
     WHERE e.organization_id = :org_id AND e.ts >= :start AND e.ts < :full_start
+      AND tag_value(e.tags, :group_key) IS NOT NULL
       AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
     UNION ALL
     SELECT tag_value(e.tags, :group_key), e.agent_id, e.model, {usage_sums_of_event:e}
     FROM usage_events e
     WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
+      AND tag_value(e.tags, :group_key) IS NOT NULL
       AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
 ) u
 WHERE (:all_agents = 1 OR u.agent_id IN :agents) AND (:all_models = 1 OR u.model IN :models)
