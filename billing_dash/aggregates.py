@@ -193,7 +193,6 @@ class EventWriter:
         # Created if need be, then emptied: a rebuild stages one organization after another in
         # one transaction.
         if self.postgres:
-            conn.execute(load("stage/plan_per_statement_pg"))
             conn.execute(load("stage/work_mem_pg"))
             conn.execute(load("stage/create_pg"))
             for table in GRAIN_TABLES:

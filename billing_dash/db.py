@@ -109,7 +109,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # pre_ping: a database that restarted is reconnected to without restarting the app.
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    # prepare_threshold None: psycopg never prepares a statement, so PostgreSQL plans each run for
+    # its own parameters. The reports' filters are `(:all_agents = 1 OR agent_id IN :agents)`, which
+    # only a plan for the values at hand reduces to an index range; a prepared statement's generic
+    # plan cannot, and preparing it made the sixth run of a report slow (the import's statements
+    # once kept a plan made for its first batch, when the aggregates were still empty).
+    kwargs.setdefault("connect_args", {"connect_timeout": 5, "prepare_threshold": None})
     return create_engine(url, **kwargs)
 
 

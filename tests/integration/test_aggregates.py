@@ -257,3 +257,20 @@ def test_a_small_import_looks_up_its_stored_conversations_by_index(postgres_url)
             assert conn.execute(joins).scalars().all() == ["on", "on"]
     finally:
         engine.dispose()
+
+
+def test_statements_are_planned_for_their_own_parameters_every_time(postgres_url):
+    """psycopg prepares a statement from its sixth run on a connection, and a prepared statement's
+    generic plan cannot reduce `(:all_agents = 1 OR agent_id IN :agents)` to an index range: the
+    app's engine never prepares, so a report repeated on a pooled connection keeps its plan."""
+    from billing_dash.db import make_engine
+
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            for i in range(10):
+                assert conn.execute(sa.text("SELECT 1 + :i"), {"i": i}).scalar_one() == 1 + i
+            prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+        assert prepared == 0
+    finally:
+        engine.dispose()
