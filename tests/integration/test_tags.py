@@ -393,7 +393,9 @@ def test_tag_filtered_report_matches_reference(client, auth_headers, aggregated,
         params = {"period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "limit": 25}
         params |= {"tz": tz} if tz else {}
         response = client.get(
-            REPORT, query_string=query(agents, models, key, values, granularity="week", **params), headers=auth_headers
+            REPORT,
+            query_string=query(agents, models, key, values, granularity="week", stackBy="agent", **params),
+            headers=auth_headers,
         )
         assert response.status_code == 200, response.get_json()
         api = response.get_json()
@@ -402,7 +404,13 @@ def test_tag_filtered_report_matches_reference(client, auth_headers, aggregated,
         case = (agents, models, key, values, tz)
         assert project_api(api, expected) == expected, case
         assert api["filters"] == {"agentId": list(agents), "model": list(models), "tags": {key: list(values)}}
-        assert api["series"] == sc.series(start, end, zone, "week", keep=keep), case
+        assert [{k: v for k, v in r.items() if k != "stack"} for r in api["series"]] == sc.series(
+            start, end, zone, "week", keep=keep
+        ), case
+        # stackBy splits the tag's buckets per agent, as the reference does the kept events'.
+        assert {r["start"]: r["stack"] for r in api["series"] if r["stack"]} == sc.stack(
+            start, end, zone, "week", "agent", keep
+        ), case
         assert api["unpricedModels"] == unpriced_of(sc, start, end, zone, keep), case
         assert valid(DOCUMENT["components"]["schemas"]["BillingReport"], api)
 
