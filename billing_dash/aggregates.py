@@ -111,23 +111,26 @@ def _staged_columns() -> list[Column]:
 batch_table = Table("batch_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
 new_table = Table("new_usage", MetaData(), *_staged_columns(), prefixes=["TEMPORARY"])
 STAGED_COLUMNS = [c.name for c in new_table.columns]
+
+
+def _grain_table(name: str, *columns: Column) -> Table:
+    """A temporary table of an import's grouped events (PostgreSQL drops it with the transaction)."""
+    return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
 # The staged events grouped once by local day, agent and model, and by local day, conversation, agent
 # and model: the other aggregates are sums of these rows, far fewer than the events, so a large import
 # reads its events three times (these two and the quarter-hours), not once per aggregate.
-usage_days_table = Table(
+usage_days_table = _grain_table(
     "new_usage_days",
-    MetaData(),
     Column("organization_id", Integer),
     Column("day", Date),
     Column("agent_id", String),
     Column("model", String),
     *(Column(u.name, u.type) for u in USAGE_SUMS),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
 )
-conversation_days_table = Table(
+conversation_days_table = _grain_table(
     "new_conversation_days",
-    MetaData(),
     Column("organization_id", Integer),
     Column("day", Date),
     Column("conversation_id", String),
@@ -138,16 +141,13 @@ conversation_days_table = Table(
     Column("total_tokens", BigInteger),
     Column("cost", Money),
     Column("message_count", BigInteger),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
 )
 GRAIN_TABLES = (usage_days_table, conversation_days_table)
 # The staged events grouped by pre-aggregated tag key and value, local day, agent, model and
 # conversation, once: the tag aggregates are sums of these rows. Only an organization with tag keys
 # (`billing-dash tags set`) creates and fills it.
-tag_days_table = Table(
+tag_days_table = _grain_table(
     "new_tag_days",
-    MetaData(),
     Column("organization_id", Integer),
     Column("tag_key", String),
     Column("tag_value", String),
@@ -156,8 +156,6 @@ tag_days_table = Table(
     Column("model", String),
     Column("conversation_id", String),
     *(Column(u.name, u.type) for u in USAGE_SUMS),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
 )
 
 

@@ -207,6 +207,13 @@ def filter_chips(filters: dict | None) -> list[Component]:
     return chips
 
 
+def _picker(component_id: str, placeholder: str, **style: Any) -> dcc.Dropdown:
+    """A dropdown whose pick adds a value to the filter (its options come with each report)."""
+    return dcc.Dropdown(
+        id=component_id, options=[], placeholder=placeholder, clearable=True, className="filter-pick", **style
+    )
+
+
 def _toggle(component_id: str, labels: dict[str, str], value: str, extra_class: str = "") -> dbc.RadioItems:
     """A row of buttons of which one is pressed: `labels` maps each value to its text."""
     return dbc.RadioItems(
@@ -299,29 +306,10 @@ def layout(
             ),
             html.Div(
                 [
-                    dcc.Dropdown(
-                        id=AGENT_PICK,
-                        options=[],
-                        placeholder="Filter by agent…",
-                        clearable=True,
-                        className="filter-pick",
-                    ),
-                    dcc.Dropdown(
-                        id=MODEL_PICK,
-                        options=[],
-                        placeholder="Filter by model…",
-                        clearable=True,
-                        className="filter-pick",
-                    ),
+                    _picker(AGENT_PICK, "Filter by agent…"),
+                    _picker(MODEL_PICK, "Filter by model…"),
                     # Values of the pre-aggregated tag keys; shown once the report says there are some.
-                    dcc.Dropdown(
-                        id=TAG_PICK,
-                        options=[],
-                        placeholder="Filter by tag…",
-                        clearable=True,
-                        className="filter-pick",
-                        style=HIDDEN,
-                    ),
+                    _picker(TAG_PICK, "Filter by tag…", style=HIDDEN),
                     html.Div(filter_chips(filters), id=CHIPS, className="d-flex flex-wrap gap-2"),
                     _toggle(STACK, STACK_LABELS, stack, "ms-auto"),
                     _toggle(GRANULARITY, GRANULARITY_LABELS, granularity),

@@ -537,7 +537,6 @@ def usage_stack(
     as `key`): a row per pair with usage, buckets oldest first, then costliest first (ties: key
     in code point order). Each bucket's rows add up to its series row."""
     column = STACKS[by]
-    zone = ZoneInfo(period.tz)
     if granularity != "hour" and period.tz == org.timezone:
         rows = _frame(conn, "stacked_days", org_id=org.id, day_from=period.start, day_to=period.end, **filters.params())
         starts = [_day_bucket(date.fromisoformat(str(day)), granularity) for day in rows["day"]]
@@ -545,6 +544,7 @@ def usage_stack(
         rows = _frame(
             conn, "stacked_quarters", org_id=org.id, start=period.start_utc, end=period.end_utc, **filters.params()
         )
+        zone = ZoneInfo(period.tz)
         starts = [
             _hour_start(b, zone) if granularity == "hour" else _day_bucket(b.astimezone(zone).date(), granularity)
             for b in rows["bucket"]

@@ -6,16 +6,12 @@ import csv
 import io
 import json
 import re
-import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
-
-from billing_dash.models import model_prices
 
 from ..factories import (
     MILLION,
@@ -28,6 +24,7 @@ from ..factories import (
     ok,
     post,
     post_all,
+    priced_model,
     run,
     text_of,
     write_jsonl,
@@ -96,17 +93,7 @@ def is_sqlite(database_url: str) -> bool:
 
 
 def add_price(engine, per_million: str) -> str:
-    model = f"test-model-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(model_prices).values(
-                model=model,
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                prompt_per_million=Decimal(per_million),
-                completion_per_million=Decimal(per_million),
-            )
-        )
-    return model
+    return priced_model(engine, (Decimal(per_million), Decimal(per_million), None, None), "test-model")
 
 
 def test_tokens_above_a_billion_are_refused_by_the_api(client, auth_headers, engine, org):
@@ -209,17 +196,7 @@ def test_a_conversation_past_sqlite_s_bound_is_refused_there(client, auth_header
 def test_a_day_of_cache_savings_past_sqlite_s_bound_is_refused_there(client, auth_headers, engine, database_url):
     # Each event reads 1e9 tokens from the cache at $0 instead of $1,000 per million: it saves
     # $1,000,000 (the per-event cap) though it costs nothing. A day holds 922 such events on SQLite.
-    model = f"test-model-{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(
-            sa.insert(model_prices).values(
-                model=model,
-                effective_from=datetime(2020, 1, 1, tzinfo=UTC),
-                prompt_per_million=Decimal(1000),
-                completion_per_million=Decimal(1000),
-                cache_read_per_million=Decimal(0),
-            )
-        )
+    model = priced_model(engine, (Decimal(1000), Decimal(1000), Decimal(0), None), "test-model")
     big = {"model": model, "prompt_tokens": 10**9, "cache_read_tokens": 10**9, "completion_tokens": 0}
     events = [ev(n, at("2026-01-15", n), f"c-{n}", Decimal(0), **big) for n in range(1000)]
     total, bad = Decimal(0), None
