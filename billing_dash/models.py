@@ -387,6 +387,8 @@ tag_conversation_daily = Table(
     Column("message_count", BigInteger, nullable=False),
 )
 TAG_AGGREGATES = (tag_daily, tag_conversation_daily, tag_values)
+# What an import, a rebuild of the aggregates or a re-pricing writes: ANALYZEd after it commits.
+WRITTEN_BY_IMPORT = (usage_events, agents, conversations, *AGGREGATES, *TAG_AGGREGATES)
 
 # Where a price comes from: hand-written rows (the seed of migration 0001, tests' own), the
 # catalogue loaded from genai-prices (`billing-dash prices update`) and an organization's own

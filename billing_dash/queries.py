@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import NullType, TypeEngine
 
-from .models import USAGE_SUMS, Money, UTCDateTime, usage_events
+from .models import USAGE_SUMS, WRITTEN_BY_IMPORT, Money, UTCDateTime, usage_events
 
 QUERY_DIR = resources.files(__package__) / "sql"
 # What a file may declare, in comment lines of its own:
@@ -22,6 +22,7 @@ QUERY_DIR = resources.files(__package__) / "sql"
 #                            `stored`: deliberately the value as the database stores it
 # and placeholders the loader expands, so that lists of columns are declared once, in models.py:
 #   {event_columns}              the columns of usage_events, in order
+#   {written_tables}             the tables of models.WRITTEN_BY_IMPORT
 #   {usage_sums}                 the names of models.USAGE_SUMS: prompt_tokens, completion_tokens, ...
 #   {usage_sums_of:d}            d.prompt_tokens, ... (columns of alias d, typed as declared there)
 #   {usage_sums_summed:d}        SUM(d.prompt_tokens) AS prompt_tokens, ... (typed the same way)
@@ -43,6 +44,7 @@ _DECLARATION = re.compile(r"--\s*(param|column)\s+(\w+)\s*:\s*(\w+)\s*$")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _EXPANSIONS = {
     "event_columns": lambda _: ", ".join(c.name for c in usage_events.columns),
+    "written_tables": lambda _: ", ".join(t.name for t in WRITTEN_BY_IMPORT),
     "usage_sums": lambda _: ", ".join(s.name for s in USAGE_SUMS),
     "usage_sums_of": lambda a: ", ".join(f"{a}.{s.name}" for s in USAGE_SUMS),
     "usage_sums_summed": lambda a: ", ".join(f"SUM({a}.{s.name}) AS {s.name}" for s in USAGE_SUMS),
