@@ -314,14 +314,8 @@ conversation_totals = Table(
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
     Index("ix_conversation_totals_first", "organization_id", "first_ts", "last_ts", "agent_id"),
-    # The costliest whole conversations (top_conversations); partial, see migration 0003.
-    Index(
-        "ix_conversation_totals_cost",
-        "organization_id",
-        "cost",
-        postgresql_where=text("agent_id = ''"),
-        sqlite_where=text("agent_id = ''"),
-    ),
+    # The costliest conversations, whole (agent_id '') or one agent's (top_conversations).
+    Index("ix_conversation_totals_cost", "organization_id", "agent_id", "cost"),
 )
 
 # Per local day of the organization's zone and agent (ALL_AGENTS too): conversations whose first

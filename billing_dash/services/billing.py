@@ -230,50 +230,69 @@ def _filtered_conversation_stats(
     return ConversationStats(counts, _top_frame(conn, org, best))
 
 
-# SQLite walks all conversations from the costliest for a period's top ones when at least one in
-# this many lies inside it (reading about this many times `top` rows); with fewer, it sorts those of
-# the period (top_conversations_by_cost_sqlite.sql). PostgreSQL's planner chooses well on its own.
+# SQLite walks all conversations (or one agent's) from the costliest for a period's top ones when
+# at least one in this many lies inside it (reading about this many times `top` rows); with fewer,
+# it sorts those of the period (top_conversations_by_cost_sqlite.sql). PostgreSQL's planner
+# chooses well on its own.
 COST_WALK_SHARE = 20
 
 
-def _top_query(conn: Connection, org: Tenant, inside: dict[str, int]) -> str:
-    """The statement of a period's costliest conversations, given how many lie inside it."""
+def _top_query(conn: Connection, org: Tenant, agent: str, inside: int) -> str:
+    """The statement of a period's costliest conversations of `agent` (ALL_AGENTS: whole ones),
+    given how many of them lie inside it."""
     if conn.dialect.name == "sqlite":
-        total = conn.execute(load("organization_conversations"), {"org_id": org.id}).scalar_one()
-        if inside.get(ALL_AGENTS, 0) * COST_WALK_SHARE >= total:
+        total = conn.execute(load("organization_conversations"), {"org_id": org.id, "agent_id": agent}).scalar_one()
+        if inside * COST_WALK_SHARE >= total:
             return "top_conversations_by_cost_sqlite"
     return "top_conversations"
+
+
+def _single_agent(filters: Filters) -> str | None:
+    """The agent a filter keeps when it keeps one agent and nothing else limits it (None otherwise)."""
+    if len(filters.agents) == 1 and not filters.models and not filters.tag_values:
+        return filters.agents[0]
+    return None
 
 
 def conversation_stats(
     conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP, filters: Filters = NO_FILTERS
 ) -> ConversationStats:
     """Conversations lying wholly inside the period count with their stored totals; the few
-    crossing its edges are summed over their in-period days, so every figure stays exact."""
-    if filters:
+    crossing its edges are summed over their in-period days, so every figure stays exact.
+
+    Unfiltered, and filtered to one agent, whose part of each conversation has stored totals of
+    its own; any other filter sums the conversations' kept days (filtered_conversation_stats.sql)."""
+    agent = ALL_AGENTS if not filters else _single_agent(filters)
+    if agent is None:
         return _filtered_conversation_stats(conn, org, period, filters, top)
     window = organization_window(conn, org, period)
-    counts = {agent: int(n) for agent, n in conn.execute(load("conversations_inside"), window)}
+    counts = {a: int(n) for a, n in conn.execute(load("conversations_inside"), window)}
     crossing = conn.execute(load("conversations_crossing"), window).all()
     partial: dict[tuple[str, str], list] = {}
     if crossing:
         ids = sorted({conversation for conversation, _ in crossing})
-        for conversation, agent, tokens, cost, messages in run_in_chunks(conn, "conversations_partial", ids, **window):
-            for key in ((conversation, agent), (conversation, ALL_AGENTS)):
+        for conversation, part_agent, tokens, cost, messages in run_in_chunks(
+            conn, "conversations_partial", ids, **window
+        ):
+            for key in ((conversation, part_agent), (conversation, ALL_AGENTS)):
                 sums = partial.setdefault(key, [0, Decimal(0), 0])
                 sums[0] += int(tokens)
                 sums[1] += cost
                 sums[2] += int(messages)
+    inside = counts.get(agent, 0)
+    query = _top_query(conn, org, agent, inside) if top else ""
     candidates = (
-        [tuple(r) for r in conn.execute(load(_top_query(conn, org, counts)), {**window, "limit": top})] if top else []
+        [tuple(r) for r in conn.execute(load(query), {**window, "agent_id": agent, "limit": top})] if top else []
     )
-    for conversation, agent in crossing:
-        found = partial.get((conversation, agent))
+    for conversation, part_agent in crossing:
+        found = partial.get((conversation, part_agent))
         if found and found[2] > 0:
-            counts[agent] = counts.get(agent, 0) + 1
-            if agent == ALL_AGENTS:
+            counts[part_agent] = counts.get(part_agent, 0) + 1
+            if part_agent == agent:
                 candidates.append((conversation, *found))
     best = sorted(candidates, key=lambda r: (-r[2], -int(r[1]), r[0]))[:top]
+    if agent != ALL_AGENTS:  # the filtered report's conversations are the agent's
+        counts = {agent: counts.get(agent, 0), ALL_AGENTS: counts.get(agent, 0)}
     return ConversationStats(counts, _top_frame(conn, org, best))
 
 

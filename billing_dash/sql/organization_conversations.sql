@@ -1,5 +1,7 @@
--- How many conversations the organization has: each counted once, on the day of its first message.
+-- How many conversations the organization (agent_id '') or one agent has: each counted once, on
+-- the day of its first message.
 -- param org_id: int
+-- param agent_id: text
 SELECT COALESCE(SUM(s.started), 0) AS conversations
 FROM conversation_starts s
-WHERE s.organization_id = :org_id AND s.agent_id = ''
+WHERE s.organization_id = :org_id AND s.agent_id = :agent_id

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from billing_dash.ingest import ingest
+from billing_dash.models import ALL_AGENTS
 from billing_dash.queries import load
 from billing_dash.services.billing import MAX_TOP
 from billing_dash.services.export import SECTION_KEYS
@@ -132,6 +133,6 @@ def test_sqlite_ranks_a_long_periods_conversations_from_the_costliest(engine, or
             )
             window = organization_window(conn, org, period)
             inside = {a: int(n) for a, n in conn.execute(load("conversations_inside"), window)}
-            chosen[days] = _top_query(conn, org, inside)
+            chosen[days] = _top_query(conn, org, ALL_AGENTS, inside.get(ALL_AGENTS, 0))
     by_cost = "top_conversations_by_cost_sqlite" if engine.dialect.name == "sqlite" else "top_conversations"
     assert chosen == {364: by_cost, 0: "top_conversations"}
