@@ -332,6 +332,7 @@ class EventWriter:
                 raise TooManyTagValues(key, new[MAX_TAG_VALUES - int(stored)].seq)
         conn.execute(load("aggregate/tag_values"))
         conn.execute(load("aggregate/tag_daily"))
+        conn.execute(load("aggregate/tag_day"))
         conn.execute(load("aggregate/tag_conversations"))
 
     def close(self) -> None:

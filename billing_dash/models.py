@@ -364,6 +364,18 @@ tag_daily = Table(
     *_usage_sums(),
     Index("ix_tag_daily_key_day", "organization_id", "tag_key", "day"),
 )
+# Per pre-aggregated key and value and local day of the organization's zone: tag_daily summed over
+# agents and models, as usage_day is usage_daily, for a tag grouping or filter of all agents and models.
+tag_day = Table(
+    "tag_day",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+    Column("day", Date, primary_key=True),
+    *_usage_sums(),
+    Index("ix_tag_day_key_day", "organization_id", "tag_key", "day"),
+)
 # Per pre-aggregated key and value, local day of the organization's zone, conversation, agent and
 # model: the conversation figures of a tag filter, read as a filter without one reads conversation_daily.
 tag_conversation_daily = Table(
@@ -380,7 +392,7 @@ tag_conversation_daily = Table(
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
 )
-TAG_AGGREGATES = (tag_daily, tag_conversation_daily, tag_values)
+TAG_AGGREGATES = (tag_daily, tag_day, tag_conversation_daily, tag_values)
 # What an import, a rebuild of the aggregates or a re-pricing writes: ANALYZEd after it commits.
 WRITTEN_BY_IMPORT = (usage_events, agents, conversations, *AGGREGATES, *TAG_AGGREGATES)
 

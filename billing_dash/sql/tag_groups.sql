@@ -1,5 +1,6 @@
 -- Usage per value of one pre-aggregated tag key (:group_key) in the period: whole days of the
--- organization's zone from tag_daily, edge days from the events carrying the key. Filtered as
+-- organization's zone from tag_day (of all agents and models) or tag_daily (of the kept ones),
+-- edge days from the events carrying the key. Filtered as
 -- by_agent_model; a tag filter is of the grouped key (web/api.py refuses another). The usage
 -- without the key is the report's total minus these (services.billing.usage_by_tag). Each branch
 -- sums its own rows: PostgreSQL does not push a GROUP BY below a UNION, and passing a year's
@@ -22,8 +23,16 @@
 SELECT u.tag_value, {usage_sums_summed:u}
 FROM (
     SELECT t.tag_value, {usage_sums_added_up_as:t}
+    FROM tag_day t
+    WHERE :all_agents = 1 AND :all_models = 1
+      AND t.organization_id = :org_id AND t.tag_key = :group_key AND t.day >= :day_from AND t.day <= :day_to
+      AND (:all_tags = 1 OR t.tag_value IN :tag_values)
+    GROUP BY t.tag_value
+    UNION ALL
+    SELECT t.tag_value, {usage_sums_added_up_as:t}
     FROM tag_daily t
-    WHERE t.organization_id = :org_id AND t.tag_key = :group_key AND t.day >= :day_from AND t.day <= :day_to
+    WHERE NOT (:all_agents = 1 AND :all_models = 1)
+      AND t.organization_id = :org_id AND t.tag_key = :group_key AND t.day >= :day_from AND t.day <= :day_to
       AND (:all_tags = 1 OR t.tag_value IN :tag_values)
       AND (:all_agents = 1 OR t.agent_id IN :agents) AND (:all_models = 1 OR t.model IN :models)
     GROUP BY t.tag_value

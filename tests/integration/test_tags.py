@@ -21,7 +21,7 @@ from billing_dash.alerts.budgets import set_agent_month_tokens
 from billing_dash.filters import Filters
 from billing_dash.ingest import IngestError, ingest
 from billing_dash.limits import MAX_TAG_KEYS, MAX_TAG_VALUE, MAX_TAGS
-from billing_dash.models import tag_conversation_daily, tag_daily, tag_values, usage_events
+from billing_dash.models import tag_conversation_daily, tag_daily, tag_day, tag_values, usage_events
 from billing_dash.periods import Period
 from billing_dash.services.billing import summarize
 from billing_dash.tags import TagError, list_keys, set_keys
@@ -139,6 +139,20 @@ def stored_tag_daily(engine, org_id: int) -> dict:
     }
 
 
+def stored_tag_aggregates(engine, org_id: int) -> tuple[dict, dict]:
+    """tag_daily, and tag_day checked against it: its rows summed over agents and models."""
+    daily = stored_tag_daily(engine, org_id)
+    per_day: dict = {}
+    for (key, value, day, _agent, _model), sums in daily.items():
+        before = per_day.get((key, value, day), (0,) * len(sums))
+        per_day[(key, value, day)] = tuple(a + b for a, b in zip(before, sums, strict=True))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tag_day).where(tag_day.c.organization_id == org_id)).all()
+    names = [c.name for c in tag_day.columns][4:]
+    assert {(r.tag_key, r.tag_value, str(r.day)): tuple(getattr(r, n) for n in names) for r in rows} == per_day
+    return daily, per_day
+
+
 # ---------------------------------------------------------------- ingest and storage
 
 
@@ -229,12 +243,12 @@ def test_csv_tags_column_holds_a_json_object(database_url, engine, org, tmp_path
 
 
 def test_tags_set_builds_aggregates_from_stored_events_and_imports_keep_them(database_url, engine, org, tagged):
-    assert stored_tag_daily(engine, org.id) == {}  # no key set: nothing aggregated
+    assert stored_tag_aggregates(engine, org.id)[0] == {}  # no key set: nothing aggregated
     ok(run(database_url, "tags", "set", "--org", org.name, "env", "customer"))
     listed = run(database_url, "tags", "list", "--org", org.name)
     ok(listed)
     assert listed.output.split() == ["customer", "env"]
-    assert stored_tag_daily(engine, org.id) == reference_tag_daily(tagged, org.timezone, ("customer", "env"))
+    assert stored_tag_aggregates(engine, org.id)[0] == reference_tag_daily(tagged, org.timezone, ("customer", "env"))
     with engine.connect() as conn:
         values = set(conn.execute(sa.select(tag_values.c.tag_key, tag_values.c.tag_value)).all())
     assert {v for v in values if True} >= {("customer", c) for c in CUSTOMERS}
@@ -249,18 +263,18 @@ def test_tags_set_builds_aggregates_from_stored_events_and_imports_keep_them(dat
     both.prices = {**tagged.prices, **more.prices}
     both.events = tagged.events + more.events
     expected = reference_tag_daily(both, org.timezone, ("customer", "env"))
-    assert stored_tag_daily(engine, org.id) == expected
+    assert stored_tag_aggregates(engine, org.id)[0] == expected
     conversations = reference_tag_conversations(both, org.timezone, ("customer", "env"))
     assert stored_tag_conversations(engine, org.id) == conversations
     # A rebuild makes the same rows; fewer keys drop the others' rows.
     with engine.begin() as conn:
         rebuild(conn, [org.id])
-    assert stored_tag_daily(engine, org.id) == expected
+    assert stored_tag_aggregates(engine, org.id)[0] == expected
     assert stored_tag_conversations(engine, org.id) == conversations
     ok(run(database_url, "tags", "set", "--org", org.name, "customer"))
-    assert stored_tag_daily(engine, org.id) == reference_tag_daily(both, org.timezone, ("customer",))
+    assert stored_tag_aggregates(engine, org.id)[0] == reference_tag_daily(both, org.timezone, ("customer",))
     ok(run(database_url, "tags", "set", "--org", org.name))
-    assert stored_tag_daily(engine, org.id) == {}
+    assert stored_tag_aggregates(engine, org.id)[0] == {}
     assert stored_tag_conversations(engine, org.id) == {}
     assert count(engine, tag_values, org.id) == 0
 
