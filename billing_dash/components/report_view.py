@@ -13,7 +13,7 @@ import plotly.graph_objects as go
 
 from ..figures.usage import build_daily_figure, build_model_share_figure, build_stacked_figure
 from ..services.billing import BillingReport
-from ..services.export import HEADERS, SECTION_KEYS, SECTIONS, csv_filename, period_json, section_csv
+from ..services.export import HEADERS, SECTION_KEYS, csv_filename, period_json, section_csv
 from .cards import summary_cards
 
 CSV_URL = "/api/v1/analytics/billing.csv"
@@ -144,9 +144,14 @@ def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
     period = period_json(report)
     files = {
         section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
-        for section in SECTIONS
+        for section in SECTION_KEYS
         if section != "conversations"
     }
+    if report.tags is not None:
+        files["tags"] = {
+            "filename": csv_filename(period, "tags", report.group_key),
+            "content": section_csv(report, "tags"),
+        }
     query: list[tuple[str, str]] = [("section", "conversations"), ("period", period["name"])]
     if period["name"] == "custom":
         query += [("startDate", period["startDate"]), ("endDate", period["endDate"])]
