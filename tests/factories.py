@@ -298,7 +298,7 @@ def callback_body(dependency: dict, values: list, extra_inputs: list | None = No
 
 def load_values(params: dict) -> list:
     """The load_report inputs (period, start_date, end_date, retry clicks, the filter store, the
-    granularity and the stack) the page would send."""
+    granularity, the stack and the tag card's key) the page would send."""
     custom = params.get("period") == "custom"
     return [
         params.get("period", DEFAULT_PERIOD),
@@ -308,6 +308,7 @@ def load_values(params: dict) -> list:
         {"agentId": list(params.get("agentId", [])), "model": list(params.get("model", []))},
         params.get("granularity", "auto"),
         params.get("stackBy", ""),
+        params.get("groupBy", "tag:")[len("tag:") :] or None,
     ]
 
 

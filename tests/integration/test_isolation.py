@@ -277,7 +277,7 @@ def test_a_token_alone_opens_no_dashboard(client, tenants):
 
 def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
     """The report callback's answer `shown` holds the API's rows and CSVs for `me`, nothing else."""
-    _daily, _share, *rows, _unpriced = shown["billing-drawings"]["data"]  # figures, each grid's rows, banner
+    _daily, _share, *rows, _unpriced, _tags = shown["billing-drawings"]["data"]  # figures, grid rows, banner, tags
     assert rows == [api[SECTION_KEYS[section]] for section in ("agents", "models", "conversations")]
     for section in SECTION_KEYS:  # the tenants pre-aggregate no tag keys: no tags section
         csv = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
@@ -308,7 +308,8 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     dependencies = get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     pages = next(d for d in dependencies if d["inputs"][0]["id"] == "_pages_location")
-    assert len(load["inputs"]) == 7  # period, dates, retry, the filter store, the granularity, the stack
+    # period, dates, retry, the filter store, the granularity, the stack, the tag card's key
+    assert len(load["inputs"]) == 8
 
     # The page itself, as the browser asks for it, also with the other organization named in the URL.
     for search in ("?period=custom", f"?period=custom&org_id={other.org.id}&organization={other.org.name}"):
