@@ -152,6 +152,12 @@ def tag_params(args: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     }
 
 
+def tag_choice(key: str, value: str) -> str:
+    """One value of a tag key as one text, `tag.<key>=<value>` (a key has no `=`): what the
+    dashboard's tag picker and tag table hand on to be added to the filter."""
+    return f"{TAG_PARAM_PREFIX}{key}={value}"
+
+
 def parse_group_by(raw: str | None) -> str | None:
     """The tag key of groupBy=tag:<key> (None without groupBy), else FilterError."""
     if raw is None:

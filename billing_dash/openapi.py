@@ -877,7 +877,7 @@ def _parameters() -> dict[str, Any]:
             {"type": "string", "pattern": f"^tag:{TAG_KEY_PATTERN}$"},
             "tag:<key> adds `usageByTag`: the usage per value of a tag key the organization pre-aggregates "
             "(`billing-dash tags set`; another key answers 400 tag_key_not_aggregated). With a tag filter, only "
-            "of the same key.",
+            "of the same key. The CSV's section=tags requires it (those rows); the other sections ignore it.",
         ),
         "groupLimit": query(
             "groupLimit",
@@ -957,22 +957,27 @@ def _paths(max_events: int) -> dict[str, Any]:
             "get": {
                 "operationId": "getBillingCsv",
                 "summary": "One section of the report as CSV",
-                "description": "Same rows, field names and rounding as the JSON report, with a header row."
+                "description": "Same rows, field names and rounding as the JSON report, with a header row; "
+                "section=tags: the rows of usageByTag, so it takes groupBy=tag:<key> (required) and groupLimit."
                 + _TAG_FILTER_TEXT,
                 "security": secured,
-                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "section"]],
+                "parameters": [_param_ref(p) for p in [*_REPORT_PARAMS, "section", GROUP_BY_PARAM, "groupLimit"]],
                 "responses": _report_responses(
                     {
                         "description": "The CSV file.",
                         "headers": {
                             "Content-Disposition": {
-                                "description": 'attachment; filename="billing-<section>-<period>-<start>-to-<end>.csv"',
+                                "description": 'attachment; filename="billing-<section>-<period>-<start>-to-<end>.csv"'
+                                " (section=tags: billing-tags-<key>-...)",
                                 "schema": {"type": "string"},
                             }
                         },
                         "content": {"text/csv": {"schema": {"type": "string"}}},
                     },
-                    _REPORT_400 + " Also invalid_section.",
+                    _REPORT_400
+                    + " Also invalid_section; invalid_limit for groupLimit; missing_group_by (section=tags without "
+                    "groupBy); with section=tags, invalid_group_by (not tag:<key>, or with a tag filter of another "
+                    "key).",
                 ),
             }
         },

@@ -33,7 +33,7 @@ from billing_dash.models import agents, conversations, model_prices, usage_event
 from billing_dash.openapi import openapi_document
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.periods import DEFAULT_PERIOD, Period
-from billing_dash.services.billing import DAILY_COLUMNS, BillingReport, Summary
+from billing_dash.services.billing import DAILY_COLUMNS, TAG_COLUMNS, BillingReport, Summary
 from tests import ROOT
 
 TEST_PASSWORD = "correct-horse-battery"
@@ -298,7 +298,7 @@ def callback_body(dependency: dict, values: list, extra_inputs: list | None = No
 
 def load_values(params: dict) -> list:
     """The load_report inputs (period, start_date, end_date, retry clicks, the filter store, the
-    granularity and the stack) the page would send."""
+    granularity, the stack and the tag card's key) the page would send."""
     custom = params.get("period") == "custom"
     return [
         params.get("period", DEFAULT_PERIOD),
@@ -308,6 +308,7 @@ def load_values(params: dict) -> list:
         {"agentId": list(params.get("agentId", [])), "model": list(params.get("model", []))},
         params.get("granularity", "auto"),
         params.get("stackBy", ""),
+        params.get("groupBy", "tag:")[len("tag:") :] or None,
     ]
 
 
@@ -318,7 +319,9 @@ def load_values(params: dict) -> list:
 PARTS = {"cache_read_tokens": 6, "cache_write_tokens": 2, "reasoning_tokens": 1, "cache_savings": Decimal("0.0000015")}
 
 
-def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingReport:
+def make_report(agent_names=(), models=(), titles=(), empty=False, tag_values=None) -> BillingReport:
+    """A report of March 1-2, 2026 with these agents, models and conversations; with `tag_values`
+    (a list, None: no groupBy) its usage by tag `customer`: these values, then the untagged row."""
     period = Period("custom", date(2026, 3, 1), date(2026, 3, 2), "UTC")
     daily = pd.DataFrame(
         []
@@ -412,7 +415,30 @@ def make_report(agent_names=(), models=(), titles=(), empty=False) -> BillingRep
         models=model_frame,
         conversations=conversations,
         budgets=budgets,
+        group_key=None if tag_values is None else "customer",
+        tags=None
+        if tag_values is None
+        else pd.DataFrame(
+            [
+                *(
+                    {"tag_value": v, "group": "value", "value_count": 1, "cost": Decimal("0.0000125"), **_TAG_SUMS}
+                    for v in tag_values
+                ),
+                {"tag_value": None, "group": "untagged", "value_count": 0, "cost": Decimal(0), **_TAG_SUMS},
+            ],
+            columns=TAG_COLUMNS,
+        ),
     )
+
+
+_TAG_SUMS = {
+    "prompt_tokens": 10,
+    "completion_tokens": 5,
+    "total_tokens": 15,
+    "message_count": 2,
+    "unpriced_count": 1,
+    **PARTS,
+}
 
 
 # --- a running server -----------------------------------------------------------------------------

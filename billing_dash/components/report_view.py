@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -12,8 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from ..figures.usage import build_daily_figure, build_model_share_figure, build_stacked_figure
+from ..filters import tag_choice
 from ..services.billing import BillingReport
-from ..services.export import HEADERS, SECTION_KEYS, SECTIONS, csv_filename, period_json, section_csv
+from ..services.export import HEADERS, SECTION_KEYS, csv_filename, period_json, section_csv
 from .cards import summary_cards
 
 CSV_URL = "/api/v1/analytics/billing.csv"
@@ -31,6 +33,8 @@ class ReportView(NamedTuple):
     model_rows: list[dict]
     conversation_rows: list[dict]
     unpriced_banner: str | None = None
+    # usageByTag's rows as the tag table shows them (empty without groupBy).
+    tag_rows: Sequence[dict] = ()
 
 
 def unpriced_banner(unpriced: list[dict], org_name: str) -> str | None:
@@ -92,6 +96,23 @@ def projection_rows(report: BillingReport) -> list[dict] | None:
     return [{"date": day.isoformat(), "cost": float(cost)} for day, cost in days]
 
 
+def tag_table_rows(tags: list[dict], total_cost: float) -> list[dict]:
+    """usageByTag's rows (drawable) for the tag table: a label (the value, `Other (3 values)`,
+    `Untagged`), the share of the total cost in percent (None when it is 0) and `rowId`: a value
+    row's filters.tag_choice, which a click adds to the filter; the other rows' group."""
+    return [
+        {
+            **row,
+            "label": row["tagValue"]
+            if row["group"] == "value"
+            else (f"Other ({row['valueCount']:,} values)" if row["group"] == "other" else "Untagged"),
+            "costShare": row["cost"] / total_cost * 100 if total_cost else None,
+            "rowId": tag_choice(row["tagKey"], row["tagValue"]) if row["group"] == "value" else row["group"],
+        }
+        for row in tags
+    ]
+
+
 def report_view(
     report: dict, changes: dict, prefix: str, projection: list[dict] | None = None, org_name: str = "ORG"
 ) -> ReportView:
@@ -133,6 +154,7 @@ def report_view(
         model_rows=rows["models"],
         conversation_rows=rows["conversations"],
         unpriced_banner=unpriced_banner(report.get("unpricedModels", []), org_name),
+        tag_rows=tag_table_rows(report.get("usageByTag", []), summary["totalCost"]),
     )
 
 
@@ -144,9 +166,14 @@ def csv_files(report: BillingReport) -> dict[str, dict[str, str]]:
     period = period_json(report)
     files = {
         section: {"filename": csv_filename(period, section), "content": section_csv(report, section)}
-        for section in SECTIONS
+        for section in SECTION_KEYS
         if section != "conversations"
     }
+    if report.tags is not None:
+        files["tags"] = {
+            "filename": csv_filename(period, "tags", report.group_key),
+            "content": section_csv(report, "tags"),
+        }
     query: list[tuple[str, str]] = [("section", "conversations"), ("period", period["name"])]
     if period["name"] == "custom":
         query += [("startDate", period["startDate"]), ("endDate", period["endDate"])]

@@ -1,4 +1,4 @@
-"""Sortable AG Grid tables for agents, models and conversations."""
+"""Sortable AG Grid tables for agents, models, conversations and tag values."""
 
 from __future__ import annotations
 
@@ -53,8 +53,24 @@ CONVERSATION_COLUMNS: list[dict[str, Any]] = [
 ]
 
 
-def grid(grid_id: str, columns: list[dict], row_id: str | None = None) -> dag.AgGrid:
-    """A grid of `columns`; `row_id` names the field that identifies a row (clicks report it)."""
+# The rows of usageByTag: no default sort, so Other and Untagged stay after the top values.
+TAG_COLUMNS: list[dict[str, Any]] = [
+    {"field": "label", "headerName": "Value", "minWidth": 160, "flex": 2},
+    {"field": "cost", "headerName": "Cost", "valueFormatter": MONEY, **NUMERIC},
+    {"field": "totalTokens", "headerName": "Tokens", "valueFormatter": COUNT, **NUMERIC},
+    {"field": "messageCount", "headerName": "Messages", "valueFormatter": COUNT, **NUMERIC},
+    {
+        "field": "costShare",
+        "headerName": "Share of cost",
+        "valueFormatter": {"function": "params.value == null ? '—' : d3.format('.1f')(params.value) + '%'"},
+        **NUMERIC,
+    },
+]
+
+
+def grid(grid_id: str, columns: list[dict], row_id: str | None = None, clickable: str | None = None) -> dag.AgGrid:
+    """A grid of `columns`; `row_id` names the field that identifies a row (clicks report it);
+    `clickable`, a condition on `params.data`, marks only those rows as clickable (default: all)."""
     return dag.AgGrid(
         id=grid_id,
         columnDefs=columns,
@@ -65,7 +81,8 @@ def grid(grid_id: str, columns: list[dict], row_id: str | None = None) -> dag.Ag
             "domLayout": "autoHeight",
             "suppressCellFocus": True,
             "localeText": {"noRowsToShow": "No usage in this period"},
-            **({"rowClass": "clickable-row"} if row_id else {}),
+            **({"rowClass": "clickable-row"} if row_id and not clickable else {}),
+            **({"rowClassRules": {"clickable-row": clickable}} if clickable else {}),
         },
         columnSize="responsiveSizeToFit",
         className="billing-grid",

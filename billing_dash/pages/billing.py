@@ -21,7 +21,7 @@ from ..components.alerts import alert_list
 from ..components.budgets import budget_cards
 from ..components.conversation import conversation_view
 from ..components.report_view import csv_files, drawable, projection_rows, report_view
-from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, grid
+from ..components.tables import AGENT_COLUMNS, CONVERSATION_COLUMNS, MODEL_COLUMNS, TAG_COLUMNS, grid
 from ..filters import (
     AGENT_PARAM,
     MODEL_PARAM,
@@ -31,6 +31,7 @@ from ..filters import (
     FilterError,
     Filters,
     parse_filters,
+    tag_choice,
 )
 from ..periods import DEFAULT_PERIOD, GRANULARITIES, PERIODS, Period, PeriodError, check_granularity, resolve_period
 from ..queries import load
@@ -69,6 +70,11 @@ GRAPHS = f"{PREFIX}-graphs"
 AGENTS_GRID = f"{PREFIX}-agents-grid"
 MODELS_GRID = f"{PREFIX}-models-grid"
 CONVERSATIONS_GRID = f"{PREFIX}-conversations-grid"
+# The usage per value of a pre-aggregated tag key (the API's groupBy=tag:<key>): its card, shown
+# when the organization has keys, the key it groups by and the table.
+TAGS_CARD = f"{PREFIX}-tags-card"
+TAG_GROUP = f"{PREFIX}-tag-group"
+TAGS_GRID = f"{PREFIX}-tags-grid"
 CONVERSATION = f"{PREFIX}-conversation"
 CONVERSATION_TITLE = f"{PREFIX}-conversation-title"
 CONVERSATION_BODY = f"{PREFIX}-conversation-body"
@@ -121,6 +127,10 @@ VIEW_OUTPUTS = [
     Output(MODEL_PICK, "options"),
     Output(TAG_PICK, "options"),
     Output(TAG_PICK, "style"),
+    Output(TAG_GROUP, "options"),
+    Output(TAG_GROUP, "value"),
+    Output(TAG_GROUP, "disabled"),
+    Output(TAGS_CARD, "style"),
 ]
 # The graphs are mounted in their boxes with the first figures, not with the page: a mounted
 # dcc.Graph loads plotly.js at once, and running it would hold back the cards (README, "Page load").
@@ -133,6 +143,7 @@ DRAWN_ROWS = [
     Output(MODELS_GRID, "rowData"),
     Output(CONVERSATIONS_GRID, "rowData"),
     Output(UNPRICED, "children"),
+    Output(TAGS_GRID, "rowData"),
 ]
 _VIEW_UNCHANGED = (no_update,) * len(VIEW_OUTPUTS)
 HIDDEN = {"display": "none"}
@@ -376,6 +387,31 @@ def layout(
                             className="g-3",
                         ),
                         _panel("Usage by model", grid(MODELS_GRID, MODEL_COLUMNS, row_id="model"), "models"),
+                        # Hidden until a report says the organization pre-aggregates tag keys.
+                        html.Div(
+                            _panel(
+                                "By tag",
+                                [
+                                    dcc.Dropdown(
+                                        id=TAG_GROUP,
+                                        options=[],
+                                        clearable=False,
+                                        searchable=False,
+                                        placeholder="Tag key",
+                                        className="filter-pick mb-2",
+                                    ),
+                                    grid(
+                                        TAGS_GRID,
+                                        TAG_COLUMNS,
+                                        row_id="rowId",
+                                        clickable="params.data.group === 'value'",
+                                    ),
+                                ],
+                                "tags",
+                            ),
+                            id=TAGS_CARD,
+                            style=HIDDEN,
+                        ),
                         _panel(
                             "Top conversations",
                             grid(CONVERSATIONS_GRID, CONVERSATION_COLUMNS, row_id="conversationId"),
@@ -439,14 +475,16 @@ def load_report(
     filter_data: Any = None,
     granularity: Any = None,
     stack: Any = None,
+    group_pick: Any = None,
 ) -> tuple:
     """The one billing query of a period change, and everything the page shows of it.
 
     Returns the CSV files for the download buttons, whether the database alert is open, whether
     the period's error message shows and its text, whether the report's widgets are hidden (when
     nothing loaded), then the cards, the period label, whether the empty note shows, and the
-    figures and grid rows (DRAWN's order). One answer: the report never goes to the browser and
-    back to be drawn.
+    figures and grid rows (DRAWN's order), the pickers' options, and the tag card's key picker
+    and whether the card shows (with the usage per value of that key). One answer: the report
+    never goes to the browser and back to be drawn.
     """
     org = flask_login.current_user.org
     if not all(v is None or isinstance(v, str) for v in (period, start, end)):
@@ -460,10 +498,18 @@ def load_report(
     series = _granularity_for(chosen, granularity)
     try:
         with get_engine().connect() as conn:
-            if filters.tag_values and filters.tag_key not in list_keys(conn, org.id):
+            keys = list_keys(conn, org.id)
+            if filters.tag_values and filters.tag_key not in keys:
                 raise FilterError(f"Tag key {filters.tag_key!r} is not pre-aggregated for this organization.")
+            group_key = grouped_key(keys, group_pick, filters)
             report = billing_report(
-                conn, org, chosen, filters=filters, granularity=series, stack_by=stack if stack in STACKS else None
+                conn,
+                org,
+                chosen,
+                filters=filters,
+                granularity=series,
+                stack_by=stack if stack in STACKS else None,
+                group_key=group_key,
             )
             previous = summarize(conn, org, chosen.previous(), filters=filters)
             agent_names = [a for (a, _name) in conn.execute(load("agent_names"), {"org_id": org.id}).all()]
@@ -487,6 +533,7 @@ def load_report(
         view.model_rows,
         view.conversation_rows,
         view.unpriced_banner,
+        view.tag_rows,
     ]
     agent_options = _options(sorted(agent_names), list(filters.agents))
     model_options = _options(list(report.models["model"]), list(filters.models))
@@ -504,7 +551,19 @@ def load_report(
         model_options,
         tag_options(tag_values, filters),
         None if tag_values else HIDDEN,
+        [{"label": key, "value": key} for key in keys],
+        group_key if group_key != group_pick else no_update,
+        bool(filters.tag_values),
+        None if keys else HIDDEN,
     )
+
+
+def grouped_key(keys: list[str], picked: Any, filters: Filters) -> str | None:
+    """The tag key the tag card groups by: the tag filter's (the report groups by the filter's key
+    only), else the one picked, else the first; None without keys (no card)."""
+    if filters.tag_values:
+        return filters.tag_key
+    return picked if picked in keys else next(iter(keys), None)
 
 
 def tag_options(values: Sequence[Any], filters: Filters) -> list[dict[str, str]]:
@@ -512,7 +571,7 @@ def tag_options(values: Sequence[Any], filters: Filters) -> list[dict[str, str]]
     the parameter and value, `tag.<key>=<value>` (a key has no `=`)."""
     chosen = {(filters.tag_key, v) for v in filters.tag_values}
     return [
-        {"label": f"{key}: {value}", "value": f"{TAG_PARAM_PREFIX}{key}={value}"}
+        {"label": f"{key}: {value}", "value": tag_choice(key, value)}
         for key, value in values
         if (key, value) not in chosen
     ]
@@ -535,20 +594,22 @@ def change_filters(
     tag_pick: Any,
     agent_cell: Any,
     model_cell: Any,
+    tag_cell: Any,
     _chips: Any,
     filters: dict | None,
 ) -> tuple:
-    """The filter after a pick from a dropdown, a click on an agent's or model's row (click-through)
-    or on a chip's ✕ (removes it); the pickers are emptied for the next pick."""
+    """The filter after a pick from a dropdown, a click on an agent's, model's or tag value's row
+    (click-through) or on a chip's ✕ (removes it); the pickers are emptied for the next pick."""
     trigger = ctx.triggered_id
     new: Any = no_update
     if trigger == AGENT_PICK:
         new = _added(filters, AGENT_PARAM, agent_pick)
     elif trigger == MODEL_PICK:
         new = _added(filters, MODEL_PARAM, model_pick)
-    elif trigger == TAG_PICK and isinstance(tag_pick, str) and tag_pick.startswith(TAG_PARAM_PREFIX):
-        tag_param, _, tag_value = tag_pick.partition("=")
-        new = _added(filters, tag_param, tag_value)
+    elif trigger == TAG_PICK:
+        new = _tag_added(filters, tag_pick)
+    elif trigger == TAGS_GRID and isinstance(tag_cell, dict):
+        new = _tag_added(filters, tag_cell.get("rowId"))  # Other and Untagged rows: no tag_choice
     elif trigger == AGENTS_GRID and isinstance(agent_cell, dict):
         new = _added(filters, AGENT_PARAM, agent_cell.get("rowId"))
     elif trigger == MODELS_GRID and isinstance(model_cell, dict):
@@ -559,6 +620,14 @@ def change_filters(
         if param in current and value in current[param]:
             new = current | {param: [v for v in current[param] if v != value]}
     return new, None, None, None
+
+
+def _tag_added(filters: dict | None, choice: Any) -> Any:
+    """`filters` with the tag value of a filters.tag_choice (`tag.<key>=<value>`) added."""
+    if not (isinstance(choice, str) and choice.startswith(TAG_PARAM_PREFIX)):
+        return no_update
+    tag_param, _, tag_value = choice.partition("=")
+    return _added(filters, tag_param, tag_value)
 
 
 def filter_by_clicked_model(click: Any, filters: dict | None) -> Any:
@@ -651,6 +720,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(FILTERS, "data"),
         Input(GRANULARITY, "value"),
         Input(STACK, "value"),
+        Input(TAG_GROUP, "value"),
     )(load_report)
     app.callback(Output(CHIPS, "children"), Input(FILTERS, "data"))(filter_chips)
     app.callback(
@@ -663,6 +733,7 @@ def register_callbacks(app: dash.Dash) -> None:
         Input(TAG_PICK, "value"),
         Input(AGENTS_GRID, "cellClicked"),
         Input(MODELS_GRID, "cellClicked"),
+        Input(TAGS_GRID, "cellClicked"),
         Input({"type": CHIP, "param": ALL, "value": ALL}, "n_clicks"),
         State(FILTERS, "data"),
         prevent_initial_call=True,

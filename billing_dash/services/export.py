@@ -38,9 +38,24 @@ HEADERS = {
         *PART_KEYS,
     ],
     "conversations": ["conversationId", "title", "agentId", "totalTokens", "cost", "messageCount"],
+    # usageByTag (groupBy=tag:<key> only): a models row's sums after what the row groups.
+    "tags": [
+        "tagKey",
+        "tagValue",
+        "group",
+        "valueCount",
+        "totalTokens",
+        "promptTokens",
+        "completionTokens",
+        "cost",
+        "messageCount",
+        "unpricedMessageCount",
+        *PART_KEYS,
+    ],
 }
 SECTIONS = tuple(HEADERS)
-# Where each section's rows are in the JSON report (the CSV's `section` parameter names them).
+# Where each section's rows are in every JSON report (the CSV's `section` parameter names them);
+# `tags` is the report's `usageByTag`, there only with groupBy.
 SECTION_KEYS = {
     "daily": "usageByDay",
     "agents": "usageByAgent",
@@ -142,6 +157,8 @@ def section_rows(report: BillingReport, section: str) -> list[dict[str, Any]]:
             }
             for r in _rows(report.conversations)
         ]
+    if section == "tags":
+        return tag_rows(report)
     raise ValueError(f"unknown section {section!r}")
 
 
@@ -207,8 +224,13 @@ def tag_rows(report: BillingReport) -> list[dict[str, Any]]:
             "tagValue": r.tag_value if isinstance(r.tag_value, str) else None,
             "group": r.group,
             "valueCount": int(r.value_count),
-            **_usage(r),
+            "totalTokens": int(r.total_tokens),
+            "promptTokens": int(r.prompt_tokens),
+            "completionTokens": int(r.completion_tokens),
+            "cost": money(r.cost),
+            "messageCount": int(r.message_count),
             "unpricedMessageCount": int(r.unpriced_count),
+            **_parts(r),
         }
         for r in _rows(report.tags if report.tags is not None else pd.DataFrame())
     ]
@@ -312,9 +334,11 @@ def section_csv(report: BillingReport, section: str) -> str:
     return rows_csv(section, section_rows(report, section))
 
 
-def csv_filename(period: dict[str, Any], section: str) -> str:
-    """`period` is the JSON report's period object, so the dashboard names files as the API does."""
-    return f"billing-{section}-{period['name']}-{period['startDate']}-to-{period['endDate']}.csv"
+def csv_filename(period: dict[str, Any], section: str, group_key: str | None = None) -> str:
+    """`period` is the JSON report's period object, so the dashboard names files as the API does;
+    the `tags` section names its key too (`billing-tags-customer-...`): a key has no `/` or quote."""
+    name = section if group_key is None else f"{section}-{group_key}"
+    return f"billing-{name}-{period['name']}-{period['startDate']}-to-{period['endDate']}.csv"
 
 
 def period_json(report: BillingReport) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ..db import check_schema
 from ..filters import (
     AGENT_PARAM,
     GROUP_BY_PARAM,
+    GROUP_BY_TAG,
     MODEL_PARAM,
     STACK_PARAM,
     TAG_PARAM_PREFIX,
@@ -175,8 +176,9 @@ def _granularity(period: Period) -> str | None:
         raise ApiError(400, exc.code, exc.message) from None
 
 
-def _report(caller: Caller, series: bool = False) -> BillingReport:
-    """The report the request asks for; with `series` (the JSON), its granularity's series too."""
+def _report(caller: Caller, series: bool = False, group: bool = False) -> BillingReport:
+    """The report the request asks for; with `series` (the JSON), its granularity's series too; with
+    `group` (the JSON, the CSV's tags section), its groupBy's usage per tag value."""
     period = _period(caller)
     top = _integer("limit", DEFAULT_TOP, MAX_TOP, "invalid_limit")
     filters = _filters()
@@ -185,7 +187,7 @@ def _report(caller: Caller, series: bool = False) -> BillingReport:
         stack_by = parse_stack(request.args.get(STACK_PARAM), granularity) if series else None
     except FilterError as exc:
         raise ApiError(400, exc.code, exc.message) from None
-    group_key = _group_by(filters) if series else None
+    group_key = _group_by(filters) if group else None
     group_top = _integer("groupLimit", DEFAULT_TAG_GROUPS, MAX_TAG_GROUPS, "invalid_limit")
     with get_engine().connect() as conn:
         _check_tag_keys(conn, caller, filters.tag_key, group_key)
@@ -194,7 +196,7 @@ def _report(caller: Caller, series: bool = False) -> BillingReport:
 
 @bp.get("/analytics/billing")
 def get_billing() -> Response:
-    return jsonify(report_json(_report(_caller("read"), series=True)))
+    return jsonify(report_json(_report(_caller("read"), series=True, group=True)))
 
 
 @bp.get("/analytics/billing.csv")
@@ -205,11 +207,19 @@ def get_billing_csv() -> Response:
         raise ApiError(400, "invalid_section", f"section must be one of {', '.join(SECTIONS)}; got {section!r}.")
     if section == "conversations":
         return _conversations_csv(caller)
-    report = _report(caller)
+    if section == "tags" and request.args.get(GROUP_BY_PARAM) is None:
+        raise ApiError(
+            400,
+            "missing_group_by",
+            f"section=tags is the usage per value of one tag key: add {GROUP_BY_PARAM}={GROUP_BY_TAG}<key> "
+            "(a key of `billing-dash tags list`).",
+        )
+    report = _report(caller, group=section == "tags")
+    filename = csv_filename(period_json(report), section, report.group_key)
     return Response(
         section_csv(report, section),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{csv_filename(period_json(report), section)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 

@@ -39,6 +39,8 @@ def test_clicking_rows_filters_and_chips_remove_the_filters(page, user_email, cl
     page.open_dashboard(user_email, "period=year")
     page.wait_for_report(api_report(client, auth_headers, period="year"))
     assert _chips(page) == []
+    # No pre-aggregated tag keys: no tag card.
+    assert not page.driver.find_element(By.ID, "billing-tags-card").is_displayed()
 
     _click(page, _row("agents", "agentName", "Beta"), "beta's row")
     page.wait_for_url(HOME, "period=year&agentId=beta")

@@ -1,5 +1,6 @@
 """The tag filter in headless Chromium: a link with tag.<key> shows its chip and the API's numbers,
-the tag picker adds a value, a chip's ✕ removes it, and the URL follows."""
+the tag picker adds a value, a chip's ✕ removes it, and the URL follows; the By tag card shows the
+API's usage per value and a click on a value's row filters by it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from selenium.webdriver.common.by import By
 from billing_dash.tags import set_keys
 
 from .conftest import E2E_BACKENDS, HOME, api_report, local_instant, make_event, store
-from .test_filters import _chip, _chips, _click
+from .test_filters import _chip, _chips, _click, _row
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", E2E_BACKENDS, indirect=True)]
 
@@ -70,3 +71,34 @@ def test_tag_link_picker_and_chip(page, user_email, client, auth_headers, tagged
     page.wait_for_url(HOME, "period=year")
     page.wait_for_report(api_report(client, auth_headers, period="year"))
     page.wait_until(lambda: _chips(page) == [], "a chip stayed")
+
+
+# The tag table's cells of one column, in the order of its rows.
+TAG_CELLS = (
+    "return Array.from(document.querySelectorAll('#billing-tags-grid .ag-center-cols-container [role=row]'))"
+    ".sort((a, b) => a.getAttribute('row-index') - b.getAttribute('row-index'))"
+    ".map(r => r.querySelector(`[col-id='${arguments[0]}']`).innerText);"
+)
+
+
+def test_tag_card_shows_the_values_and_a_click_on_one_filters_by_it(page, user_email, client, auth_headers, tagged):
+    page.open_dashboard(user_email, "period=year")
+    api = api_report(client, auth_headers, period="year", groupBy="tag:customer")
+    page.wait_for_report(api)
+    card = page.driver.find_element(By.ID, "billing-tags-card")
+    page.wait_until(card.is_displayed, "the tag card is hidden")
+    rows = api["usageByTag"]
+    labels = [r["tagValue"] if r["group"] == "value" else "Untagged" for r in rows]
+    assert labels == ["globex", "acme", "Untagged"]  # the fixture: by cost, then the events without the key
+    page.wait_until(lambda: page.driver.execute_script(TAG_CELLS, "label") == labels, "the tag table's values")
+    # Cents as d3 rounds them (4.125 is $4.13; Python's format would say 4.12).
+    costs = [float(c.lstrip("$").replace(",", "")) for c in page.driver.execute_script(TAG_CELLS, "cost")]
+    assert costs == pytest.approx([r["cost"] for r in rows], abs=0.005 + 1e-9)
+    total = api["summary"]["totalCost"]
+    assert page.driver.execute_script(TAG_CELLS, "costShare") == [f"{r['cost'] / total * 100:.1f}%" for r in rows]
+
+    _click(page, _row("tags", "label", "acme"), "acme's row")
+    page.wait_for_url(HOME, "period=year&tag.customer=acme")
+    page.wait_for_report(api_report(client, auth_headers, period="year", **{"tag.customer": "acme"}))
+    page.wait_until(lambda: _chips(page) == ["customer: acme"], "no chip for the clicked tag value")
+    page.wait_until(lambda: page.driver.execute_script(TAG_CELLS, "label") == ["acme"], "the tag table is not filtered")

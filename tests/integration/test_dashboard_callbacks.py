@@ -22,7 +22,7 @@ from billing_dash.config import Settings
 from billing_dash.figures.usage import build_model_share_figure
 from billing_dash.ingest import ingest
 from billing_dash.limits import MAX_FILTER_VALUES
-from billing_dash.services.export import SECTIONS
+from billing_dash.services.export import SECTION_KEYS
 from billing_dash.tags import set_keys
 from billing_dash.web.app import create_app
 
@@ -37,10 +37,15 @@ def through_browser(data):
 
 def loaded(page, *args) -> tuple[dict, list, ReportView]:
     """load_report's answer: the CSV files, the four state outputs and the widgets (the filter
-    pickers' options and the tag picker's style left out)."""
+    pickers' options, the tag picker's style and the tag card's key picker and style left out)."""
     files, *rest = page.load_report(*args)
-    cards, label, empty, drawings, _agent_options, _model_options, _tag_options, _tag_style = rest[4:]
+    cards, label, empty, drawings, *_pickers = rest[4:]
     return files, rest[:4], ReportView(cards, label, empty, *drawings)
+
+
+def tag_card(answer: tuple) -> tuple:
+    """load_report's tag card outputs: the key picker's options, value and disabled, the card's style."""
+    return answer[-4:]
 
 
 def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
@@ -51,8 +56,9 @@ def card_texts(view: ReportView) -> dict[str, tuple[str, str]]:
     }
 
 
-# cards, period label, empty note, drawings, the three pickers' options, the tag picker's style
-NOT_LOADED_VIEW = (no_update,) * 8
+# cards, period label, empty note, drawings, the three pickers' options, the tag picker's style,
+# the tag card's key picker (options, value, disabled) and style
+NOT_LOADED_VIEW = (no_update,) * 12
 
 
 @pytest.fixture
@@ -190,7 +196,8 @@ def downloaded(client, auth_headers, file: dict) -> str:
 
 def test_downloads_are_the_api_csv(client, auth_headers, as_user, usage, page):
     files = through_browser(loaded(page, "custom", "2026-01-01", "2026-01-31", None)[0])
-    for section in SECTIONS:
+    assert set(files) == set(SECTION_KEYS)  # no tag keys: no tags file
+    for section in SECTION_KEYS:
         api_csv = client.get(
             "/api/v1/analytics/billing.csv",
             headers=auth_headers,
@@ -446,6 +453,62 @@ def test_the_tag_filter_shows_the_api_report_and_picker(client, auth_headers, as
     assert card_texts(view)["billing-cost"][0] == f"${api['summary']['totalCost']:,.2f}"
     assert card_texts(view)["billing-tokens"][0] == f"{api['summary']['totalTokens']:,}"
     assert "tag.customer=c1" in files["conversations"]["url"]
-    tag_options, tag_style = answer[-2:]
+    tag_options, tag_style = answer[-6:-4]
     assert [o["label"] for o in tag_options] == ["customer: c0", "customer: c2"]
     assert tag_style is None
+
+
+def test_the_tag_card_shows_the_apis_usage_by_tag_and_its_csv(client, auth_headers, as_user, engine, org, page):
+    """With pre-aggregated keys the tag card groups by the first (or the picked) key, as the API's
+    groupBy does, with the API's CSV; under a tag filter by the filter's key; without keys it is hidden."""
+    events = [
+        event(i, timestamp="2026-01-12T12:00:00Z", cost=str(i + 1), tags={"customer": f"c{i % 3}", "env": "prod"})
+        for i in range(9)
+    ] + [event(9, timestamp="2026-01-13T12:00:00Z", cost="0.5")]
+    with engine.begin() as conn:
+        ingest(conn, org.id, enumerate(events))
+    args = ("custom", "2026-01-01", "2026-01-31T00:00:00", None, None, "auto", "")
+    params = {"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31"}
+    files, _, view = loaded(page, *args)
+    assert tag_card(page.load_report(*args)) == ([], no_update, False, {"display": "none"})
+    assert view.tag_rows == [] and "tags" not in files
+    with engine.begin() as conn:
+        set_keys(conn, org.id, ["env", "customer"])
+    for picked, key in ((None, "customer"), ("env", "env"), ("no-such-key", "customer")):
+        answer = page.load_report(*args, picked)
+        options, value, disabled, style = tag_card(answer)
+        assert [o["value"] for o in options] == ["customer", "env"]
+        assert (value, disabled, style) == (key if key != picked else no_update, False, None)
+        api = client.get(
+            "/api/v1/analytics/billing", headers=auth_headers, query_string={**params, "groupBy": f"tag:{key}"}
+        ).get_json()
+        files, _, view = loaded(page, *args, picked)
+        rows = through_browser(view.tag_rows)
+        assert [{k: r[k] for k in api["usageByTag"][0]} for r in rows] == api["usageByTag"]
+        total = api["summary"]["totalCost"]
+        assert [r["costShare"] for r in rows] == pytest.approx([r["cost"] / total * 100 for r in api["usageByTag"]])
+        assert [r["rowId"] for r in rows] == [
+            f"tag.{key}={r['tagValue']}" if r["group"] == "value" else r["group"] for r in api["usageByTag"]
+        ]
+        assert rows[-1]["label"] == "Untagged"
+        csv = client.get(
+            "/api/v1/analytics/billing.csv",
+            headers=auth_headers,
+            query_string={**params, "section": "tags", "groupBy": f"tag:{key}"},
+        )
+        assert files["tags"]["content"] == csv.get_data(as_text=True)
+        assert f'filename="{files["tags"]["filename"]}"' in csv.headers["Content-Disposition"]
+    # A tag filter: the card groups by its key whatever was picked, and the picker is disabled.
+    filtered = (*args[:4], {"agentId": [], "model": [], "tag.customer": ["c1"]}, "auto", "", "env")
+    assert tag_card(page.load_report(*filtered))[1:] == ("customer", True, None)
+    rows = loaded(page, *filtered)[2].tag_rows
+    assert [(r["tagValue"], r["group"]) for r in rows] == [("c1", "value")]
+
+
+def test_a_click_on_a_tag_values_row_adds_it_to_the_filter(page):
+    store = {"agentId": ["a1"], "model": []}
+    assert page._tag_added(store, "tag.customer=a=b") == {"agentId": ["a1"], "model": [], "tag.customer": ["a=b"]}
+    both = page._tag_added({**store, "tag.customer": ["x"]}, "tag.customer=y")
+    assert both["tag.customer"] == ["x", "y"]
+    # The Other and Untagged rows, and anything crafted, add nothing.
+    assert all(page._tag_added(store, row_id) is no_update for row_id in ("other", "untagged", None, 5, "tag.x"))

@@ -20,7 +20,7 @@ from billing_dash.auth import Organization, create_org, create_token, create_use
 from billing_dash.models import agents, conversations, usage_events
 from billing_dash.pages import DASHBOARD_PATH
 from billing_dash.services.billing import MAX_TOP
-from billing_dash.services.export import SECTION_KEYS, SECTIONS, rows_csv
+from billing_dash.services.export import SECTION_KEYS, rows_csv
 
 from ..factories import TEST_PASSWORD, callback_body, event, load_values, login
 
@@ -166,7 +166,7 @@ def test_report_shows_only_the_token_organization(client, tenants, viewer, param
 
 
 @pytest.mark.parametrize("viewer", ["A", "B"])
-@pytest.mark.parametrize("section", SECTIONS)
+@pytest.mark.parametrize("section", SECTION_KEYS)
 def test_csv_shows_only_the_token_organization(client, tenants, viewer, section):
     me, other = _pair(tenants, viewer)
     params = {**CUSTOM, "limit": str(MAX_TOP), "org_id": other.org.id, "organization": other.org.name}
@@ -277,9 +277,9 @@ def test_a_token_alone_opens_no_dashboard(client, tenants):
 
 def assert_dashboard_shows(client, shown: dict, api: dict, params: dict, me: Tenant) -> None:
     """The report callback's answer `shown` holds the API's rows and CSVs for `me`, nothing else."""
-    _daily, _share, *rows, _unpriced = shown["billing-drawings"]["data"]  # figures, each grid's rows, banner
+    _daily, _share, *rows, _unpriced, _tags = shown["billing-drawings"]["data"]  # figures, grid rows, banner, tags
     assert rows == [api[SECTION_KEYS[section]] for section in ("agents", "models", "conversations")]
-    for section in SECTIONS:
+    for section in SECTION_KEYS:  # the tenants pre-aggregate no tag keys: no tags section
         csv = client.get(REPORT + ".csv", query_string={**params, "section": section}, headers=me.headers)
         file = shown["billing-downloads"]["data"][section]
         # The conversations CSV is the API's, fetched with the session (the client is logged in as `me`).
@@ -308,7 +308,8 @@ def test_dashboard_shows_only_the_session_organization(client, tenants, viewer):
     dependencies = get("/_dash-dependencies").get_json()
     load = next(d for d in dependencies if d["output"].startswith("..billing-downloads.data..."))
     pages = next(d for d in dependencies if d["inputs"][0]["id"] == "_pages_location")
-    assert len(load["inputs"]) == 7  # period, dates, retry, the filter store, the granularity, the stack
+    # period, dates, retry, the filter store, the granularity, the stack, the tag card's key
+    assert len(load["inputs"]) == 8
 
     # The page itself, as the browser asks for it, also with the other organization named in the URL.
     for search in ("?period=custom", f"?period=custom&org_id={other.org.id}&organization={other.org.name}"):

@@ -54,7 +54,8 @@ INGEST = ("POST", "/api/v1/usage")
 OTLP = ("POST", "/api/v1/otel/v1/traces")
 # 400s a schema-valid report request may get: constraints OpenAPI cannot express (granularity=hour
 # only for periods of at most 7 days, stackBy only with a granularity). tag_key_not_aggregated:
-# whether a key is pre-aggregated is the organization's setting, not the request's.
+# whether a key is pre-aggregated is the organization's setting, not the request's. missing_group_by:
+# the CSV's section=tags requires groupBy, which its other sections ignore.
 UNDOCUMENTABLE_400 = {
     "invalid_timezone",
     "missing_date",
@@ -62,6 +63,7 @@ UNDOCUMENTABLE_400 = {
     "invalid_granularity",
     "invalid_stack",
     "tag_key_not_aggregated",
+    "missing_group_by",
 }
 # Event errors a schema-valid batch may get: a token part larger than its total, a provider's
 # usage whose input or output sums past the limit (JSON Schema cannot compare two numbers).

@@ -24,6 +24,7 @@ from billing_dash.limits import MAX_TAG_KEYS, MAX_TAG_VALUE, MAX_TAGS
 from billing_dash.models import tag_conversation_daily, tag_daily, tag_day, tag_values, usage_events
 from billing_dash.periods import Period
 from billing_dash.services.billing import summarize
+from billing_dash.services.export import rows_csv
 from billing_dash.tags import TagError, list_keys, set_keys
 
 from ..factories import (
@@ -317,6 +318,7 @@ def test_values_past_the_limit_are_refused(engine, org, monkeypatch):
 # ---------------------------------------------------------------- filters and grouping
 
 REPORT = "/api/v1/analytics/billing"
+CSV = "/api/v1/analytics/billing.csv"
 
 
 @pytest.fixture
@@ -576,6 +578,81 @@ def test_group_by_tag_matches_reference(client, auth_headers, aggregated, org, t
     # Without groupBy the report has neither key.
     api = get(client, auth_headers, period="month")
     assert "usageByTag" not in api and "groupBy" not in api
+
+
+@pytest.mark.parametrize("tz", [None, "Asia/Kolkata"])
+def test_tags_csv_section_matches_reference(client, auth_headers, aggregated, org, tz):
+    """section=tags with the JSON's parameters: usageByTag's rows from the raw events, as CSV."""
+    sc = aggregated
+    zone = tz or org.timezone
+    today = NOW.astimezone(ZoneInfo(zone)).date()
+    start, end = today - timedelta(days=200), today
+    base = {
+        "period": "custom",
+        "startDate": start.isoformat(),
+        "endDate": end.isoformat(),
+        **({"tz": tz} if tz else {}),
+    }
+    for agents, models, key, values, group, top in [
+        ((), (), "", (), "customer", 2),
+        ((), (), "", (), "env", 10),
+        (("agent-1", "agent-4"), (next(iter(sc.prices)),), "", (), "customer", 3),
+        ((), (), "customer", ("acme", "Ünïcode ☃", "hooli"), "customer", 1),
+    ]:
+        params = query(agents, models, key, values, groupBy=f"tag:{group}", groupLimit=top, **base)
+        response = client.get(CSV, query_string=[*params, ("section", "tags")], headers=auth_headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.mimetype == "text/csv"
+        filename = f"billing-tags-{group}-custom-{start}-to-{end}.csv"
+        assert response.headers["Content-Disposition"] == f'attachment; filename="{filename}"'
+        reader = csv.DictReader(io.StringIO(response.get_data(as_text=True)))
+        rows = list(reader)
+        expected = reference_groups(sc, start, end, zone, group, keep_tags(agents, models, key, values), top)
+        case = (agents, models, values, group, top)
+        assert [
+            {
+                "tagValue": r["tagValue"] if r["group"] == "value" else None,
+                "group": r["group"],
+                "valueCount": int(r["valueCount"]),
+                "promptTokens": int(r["promptTokens"]),
+                "completionTokens": int(r["completionTokens"]),
+                "totalTokens": int(r["totalTokens"]),
+                "cost": float(Decimal(r["cost"])),
+                "messageCount": int(r["messageCount"]),
+                "unpricedMessageCount": int(r["unpricedMessageCount"]),
+            }
+            for r in rows
+        ] == expected, case
+        assert {r["tagKey"] for r in rows} == {group}
+        # The other rows' tagValue is empty (null in the JSON); every column is a key of the JSON rows,
+        # whose values the CSV carries exactly (money as the same rounded text).
+        assert all(r["tagValue"] == "" for r in rows if r["group"] != "value")
+        api = client.get(REPORT, query_string=params, headers=auth_headers).get_json()
+        assert set(reader.fieldnames or ()) == set(api["usageByTag"][0])
+        assert response.get_data(as_text=True) == rows_csv("tags", api["usageByTag"]), case
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ([], "missing_group_by"),
+        ([("groupBy", "tag:feature.x-y_z")], "tag_key_not_aggregated"),
+        ([("groupBy", "agent")], "invalid_group_by"),
+        ([("groupBy", "tag:customer"), ("tag.env", "prod")], "invalid_group_by"),
+        ([("groupBy", "tag:customer"), ("groupLimit", "101")], "invalid_limit"),
+    ],
+)
+def test_tags_csv_section_without_a_usable_group_by_is_a_json_400(client, auth_headers, aggregated, params, code):
+    response = client.get(CSV, query_string=[("period", "month"), ("section", "tags"), *params], headers=auth_headers)
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert error["code"] == code
+    if code == "missing_group_by":
+        assert "groupBy=tag:<key>" in error["message"]
+    # The other sections need no groupBy (and take the JSON's).
+    other = client.get(CSV, query_string=[("period", "month"), ("section", "models")], headers=auth_headers)
+    assert other.status_code == 200
 
 
 @pytest.mark.parametrize(

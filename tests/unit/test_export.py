@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from billing_dash.services.export import HEADERS, SECTIONS, average, money, section_csv, section_rows
+from billing_dash.services.export import HEADERS, SECTIONS, average, money, report_json, section_csv, section_rows
 
 from ..factories import make_report
 
@@ -159,7 +160,7 @@ def test_empty_section_has_only_the_header_row(section):
 
 @pytest.mark.parametrize("section", SECTIONS)
 def test_csv_rows_match_json_rows(section):
-    report = make_report(agent_names=["a", "=b"], models=["m"], titles=["t", "+t"])
+    report = make_report(agent_names=["a", "=b"], models=["m"], titles=["t", "+t"], tag_values=["acme", "=x"])
     csv_rows = parse_csv(section_csv(report, section))
     json_rows = section_rows(report, section)
     assert csv_rows[0] == HEADERS[section]
@@ -171,7 +172,21 @@ def test_csv_rows_match_json_rows(section):
             if isinstance(value, str):
                 assert cell in (value, "'" + value)
             else:
-                assert cell == str(value)
+                assert cell == ("" if value is None else str(value))  # the tags' null tagValue: an empty cell
+
+
+def test_tags_section_is_usage_by_tag_with_money_rounded_only_in_the_output():
+    report = make_report(tag_values=["acme"])
+    tags = report.tags.copy()
+    tags.loc[0, "cost"] = Decimal("9000000000.0000014")  # a float says 9000000000.000002
+    report = replace(report, tags=tags)
+    rows = [dict(zip(HEADERS["tags"], r, strict=True)) for r in parse_csv(section_csv(report, "tags"))[1:]]
+    assert [(r["tagKey"], r["tagValue"], r["group"], r["valueCount"]) for r in rows] == [
+        ("customer", "acme", "value", "1"),
+        ("customer", "", "untagged", "0"),
+    ]
+    assert rows[0]["cost"] == str(money(tags.loc[0, "cost"])) == "9000000000.000001"
+    assert section_rows(report, "tags") == report_json(report)["usageByTag"]
 
 
 def test_unknown_section():
