@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 
 from .db import sqlite_local_date
+from .filters import TAG_PARAM_PREFIX
 from .limits import MAX_TAG_VALUES
 from .models import (
     AGGREGATES,
@@ -32,6 +33,8 @@ from .models import (
     USAGE_SUMS,
     Money,
     UTCDateTime,
+    conversation_part_starts,
+    conversation_parts,
     organizations,
     usage_event_columns,
     usage_events,
@@ -52,8 +55,12 @@ AGGREGATE_QUERIES = (
     "aggregate/daily",
     "aggregate/conversations",
     "aggregate/starts",
+    "aggregate/part_starts",
+    "aggregate/parts",
     "aggregate/totals",
 )
+# The statements that look up stored conversations by key (stage/lookups_pg for a small import).
+LOOKUP_QUERIES = ("aggregate/starts", "aggregate/part_starts", "aggregate/tag_part_starts")
 # Binary COPY needs each column's PostgreSQL type, from the column's type in models.py.
 _COPY_TYPE = {
     Integer: "int4",
@@ -155,6 +162,8 @@ tag_days_table = _grain_table(
     Column("agent_id", String),
     Column("model", String),
     Column("conversation_id", String),
+    Column("first_ts", UTCDateTime),
+    Column("last_ts", UTCDateTime),
     *(Column(u.name, u.type) for u in USAGE_SUMS),
 )
 
@@ -301,12 +310,7 @@ class EventWriter:
         """Add the rows of new_usage to every aggregate; returns (events, unpriced among them).
         `lookups` (PostgreSQL, a small import): the start counts read the stored conversations by index."""
         for query in AGGREGATE_QUERIES:
-            probe = lookups and query == "aggregate/starts"
-            if probe:
-                self.conn.execute(load("stage/lookups_pg"))
-            result = self.conn.execute(load(query), {"tz": self.tz})
-            if probe:
-                self.conn.execute(load("stage/joins_pg"))
+            result = self._aggregate(query, lookups, tz=self.tz)
         # The last query, the conversation totals, returns their spans: one row per conversation and
         # agent of the import, so read as they come rather than held in a list (a 10M-event import
         # returns some 400,000).
@@ -317,11 +321,22 @@ class EventWriter:
             .values(max_conversation_seconds=longest)
         )
         if self.tag_keys:
-            self.aggregate_tags()
+            self.aggregate_tags(lookups)
         inserted, unpriced = self.conn.execute(load("stage/counts")).one()
         return int(inserted), int(unpriced)
 
-    def aggregate_tags(self) -> None:
+    def _aggregate(self, query: str, lookups: bool, **params: Any) -> Any:
+        """Run one aggregate statement; `lookups` (PostgreSQL, a small import): those that read
+        stored conversations (LOOKUP_QUERIES) read them by index."""
+        probe = lookups and query in LOOKUP_QUERIES
+        if probe:
+            self.conn.execute(load("stage/lookups_pg"))
+        result = self.conn.execute(load(query), params)
+        if probe:
+            self.conn.execute(load("stage/joins_pg"))
+        return result
+
+    def aggregate_tags(self, lookups: bool = False) -> None:
         """Add the rows of new_usage to the tag aggregates of each pre-aggregated key; raises
         TooManyTagValues, nothing added, when a key would pass MAX_TAG_VALUES distinct values."""
         conn = self.conn
@@ -334,6 +349,8 @@ class EventWriter:
         conn.execute(load("aggregate/tag_daily"))
         conn.execute(load("aggregate/tag_day"))
         conn.execute(load("aggregate/tag_conversations"))
+        self._aggregate("aggregate/tag_part_starts", lookups, tz=self.tz, prefix=TAG_PARAM_PREFIX)
+        conn.execute(load("aggregate/tag_parts"), {"prefix": TAG_PARAM_PREFIX})
 
     def close(self) -> None:
         if not self.postgres:
@@ -363,6 +380,12 @@ def rebuild_tags(conn: Connection, org_id: int, tz: str) -> None:
     """Recompute the tag aggregates of one organization from its stored events (its keys changed)."""
     for table in TAG_AGGREGATES:
         conn.execute(delete(table).where(table.c.organization_id == org_id))
+    for table in (conversation_parts, conversation_part_starts):
+        conn.execute(
+            delete(table).where(
+                table.c.organization_id == org_id, table.c.dimension.startswith(TAG_PARAM_PREFIX, autoescape=True)
+            )
+        )
     writer = EventWriter(conn, org_id, tz)
     if writer.tag_keys:
         conn.execute(load("stage/from_events"), {"org_id": org_id})

@@ -60,6 +60,20 @@ class Filters:
             "tag_values": list(self.tag_values) or [""],
         }
 
+    def conversation_part(self) -> tuple[str, str, str] | None:
+        """The stored conversation part this filter's conversations are (models.conversation_parts):
+        (dimension, value, agent), dimension `model` or `tag.<key>` ('' for whole conversations,
+        models.conversation_totals), agent '' for all of them; None when the filter keeps several
+        models, tag values or agents, or a model and a tag value (their parts are summed per day)."""
+        if len(self.agents) > 1 or len(self.models) + len(self.tag_values) > 1:
+            return None
+        agent = self.agents[0] if self.agents else ""
+        if self.models:
+            return MODEL_PARAM, self.models[0], agent
+        if self.tag_values:
+            return TAG_PARAM_PREFIX + self.tag_key, self.tag_values[0], agent
+        return "", "", agent
+
     def keeps_budget(self, scope: str, scope_id: str) -> bool:
         """Whether a budget's card shows under this filter: an agent's or a model's when the filter
         lets its agent or model through, the organization's always (its use stays the whole one)."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from .filters import TAG_PARAM_PREFIX
 from .limits import MAX_EMAIL, MAX_ID, MAX_NAME, MAX_ORG_NAME, MAX_TAG_KEY, MAX_TAG_VALUE, MAX_TITLE, MAX_TOKEN_NAME
 
 # Money keeps 10 decimal places: a price of $0.075 per million tokens is $7.5e-8 a token.
@@ -329,7 +330,52 @@ conversation_starts = Table(
     Column("started", BigInteger, nullable=False),
 )
 
-AGGREGATES = (usage_quarter, usage_day, usage_daily, conversation_daily, conversation_totals, conversation_starts)
+# Per conversation, as conversation_totals, but of its messages of one model (dimension `model`)
+# or of one value of a pre-aggregated tag key (dimension `tag.<key>`, the filter's parameter), once
+# for the conversation (agent_id ALL_AGENTS) and once per agent: a report filtered to one model or
+# one tag value (and at most one agent) ranks and counts these parts as an unfiltered one does
+# whole conversations, instead of summing every kept conversation's days.
+MAX_DIMENSION = len(TAG_PARAM_PREFIX) + MAX_TAG_KEY
+conversation_parts = Table(
+    "conversation_parts",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("conversation_id", String(MAX_ID), primary_key=True),
+    Column("dimension", String(MAX_DIMENSION), primary_key=True),
+    Column("value", String(max(MAX_ID, MAX_TAG_VALUE)), primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("first_ts", UTCDateTime, nullable=False),
+    Column("last_ts", UTCDateTime, nullable=False),
+    Column("total_tokens", BigInteger, nullable=False),
+    Column("cost", Money, nullable=False),
+    Column("message_count", BigInteger, nullable=False),
+    Index("ix_conversation_parts_first", "organization_id", "dimension", "value", "first_ts", "last_ts", "agent_id"),
+    Index("ix_conversation_parts_cost", "organization_id", "dimension", "value", "agent_id", "cost"),
+)
+
+# Per local day of the organization's zone, model or tag value, and agent (ALL_AGENTS too): the
+# conversation parts whose first message fell on that day, as conversation_starts counts whole ones.
+conversation_part_starts = Table(
+    "conversation_part_starts",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("dimension", String(MAX_DIMENSION), primary_key=True),
+    Column("value", String(max(MAX_ID, MAX_TAG_VALUE)), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("started", BigInteger, nullable=False),
+)
+
+AGGREGATES = (
+    usage_quarter,
+    usage_day,
+    usage_daily,
+    conversation_daily,
+    conversation_totals,
+    conversation_starts,
+    conversation_parts,
+    conversation_part_starts,
+)
 
 # The tag keys an organization pre-aggregates (`billing-dash tags set`); other keys stay in the
 # events only and cannot be filtered or grouped by.

@@ -247,43 +247,42 @@ def _top_query(conn: Connection, org: Tenant, agent: str, inside: int) -> str:
     return "top_conversations"
 
 
-def _single_agent(filters: Filters) -> str | None:
-    """The agent a filter keeps when it keeps one agent and nothing else limits it (None otherwise)."""
-    if len(filters.agents) == 1 and not filters.models and not filters.tag_values:
-        return filters.agents[0]
-    return None
-
-
 def conversation_stats(
     conn: Connection, org: Tenant, period: Period, top: int = DEFAULT_TOP, filters: Filters = NO_FILTERS
 ) -> ConversationStats:
     """Conversations lying wholly inside the period count with their stored totals; the few
     crossing its edges are summed over their in-period days, so every figure stays exact.
 
-    Unfiltered, and filtered to one agent, whose part of each conversation has stored totals of
-    its own; any other filter sums the conversations' kept days (filtered_conversation_stats.sql)."""
-    agent = ALL_AGENTS if not filters else _single_agent(filters)
-    if agent is None:
+    Stored totals exist for whole conversations, each agent's part of one, and each model's or
+    tag value's part of one (of all agents or per agent): a filter of at most one agent and one
+    model or tag value counts and ranks those; any other filter sums the conversations' kept days
+    (filtered_conversation_stats.sql)."""
+    part = filters.conversation_part()
+    if part is None:
         return _filtered_conversation_stats(conn, org, period, filters, top)
+    dimension, value, agent = part
     window = organization_window(conn, org, period)
-    counts = {a: int(n) for a, n in conn.execute(load("conversations_inside"), window)}
-    crossing = conn.execute(load("conversations_crossing"), window).all()
+    if dimension:
+        window |= {"dimension": dimension, "value": value}
+        inside, crossing_query, query = "parts_inside", "parts_crossing", "parts_top"
+    else:
+        inside, crossing_query, query = "conversations_inside", "conversations_crossing", ""
+    counts = {a: int(n) for a, n in conn.execute(load(inside), window)}
+    crossing = conn.execute(load(crossing_query), window).all()
     partial: dict[tuple[str, str], list] = {}
     if crossing:
         ids = sorted({conversation for conversation, _ in crossing})
-        for conversation, part_agent, tokens, cost, messages in run_in_chunks(
-            conn, "conversations_partial", ids, **window
-        ):
+        rows = run_in_chunks(conn, "conversations_partial", ids, **window, **filters.params())
+        for conversation, part_agent, tokens, cost, messages in rows:
             for key in ((conversation, part_agent), (conversation, ALL_AGENTS)):
                 sums = partial.setdefault(key, [0, Decimal(0), 0])
                 sums[0] += int(tokens)
                 sums[1] += cost
                 sums[2] += int(messages)
-    inside = counts.get(agent, 0)
-    query = _top_query(conn, org, agent, inside) if top else ""
-    candidates = (
-        [tuple(r) for r in conn.execute(load(query), {**window, "agent_id": agent, "limit": top})] if top else []
-    )
+    candidates = []
+    if top:
+        query = query or _top_query(conn, org, agent, counts.get(agent, 0))
+        candidates = [tuple(r) for r in conn.execute(load(query), {**window, "agent_id": agent, "limit": top})]
     for conversation, part_agent in crossing:
         found = partial.get((conversation, part_agent))
         if found and found[2] > 0:

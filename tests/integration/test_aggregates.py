@@ -23,6 +23,7 @@ def snapshot(conn, org_id: int) -> dict[str, list[tuple]]:
     }
     # A conversation whose first message moves to an earlier day leaves a 0 on the old day.
     snap["conversation_starts"] = [r for r in snap["conversation_starts"] if r[3] != 0]
+    snap["conversation_part_starts"] = [r for r in snap["conversation_part_starts"] if r[-1] != 0]
     return snap
 
 

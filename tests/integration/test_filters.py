@@ -45,6 +45,8 @@ def _filters(sc: Scenario) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
         (("agent-1",), ()),
         (("agent-0", "agent-3"), ()),
         ((), (priced[0],)),
+        (("agent-2",), (priced[0],)),
+        ((), (sc.unpriced_model,)),
         ((), (priced[1], sc.unpriced_model)),
         (("agent-2", "agent-4"), (priced[0], sc.unpriced_model)),
         (("no-such-agent",), ()),

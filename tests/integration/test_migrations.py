@@ -151,6 +151,7 @@ def test_events_stored_before_the_aggregates_get_them_when_migrating(empty_datab
             for t in AGGREGATES
         }
         snap["conversation_starts"] = [r for r in snap["conversation_starts"] if r[3] != 0]
+        snap["conversation_part_starts"] = [r for r in snap["conversation_part_starts"] if r[-1] != 0]
         snap["span"] = conn.execute(
             sa.select(organizations.c.max_conversation_seconds).where(organizations.c.id == org_id)
         ).scalar_one()

@@ -357,6 +357,7 @@ def tag_cases(sc: Scenario) -> list[tuple]:
         (("agent-1", "agent-2"), (), "customer", ("globex", "hooli")),
         ((), (priced[0], sc.unpriced_model), "env", ("prod",)),
         (("agent-0",), (priced[1],), "customer", ("initech",)),
+        (("agent-2",), (), "customer", ("globex",)),
         ((), (), "customer", ("no-such-customer",)),
     ]
 
@@ -399,12 +400,14 @@ def reference_groups(sc: Scenario, start, end, tz: str, key: str, keep, top: int
     return rows
 
 
-@pytest.mark.parametrize("tz", [None, "Asia/Kolkata"])
-def test_tag_filtered_report_matches_reference(client, auth_headers, aggregated, org, tz):
+@pytest.mark.parametrize(("tz", "days", "ago"), [(None, 364, 0), ("Asia/Kolkata", 364, 0), (None, 9, 40)])
+def test_tag_filtered_report_matches_reference(client, auth_headers, aggregated, org, tz, days, ago):
+    """A year, and ten days that most conversations cross (one tag value's conversations, of all
+    agents or one, are ranked by their stored parts; other filters sum the kept days)."""
     sc = aggregated
     zone = tz or org.timezone
-    today = NOW.astimezone(ZoneInfo(zone)).date()
-    start, end = today - timedelta(days=364), today
+    end = NOW.astimezone(ZoneInfo(zone)).date() - timedelta(days=ago)
+    start = end - timedelta(days=days)
     for agents, models, key, values in tag_cases(sc):
         params = {"period": "custom", "startDate": start.isoformat(), "endDate": end.isoformat(), "limit": 25}
         params |= {"tz": tz} if tz else {}
