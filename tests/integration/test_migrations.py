@@ -166,6 +166,64 @@ def test_events_stored_before_the_aggregates_get_them_when_migrating(empty_datab
     assert migrated == rebuilt
 
 
+def test_stored_events_get_their_conversation_parts_when_migrating(empty_database_url):
+    """0019 fills conversation_parts and conversation_part_starts from the stored events, per model
+    and per value of the pre-aggregated tag keys: the same rows a rebuild makes today."""
+    from billing_dash.aggregates import rebuild
+    from billing_dash.models import conversation_part_starts, conversation_parts, usage_events
+
+    engine = make_engine(empty_database_url)
+    upgrade(engine, "0018")
+    rng = random.Random(5)
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO organizations (id, name, timezone, created_at, max_conversation_seconds) "
+                "VALUES (1, 'old', 'Asia/Kolkata', :t, 0)"
+            ),
+            {"t": start},
+        )
+        conn.execute(sa.text("INSERT INTO tag_keys (organization_id, tag_key) VALUES (1, 'customer'), (1, 'env')"))
+        conn.execute(
+            usage_events.insert(),
+            [
+                {
+                    "organization_id": 1,
+                    "event_id": f"e{i}",
+                    "ts": start + timedelta(minutes=rng.randrange(60 * 24 * 20)),
+                    "agent_id": rng.choice("ab"),
+                    "conversation_id": f"c{rng.randrange(15)}",
+                    "model": rng.choice(("m1", "m2")),
+                    "prompt_tokens": rng.randrange(5000),
+                    "completion_tokens": rng.randrange(900),
+                    "cost": Decimal(rng.randrange(10**8)).scaleb(-10),
+                    "priced": True,
+                    "tags": rng.choice((None, '{"customer":"acme"}', '{"customer":"globex","env":"prod"}')),
+                }
+                for i in range(400)
+            ],
+        )
+    upgrade(engine)
+
+    def snapshot(conn):
+        return {
+            t.name: sorted(
+                tuple(r) for r in conn.execute(sa.select(t)) if not (t is conversation_part_starts and r[-1] == 0)
+            )
+            for t in (conversation_parts, conversation_part_starts)
+        }
+
+    with engine.begin() as conn:
+        migrated = snapshot(conn)
+        rebuild(conn)
+        rebuilt = snapshot(conn)
+    engine.dispose()
+    dimensions = {r[2] for r in migrated["conversation_parts"]}
+    assert dimensions == {"model", "tag.customer", "tag.env"}
+    assert migrated == rebuilt
+
+
 def test_agent_monthly_token_budgets_become_budget_rows_and_back(empty_database_url):
     """0010 moves agents.monthly_token_budget into budgets (agent, month, tokens); its downgrade returns them."""
     engine = make_engine(empty_database_url)

@@ -45,6 +45,11 @@ SAMPLE = {
     "tag_key": "x",
     "tag_values": ["x"],
     "group_key": "y",
+    # A conversation part (filters.Filters.conversation_part) and one agent's rows; the tag parts' prefix.
+    "dimension": "model",
+    "value": "x",
+    "agent_id": "x",
+    "prefix": "tag.",
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}
