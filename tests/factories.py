@@ -472,6 +472,11 @@ def serving(argv: list[str], env: dict[str, str], what: str = "serve") -> Iterat
                 assert time.monotonic() < deadline, f"{what} did not come up"
                 time.sleep(0.2)
             yield base
+        except BaseException:
+            # The server's own log says why it answered as it did (a 500's traceback).
+            log.seek(0)
+            print(f"--- {what} log ---\n{log.read().decode(errors='replace')[-6000:]}")
+            raise
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
             try:
