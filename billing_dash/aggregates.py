@@ -348,6 +348,7 @@ class EventWriter:
         conn.execute(load("aggregate/tag_values"))
         conn.execute(load("aggregate/tag_daily"))
         conn.execute(load("aggregate/tag_day"))
+        conn.execute(load("aggregate/tag_month"))
         conn.execute(load("aggregate/tag_conversations"))
         self._aggregate("aggregate/tag_part_starts", lookups, tz=self.tz, prefix=TAG_PARAM_PREFIX)
         conn.execute(load("aggregate/tag_parts"), {"prefix": TAG_PARAM_PREFIX})

@@ -48,6 +48,11 @@ def sqlite_quarter_start(ts: str | None) -> str | None:
     return start.strftime("%Y-%m-%d %H:%M:%S.000000")
 
 
+def sqlite_month_start(day: str | None) -> str | None:
+    """SQLite twin of PostgreSQL's month_start (migration 0020): the first day of a date's month."""
+    return None if day is None else day[:8] + "01"
+
+
 def sqlite_tag_value(tags: str | None, key: str) -> str | None:
     """SQLite twin of PostgreSQL's tag_value (migration 0015): the value of `key` in an event's tags."""
     if tags is None:
@@ -81,6 +86,7 @@ def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     dbapi_conn.create_aggregate("exact_sum", 1, SqliteExactSum)  # type: ignore[arg-type]  # typeshed: finalize() -> int only
     dbapi_conn.create_function("quarter_start", 1, sqlite_quarter_start, deterministic=True)
     dbapi_conn.create_function("tag_value", 2, sqlite_tag_value, deterministic=True)
+    dbapi_conn.create_function("month_start", 1, sqlite_month_start, deterministic=True)
     # PostgreSQL's byte-order collation under its name, so COLLATE "C" in sql/ means code point
     # order on both databases (and in Python's sorted()).
     dbapi_conn.create_collation("C", _code_point_order)

@@ -422,6 +422,19 @@ tag_day = Table(
     *_usage_sums(),
     Index("ix_tag_day_key_day", "organization_id", "tag_key", "day"),
 )
+# Per pre-aggregated key and value and local month of the organization's zone (`month` is its first
+# day): tag_day summed over months, so a tag grouping of a year reads a row per value and whole month
+# and tag_day only for the days before the first and after the last whole month.
+tag_month = Table(
+    "tag_month",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+    Column("month", Date, primary_key=True),
+    *_usage_sums(),
+    Index("ix_tag_month_key_month", "organization_id", "tag_key", "month"),
+)
 # Per pre-aggregated key and value, local day of the organization's zone, conversation, agent and
 # model: the conversation figures of a tag filter, read as a filter without one reads conversation_daily.
 tag_conversation_daily = Table(
@@ -438,7 +451,7 @@ tag_conversation_daily = Table(
     Column("cost", Money, nullable=False),
     Column("message_count", BigInteger, nullable=False),
 )
-TAG_AGGREGATES = (tag_daily, tag_day, tag_conversation_daily, tag_values)
+TAG_AGGREGATES = (tag_daily, tag_day, tag_month, tag_conversation_daily, tag_values)
 # What an import, a rebuild of the aggregates or a re-pricing writes: ANALYZEd after it commits.
 WRITTEN_BY_IMPORT = (usage_events, agents, conversations, *AGGREGATES, *TAG_AGGREGATES)
 

@@ -43,6 +43,17 @@ class PeriodError(ValueError):
         self.message = message
 
 
+def whole_months(day_from: date, day_to: date) -> dict[str, date]:
+    """SQL parameters naming the whole calendar months inside the days `day_from`..`day_to`: from
+    the first day of the first (`month_from`) up to the day after the last (`month_end`, exclusive).
+    Without a whole month inside, both are the day after `day_to`, so every day lies before them."""
+    month_from = day_from if day_from.day == 1 else (day_from.replace(day=28) + timedelta(days=4)).replace(day=1)
+    month_end = (day_to + timedelta(days=1)).replace(day=1)
+    if month_end <= month_from:
+        month_from = month_end = day_to + timedelta(days=1)
+    return {"month_from": month_from, "month_end": month_end}
+
+
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
     return frozenset(available_timezones())

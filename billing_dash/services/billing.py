@@ -17,7 +17,7 @@ from ..alerts.forecast import DEFAULT_METHOD, LOOKBACK_DAYS, project
 from ..filters import NO_FILTERS, STACKS, Filters
 from ..limits import DEFAULT_TAG_GROUPS
 from ..models import ALL_AGENTS, USAGE_SUMS, Money
-from ..periods import Period, Tenant, local_midnight_utc, resolve_period
+from ..periods import Period, Tenant, local_midnight_utc, resolve_period, whole_months
 from ..queries import load, run_in_chunks
 
 DEFAULT_TOP = 10
@@ -453,7 +453,8 @@ def usage_by_tag(
     the period's total (its `daily` rows) minus the values', every event having at most one value
     of a key. Each row's `value_count` says how many values it sums."""
     window = {"org_id": org.id, **period.window(org.timezone)}
-    rows = _frame(conn, "tag_groups", **window, group_key=key, **filters.params())
+    months = whole_months(window["day_from"], window["day_to"])
+    rows = _frame(conn, "tag_groups", **window, **months, group_key=key, **filters.params())
     rows["total_tokens"] = rows["prompt_tokens"] + rows["completion_tokens"]
     tagged = _sum_by(rows, "tag_value", PAIR_SUMS)
     tagged = tagged[tagged["message_count"] > 0]

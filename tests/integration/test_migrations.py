@@ -2,7 +2,7 @@
 
 import ast
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -222,6 +222,52 @@ def test_stored_events_get_their_conversation_parts_when_migrating(empty_databas
     dimensions = {r[2] for r in migrated["conversation_parts"]}
     assert dimensions == {"model", "tag.customer", "tag.env"}
     assert migrated == rebuilt
+
+
+def test_tag_days_stored_before_0020_are_summed_into_months(empty_database_url):
+    """0020 fills tag_month from the stored tag_day rows: each value's days summed per calendar month."""
+    from billing_dash.models import tag_day, tag_month
+
+    engine = make_engine(empty_database_url)
+    upgrade(engine, "0019")
+    rng = random.Random(6)
+    names = [c.name for c in tag_day.columns][4:]
+    rows = {}
+    for _ in range(300):
+        day = date(2025, 11, 1) + timedelta(days=rng.randrange(120))
+        key = (rng.choice((1, 2)), rng.choice(("customer", "env")), rng.choice(("acme", "globex", "ünï")), day)
+        rows[key] = {
+            n: (Decimal(rng.randrange(10**9)).scaleb(-10) if "cost" in n or "saving" in n else rng.randrange(10**6))
+            for n in names
+        }
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO organizations (id, name, timezone, created_at) VALUES (1, 'a', 'UTC', :t), (2, 'b', 'UTC', :t)"
+            ),
+            {"t": datetime(2025, 11, 1, tzinfo=UTC)},
+        )
+        conn.execute(
+            tag_day.insert(),
+            [
+                dict(zip(("organization_id", "tag_key", "tag_value", "day"), k, strict=True)) | v
+                for k, v in rows.items()
+            ],
+        )
+    upgrade(engine)
+    expected: dict = {}
+    for (org_id, key, value, day), sums in rows.items():
+        month = expected.setdefault((org_id, key, value, day.replace(day=1)), dict.fromkeys(names, 0))
+        for n in names:
+            month[n] += sums[n]
+    with engine.connect() as conn:
+        stored = {
+            (r.organization_id, r.tag_key, r.tag_value, r.month): {n: getattr(r, n) for n in names}
+            for r in conn.execute(sa.select(tag_month))
+        }
+    engine.dispose()
+    assert len({k[3] for k in expected}) >= 4
+    assert stored == expected
 
 
 def test_agent_monthly_token_budgets_become_budget_rows_and_back(empty_database_url):

@@ -30,6 +30,8 @@ SAMPLE = {
     "end_span_start": NOON,
     "day_from": date(2026, 3, 1),
     "day_to": date(2026, 3, 1),
+    "month_from": date(2026, 3, 1),
+    "month_end": date(2026, 4, 1),
     "sort": "cost",
     "offset": 0,
     "conversation_id": "x",

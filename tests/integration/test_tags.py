@@ -21,7 +21,7 @@ from billing_dash.alerts.budgets import set_agent_month_tokens
 from billing_dash.filters import Filters
 from billing_dash.ingest import IngestError, ingest
 from billing_dash.limits import MAX_TAG_KEYS, MAX_TAG_VALUE, MAX_TAGS
-from billing_dash.models import tag_conversation_daily, tag_daily, tag_day, tag_values, usage_events
+from billing_dash.models import tag_conversation_daily, tag_daily, tag_day, tag_month, tag_values, usage_events
 from billing_dash.periods import Period
 from billing_dash.services.billing import summarize
 from billing_dash.services.export import rows_csv
@@ -141,7 +141,8 @@ def stored_tag_daily(engine, org_id: int) -> dict:
 
 
 def stored_tag_aggregates(engine, org_id: int) -> tuple[dict, dict]:
-    """tag_daily, and tag_day checked against it: its rows summed over agents and models."""
+    """tag_daily, and tag_day and tag_month checked against it: its rows summed over agents and
+    models, then over the days of each month."""
     daily = stored_tag_daily(engine, org_id)
     per_day: dict = {}
     for (key, value, day, _agent, _model), sums in daily.items():
@@ -151,6 +152,13 @@ def stored_tag_aggregates(engine, org_id: int) -> tuple[dict, dict]:
         rows = conn.execute(sa.select(tag_day).where(tag_day.c.organization_id == org_id)).all()
     names = [c.name for c in tag_day.columns][4:]
     assert {(r.tag_key, r.tag_value, str(r.day)): tuple(getattr(r, n) for n in names) for r in rows} == per_day
+    per_month: dict = {}
+    for (key, value, day), sums in per_day.items():
+        before = per_month.get((key, value, day[:8] + "01"), (0,) * len(sums))
+        per_month[(key, value, day[:8] + "01")] = tuple(a + b for a, b in zip(before, sums, strict=True))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(tag_month).where(tag_month.c.organization_id == org_id)).all()
+    assert {(r.tag_key, r.tag_value, str(r.month)): tuple(getattr(r, n) for n in names) for r in rows} == per_month
     return daily, per_day
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from billing_dash.db import sqlite_local_date
+from billing_dash.db import sqlite_local_date, sqlite_month_start
 from billing_dash.periods import (
     FIRST_DATE,
     LAST_DATE,
@@ -19,6 +19,7 @@ from billing_dash.periods import (
     PeriodError,
     local_midnight_utc,
     resolve_period,
+    whole_months,
 )
 from tests.integration.reference import month_days, quarter_days
 
@@ -601,3 +602,26 @@ def test_sqlite_local_date_examples():
     assert sqlite_local_date("2026-03-01 02:00:00.000000", "UTC") == "2026-03-01"
     assert sqlite_local_date("2026-02-28 18:30:00", "Asia/Kolkata") == "2026-03-01"
     assert sqlite_local_date("2026-02-28 18:29:59.999999", "Asia/Kolkata") == "2026-02-28"
+
+
+@given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.integers(-1, 800))
+@example(date(2026, 1, 1), 333)  # a year to date: Jan-Nov whole, then days
+@example(date(2026, 2, 1), 27)  # exactly February 2026
+@example(date(2024, 2, 2), 27)  # February 2024 but its first day
+@example(date(2026, 3, 5), -1)  # no whole day at all
+def test_whole_months_are_the_months_every_day_of_which_is_inside(day_from, extra_days):
+    """Checked day by day: a month is whole when all its days lie in the range; the rest of the
+    range's days lie before month_from or from month_end on (what tag_groups reads from tag_day)."""
+    day_to = day_from + timedelta(days=extra_days)
+    days = [day_from + timedelta(days=i) for i in range(extra_days + 1)]
+    by_month: dict[date, list[date]] = {}
+    for d in days:
+        by_month.setdefault(d.replace(day=1), []).append(d)
+    whole = {m for m, ds in by_month.items() if len(ds) == len(month_days(m))}
+    bounds = whole_months(day_from, day_to)
+    month_from, month_end = bounds["month_from"], bounds["month_end"]
+    # tag_month's rows read (keyed by first days) and tag_day's days read.
+    firsts = {date(y, m, 1) for y in range(2019, 2033) for m in range(1, 13)}
+    assert {f for f in firsts if month_from <= f < month_end} == whole
+    assert {d for d in days if d < month_from or d >= month_end} == {d for d in days if d.replace(day=1) not in whole}
+    assert all(sqlite_month_start(d.isoformat()) == d.replace(day=1).isoformat() for d in days[:40])
