@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -73,6 +74,38 @@ _COPY_TYPE = {
 }
 # Staged rows add their position and names (see _staged_columns).
 COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text"]
+# COPY's text format: a backslash and the separators inside a value are escaped (NUL never
+# reaches here: parse refuses it, PostgreSQL cannot store it).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return value.translate(_COPY_ESCAPES)
+    if value is None:
+        return "\\N"
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is datetime:
+        return value.isoformat()
+    return str(value)  # int, Decimal (PostgreSQL's numeric reads 1E-10 too)
+
+
+class CopyRows(NamedTuple):
+    """Staged rows formatted for COPY ... FROM STDIN in text format (stage/copy_text_pg): an
+    import's worker processes format them, so the connection's process only sends them. (In one
+    process psycopg's binary COPY of the rows is cheaper than formatting them in Python.)"""
+
+    data: bytes
+    events: int
+
+
+def copy_text(rows: list[tuple]) -> CopyRows:
+    """Staged rows (tuples of STAGED_COLUMNS in order) as COPY text."""
+    return CopyRows("".join(["\t".join([_copy_value(v) for v in row]) + "\n" for row in rows]).encode(), len(rows))
+
+
 # Staging this many events, PostgreSQL analyzes new_usage before aggregating it: a temporary table
 # has no statistics, and the planner's guess of a large import's groups picks sorts that spill.
 ANALYZE_STAGED_MIN = 10_000
@@ -213,15 +246,28 @@ class EventWriter:
             tag_days_table.create(conn, checkfirst=True)
             conn.execute(delete(tag_days_table))
 
-    def write(self, rows: list[tuple]) -> None:
-        """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids) for storing."""
+    def write(self, rows: list[tuple] | CopyRows) -> None:
+        """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids; on PostgreSQL also as
+        CopyRows) for storing."""
         conn = self.conn
         if self.postgres:
             # Stored at the end, all at once in key order: a batch of a file not sorted by time
             # would write to index pages all over usage_events' indexes, each page again and again.
-            self._copy(rows)
+            # psycopg's own connection: COPY is beyond the DB-API.
+            cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
+            if isinstance(rows, CopyRows):
+                with cursor.copy(sql("stage/copy_text_pg")) as copy:
+                    copy.write(rows.data)
+                self.staged += rows.events
+                return
+            with cursor.copy(sql("stage/copy_pg")) as copy:
+                copy.set_types(COPY_TYPES)
+                for row in rows:
+                    copy.write_row(row)
             self.staged += len(rows)
         else:
+            if isinstance(rows, CopyRows):
+                raise TypeError("COPY text is for PostgreSQL only")
             conn.execute(delete(batch_table))
             conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
@@ -297,14 +343,6 @@ class EventWriter:
         stored: defaultdict[str, int] = defaultdict(int)
         stored.update(run_in_chunks(self.conn, query, keys, org_id=self.org_id))
         return stored
-
-    def _copy(self, rows: list[tuple]) -> None:
-        # psycopg's own connection (this path is PostgreSQL's): COPY is beyond the DB-API.
-        cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
-        with cursor.copy(sql("stage/copy_pg")) as copy:
-            copy.set_types(COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
 
     def aggregate_new(self, lookups: bool = False) -> tuple[int, int]:
         """Add the rows of new_usage to every aggregate; returns (events, unpriced among them).

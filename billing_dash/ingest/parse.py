@@ -409,9 +409,10 @@ def loads_json(text: str | bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed object) per non-blank line; undecodable lines yield a FieldError."""
-    for number, line in enumerate(lines, start=1):
+def read_jsonl(lines: Iterable[bytes | str], first: int = 1) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed object) per non-blank line, numbered from `first` (a part of a
+    file); undecodable lines yield a FieldError."""
+    for number, line in enumerate(lines, start=first):
         try:
             if number == 1 and isinstance(line, bytes):
                 line = line.decode("utf-8-sig")
