@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from psycopg import adapters, pq
+from psycopg._copy_base import BinaryFormatter  # the formatter of Copy.write_row, used without a connection
+from psycopg.adapt import Transformer
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -74,36 +76,25 @@ _COPY_TYPE = {
 }
 # Staged rows add their position and names (see _staged_columns).
 COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text"]
-# COPY's text format: a backslash and the separators inside a value are escaped (NUL never
-# reaches here: parse refuses it, PostgreSQL cannot store it).
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_value(value: Any) -> str:
-    kind = type(value)
-    if kind is str:
-        return value.translate(_COPY_ESCAPES)
-    if value is None:
-        return "\\N"
-    if kind is bool:
-        return "t" if value else "f"
-    if kind is datetime:
-        return value.isoformat()
-    return str(value)  # int, Decimal (PostgreSQL's numeric reads 1E-10 too)
 
 
 class CopyRows(NamedTuple):
-    """Staged rows formatted for COPY ... FROM STDIN in text format (stage/copy_text_pg): an
-    import's worker processes format them, so the connection's process only sends them. (In one
-    process psycopg's binary COPY of the rows is cheaper than formatting them in Python.)"""
+    """Staged rows as the whole data of stage/copy_pg's binary COPY, made by copy_rows."""
 
     data: bytes
     events: int
 
 
-def copy_text(rows: list[tuple]) -> CopyRows:
-    """Staged rows (tuples of STAGED_COLUMNS in order) as COPY text."""
-    return CopyRows("".join(["\t".join([_copy_value(v) for v in row]) + "\n" for row in rows]).encode(), len(rows))
+def copy_rows(rows: list[tuple]) -> CopyRows:
+    """Staged rows (tuples of STAGED_COLUMNS in order) formatted as psycopg's binary COPY formats
+    them (its C formatter, which needs no connection): an import's worker processes make these,
+    so that the process holding the connection only sends them."""
+    transformer = Transformer()
+    transformer.set_dumper_types([adapters.types.get_oid(t) for t in COPY_TYPES], pq.Format.BINARY)
+    formatter = BinaryFormatter(transformer)
+    data = [formatter.write_row(row) for row in rows]
+    data.append(formatter.end())  # the signature came with the first row, the trailer ends it
+    return CopyRows(b"".join(data), len(rows))
 
 
 # Staging this many events, PostgreSQL analyzes new_usage before aggregating it: a temporary table
@@ -255,19 +246,17 @@ class EventWriter:
             # would write to index pages all over usage_events' indexes, each page again and again.
             # psycopg's own connection: COPY is beyond the DB-API.
             cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
-            if isinstance(rows, CopyRows):
-                with cursor.copy(sql("stage/copy_text_pg")) as copy:
-                    copy.write(rows.data)
-                self.staged += rows.events
-                return
             with cursor.copy(sql("stage/copy_pg")) as copy:
-                copy.set_types(COPY_TYPES)
-                for row in rows:
-                    copy.write_row(row)
-            self.staged += len(rows)
+                if isinstance(rows, CopyRows):
+                    copy.write(rows.data)
+                else:
+                    copy.set_types(COPY_TYPES)
+                    for row in rows:
+                        copy.write_row(row)
+            self.staged += rows.events if isinstance(rows, CopyRows) else len(rows)
         else:
             if isinstance(rows, CopyRows):
-                raise TypeError("COPY text is for PostgreSQL only")
+                raise TypeError("COPY data is for PostgreSQL only")
             conn.execute(delete(batch_table))
             conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))

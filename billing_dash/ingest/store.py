@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from ..aggregates import CopyRows, EventWriter, TooManyTagValues, TotalTooLarge, copy_text
+from ..aggregates import CopyRows, EventWriter, TooManyTagValues, TotalTooLarge, copy_rows
 from ..models import organizations
 from ..pricing import Charge, PriceBook, cache_savings_at, cost_at
 from ..queries import load
@@ -232,7 +232,7 @@ def _start_worker(org_id: int, prices: PriceBook) -> None:
 
 
 def _stage_lines(first: int, lines: list[bytes]) -> tuple[int, CopyRows | None, list[FieldError]]:
-    """One chunk in a worker: (valid events, their staged rows as COPY text or None, errors)."""
+    """One chunk in a worker: (valid events, their staged rows as COPY data or None, errors)."""
     assert _worker is not None, "run by ingest_jsonl's pool only"
     org_id, prices = _worker
     errors: list[FieldError] = []
@@ -243,7 +243,7 @@ def _stage_lines(first: int, lines: list[bytes]) -> tuple[int, CopyRows | None, 
     if not batches:  # blank lines only
         return 0, None, []
     batch = batches[0]
-    return len(batch[0]), copy_text(_rows(org_id, *batch)), []
+    return len(batch[0]), copy_rows(_rows(org_id, *batch)), []
 
 
 def _chunks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:

@@ -52,7 +52,7 @@ SAMPLE = {
     "prefix": "tag.",
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
-NOT_EXECUTED = {"stage/copy_pg", "stage/copy_text_pg"}
+NOT_EXECUTED = {"stage/copy_pg"}
 # A statement only one database runs is named for it.
 DIALECT_SUFFIX = {"postgresql": "_pg", "sqlite": "_sqlite"}
 
