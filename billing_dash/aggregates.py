@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from psycopg import adapters, pq
+from psycopg._copy_base import BinaryFormatter  # the formatter of Copy.write_row, used without a connection
+from psycopg.adapt import Transformer
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -73,6 +76,27 @@ _COPY_TYPE = {
 }
 # Staged rows add their position and names (see _staged_columns).
 COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text"]
+
+
+class CopyRows(NamedTuple):
+    """Staged rows as the whole data of stage/copy_pg's binary COPY, made by copy_rows."""
+
+    data: bytes
+    events: int
+
+
+def copy_rows(rows: list[tuple]) -> CopyRows:
+    """Staged rows (tuples of STAGED_COLUMNS in order) formatted as psycopg's binary COPY formats
+    them (its C formatter, which needs no connection): an import's worker processes make these,
+    so that the process holding the connection only sends them."""
+    transformer = Transformer()
+    transformer.set_dumper_types([adapters.types.get_oid(t) for t in COPY_TYPES], pq.Format.BINARY)
+    formatter = BinaryFormatter(transformer)
+    data = [formatter.write_row(row) for row in rows]
+    data.append(formatter.end())  # the signature came with the first row, the trailer ends it
+    return CopyRows(b"".join(data), len(rows))
+
+
 # Staging this many events, PostgreSQL analyzes new_usage before aggregating it: a temporary table
 # has no statistics, and the planner's guess of a large import's groups picks sorts that spill.
 ANALYZE_STAGED_MIN = 10_000
@@ -213,15 +237,26 @@ class EventWriter:
             tag_days_table.create(conn, checkfirst=True)
             conn.execute(delete(tag_days_table))
 
-    def write(self, rows: list[tuple]) -> None:
-        """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids) for storing."""
+    def write(self, rows: list[tuple] | CopyRows) -> None:
+        """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids; on PostgreSQL also as
+        CopyRows) for storing."""
         conn = self.conn
         if self.postgres:
             # Stored at the end, all at once in key order: a batch of a file not sorted by time
             # would write to index pages all over usage_events' indexes, each page again and again.
-            self._copy(rows)
-            self.staged += len(rows)
+            # psycopg's own connection: COPY is beyond the DB-API.
+            cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
+            with cursor.copy(sql("stage/copy_pg")) as copy:
+                if isinstance(rows, CopyRows):
+                    copy.write(rows.data)
+                else:
+                    copy.set_types(COPY_TYPES)
+                    for row in rows:
+                        copy.write_row(row)
+            self.staged += rows.events if isinstance(rows, CopyRows) else len(rows)
         else:
+            if isinstance(rows, CopyRows):
+                raise TypeError("COPY data is for PostgreSQL only")
             conn.execute(delete(batch_table))
             conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
@@ -297,14 +332,6 @@ class EventWriter:
         stored: defaultdict[str, int] = defaultdict(int)
         stored.update(run_in_chunks(self.conn, query, keys, org_id=self.org_id))
         return stored
-
-    def _copy(self, rows: list[tuple]) -> None:
-        # psycopg's own connection (this path is PostgreSQL's): COPY is beyond the DB-API.
-        cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
-        with cursor.copy(sql("stage/copy_pg")) as copy:
-            copy.set_types(COPY_TYPES)
-            for row in rows:
-                copy.write_row(row)
 
     def aggregate_new(self, lookups: bool = False) -> tuple[int, int]:
         """Add the rows of new_usage to every aggregate; returns (events, unpriced among them).

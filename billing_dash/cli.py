@@ -11,14 +11,14 @@ import shlex
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError
 from tqdm import tqdm
 
@@ -27,7 +27,15 @@ from .alerts import budgets
 from .alerts.webhooks import FORMATS as WEBHOOK_FORMATS
 from .alerts.webhooks import WebhookError
 from .config import ConfigError, Settings, settings_table
-from .ingest import IngestError, IngestResult, analyze_after_writing, ingest, read_csv, read_jsonl, refresh_statistics
+from .ingest import (
+    IngestError,
+    IngestResult,
+    analyze_after_writing,
+    ingest,
+    ingest_jsonl,
+    read_csv,
+    refresh_statistics,
+)
 from .models import MONEY_SCALE, organizations, users
 from .pages import DASHBOARD_PATH
 from .periods import PeriodError, local_midnight_utc
@@ -39,6 +47,10 @@ DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password"
 # Below this size an import is over before a progress bar would help.
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+# From this size on a JSONL import is parsed by worker processes, one per CPU (up to
+# MAX_IMPORT_WORKERS); below it starting them (about a second) would cost more than it saves.
+PARALLEL_IMPORT_MIN_BYTES = 32 * 1024 * 1024
+MAX_IMPORT_WORKERS = 4
 # The highest price per million tokens `prices set` takes (list prices are at most a few hundred).
 MAX_PRICE = Decimal(1_000_000)
 
@@ -412,16 +424,18 @@ def _lines(stream: BinaryIO, bar: tqdm) -> Iterator[bytes]:
     bar.update(done)
 
 
-def _import(engine: Engine, settings: Settings, org_name: str, records: Iterable) -> tuple[IngestResult, list[str]]:
-    """Store the records in one transaction, then (committed) create and send the threshold
-    alerts they caused; returns the result and those alerts' keys."""
+def _import(
+    engine: Engine, settings: Settings, org_name: str, store: Callable[[Connection, int], IngestResult]
+) -> tuple[IngestResult, list[str]]:
+    """Store the records (`store(conn, org_id)`) in one transaction, then (committed) create and
+    send the threshold alerts they caused; returns the result and those alerts' keys."""
     # The import makes millions of short-lived, acyclic objects (reference counting frees them),
     # and the cyclic garbage collector rescanning them took a third of its time.
     gc.disable()
     try:
         with engine.begin() as conn:
             org = auth.get_org(conn, org_name)
-            result = ingest(conn, org.id, records)
+            result = store(conn, org.id)
     finally:
         gc.enable()
     analyze_after_writing(engine, result.inserted)
@@ -447,7 +461,6 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
     fmt = fmt or ("csv" if file.lower().endswith(".csv") else "jsonl")
     stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115 (the with below closes it)
     size = 0 if file == "-" else os.fstat(stream.fileno()).st_size
-    reader = read_csv if fmt == "csv" else read_jsonl
     with (
         stream,
         tqdm(
@@ -460,7 +473,16 @@ def import_usage(ctx: click.Context, org: str, fmt: str | None, file: str) -> No
         ) as bar,
     ):
         try:
-            result, alerts = _import(_engine(ctx), ctx.obj, org, reader(_lines(stream, bar)))
+            lines = _lines(stream, bar)
+            if fmt == "csv":
+                result, alerts = _import(
+                    _engine(ctx), ctx.obj, org, lambda conn, org_id: ingest(conn, org_id, read_csv(lines))
+                )
+            else:
+                workers = min(os.cpu_count() or 1, MAX_IMPORT_WORKERS) if size >= PARALLEL_IMPORT_MIN_BYTES else 1
+                result, alerts = _import(
+                    _engine(ctx), ctx.obj, org, lambda conn, org_id: ingest_jsonl(conn, org_id, lines, workers)
+                )
         except IngestError as exc:
             bar.close()
             for error in exc.errors:

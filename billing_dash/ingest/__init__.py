@@ -16,7 +16,15 @@ from .parse import (
     read_csv,
     read_jsonl,
 )
-from .store import ANALYZE_MIN_EVENTS, BATCH_SIZE, IngestResult, analyze_after_writing, ingest, refresh_statistics
+from .store import (
+    ANALYZE_MIN_EVENTS,
+    BATCH_SIZE,
+    IngestResult,
+    analyze_after_writing,
+    ingest,
+    ingest_jsonl,
+    refresh_statistics,
+)
 
 __all__ = [
     "ANALYZE_MIN_EVENTS",
@@ -34,6 +42,7 @@ __all__ = [
     "UsageEvent",
     "analyze_after_writing",
     "ingest",
+    "ingest_jsonl",
     "loads_json",
     "parse_event",
     "read_csv",

@@ -383,10 +383,15 @@ _DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant
 def _has_float(value: Any) -> bool:
     kind = type(value)
     if kind is dict:
-        return any(map(_has_float, value.values()))
-    if kind is list:
-        return any(map(_has_float, value))
-    return kind is float
+        value = value.values()
+    elif kind is not list:
+        return kind is float
+    # A loop, not a call per value: an event's dozen values are checked on every import line.
+    for item in value:
+        kind = type(item)
+        if kind is float or ((kind is dict or kind is list) and _has_float(item)):
+            return True
+    return False
 
 
 def loads_json(text: str | bytes) -> Any:
@@ -409,9 +414,10 @@ def loads_json(text: str | bytes) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-def read_jsonl(lines: Iterable[bytes | str]) -> Iterator[tuple[int, Any]]:
-    """Yield (line number, parsed object) per non-blank line; undecodable lines yield a FieldError."""
-    for number, line in enumerate(lines, start=1):
+def read_jsonl(lines: Iterable[bytes | str], first: int = 1) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, parsed object) per non-blank line, numbered from `first` (a part of a
+    file); undecodable lines yield a FieldError."""
+    for number, line in enumerate(lines, start=first):
         try:
             if number == 1 and isinstance(line, bytes):
                 line = line.decode("utf-8-sig")

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import gc
+from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
+from multiprocessing import get_context
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from ..aggregates import EventWriter, TooManyTagValues, TotalTooLarge
+from ..aggregates import CopyRows, EventWriter, TooManyTagValues, TotalTooLarge, copy_rows
 from ..models import organizations
 from ..pricing import Charge, PriceBook, cache_savings_at, cost_at
 from ..queries import load
-from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event
+from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event, read_jsonl
 
 BATCH_SIZE = 20000  # events per round trip: larger batches amortize statement overhead
 # An import storing at least this many events analyzes the tables it wrote once it has committed:
@@ -157,6 +160,111 @@ def ingest(
     Positions must be unique ints: they order the import's events (names' ties, error lines).
     """
     prices = PriceBook(conn, org_id)
+    errors: list[FieldError] = []
+    batches = _parsed_batches(records, batch_size, errors, prices)
+
+    def next_batch() -> tuple[int, list[tuple]] | None:
+        item = next(batches, None)
+        return None if item is None else (len(item[0]), _rows(org_id, *item))
+
+    def staged() -> Iterator[tuple[int, list[tuple]]]:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
+            upcoming = parser.submit(next_batch)
+            while (item := upcoming.result()) is not None:
+                upcoming = parser.submit(next_batch)
+                yield item
+
+    return _store(conn, org_id, staged())
+
+
+def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers: int) -> IngestResult:
+    """`ingest` of JSONL `lines` (a file's, numbered from 1), parsed, priced and formatted for COPY
+    by `workers` processes while this one sends their chunks, in order, to PostgreSQL (SQLite, or
+    one worker: `ingest`). The same result, errors and atomicity as `ingest`: parsing was the
+    import's largest cost, and one process's threads take turns under the GIL."""
+    if workers < 2 or conn.dialect.name != "postgresql":
+        return ingest(conn, org_id, read_jsonl(lines))
+    prices = PriceBook(conn, org_id)
+    errors: list[FieldError] = []
+
+    def staged() -> Iterator[tuple[int, CopyRows]]:
+        # spawn: a forked child would inherit this process's database connection and threads.
+        pool = ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(org_id, prices)
+        )
+        pending: deque[Future[tuple[int, CopyRows | None, list[FieldError]]]] = deque()
+
+        def oldest() -> Iterator[tuple[int, CopyRows]]:
+            seen, rows, found = pending.popleft().result()
+            errors.extend(found)
+            if len(errors) >= MAX_ERRORS:
+                raise IngestError(errors[:MAX_ERRORS], truncated=True)
+            if rows is not None and not errors:
+                yield seen, rows
+
+        with pool:
+            try:
+                for first, chunk in _chunks(lines, CHUNK_LINES):
+                    pending.append(pool.submit(_stage_lines, first, chunk))
+                    # A few chunks ahead: each worker has the next at hand, memory stays bounded.
+                    if len(pending) > 2 * workers:
+                        yield from oldest()
+                while pending:
+                    yield from oldest()
+            finally:
+                pool.shutdown(cancel_futures=True)
+        if errors:
+            raise IngestError(errors)
+
+    return _store(conn, org_id, staged())
+
+
+CHUNK_LINES = 10_000  # lines per task of ingest_jsonl's workers
+# The price book and organization of this worker process of ingest_jsonl, set once by the pool's
+# initializer (the catalogue is too large to send with each chunk); unused elsewhere.
+_worker: tuple[int, PriceBook] | None = None
+
+
+def _start_worker(org_id: int, prices: PriceBook) -> None:
+    global _worker
+    _worker = org_id, prices
+    gc.disable()  # as the importing process does (cli._import): the parsed objects are acyclic
+
+
+def _stage_lines(first: int, lines: list[bytes]) -> tuple[int, CopyRows | None, list[FieldError]]:
+    """One chunk in a worker: (valid events, their staged rows as COPY data or None, errors)."""
+    assert _worker is not None, "run by ingest_jsonl's pool only"
+    org_id, prices = _worker
+    errors: list[FieldError] = []
+    try:
+        batches = list(_parsed_batches(read_jsonl(lines, first), len(lines) + 1, errors, prices))
+    except IngestError:  # `errors` has them
+        return 0, None, errors
+    if not batches:  # blank lines only
+        return 0, None, []
+    batch = batches[0]
+    return len(batch[0]), copy_rows(_rows(org_id, *batch)), []
+
+
+def _chunks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
+    """(number of its first line, lines) per `size` lines."""
+    chunk: list[bytes] = []
+    first = 1
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield first, chunk
+            first += size
+            chunk = []
+    if chunk:
+        yield first, chunk
+
+
+def _store(
+    conn: Connection, org_id: int, staged: Iterator[tuple[int, list[tuple]] | tuple[int, CopyRows]]
+) -> IngestResult:
+    """Lock the organization, stage what `staged` yields (valid events seen, their rows), then
+    store, aggregate and name it all (EventWriter.finish)."""
     # One import at a time per organization, as SQLite's single writer does anyway: two imports
     # adding batches in different orders would otherwise lock each other's rows and deadlock.
     # SQLite: a write first, so the import holds the write lock from its start (had it read
@@ -169,21 +277,10 @@ def ingest(
         select(organizations.c.timezone).where(organizations.c.id == org_id).with_for_update()
     ).scalar_one()
     writer = EventWriter(conn, org_id, tz)
-    errors: list[FieldError] = []
-    batches = _parsed_batches(records, batch_size, errors, prices)
-
-    def next_batch() -> tuple[int, list[tuple]] | None:
-        item = next(batches, None)
-        return None if item is None else (len(item[0]), _rows(org_id, *item))
-
     seen = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
-        upcoming = parser.submit(next_batch)
-        while (item := upcoming.result()) is not None:
-            upcoming = parser.submit(next_batch)
-            size, rows = item
-            seen += size
-            writer.write(rows)
+    for size, rows in staged:
+        seen += size
+        writer.write(rows)
     try:
         inserted, unpriced, unpriced_models = writer.finish()
     except TotalTooLarge as exc:

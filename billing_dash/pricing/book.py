@@ -133,6 +133,13 @@ class PriceBook:
             self._raw.setdefault(key, []).append(row)
             self._raw_by_model.setdefault(row.model, key)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What an import's worker processes get: every catalogue entry converted, so that the
+        dialect converting them (which does not pickle) stays behind."""
+        for key in self._raw:
+            self._catalogue_entry(key)
+        return {**self.__dict__, "_dialect": None, "_raw": dict.fromkeys(self._raw, ())}
+
     def _add(self, row: Any) -> None:
         """Add a model_prices row (rows come in date order) to its entry."""
         table = self._org if row.source == "organization" else self._manual
