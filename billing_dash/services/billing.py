@@ -452,9 +452,9 @@ def usage_by_tag(
     rest (when there are more), then the `untagged` usage of events without the key (when any):
     the period's total (its `daily` rows) minus the values', every event having at most one value
     of a key. Each row's `value_count` says how many values it sums."""
-    window = {"org_id": org.id, **period.window(org.timezone)}
+    window = period.window(org.timezone)
     months = whole_months(window["day_from"], window["day_to"])
-    rows = _frame(conn, "tag_groups", **window, **months, group_key=key, **filters.params())
+    rows = _frame(conn, "tag_groups", org_id=org.id, **window, **months, group_key=key, **filters.params())
     rows["total_tokens"] = rows["prompt_tokens"] + rows["completion_tokens"]
     tagged = _sum_by(rows, "tag_value", PAIR_SUMS)
     tagged = tagged[tagged["message_count"] > 0]
