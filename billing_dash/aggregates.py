@@ -75,7 +75,7 @@ _COPY_TYPE = {
     Money: "numeric",
 }
 # Staged rows add their position and names (see _staged_columns).
-COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text"]
+COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text", "bool"]
 
 
 class CopyRows(NamedTuple):
@@ -130,6 +130,10 @@ def _staged_columns() -> list[Column]:
         Column("seq", Integer, primary_key=True),
         Column("agent_name", String),
         Column("conversation_title", String),
+        # Whether the event may name its agent or conversation: the newest of its batch to do so
+        # (ingest.store._rows). The names are the newest stored event's, so while the import
+        # stores every event it staged the others cannot win, and the names read only these.
+        Column("names_it", Boolean),
     ]
 
 
@@ -263,6 +267,7 @@ class EventWriter:
             inserted = conn.execute(load("stage/insert_sqlite")).rowcount
             conn.execute(load("stage/keep_sqlite"))
             self.stored += inserted
+            self.staged += len(rows)
 
     def finish(self) -> tuple[int, int, list[tuple[str, int]]]:
         """Store the staged events (PostgreSQL), add those really inserted to every aggregate and
@@ -281,8 +286,11 @@ class EventWriter:
         if not self.postgres:
             self._check_sqlite_totals()
         unpriced = self.aggregate_new(lookups=self.postgres and self.stored < LOOKUPS_MAX)[1]
-        self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
-        self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
+        # An event staged but not stored (sent before, or twice) may have hidden an older one of
+        # its batch that names: then every stored event is read.
+        names = {"org_id": self.org_id, "all_rows": int(self.stored < self.staged)}
+        self.conn.execute(load("stage/agent_names"), names)
+        self.conn.execute(load("stage/conversation_names"), names)
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
         return self.stored, unpriced, models
 

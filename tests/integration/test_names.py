@@ -167,3 +167,37 @@ def test_one_import_names_from_its_newest_event_whatever_its_batches(engine, org
         result = ingest(conn, org.id, enumerate(events, start=1), batch_size=9)
     assert (result.inserted, result.skipped) == (len(first), len(events) - len(first))
     assert names(engine, org.id) == _expected(stored)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("seed", [5, 6])
+def test_an_import_storing_all_it_staged_names_from_its_newest_events(engine, org, seed, parallel, monkeypatch):
+    """No id repeated or stored before: the names read only each batch's newest naming events
+    (names_it). Many small batches (or worker chunks) in random order, many equal timestamps,
+    names and titles often missing: still the newest stored event wins, the later line on a tie."""
+    import json
+
+    from billing_dash.ingest import ingest, ingest_jsonl, read_jsonl, store
+
+    monkeypatch.setattr(store, "CHUNK_LINES", 11)
+    rng = random.Random(seed)
+    events = [
+        event(
+            n,
+            minutes=rng.randrange(8),
+            agent_id=f"a{rng.randrange(3)}",
+            agent_name=rng.choice([None, None, f"name-{n}"]),
+            conversation_id=f"c{rng.randrange(9)}",
+            conversation_title=rng.choice([None, None, f"title-{n}"]),
+        )
+        for n in range(300)
+    ]
+    lines = [json.dumps(e).encode() + b"\n" for e in events]
+    with engine.begin() as conn:
+        if parallel:
+            result = ingest_jsonl(conn, org.id, lines, workers=2)
+        else:
+            result = ingest(conn, org.id, read_jsonl(lines), batch_size=11)
+    assert (result.inserted, result.skipped) == (300, 0)
+    # Independently: a stable sort by time puts equal timestamps in input order; the last applies.
+    assert names(engine, org.id) == _expected(sorted(events, key=lambda e: e["timestamp"]))

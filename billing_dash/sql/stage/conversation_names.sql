@@ -2,11 +2,18 @@
 -- One rule, whatever the order events arrive in: a conversation's agent comes from its newest
 -- stored event, its title from the newest stored event that gives one (by timestamp; of equal
 -- timestamps the later one in the input, or of a later import). Only stored events count. Hash
--- joins and groups only, as in agent_names.
+-- joins and groups only, of the events that may name (names_it) unless :all_rows, as in agent_names.
 -- param org_id: int
-WITH newest AS (
-    SELECT conversation_id, MAX(ts) AS ts, MAX(CASE WHEN conversation_title IS NOT NULL THEN ts END) AS title_ts
+-- param all_rows: int
+WITH staged AS (
+    -- Read once (both databases keep a query used three times), so the rest joins a few rows.
+    SELECT seq, conversation_id, agent_id, ts, conversation_title
     FROM new_usage
+    WHERE :all_rows = 1 OR names_it
+),
+newest AS (
+    SELECT conversation_id, MAX(ts) AS ts, MAX(CASE WHEN conversation_title IS NOT NULL THEN ts END) AS title_ts
+    FROM staged
     GROUP BY conversation_id
 ),
 picked AS (
@@ -15,7 +22,7 @@ picked AS (
            MAX(CASE WHEN n.ts = w.title_ts AND n.conversation_title IS NOT NULL THEN n.seq END) AS title_seq
     -- CROSS JOIN: SQLite then reads the events once, looking each up in an index it builds on
     -- newest (otherwise it scanned all events once per newest row); PostgreSQL hashes it alike.
-    FROM new_usage n
+    FROM staged n
     CROSS JOIN newest w
     WHERE w.conversation_id = n.conversation_id
     GROUP BY w.conversation_id
@@ -23,8 +30,8 @@ picked AS (
 INSERT INTO conversations (organization_id, id, agent_id, agent_ts, title, title_ts)
 SELECT :org_id, p.conversation_id, o.agent_id, o.ts, COALESCE(t.conversation_title, p.conversation_id), t.ts
 FROM picked p
-JOIN new_usage o ON o.seq = p.owner_seq
-LEFT JOIN new_usage t ON t.seq = p.title_seq
+JOIN staged o ON o.seq = p.owner_seq
+LEFT JOIN staged t ON t.seq = p.title_seq
 WHERE true
 -- Key order: concurrent imports lock shared rows in the same order and cannot deadlock.
 ORDER BY p.conversation_id
