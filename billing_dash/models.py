@@ -410,31 +410,29 @@ tag_daily = Table(
     *_usage_sums(),
     Index("ix_tag_daily_key_day", "organization_id", "tag_key", "day"),
 )
-# Per pre-aggregated key and value and local day of the organization's zone: tag_daily summed over
-# agents and models, as usage_day is usage_daily, for a tag grouping or filter of all agents and models.
-tag_day = Table(
-    "tag_day",
-    metadata,
-    Column("organization_id", Integer, primary_key=True),
-    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
-    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
-    Column("day", Date, primary_key=True),
-    *_usage_sums(),
-    Index("ix_tag_day_key_day", "organization_id", "tag_key", "day"),
-)
-# Per pre-aggregated key and value and local month of the organization's zone (`month` is its first
-# day): tag_day summed over months, so a tag grouping of a year reads a row per value and whole month
-# and tag_day only for the days before the first and after the last whole month.
-tag_month = Table(
-    "tag_month",
-    metadata,
-    Column("organization_id", Integer, primary_key=True),
-    Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
-    Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
-    Column("month", Date, primary_key=True),
-    *_usage_sums(),
-    Index("ix_tag_month_key_month", "organization_id", "tag_key", "month"),
-)
+
+
+def _tag_totals(name: str, period: str) -> Table:
+    """Per pre-aggregated key and value and `period` (a local day or month of the organization's
+    zone, as a date), summed over agents and models."""
+    return Table(
+        name,
+        metadata,
+        Column("organization_id", Integer, primary_key=True),
+        Column("tag_key", String(MAX_TAG_KEY), primary_key=True),
+        Column("tag_value", String(MAX_TAG_VALUE), primary_key=True),
+        Column(period, Date, primary_key=True),
+        *_usage_sums(),
+        Index(f"ix_{name}_key_{period}", "organization_id", "tag_key", period),
+    )
+
+
+# tag_daily summed over agents and models, as usage_day is usage_daily, for a tag grouping or filter
+# of all agents and models.
+tag_day = _tag_totals("tag_day", "day")
+# tag_day summed per month (`month` is its first day): a tag grouping of a year reads a row per
+# value and whole month, and tag_day only for the days before the first and after the last.
+tag_month = _tag_totals("tag_month", "month")
 # Per pre-aggregated key and value, local day of the organization's zone, conversation, agent and
 # model: the conversation figures of a tag filter, read as a filter without one reads conversation_daily.
 tag_conversation_daily = Table(
