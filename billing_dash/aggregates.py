@@ -299,12 +299,18 @@ class EventWriter:
         cache savings or its conversation's cost past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on
         it, its + turn it into a float)."""
         # Cheap check first: the import's float totals plus the largest stored totals, with a margin
-        # far wider than float rounding; only imports near the bound take the exact walk.
-        cost, day, conversation, savings, day_savings = self.conn.execute(
+        # far wider than float rounding; only imports near the bound take the exact walk. With tag
+        # keys a month is a stored total too: tag_month's rows, each at most its month's total.
+        cost, day, conversation, savings, day_savings, month, month_savings = self.conn.execute(
             load("stage/totals_sqlite"), {"org_id": self.org_id}
         ).one()
+        if not self.tag_keys:
+            month = month_savings = 0
         bound = SQLITE_MAX_TOTAL * 0.99
-        if cost + max(day or 0, conversation or 0) < bound and savings + (day_savings or 0) < bound:
+        if (
+            cost + max(day or 0, conversation or 0, month or 0) < bound
+            and savings + max(day_savings or 0, month_savings or 0) < bound
+        ):
             return
         new = [
             (seq, sqlite_local_date(ts, self.tz), conv, cost, savings)
@@ -315,13 +321,22 @@ class EventWriter:
             "day": self._stored("stage/day_costs_sqlite", days),
             "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new})),
             "savings": self._stored("stage/day_savings_sqlite", days),
+            "month": defaultdict(int),
+            "month savings": defaultdict(int),
         }
-        for seq, event_day, conv, cost, savings in new:
-            for kind, key, amount in (
-                ("day", event_day, cost),
-                ("conversation", conv, cost),
-                ("savings", event_day, savings),
+        if self.tag_keys:
+            months = sorted({d[:8] + "01" for d in days})
+            for first, day_cost, day_saving in run_in_chunks(
+                self.conn, "stage/month_totals_sqlite", months, org_id=self.org_id
             ):
+                totals["month"][first] += day_cost
+                totals["month savings"][first] += day_saving
+        for seq, event_day, conv, cost, savings in new:
+            checks = [("day", event_day, cost), ("conversation", conv, cost), ("savings", event_day, savings)]
+            if self.tag_keys:
+                first_day = event_day[:8] + "01"
+                checks += [("month", first_day, cost), ("month savings", first_day, savings)]
+            for kind, key, amount in checks:
                 totals[kind][key] += amount
                 if abs(totals[kind][key]) > SQLITE_MAX_TOTAL:
                     limit = Decimal(SQLITE_MAX_TOTAL).scaleb(-MONEY_SCALE)
@@ -329,11 +344,13 @@ class EventWriter:
                         "day": f"the organization's total for {key}",
                         "conversation": f"conversation {key!r}",
                         "savings": f"the organization's cache savings for {key}",
+                        "month": f"the organization's total for the month of {key[:7]}",
+                        "month savings": f"the organization's cache savings for the month of {key[:7]}",
                     }[kind]
                     raise TotalTooLarge(
                         seq,
                         f"would take {what} past {limit} dollars, the most one stored total holds on SQLite",
-                        "cache_read_tokens" if kind == "savings" else "cost",
+                        "cost" if kind in ("day", "conversation", "month") else "cache_read_tokens",
                     )
 
     def _stored(self, query: str, keys: list[str]) -> defaultdict[str, int]:

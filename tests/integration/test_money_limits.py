@@ -213,6 +213,41 @@ def test_a_day_of_cache_savings_past_sqlite_s_bound_is_refused_there(client, aut
     assert [(d["index"], d["field"]) for d in response.get_json()["error"]["details"]] == [(bad, "cache_read_tokens")]
 
 
+@pytest.mark.parametrize("tagged", [False, True])
+def test_a_month_past_sqlite_s_bound_is_refused_there_when_tags_keep_months(
+    client, auth_headers, engine, org, database_url, tagged
+):
+    """With tag keys an organization's month is a stored total too (tag_month's rows are at most
+    it): 1,000 events of $1,000,000 over two days of one month, each day and conversation within
+    the bound, the month past it. Without tag keys no month is stored, and all of it fits."""
+    from billing_dash.tags import set_keys
+
+    if tagged:
+        with engine.begin() as conn:
+            set_keys(conn, org.id, ["customer"])
+    events = [ev(n, at(f"2026-01-{15 + n % 2}", n), f"c-{n}", MILLION, tags={"customer": "acme"}) for n in range(1000)]
+    month, bad = Decimal(0), None
+    for i, e in enumerate(events):
+        month += Decimal(e["cost"])
+        if month > SQLITE_TOTAL and bad is None:
+            bad = i
+    assert StoredTotals().first_over(events) is None  # no day, no conversation passes it
+    response = post(client, auth_headers, events)
+    if not (tagged and is_sqlite(database_url)):
+        assert response.status_code == 200, response.data[:500]
+        group = {"groupBy": "tag:customer"} if tagged else {}
+        _, body = report(client, auth_headers, startDate="2026-01-01", endDate="2026-01-31", **group)
+        assert_exact(body["summary"]["totalCost"], 1000 * MILLION)
+        if tagged:
+            assert_exact(body["usageByTag"][0]["cost"], 1000 * MILLION)
+        return
+    assert response.status_code == 400, response.data[:500]
+    details = response.get_json()["error"]["details"]
+    assert [(d["index"], d["field"]) for d in details] == [(bad, "cost")]
+    assert "month of 2026-01" in details[0]["message"]
+    nothing_stored(engine, org.id)
+
+
 def test_import_names_the_line_that_passes_a_stored_total(database_url, engine, org, tmp_path):
     events = [ev(n, at("2026-01-15", n), f"c-{n % 2}", MILLION) for n in range(1000)]
     result = run(database_url, "import", "--org", org.name, str(write_jsonl(tmp_path, events)))
