@@ -56,6 +56,7 @@ AGGREGATE_QUERIES = (
     "aggregate/quarter",
     "aggregate/day",
     "aggregate/daily",
+    "aggregate/monthly",
     "aggregate/conversations",
     "aggregate/starts",
     "aggregate/part_starts",
@@ -299,13 +300,11 @@ class EventWriter:
         cache savings or its conversation's cost past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on
         it, its + turn it into a float)."""
         # Cheap check first: the import's float totals plus the largest stored totals, with a margin
-        # far wider than float rounding; only imports near the bound take the exact walk. With tag
-        # keys a month is a stored total too: tag_month's rows, each at most its month's total.
+        # far wider than float rounding; only imports near the bound take the exact walk. A month is
+        # a stored total too: usage_monthly's and tag_month's rows are each at most its total.
         cost, day, conversation, savings, day_savings, month, month_savings = self.conn.execute(
             load("stage/totals_sqlite"), {"org_id": self.org_id}
         ).one()
-        if not self.tag_keys:
-            month = month_savings = 0
         bound = SQLITE_MAX_TOTAL * 0.99
         if (
             cost + max(day or 0, conversation or 0, month or 0) < bound
@@ -324,19 +323,21 @@ class EventWriter:
             "month": defaultdict(int),
             "month savings": defaultdict(int),
         }
-        if self.tag_keys:
-            months = sorted({d[:8] + "01" for d in days})
-            for first, day_cost, day_saving in run_in_chunks(
-                self.conn, "stage/month_totals_sqlite", months, org_id=self.org_id
-            ):
-                totals["month"][first] += day_cost
-                totals["month savings"][first] += day_saving
+        months = sorted({d[:8] + "01" for d in days})
+        for first, day_cost, day_saving in run_in_chunks(
+            self.conn, "stage/month_totals_sqlite", months, org_id=self.org_id
+        ):
+            totals["month"][first] += day_cost
+            totals["month savings"][first] += day_saving
         for seq, event_day, conv, cost, savings in new:
-            checks = [("day", event_day, cost), ("conversation", conv, cost), ("savings", event_day, savings)]
-            if self.tag_keys:
-                first_day = event_day[:8] + "01"
-                checks += [("month", first_day, cost), ("month savings", first_day, savings)]
-            for kind, key, amount in checks:
+            first_day = event_day[:8] + "01"
+            for kind, key, amount in (
+                ("day", event_day, cost),
+                ("conversation", conv, cost),
+                ("savings", event_day, savings),
+                ("month", first_day, cost),
+                ("month savings", first_day, savings),
+            ):
                 totals[kind][key] += amount
                 if abs(totals[kind][key]) > SQLITE_MAX_TOTAL:
                     limit = Decimal(SQLITE_MAX_TOTAL).scaleb(-MONEY_SCALE)

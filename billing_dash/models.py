@@ -281,6 +281,19 @@ usage_daily = Table(
     *_usage_sums(),
 )
 
+# usage_daily summed per local month (`month` is its first day): a report's agents and models read
+# whole months here and only the other days from usage_daily (a year of 50 agents and 8 models:
+# about 4,400 rows instead of 146,000).
+usage_monthly = Table(
+    "usage_monthly",
+    metadata,
+    Column("organization_id", Integer, primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("agent_id", String(MAX_ID), primary_key=True),
+    Column("model", String(MAX_ID), primary_key=True),
+    *_usage_sums(),
+)
+
 # Per local day of the organization's time zone, conversation, agent and model: distinct counts and
 # the costliest conversations stay exact, also for a report filtered by agent or model.
 conversation_daily = Table(
@@ -370,6 +383,7 @@ AGGREGATES = (
     usage_quarter,
     usage_day,
     usage_daily,
+    usage_monthly,
     conversation_daily,
     conversation_totals,
     conversation_starts,

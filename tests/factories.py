@@ -5,6 +5,7 @@ Fixtures stay in conftest.py; these are plain functions that tests import.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
 import os
@@ -114,19 +115,28 @@ def post_all(client, headers, events: list[dict], chunk: int = 5000) -> None:
 
 
 def big_usage(pairs: int) -> list[dict]:
-    """Days of $900,000,000 (within SQLite's bound per stored total) whose sums pass 64 bits.
+    """Days of $900,000,000 whose sums pass 64 bits, each day in a month of its own (SQLite bounds
+    a stored day and month at ~$922M; see big_usage_period for the months they span).
 
-    Each pair of days of the organization's zone falls on one UTC day (00:30 and 23:30 UTC),
-    so a report in UTC sums two of them per day, and the period sums them all."""
+    Pair k falls on the last day of month 2k (from January 2024) at 00:xx and 23:xx UTC: in the
+    organization's zone (Europe/Berlin) the second is already the next month's first day, and a
+    report in UTC sums both on one day; the period sums them all."""
     events, n = [], 0
     for k in range(pairs):
-        day = f"2026-01-{1 + 2 * k:02d}"
+        year, month = 2024 + 2 * k // 12, 2 * k % 12 + 1
+        day = f"{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
         for hour in (0, 23):
             for i in range(900):
                 events.append(ev(n, at(day, i, hour), f"c-{k}-{hour}-{i % 3}", MILLION))
                 n += 1
-    events.append(ev(n, at("2026-01-01", 900, 0), "c-0-0-0", TINY))
+    events.append(ev(n, at("2024-01-31", 900, 0), "c-0-0-0", TINY))
     return events
+
+
+def big_usage_period(pairs: int) -> tuple[str, str]:
+    """The first and last day of the months big_usage(pairs) spans."""
+    year, month = 2024 + (2 * pairs - 1) // 12, (2 * pairs - 1) % 12 + 1
+    return "2024-01-01", f"{year}-{month:02d}-{calendar.monthrange(year, month)[1]:02d}"
 
 
 def text_of(amount: Decimal) -> str:

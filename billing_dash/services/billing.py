@@ -378,7 +378,8 @@ def _agents_and_models(
     conn: Connection, org_id: int, window: dict, filters: Filters = NO_FILTERS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage per agent (with its name) and per model in a period's window (of the kept pairs)."""
-    pairs = _frame(conn, "by_agent_model", **window, **filters.params())
+    months = whole_months(window["day_from"], window["day_to"])
+    pairs = _frame(conn, "by_agent_model", **window, **months, **filters.params())
     pairs["total_tokens"] = pairs["prompt_tokens"] + pairs["completion_tokens"]
     agents = _sum_by(pairs, "agent_id", PAIR_SUMS).merge(
         _frame(conn, "agent_names", org_id=org_id), on="agent_id", how="left"

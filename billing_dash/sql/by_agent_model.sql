@@ -1,11 +1,14 @@
 -- Usage per agent and model in the period: a row per pair used (at most agents x models), which
 -- the report sums per agent and per model, so the daily aggregates are read once. Whole days of
--- the organization's zone come from the aggregates, edge days from the events. The filter
+-- the organization's zone come from the aggregates (whole months, :month_from up to :month_end,
+-- from usage_monthly, the other days from usage_daily), edge days from the events. The filter
 -- (services/billing.py, filters.Filters.params) keeps the pairs of the given agents and models;
 -- a tag filter reads tag_daily instead of usage_daily, and the edge events that carry its values.
 -- param org_id: int
 -- param day_from: date
 -- param day_to: date
+-- param month_from: date
+-- param month_end: date
 -- param start: utc
 -- param full_start: utc
 -- param full_end: utc
@@ -19,9 +22,14 @@
 -- param tag_values: list
 SELECT u.agent_id, u.model, {usage_sums_summed:u}
 FROM (
+    SELECT m.agent_id, m.model, {usage_sums_of:m}
+    FROM usage_monthly m
+    WHERE :all_tags = 1 AND m.organization_id = :org_id AND m.month >= :month_from AND m.month < :month_end
+    UNION ALL
     SELECT d.agent_id, d.model, {usage_sums_of:d}
     FROM usage_daily d
-    WHERE :all_tags = 1 AND d.organization_id = :org_id AND d.day >= :day_from AND d.day <= :day_to
+    WHERE :all_tags = 1 AND d.organization_id = :org_id
+      AND (d.day >= :day_from AND d.day < :month_from OR d.day >= :month_end AND d.day <= :day_to)
     UNION ALL
     SELECT t.agent_id, t.model, {usage_sums_of:t}
     FROM tag_daily t

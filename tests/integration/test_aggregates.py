@@ -87,6 +87,14 @@ def test_aggregates_equal_group_by_over_the_events(engine, org, stored):
         for i, v in enumerate(r[4:]):
             sums[i] += v
     assert {r[1]: list(r[2:]) for r in snap["usage_day"]} == days
+    # usage_monthly is usage_daily summed per month.
+    months: dict = {}
+    for r in snap["usage_daily"]:
+        sums = months.setdefault((r[1].replace(day=1), r[2], r[3]), [0] * len(r[4:]))
+        for i, v in enumerate(r[4:]):
+            sums[i] += v
+    assert {(r[1], r[2], r[3]): list(r[4:]) for r in snap["usage_monthly"]} == months
+    assert len({r[1] for r in snap["usage_monthly"]}) > 3
     assert len({r[2] for r in snap["conversation_daily"]}) == conversations
     # Quarter buckets start on a quarter hour.
     assert all(r[1].minute % 15 == 0 and r[1].second == 0 for r in quarter)

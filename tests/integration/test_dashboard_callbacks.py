@@ -26,7 +26,7 @@ from billing_dash.services.export import SECTION_KEYS
 from billing_dash.tags import set_keys
 from billing_dash.web.app import create_app
 
-from ..factories import big_usage, event, post_all, text_of
+from ..factories import big_usage, big_usage_period, event, post_all, text_of
 from .reference import named_period_dates, previous_dates
 
 
@@ -212,11 +212,12 @@ def test_download_gives_the_api_csv_for_money_past_float_precision(client, auth_
     events = big_usage(5)
     post_all(client, auth_headers, events)
     total = sum((Decimal(e["cost"]) for e in events), Decimal(0))  # 9000000000.000001; a float says ...002
-    files = through_browser(loaded(page, "custom", "2026-01-01", "2026-01-31", None)[0])
+    start, end = big_usage_period(5)
+    files = through_browser(loaded(page, "custom", start, end, None)[0])
     api_csv = client.get(
         "/api/v1/analytics/billing.csv",
         headers=auth_headers,
-        query_string={"period": "custom", "startDate": "2026-01-01", "endDate": "2026-01-31", "section": section},
+        query_string={"period": "custom", "startDate": start, "endDate": end, "section": section},
     )
     assert api_csv.status_code == 200
     assert downloaded(client, auth_headers, files[section]) == api_csv.get_data(as_text=True)

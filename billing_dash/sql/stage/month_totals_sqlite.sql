@@ -1,5 +1,5 @@
 -- The stored day totals of the given months (first days) of an organization, as stored (integers
--- of 1e-10 dollars): summed per month in Python, exactly, for the tag months' bound.
+-- of 1e-10 dollars): summed per month in Python, exactly, for the months' bound.
 -- param org_id: int
 -- param ids: list
 -- column cost: stored
