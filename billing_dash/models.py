@@ -270,29 +270,25 @@ usage_day = Table(
     *_usage_sums(),
 )
 
-# Per local day of the organization's time zone, agent and model.
-usage_daily = Table(
-    "usage_daily",
-    metadata,
-    Column("organization_id", Integer, primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("agent_id", String(MAX_ID), primary_key=True),
-    Column("model", String(MAX_ID), primary_key=True),
-    *_usage_sums(),
-)
 
-# usage_daily summed per local month (`month` is its first day): a report's agents and models read
-# whole months here and only the other days from usage_daily (a year of 50 agents and 8 models:
-# about 4,400 rows instead of 146,000).
-usage_monthly = Table(
-    "usage_monthly",
-    metadata,
-    Column("organization_id", Integer, primary_key=True),
-    Column("month", Date, primary_key=True),
-    Column("agent_id", String(MAX_ID), primary_key=True),
-    Column("model", String(MAX_ID), primary_key=True),
-    *_usage_sums(),
-)
+def _agent_model_totals(name: str, period: str) -> Table:
+    """Usage per `period` (a local day or month of the organization's zone, as a date), agent and model."""
+    return Table(
+        name,
+        metadata,
+        Column("organization_id", Integer, primary_key=True),
+        Column(period, Date, primary_key=True),
+        Column("agent_id", String(MAX_ID), primary_key=True),
+        Column("model", String(MAX_ID), primary_key=True),
+        *_usage_sums(),
+    )
+
+
+usage_daily = _agent_model_totals("usage_daily", "day")
+# usage_daily summed per month (`month` is its first day): a report's agents and models read whole
+# months here and only the other days from usage_daily (a year of 50 agents and 8 models: about
+# 4,400 rows instead of 146,000).
+usage_monthly = _agent_model_totals("usage_monthly", "month")
 
 # Per local day of the organization's time zone, conversation, agent and model: distinct counts and
 # the costliest conversations stay exact, also for a report filtered by agent or model.
