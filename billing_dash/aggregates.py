@@ -261,7 +261,7 @@ class EventWriter:
             self.staged += rows.events if isinstance(rows, CopyRows) else len(rows)
         else:
             if isinstance(rows, CopyRows):
-                raise TypeError("COPY data is for PostgreSQL only")
+                raise TypeError("rows formatted for PostgreSQL cannot be staged in SQLite")
             conn.execute(delete(batch_table))
             conn.execute(batch_table.insert(), [dict(zip(STAGED_COLUMNS, row, strict=True)) for row in rows])
             conn.execute(load("stage/drop_stored_sqlite"))
