@@ -26,7 +26,7 @@ from sqlalchemy import (
     update,
 )
 
-from .db import sqlite_local_date
+from .db import sqlite_local_date, sqlite_month_start
 from .filters import TAG_PARAM_PREFIX
 from .limits import MAX_TAG_VALUES
 from .models import (
@@ -254,11 +254,12 @@ class EventWriter:
             with cursor.copy(sql("stage/copy_pg")) as copy:
                 if isinstance(rows, CopyRows):
                     copy.write(rows.data)
+                    self.staged += rows.events
                 else:
                     copy.set_types(COPY_TYPES)
                     for row in rows:
                         copy.write_row(row)
-            self.staged += rows.events if isinstance(rows, CopyRows) else len(rows)
+                    self.staged += len(rows)
         else:
             if isinstance(rows, CopyRows):
                 raise TypeError("rows formatted for PostgreSQL cannot be staged in SQLite")
@@ -296,9 +297,9 @@ class EventWriter:
         return self.stored, unpriced, models
 
     def _check_sqlite_totals(self) -> None:
-        """Raise TotalTooLarge, naming the first event of new_usage that would take its day's cost or
-        cache savings or its conversation's cost past SQLITE_MAX_TOTAL (SQLite's SUM() would fail on
-        it, its + turn it into a float)."""
+        """Raise TotalTooLarge, naming the first event of new_usage that would take its day's or
+        month's cost or cache savings or its conversation's cost past SQLITE_MAX_TOTAL (SQLite's
+        SUM() would fail on it, its + turn it into a float)."""
         # Cheap check first: the import's float totals plus the largest stored totals, with a margin
         # far wider than float rounding; only imports near the bound take the exact walk. A month is
         # a stored total too: usage_monthly's and tag_month's rows are each at most its total.
@@ -315,22 +316,20 @@ class EventWriter:
             (seq, sqlite_local_date(ts, self.tz), conv, cost, savings)
             for seq, ts, conv, cost, savings in self.conn.execute(load("stage/events_sqlite"))
         ]
-        days = sorted({r[1] for r in new})
-        totals = {
-            "day": self._stored("stage/day_costs_sqlite", days),
-            "conversation": self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new})),
-            "savings": self._stored("stage/day_savings_sqlite", days),
-            "month": defaultdict(int),
-            "month savings": defaultdict(int),
+        totals: dict[str, defaultdict[str, int]] = {
+            kind: defaultdict(int) for kind in ("day", "savings", "month", "month savings")
         }
-        months = sorted({d[:8] + "01" for d in days})
-        for first, day_cost, day_saving in run_in_chunks(
-            self.conn, "stage/month_totals_sqlite", months, org_id=self.org_id
+        totals["conversation"] = self._stored("stage/conversation_costs_sqlite", sorted({r[2] for r in new}))
+        # The stored days of the import's months, read once: each day's totals, summed per month.
+        months = sorted({sqlite_month_start(r[1]) for r in new})
+        for day, day_cost, day_saving in run_in_chunks(
+            self.conn, "stage/month_days_sqlite", months, org_id=self.org_id
         ):
-            totals["month"][first] += day_cost
-            totals["month savings"][first] += day_saving
+            totals["day"][day], totals["savings"][day] = day_cost, day_saving
+            totals["month"][sqlite_month_start(day)] += day_cost
+            totals["month savings"][sqlite_month_start(day)] += day_saving
         for seq, event_day, conv, cost, savings in new:
-            first_day = event_day[:8] + "01"
+            first_day = sqlite_month_start(event_day)
             for kind, key, amount in (
                 ("day", event_day, cost),
                 ("conversation", conv, cost),

@@ -48,6 +48,10 @@ def sqlite_quarter_start(ts: str | None) -> str | None:
     return start.strftime("%Y-%m-%d %H:%M:%S.000000")
 
 
+@overload
+def sqlite_month_start(day: str) -> str: ...
+@overload
+def sqlite_month_start(day: None) -> None: ...
 def sqlite_month_start(day: str | None) -> str | None:
     """SQLite twin of PostgreSQL's month_start (migration 0020): the first day of a date's month."""
     return None if day is None else day[:8] + "01"

@@ -1,8 +1,8 @@
 -- The stored day totals of the given months (first days) of an organization, as stored (integers
--- of 1e-10 dollars): summed per month in Python, exactly, for the months' bound.
+-- of 1e-10 dollars): the import's bound checks read each day's and sum each month's exactly.
 -- param org_id: int
 -- param ids: list
 -- column cost: stored
 -- column cache_savings: stored
-SELECT month_start(day) AS month, cost, cache_savings FROM usage_day
+SELECT day, cost, cache_savings FROM usage_day
 WHERE organization_id = :org_id AND month_start(day) IN :ids
