@@ -213,17 +213,16 @@ def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers:
             if rows is not None and not errors:
                 yield seen, rows
 
-        with pool:
-            try:
-                for first, chunk in _chunks(lines, CHUNK_LINES):
-                    pending.append(pool.submit(_stage_lines, first, chunk))
-                    # A few chunks ahead: each worker has the next at hand, memory stays bounded.
-                    if len(pending) > 2 * workers:
-                        yield from oldest()
-                while pending:
+        try:
+            for first, chunk in _chunks(lines, CHUNK_LINES):
+                pending.append(pool.submit(_stage_lines, first, chunk))
+                # A few chunks ahead: each worker has the next at hand, memory stays bounded.
+                if len(pending) > 2 * workers:
                     yield from oldest()
-            finally:
-                pool.shutdown(cancel_futures=True)
+            while pending:
+                yield from oldest()
+        finally:
+            pool.shutdown(cancel_futures=True)
         if errors:
             raise IngestError(errors)
 
