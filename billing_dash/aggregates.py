@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 # Each writes its rows in key order, so concurrent imports lock shared rows in the same order
 # and cannot deadlock.
 AGGREGATE_QUERIES = (
-    "aggregate/usage_days",
     "aggregate/conversation_days",
+    "aggregate/usage_days",
     "aggregate/quarter",
     "aggregate/day",
     "aggregate/daily",
@@ -76,7 +76,7 @@ _COPY_TYPE = {
     Money: "numeric",
 }
 # Staged rows add their position and names (see _staged_columns).
-COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text", "bool"]
+COPY_TYPES = [_COPY_TYPE[type(c.type)] for c in usage_events.columns] + ["int8", "text", "text"]
 
 
 class CopyRows(NamedTuple):
@@ -131,10 +131,6 @@ def _staged_columns() -> list[Column]:
         Column("seq", Integer, primary_key=True),
         Column("agent_name", String),
         Column("conversation_title", String),
-        # Whether the event may name its agent or conversation: the newest of its batch to do so
-        # (ingest.store._rows). The names are the newest stored event's, so while the import
-        # stores every event it staged the others cannot win, and the names read only these.
-        Column("names_it", Boolean),
     ]
 
 
@@ -154,17 +150,10 @@ def _grain_table(name: str, *columns: Column) -> Table:
     return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
-# The staged events grouped once by local day, agent and model, and by local day, conversation, agent
-# and model: the other aggregates are sums of these rows, far fewer than the events, so a large import
-# reads its events three times (these two and the quarter-hours), not once per aggregate.
-usage_days_table = _grain_table(
-    "new_usage_days",
-    Column("organization_id", Integer),
-    Column("day", Date),
-    Column("agent_id", String),
-    Column("model", String),
-    *(Column(u.name, u.type) for u in USAGE_SUMS),
-)
+# The staged events grouped once by local day, conversation, agent and model, and those rows by
+# local day, agent and model: the other aggregates, and the names' newest instants, are sums of
+# these rows, far fewer than the events, so a large import reads its events twice (this grouping and
+# the quarter-hours) to aggregate them, not once per aggregate.
 conversation_days_table = _grain_table(
     "new_conversation_days",
     Column("organization_id", Integer),
@@ -174,9 +163,18 @@ conversation_days_table = _grain_table(
     Column("model", String),
     Column("first_ts", UTCDateTime),
     Column("last_ts", UTCDateTime),
-    Column("total_tokens", BigInteger),
-    Column("cost", Money),
-    Column("message_count", BigInteger),
+    # The newest instants at which an event named its agent, titled its conversation (or NULL).
+    Column("name_ts", UTCDateTime),
+    Column("title_ts", UTCDateTime),
+    *(Column(u.name, u.type) for u in USAGE_SUMS),
+)
+usage_days_table = _grain_table(
+    "new_usage_days",
+    Column("organization_id", Integer),
+    Column("day", Date),
+    Column("agent_id", String),
+    Column("model", String),
+    *(Column(u.name, u.type) for u in USAGE_SUMS),
 )
 GRAIN_TABLES = (usage_days_table, conversation_days_table)
 # The staged events grouped by pre-aggregated tag key and value, local day, agent, model and
@@ -288,11 +286,12 @@ class EventWriter:
         if not self.postgres:
             self._check_sqlite_totals()
         unpriced = self.aggregate_new(lookups=self.postgres and self.stored < LOOKUPS_MAX)[1]
-        # An event staged but not stored (sent before, or twice) may have hidden an older one of
-        # its batch that names: then every stored event is read.
-        names = {"org_id": self.org_id, "all_rows": int(self.stored < self.staged)}
-        self.conn.execute(load("stage/agent_names"), names)
-        self.conn.execute(load("stage/conversation_names"), names)
+        if self.postgres:
+            self.conn.execute(load("stage/no_nested_loops_pg"))
+        self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
+        self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
+        if self.postgres:
+            self.conn.execute(load("stage/joins_pg"))
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
         return self.stored, unpriced, models
 

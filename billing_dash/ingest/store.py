@@ -7,7 +7,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from multiprocessing import get_context
 from typing import Any
@@ -53,12 +52,9 @@ class IngestResult:
 
 def _rows(org_id: int, batch: list[UsageEvent], positions: list[int], charges: list[Charge | None]) -> list[tuple]:
     """Staged rows of a batch (tuples of aggregates.STAGED_COLUMNS in order); of two equal ids in
-    one batch the first wins, as across batches. Each row ends with whether it may name its agent
-    or conversation: it is the batch's newest event (by timestamp, then position) of its
-    conversation, or of those giving its conversation a title or its agent a name."""
+    one batch the first wins, as across batches."""
     rows: dict[str, tuple] = {}
     zero = Decimal(0)
-    newest: dict[tuple[int, str], tuple[datetime, int, str]] = {}
     for e, position, charge in zip(batch, positions, charges, strict=True):
         if e.event_id in rows:
             continue
@@ -86,14 +82,7 @@ def _rows(org_id: int, batch: list[UsageEvent], positions: list[int], charges: l
             e.agent_name,
             e.conversation_title,
         )
-        mark = (e.ts, position, e.event_id)
-        for key, gives in ((0, True), (1, e.conversation_title is not None), (2, e.agent_name is not None)):
-            if gives:
-                kind = (key, e.agent_id if key == 2 else e.conversation_id)
-                if (seen := newest.get(kind)) is None or mark[:2] > seen[:2]:
-                    newest[kind] = mark
-    names = {event_id for _, _, event_id in newest.values()}
-    return [(*row, event_id in names) for event_id, row in rows.items()]
+    return list(rows.values())
 
 
 def _priced(event: UsageEvent, prices: PriceBook) -> tuple[UsageEvent, Charge | None]:

@@ -172,9 +172,9 @@ def test_one_import_names_from_its_newest_event_whatever_its_batches(engine, org
 @pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("seed", [5, 6])
 def test_an_import_storing_all_it_staged_names_from_its_newest_events(engine, org, seed, parallel, monkeypatch):
-    """No id repeated or stored before: the names read only each batch's newest naming events
-    (names_it). Many small batches (or worker chunks) in random order, many equal timestamps,
-    names and titles often missing: still the newest stored event wins, the later line on a tie."""
+    """No id repeated or stored before. Many small batches (or worker chunks) in random order,
+    many equal timestamps, names and titles often missing, conversations over several days: still
+    the newest stored event wins, the later line on a tie."""
     import json
 
     from billing_dash.ingest import ingest, ingest_jsonl, read_jsonl, store
@@ -184,8 +184,9 @@ def test_an_import_storing_all_it_staged_names_from_its_newest_events(engine, or
     events = [
         event(
             n,
-            minutes=rng.randrange(8),
+            minutes=rng.randrange(8) * 500,  # 8 instants over three days: many ties
             agent_id=f"a{rng.randrange(3)}",
+            model=rng.choice(["gpt-4o-mini", "gpt-4o"]),
             agent_name=rng.choice([None, None, f"name-{n}"]),
             conversation_id=f"c{rng.randrange(9)}",
             conversation_title=rng.choice([None, None, f"title-{n}"]),

@@ -52,7 +52,6 @@ SAMPLE = {
     "value": "x",
     "agent_id": "x",
     "prefix": "tag.",
-    "all_rows": 0,  # the names read only the events that may name
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}

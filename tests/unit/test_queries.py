@@ -98,17 +98,19 @@ def test_a_new_usage_sum_reaches_every_statement_from_its_declaration(monkeypatc
     )
     queries.load.cache_clear()
     try:
-        # Summed from the events into the quarter-hours and the import's day grain, then from it.
+        # Summed from the events into the quarter-hours and the import's conversation days, from
+        # those into its days, then from them.
         for name, summed in (
             ("quarter", "SUM(n.reasoning_tokens)"),
-            ("usage_days", "SUM(n.reasoning_tokens)"),
+            ("conversation_days", "SUM(n.reasoning_tokens)"),
+            ("usage_days", "SUM(c.reasoning_tokens)"),
             ("daily", "d.reasoning_tokens"),
             ("day", "SUM(d.reasoning_tokens)"),
         ):
             statement = queries.load(f"aggregate/{name}").text
             assert "reasoning_tokens)" in statement.split("SELECT")[0]  # the inserted columns
             assert summed in statement
-            if name != "usage_days":
+            if name not in ("conversation_days", "usage_days"):
                 assert re.search(
                     r"reasoning_tokens = usage_\w+\.reasoning_tokens \+ excluded\.reasoning_tokens", statement
                 )

@@ -7,13 +7,13 @@ SELECT u.organization_id, u.conversation_id, 'model', u.model, u.agent_id, u.fir
        u.cost, u.message_count
 FROM (
     SELECT c.organization_id, c.conversation_id, c.model, '' AS agent_id, MIN(c.first_ts) AS first_ts,
-           MAX(c.last_ts) AS last_ts, SUM(c.total_tokens) AS total_tokens, SUM(c.cost) AS cost,
-           SUM(c.message_count) AS message_count
+           MAX(c.last_ts) AS last_ts, SUM(c.prompt_tokens + c.completion_tokens) AS total_tokens,
+           SUM(c.cost) AS cost, SUM(c.message_count) AS message_count
     FROM new_conversation_days c
     GROUP BY c.organization_id, c.conversation_id, c.model
     UNION ALL
     SELECT c.organization_id, c.conversation_id, c.model, c.agent_id, MIN(c.first_ts), MAX(c.last_ts),
-           SUM(c.total_tokens), SUM(c.cost), SUM(c.message_count)
+           SUM(c.prompt_tokens + c.completion_tokens), SUM(c.cost), SUM(c.message_count)
     FROM new_conversation_days c
     GROUP BY c.organization_id, c.conversation_id, c.model, c.agent_id
 ) u
