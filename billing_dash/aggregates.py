@@ -176,7 +176,22 @@ usage_days_table = _grain_table(
     Column("model", String),
     *(Column(u.name, u.type) for u in USAGE_SUMS),
 )
-GRAIN_TABLES = (usage_days_table, conversation_days_table)
+# The events that may name their agent or conversation (stage/name_events): those at their
+# conversation's newest instant, its newest titling instant or their agent's newest naming instant,
+# with those instants. SQLite: seq as INTEGER PRIMARY KEY, so the names' joins on it are lookups.
+names_table = _grain_table(
+    "new_names",
+    Column("seq", Integer, primary_key=True),
+    Column("conversation_id", String),
+    Column("agent_id", String),
+    Column("ts", UTCDateTime),
+    Column("agent_name", String),
+    Column("conversation_title", String),
+    Column("newest_ts", UTCDateTime),
+    Column("title_ts", UTCDateTime),
+    Column("name_ts", UTCDateTime),
+)
+GRAIN_TABLES = (usage_days_table, conversation_days_table, names_table)
 # The staged events grouped by pre-aggregated tag key and value, local day, agent, model and
 # conversation, once: the tag aggregates are sums of these rows. Only an organization with tag keys
 # (`billing-dash tags set`) creates and fills it.
@@ -286,6 +301,7 @@ class EventWriter:
         if not self.postgres:
             self._check_sqlite_totals()
         unpriced = self.aggregate_new(lookups=self.postgres and self.stored < LOOKUPS_MAX)[1]
+        self.conn.execute(load("stage/name_events"))
         if self.postgres:
             self.conn.execute(load("stage/no_nested_loops_pg"))
         self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})

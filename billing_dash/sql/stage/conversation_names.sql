@@ -1,36 +1,21 @@
 -- Create the conversations of the events the import stored, and apply their owners and titles.
 -- One rule, whatever the order events arrive in: a conversation's agent comes from its newest
 -- stored event, its title from the newest stored event that gives one (by timestamp; of equal
--- timestamps the later one in the input, or of a later import). Only stored events count. As in
--- agent_names, the newest instants come from the conversation days and the events are read once.
+-- timestamps the later one in the input, or of a later import). Only stored events count. The
+-- candidates are in new_names (stage/name_events), each conversation's newest event among them.
 -- param org_id: int
-WITH newest AS (
-    SELECT conversation_id, MAX(last_ts) AS ts, MAX(title_ts) AS title_ts
-    FROM new_conversation_days
-    GROUP BY conversation_id
-),
-candidates AS (
-    -- Used three times: both databases keep it rather than read the events again.
-    SELECT n.seq, n.conversation_id, n.agent_id, n.ts, n.conversation_title, w.ts AS newest_ts, w.title_ts
-    -- CROSS JOIN: SQLite then reads the events once, looking each up in an index it builds on
-    -- newest (otherwise it scanned all events once per newest row); PostgreSQL hashes it alike.
-    FROM new_usage n
-    CROSS JOIN newest w
-    WHERE w.conversation_id = n.conversation_id
-      AND (n.ts = w.ts OR (n.ts = w.title_ts AND n.conversation_title IS NOT NULL))
-),
-picked AS (
+WITH picked AS (
     SELECT conversation_id,
            MAX(CASE WHEN ts = newest_ts THEN seq END) AS owner_seq,
            MAX(CASE WHEN ts = title_ts AND conversation_title IS NOT NULL THEN seq END) AS title_seq
-    FROM candidates
+    FROM new_names
     GROUP BY conversation_id
 )
 INSERT INTO conversations (organization_id, id, agent_id, agent_ts, title, title_ts)
 SELECT :org_id, p.conversation_id, o.agent_id, o.ts, COALESCE(t.conversation_title, p.conversation_id), t.ts
 FROM picked p
-JOIN candidates o ON o.seq = p.owner_seq
-LEFT JOIN candidates t ON t.seq = p.title_seq
+JOIN new_names o ON o.seq = p.owner_seq
+LEFT JOIN new_names t ON t.seq = p.title_seq
 WHERE true
 -- Key order: concurrent imports lock shared rows in the same order and cannot deadlock.
 ORDER BY p.conversation_id
