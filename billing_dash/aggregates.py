@@ -65,6 +65,8 @@ AGGREGATE_QUERIES = (
 )
 # The statements that look up stored conversations by key (stage/lookups_pg for a small import).
 LOOKUP_QUERIES = ("aggregate/starts", "aggregate/part_starts", "aggregate/tag_part_starts")
+# The statements that group a large import's events into many groups (stage/hash_groups_pg).
+HASHED_QUERIES = ("aggregate/conversation_days",)
 # Binary COPY needs each column's PostgreSQL type, from the column's type in models.py.
 _COPY_TYPE = {
     Integer: "int4",
@@ -307,7 +309,7 @@ class EventWriter:
         self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
         self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
         if self.postgres:
-            self.conn.execute(load("stage/joins_pg"))
+            self.conn.execute(load("stage/planner_pg"))
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
         return self.stored, unpriced, models
 
@@ -394,13 +396,18 @@ class EventWriter:
 
     def _aggregate(self, query: str, lookups: bool, **params: Any) -> Any:
         """Run one aggregate statement; `lookups` (PostgreSQL, a small import): those that read
-        stored conversations (LOOKUP_QUERIES) read them by index."""
-        probe = lookups and query in LOOKUP_QUERIES
-        if probe:
-            self.conn.execute(load("stage/lookups_pg"))
+        stored conversations (LOOKUP_QUERIES) read them by index. Otherwise PostgreSQL groups the
+        events of HASHED_QUERIES by hashing them."""
+        plan = None
+        if lookups and query in LOOKUP_QUERIES:
+            plan = "stage/lookups_pg"
+        elif self.postgres and not lookups and query in HASHED_QUERIES:
+            plan = "stage/hash_groups_pg"
+        if plan:
+            self.conn.execute(load(plan))
         result = self.conn.execute(load(query), params)
-        if probe:
-            self.conn.execute(load("stage/joins_pg"))
+        if plan:
+            self.conn.execute(load("stage/planner_pg"))
         return result
 
     def aggregate_tags(self, lookups: bool = False) -> None:
