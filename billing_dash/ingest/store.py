@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from ..aggregates import CopyRows, EventWriter, TooManyTagValues, TotalTooLarge, copy_rows
 from ..models import organizations
-from ..pricing import Charge, PriceBook, cache_savings_at, cost_at
+from ..pricing import PriceBook, cache_savings_at, cost_at
 from ..queries import load
 from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event, read_jsonl
 
@@ -50,98 +50,91 @@ class IngestResult:
         return f"{self.unpriced} unpriced (no price for their model): {names}"
 
 
-def _rows(org_id: int, batch: list[UsageEvent], positions: list[int], charges: list[Charge | None]) -> list[tuple]:
-    """Staged rows of a batch (tuples of aggregates.STAGED_COLUMNS in order); of two equal ids in
-    one batch the first wins, as across batches."""
-    rows: dict[str, tuple] = {}
-    zero = Decimal(0)
-    for e, position, charge in zip(batch, positions, charges, strict=True):
-        if e.event_id in rows:
-            continue
-        given = e.cost is not None and charge is None
-        rows[e.event_id] = (
-            org_id,
-            e.event_id,
-            e.ts,
-            e.agent_id,
-            e.conversation_id,
-            e.model,
-            e.prompt_tokens,
-            e.completion_tokens,
-            zero if e.cost is None else e.cost,
-            e.cost is not None,
-            given,
-            None if charge is None else charge.priced_as,
-            None if charge is None else charge.price_id,
-            e.cache_read_tokens,
-            e.cache_write_tokens,
-            e.reasoning_tokens,
-            e.cache_savings,
-            e.tags,
-            position,
-            e.agent_name,
-            e.conversation_title,
-        )
-    return list(rows.values())
-
-
-def _priced(event: UsageEvent, prices: PriceBook) -> tuple[UsageEvent, Charge | None]:
-    """The event with its cost and cache savings, and the price charged (None when its cost was
-    given or its model had no price at its time; the cost stays None only then). A given cost
-    stays as sent, but its savings still come from the price: the caller's cost does not say what
-    the cache saved."""
-    if event.cost is not None and not event.cache_read_tokens:
-        return event, None
-    charge = prices.charge(event.model, event.ts)
-    if charge is None:
-        return event, None
-    savings = cache_savings_at(charge.price, event.cache_read_tokens)
-    if abs(savings) > MAX_COST:
-        raise _Invalid(
-            "cache_read_tokens", f"save {savings} at the model's price, more than the {MAX_COST} an event may cost"
-        )
-    if event.cost is not None:
-        return event._replace(cache_savings=savings), None
-    cost = cost_at(
-        charge.price, event.prompt_tokens, event.completion_tokens, event.cache_read_tokens, event.cache_write_tokens
+def _staged_row(org_id: int, e: UsageEvent, position: int, prices: PriceBook) -> tuple:
+    """The staged row of a validated event (aggregates.STAGED_COLUMNS in order), priced: a cost not
+    given is computed at the model's price at the event's time, and the price charged is recorded;
+    without a price then the event stays unpriced (cost 0, `priced` false). A given cost stays as
+    sent, but its cache savings still come from the price: the caller's cost does not say what the
+    cache saved."""
+    cost, savings, charge = e.cost, _ZERO, None
+    if cost is None or e.cache_read_tokens:
+        charge = prices.charge(e.model, e.ts)
+    if charge is not None:
+        savings = cache_savings_at(charge.price, e.cache_read_tokens)
+        if abs(savings) > MAX_COST:
+            raise _Invalid(
+                "cache_read_tokens", f"save {savings} at the model's price, more than the {MAX_COST} an event may cost"
+            )
+        if cost is None:
+            cost = cost_at(
+                charge.price, e.prompt_tokens, e.completion_tokens, e.cache_read_tokens, e.cache_write_tokens
+            )
+            if cost > MAX_COST:
+                raise _Invalid(
+                    "cost", f"computed from the model's price is {cost}, more than the {MAX_COST} an event may cost"
+                )
+        else:
+            charge = None  # the cost was given, not charged
+    return (
+        org_id,
+        e.event_id,
+        e.ts,
+        e.agent_id,
+        e.conversation_id,
+        e.model,
+        e.prompt_tokens,
+        e.completion_tokens,
+        _ZERO if cost is None else cost,
+        cost is not None,
+        e.cost is not None,
+        None if charge is None else charge.priced_as,
+        None if charge is None else charge.price_id,
+        e.cache_read_tokens,
+        e.cache_write_tokens,
+        e.reasoning_tokens,
+        savings,
+        e.tags,
+        position,
+        e.agent_name,
+        e.conversation_title,
     )
-    if cost > MAX_COST:
-        raise _Invalid("cost", f"computed from the model's price is {cost}, more than the {MAX_COST} an event may cost")
-    return event._replace(cost=cost, cache_savings=savings), charge
 
 
-def _parsed_batches(
-    records: Iterable[tuple[int, Any]], batch_size: int, errors: list[FieldError], prices: PriceBook
-) -> Iterator[tuple[list[UsageEvent], list[int], list[Charge | None]]]:
-    """Validated and priced events in batches, with the position of each and the price charged.
+_ZERO = Decimal(0)
+
+
+def _staged_batches(
+    org_id: int, records: Iterable[tuple[int, Any]], batch_size: int, errors: list[FieldError], prices: PriceBook
+) -> Iterator[tuple[int, list[tuple]]]:
+    """Validated events' staged rows (_staged_row) in batches, with how many valid events each
+    batch saw (of two equal ids in one batch only the first is staged, as across batches).
     Invalid records go to `errors`; once there is one, batches stop (nothing will be written) but
     reading goes on to report more errors."""
-    batch: list[UsageEvent] = []
-    positions: list[int] = []
-    charges: list[Charge | None] = []
+    rows: dict[str, tuple] = {}
+    seen = 0
     for position, raw in records:
         if isinstance(raw, FieldError):
             errors.append(raw)
         else:
             try:
-                # An event validated already (OTLP spans are, to refuse them one by one) is not parsed twice.
-                event, charge = _priced(raw if type(raw) is UsageEvent else parse_event(raw), prices)
+                # read_jsonl and OTLP give events validated already; other records are parsed here.
+                event = raw if type(raw) is UsageEvent else parse_event(raw)
+                row = _staged_row(org_id, event, position, prices)
             except _Invalid as bad:
                 errors.append(FieldError(position, bad.field, bad.message))
             else:
                 if not errors:
-                    batch.append(event)
-                    positions.append(position)
-                    charges.append(charge)
+                    seen += 1
+                    rows.setdefault(event.event_id, row)
         if len(errors) >= MAX_ERRORS:
             raise IngestError(errors, truncated=True)
-        if len(batch) >= batch_size:
-            yield batch, positions, charges
-            batch, positions, charges = [], [], []
+        if seen >= batch_size:
+            yield seen, list(rows.values())
+            rows, seen = {}, 0
     if errors:
         raise IngestError(errors)
-    if batch:
-        yield batch, positions, charges
+    if seen:
+        yield seen, list(rows.values())
 
 
 def ingest(
@@ -150,7 +143,7 @@ def ingest(
     records: Iterable[tuple[int, Any]],
     batch_size: int = BATCH_SIZE,
 ) -> IngestResult:
-    """Validate and store `records` (position, raw record or a UsageEvent parse_event made) inside
+    """Validate and store `records` (position, raw record or a UsageEvent validated already) inside
     the caller's transaction.
 
     Raises IngestError listing the bad records if any record is invalid; the caller's
@@ -159,19 +152,13 @@ def ingest(
     stages it; EventWriter.finish stores, aggregates and names the whole import at its end).
     Positions must be unique ints: they order the import's events (names' ties, error lines).
     """
-    prices = PriceBook(conn, org_id)
-    errors: list[FieldError] = []
-    batches = _parsed_batches(records, batch_size, errors, prices)
-
-    def next_batch() -> tuple[int, list[tuple]] | None:
-        item = next(batches, None)
-        return None if item is None else (len(item[0]), _rows(org_id, *item))
+    batches = _staged_batches(org_id, records, batch_size, [], PriceBook(conn, org_id))
 
     def staged() -> Iterator[tuple[int, list[tuple]]]:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as parser:
-            upcoming = parser.submit(next_batch)
+            upcoming = parser.submit(next, batches, None)
             while (item := upcoming.result()) is not None:
-                upcoming = parser.submit(next_batch)
+                upcoming = parser.submit(next, batches, None)
                 yield item
 
     return _store(conn, org_id, staged())
@@ -236,13 +223,13 @@ def _stage_lines(first: int, lines: list[bytes]) -> tuple[int, CopyRows | None, 
     org_id, prices = _worker
     errors: list[FieldError] = []
     try:
-        batches = list(_parsed_batches(read_jsonl(lines, first), len(lines) + 1, errors, prices))
+        batches = list(_staged_batches(org_id, read_jsonl(lines, first), len(lines) + 1, errors, prices))
     except IngestError:  # `errors` has them
         return 0, None, errors
     if not batches:  # blank lines only
         return 0, None, []
-    batch = batches[0]
-    return len(batch[0]), copy_rows(_rows(org_id, *batch)), []
+    seen, rows = batches[0]
+    return seen, copy_rows(rows), []
 
 
 def _chunks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:

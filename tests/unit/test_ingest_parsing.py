@@ -21,7 +21,7 @@ from billing_dash.ingest import (
     read_csv,
     read_jsonl,
 )
-from billing_dash.ingest.parse import _Invalid
+from billing_dash.ingest.parse import _Invalid, _typed_event
 from billing_dash.limits import MAX_ID, MAX_NAME, MAX_TITLE
 
 REQUIRED = ("event_id", "timestamp", "agent_id", "conversation_id", "model", "prompt_tokens", "completion_tokens")
@@ -44,6 +44,11 @@ def valid(**overrides) -> dict:
     }
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not ...}
+
+
+def event(obj) -> UsageEvent:
+    """The event of what read_jsonl yields: validated already, or a record for parse_event."""
+    return obj if isinstance(obj, UsageEvent) else parse_event(obj)
 
 
 def invalid_field(raw) -> str:
@@ -264,7 +269,7 @@ def event_line(**overrides) -> bytes:
 def test_jsonl_blank_lines_skipped_but_counted():
     out = list(read_jsonl([event_line(event_id="a"), b"\n", b"   \r\n", b"\t\n", event_line(event_id="b"), b""]))
     assert [where for where, _ in out] == [1, 5]
-    assert [parse_event(obj).event_id for _, obj in out] == ["a", "b"]
+    assert [event(obj).event_id for _, obj in out] == ["a", "b"]
 
 
 def test_jsonl_accepts_str_lines():
@@ -305,7 +310,7 @@ def test_jsonl_invalid_utf8():
     err = out[1][1]
     assert isinstance(err, FieldError) and err.position == 2
     assert "UTF-8" in err.message
-    assert parse_event(out[2][1]).event_id == "c"
+    assert event(out[2][1]).event_id == "c"
 
 
 def test_jsonl_bom_on_first_line_accepted():
@@ -507,7 +512,7 @@ def test_loads_json_falls_back_where_orjson_differs(text):
 
 def check_parse(raw) -> None:
     try:
-        e = parse_event(raw)
+        e = event(raw)
     except _Invalid as bad:
         assert isinstance(bad.message, str) and bad.message
         assert bad.field in FIELDS or bad.field == ""
@@ -605,3 +610,94 @@ def test_parse_event_requires_what_fields_declares(field):
         assert invalid_field(raw) == field
     else:
         parse_event(raw)
+
+
+# --- the typed path of read_jsonl ----------------------------------------------------------------
+
+
+def _slow(line: bytes) -> UsageEvent | None:
+    """The event the general path makes of `line` (loads_json, then parse_event), None if refused."""
+    try:
+        return parse_event(loads_json(line))
+    except (_Invalid, ValueError):
+        return None
+
+
+COMMON_LINES = [
+    valid(),
+    valid(cost=...),
+    valid(cost=7),
+    valid(agent_name=None, conversation_title=None, cost=None),
+    valid(cache_read_tokens=100, cache_write_tokens=20, reasoning_tokens=30),
+    valid(conversation_title="Rückerstattung für Ōsaka 🚀", agent_name="Ассистент"),
+    valid(timestamp="2026-03-01T12:34:56.123456+05:30"),
+    valid(tags={"customer": "acme", "env": "prod"}),
+    valid(provider=None, usage=None, extra={"ignored": [1, 2.5, None]}),
+]
+
+
+@pytest.mark.parametrize("raw", COMMON_LINES)
+def test_common_lines_take_the_typed_path(raw):
+    """The typed path is what makes an import fast: the common shapes of a line must take it (a
+    decoder that refused them all would pass every other test), and make parse_event's event."""
+    line = (json.dumps(raw, ensure_ascii=False) + "\n").encode()
+    typed = _typed_event(line)
+    assert typed is not None
+    assert repr(typed) == repr(_slow(line))
+    assert list(read_jsonl([line])) == [(1, typed)]
+
+
+# Values that parse_event treats in every way it can: accepted as they are, converted (digit strings,
+# integral decimals, empty strings, null), or refused at a limit or for their type.
+ODD_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-2, max_value=3) | st.sampled_from([MAX_TOKENS, MAX_TOKENS + 1, 2**64, -(2**63)]),
+    st.sampled_from(["", " ", "12", "0012", "-1", "1e2", "5.0", "0.5", " 1.5 ", "1_000", "NaN", "Infinity"]),
+    st.sampled_from(["x" * MAX_ID, "x" * (MAX_ID + 1), "é" * MAX_ID, "🚀" * (MAX_ID + 1), "a\x00b", "\x7f", "ß"]),
+    st.sampled_from(
+        ["2026-03-01T00:00:00Z", "2026-03-01T00:00:00", "2026-03-01 00:00:00+01:00", "2026-03-01T00:00:00z"]
+    ),
+    st.sampled_from(
+        ["2026-03-01T00:00:00.1234567Z", "1979-12-31T23:59:59Z", "1980-01-01T01:00:00+01:00", "9999-01-01T00:00:00Z"]
+    ),
+    st.sampled_from(["2026-03-01T00:00:00+16:00", "2026-W09-1T00:00:00Z", "20260301T000000Z", "2026-03-01"]),
+    st.sampled_from([Decimal("5.0"), Decimal("1E+2"), Decimal("0.1"), Decimal("1E+999"), Decimal("-0")]),
+    st.sampled_from(["openai", "anthropic", "google", "other"]),
+    st.just({}) | st.just([]) | st.just({"customer": "acme"}) | st.just({"Bad Key": "v"}) | st.just({"k": ""}),
+    st.just({"k": 1}) | st.just({"k": "x" * 201}) | st.just({f"k{i}": "v" for i in range(11)}),
+    st.just({"input_tokens": 10, "output_tokens": 5}) | st.just({"prompt_tokens": 3, "completion_tokens": 1}),
+    st.text(max_size=12),
+)
+ODD_KEYS = st.sampled_from([*FIELDS, "tags", "provider", "usage", "other"])
+
+
+@settings(max_examples=1500)
+@given(
+    st.dictionaries(ODD_KEYS, ODD_VALUES, max_size=1) | st.dictionaries(ODD_KEYS, ODD_VALUES, max_size=4),
+    st.sets(st.sampled_from(REQUIRED), max_size=1),
+    st.sampled_from(["", "bom", "nul", "surrogate", "latin1", "dup", "trailing", "deep", "crlf"]),
+)
+def test_typed_path_accepts_only_what_parse_event_accepts_and_makes_the_same_event(changes, dropped, text_change):
+    """read_jsonl's typed path (msgspec) must never accept a line the general path refuses, nor make
+    a different event: where it declines, the general path validates the line and names its errors."""
+    raw = {k: v for k, v in {**valid(cache_read_tokens=10), **changes}.items() if k not in dropped}
+    text = "{" + ",".join(json.dumps(k) + ":" + _dumps(v) for k, v in raw.items())
+    extra = {
+        "nul": ',"other":"\\u0000"',
+        "surrogate": ',"other":"\\ud800"',
+        "dup": ',"event_id":"second"',
+        "deep": ',"other":' + "[" * 2000 + "]" * 2000,
+    }.get(text_change, "")
+    line = (text + extra + "}" + ("\r\n" if text_change == "crlf" else "\n")).encode()
+    if text_change == "bom":
+        line = b"\xef\xbb\xbf" + line
+    elif text_change == "latin1":
+        line = line[:-2] + b',"other":"\xe9"}\n'
+    elif text_change == "trailing":
+        line = line[:-1] + b" x\n"
+    typed, expected = _typed_event(line), _slow(line)
+    if expected is None:
+        assert typed is None
+    elif typed is not None:
+        assert repr(typed) == repr(expected)
