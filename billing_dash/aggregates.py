@@ -310,6 +310,7 @@ class EventWriter:
         self.conn.execute(load("stage/conversation_names"), {"org_id": self.org_id})
         if self.postgres:
             self.conn.execute(load("stage/planner_pg"))
+            self.conn.execute(load("stage/report_counts_pg"))
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
         return self.stored, unpriced, models
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -12,6 +13,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..aggregates import CopyRows, EventWriter, TooManyTagValues, TotalTooLarge, copy_rows
 from ..models import organizations
@@ -19,12 +21,14 @@ from ..pricing import PriceBook, cache_savings_at, cost_at
 from ..queries import load
 from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event, read_jsonl
 
+log = logging.getLogger(__name__)
+
 BATCH_SIZE = 20000  # events per round trip: larger batches amortize statement overhead
 # An import storing at least this many events analyzes the tables it wrote once it has committed:
 # without fresh statistics the next report is planned for the tables as they were before it (a
 # year's report took twice as long straight after a 200k-event import as after ANALYZE). Below it
-# the statistics barely move, and the API's small batches must not pay a scan each: autovacuum's
-# own ANALYZE catches up with those.
+# the statistics barely move, and the API's small batches must not pay a scan of every table each:
+# they analyze only what writes have left stale (analyze_stale).
 ANALYZE_MIN_EVENTS = 10_000
 
 
@@ -278,11 +282,27 @@ def _store(
 
 
 def analyze_after_writing(engine: Engine, events: int) -> None:
-    """Refresh the planner's statistics after a write of at least ANALYZE_MIN_EVENTS events (an
-    import, a rebuild of the aggregates, a re-pricing) has committed, in a transaction of its own:
-    the write's locks are released by then."""
+    """Refresh the planner's statistics after a write has committed, in a transaction of its own
+    (the write's locks are released by then): all the tables an import writes after one of at
+    least ANALYZE_MIN_EVENTS events (an import, a rebuild of the aggregates, a re-pricing), else
+    those that writes have left stale (analyze_stale)."""
     if events >= ANALYZE_MIN_EVENTS:
         refresh_statistics(engine)
+    elif events:
+        analyze_stale(engine)
+
+
+def analyze_stale(engine: Engine) -> None:
+    """PostgreSQL: ANALYZE the tables an import writes whose statistics writes have left stale
+    (sql/analyze_stale_pg), after the API's and OTLP's batches too. Never raises: the events are
+    stored, and the next write checks again."""
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.execute(load("analyze_stale_pg"))
+    except SQLAlchemyError:
+        log.exception("analyzing the tables that writes left stale failed; the next write retries")
 
 
 def refresh_statistics(engine: Engine) -> None:

@@ -32,7 +32,7 @@ from ..filters import (
     parse_stack,
     tag_params,
 )
-from ..ingest import IngestError, ingest, loads_json
+from ..ingest import IngestError, analyze_stale, ingest, loads_json
 from ..limits import DEFAULT_TAG_GROUPS, MAX_TAG_GROUPS
 from ..openapi import openapi_document
 from ..periods import Period, PeriodError, check_granularity, resolve_period
@@ -319,8 +319,10 @@ def post_usage() -> tuple[Response, int]:
         details = [{"index": e.position, "field": e.field, "message": e.message} for e in exc.errors]
         raise ApiError(400, "invalid_events", "No event was stored: " + exc.describe("event"), details) from None
     if result.inserted:
-        # Committed: the thresholds it crossed become alerts now; a background thread sends them,
-        # so the answer does not wait for the receivers.
+        # Committed: the statistics it left stale are refreshed, and the thresholds it crossed
+        # become alerts now; a background thread sends them, so the answer does not wait for the
+        # receivers.
+        analyze_stale(get_engine())
         after_ingest(get_engine(), get_settings(), caller.org, background=True)
     return jsonify(result.as_dict()), 200
 

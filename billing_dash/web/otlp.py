@@ -8,7 +8,7 @@ from flask import Response, json, request
 from sqlalchemy import select
 
 from ..alerts.run import after_ingest
-from ..ingest import IngestError, IngestResult, ingest
+from ..ingest import IngestError, IngestResult, analyze_stale, ingest
 from ..ingest.otlp import OtlpDecodeError, OtlpTooLarge, decode_traces, export_response, inflate, span_events
 from ..limits import MAX_BODY_BYTES
 from ..models import organizations
@@ -90,7 +90,8 @@ def post_otel_traces() -> Response:
             413, "batch_too_large", f"At most {limit} spans with usage per request; got {len(events.records)}."
         )
     result = _store(caller.org.id, events.records, events.span_ids, events.refused)
-    if result.inserted:  # committed: the thresholds it crossed become alerts, as after any ingest
+    if result.inserted:  # committed: as after any ingest, stale statistics and threshold alerts
+        analyze_stale(get_engine())
         after_ingest(get_engine(), get_settings(), caller.org, background=True)
     body = export_response(len(events.refused), events.message(result.skipped), as_json)
     return Response(body, status=200, mimetype=JSON if as_json else PROTOBUF)

@@ -1,13 +1,17 @@
-"""A bulk CLI import leaves the planner's statistics of the tables it wrote; a small one does not pay for them."""
+"""A bulk CLI import leaves the planner's statistics of the tables it wrote; smaller writes, those they left stale."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import sqlalchemy as sa
 
+from billing_dash.auth import create_org, create_token
+from billing_dash.config import Settings
 from billing_dash.db import make_engine, upgrade
 from billing_dash.ingest import ANALYZE_MIN_EVENTS
+from billing_dash.web.app import create_app
 
 from ..factories import cli_event, ok, run, write_jsonl
 
@@ -42,7 +46,20 @@ def events(first: int, n: int) -> list[dict]:
     ]
 
 
-def test_only_an_import_of_many_events_analyzes_the_tables_it_wrote(empty_database_url, tmp_path):
+def analyses(engine) -> dict[str, object]:
+    """What each table's statistics came from: PostgreSQL's count of manual ANALYZEs per table,
+    SQLite's stored statistics per index (ANALYZE rewrites them)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            rows = conn.execute(sa.text("SELECT relname, analyze_count FROM pg_stat_user_tables"))
+        else:
+            rows = conn.execute(sa.text("SELECT tbl || '.' || COALESCE(idx, ''), stat FROM sqlite_stat1"))
+        return dict(rows.tuples().all())
+
+
+def test_an_import_of_many_events_analyzes_the_tables_it_wrote_a_small_one_what_it_left_stale(
+    empty_database_url, tmp_path
+):
     engine = make_engine(empty_database_url)
     upgrade(engine)
     try:
@@ -50,15 +67,11 @@ def test_only_an_import_of_many_events_analyzes_the_tables_it_wrote(empty_databa
         ok(run(empty_database_url, "tags", "set", "--org", "acme", "customer"))
         before = tables_with_rows(engine)
         forget_statistics(engine)  # what the migrations analyzed (0019 its own tables)
-        small = write_jsonl(tmp_path, events(0, ANALYZE_MIN_EVENTS - 1), "small.jsonl")
-        ok(run(empty_database_url, "import", "--org", "acme", str(small)))
+        large = write_jsonl(tmp_path, events(0, ANALYZE_MIN_EVENTS), "large.jsonl")
+        ok(run(empty_database_url, "import", "--org", "acme", str(large)))
         # Every table the import filled, found from the database rather than from the code's list.
         filled = tables_with_rows(engine) - before
         assert {"usage_events", "tag_daily"} <= filled
-        assert not filled & analyzed_tables(engine)
-
-        large = write_jsonl(tmp_path, events(ANALYZE_MIN_EVENTS, ANALYZE_MIN_EVENTS), "large.jsonl")
-        ok(run(empty_database_url, "import", "--org", "acme", str(large)))
         assert filled <= analyzed_tables(engine)
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
@@ -66,7 +79,44 @@ def test_only_an_import_of_many_events_analyzes_the_tables_it_wrote(empty_databa
                     sa.text("SELECT reltuples FROM pg_class WHERE relname = 'usage_events'")
                 ).scalar_one()
             assert estimate >= ANALYZE_MIN_EVENTS
+
+        # 100 more events change far fewer rows of any table than autovacuum's rule asks (50 + 10%
+        # of its rows) before its statistics are stale: nothing is analyzed again.
+        analyzed = analyses(engine)
+        small = write_jsonl(tmp_path, events(ANALYZE_MIN_EVENTS, 100), "small.jsonl")
+        ok(run(empty_database_url, "import", "--org", "acme", str(small)))
+        assert analyses(engine) == analyzed
     finally:
+        engine.dispose()
+
+
+def test_batches_through_the_api_analyze_the_tables_they_left_stale(make_postgres_database):
+    """An organization fed only by the usage API or OTLP never imports 10,000 events at once: its
+    tables are analyzed once their writes leave their statistics stale, whether or not the server's
+    autovacuum is on and keeping up (planned from the statistics of when they were nearly empty,
+    each OTLP export read its conversations' parts by the wrong index: three times as slow)."""
+    url = make_postgres_database()
+    engine = make_engine(url)
+    upgrade(engine)
+    app = create_app(Settings.from_env({}, database_url=url, secret_key="test-secret"))
+    try:
+        with engine.begin() as conn:
+            token = create_token(conn, create_org(conn, "acme"), "ingest")
+        client = app.server.test_client()
+        forget_statistics(engine)
+        batch = 0
+        # The writing connection reports its counts to the statistics when idle, at most once a
+        # second: the check after a later batch finds them.
+        deadline = time.monotonic() + 30
+        while not {"usage_events", "conversation_parts"} <= analyzed_tables(engine):
+            assert time.monotonic() < deadline, analyses(engine)
+            body = {"events": [cli_event(batch * 100 + i, conversation_id=f"conv-{i}") for i in range(100)]}
+            answer = client.post("/api/v1/usage", json=body, headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+            batch += 1
+            time.sleep(0.3)
+    finally:
+        app.server.extensions["billing_dash.engine"].dispose()
         engine.dispose()
 
 
