@@ -80,8 +80,7 @@ def test_an_import_of_many_events_analyzes_the_tables_it_wrote_a_small_one_what_
                 ).scalar_one()
             assert estimate >= ANALYZE_MIN_EVENTS
 
-        # 100 more events change far fewer rows of any table than autovacuum's rule asks (50 + 10%
-        # of its rows) before its statistics are stale: nothing is analyzed again.
+        # 100 more events double no table (analyze_stale_pg's rule): nothing is analyzed again.
         analyzed = analyses(engine)
         small = write_jsonl(tmp_path, events(ANALYZE_MIN_EVENTS, 100), "small.jsonl")
         ok(run(empty_database_url, "import", "--org", "acme", str(small)))
@@ -92,7 +91,7 @@ def test_an_import_of_many_events_analyzes_the_tables_it_wrote_a_small_one_what_
 
 def test_batches_through_the_api_analyze_the_tables_they_left_stale(make_postgres_database):
     """An organization fed only by the usage API or OTLP never imports 10,000 events at once: its
-    tables are analyzed once their writes leave their statistics stale, whether or not the server's
+    tables are analyzed once they have doubled since their last ANALYZE, whether or not the server's
     autovacuum is on and keeping up (planned from the statistics of when they were nearly empty,
     each OTLP export read its conversations' parts by the wrong index: three times as slow)."""
     url = make_postgres_database()
