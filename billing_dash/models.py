@@ -460,8 +460,10 @@ tag_conversation_daily = Table(
     Column("message_count", BigInteger, nullable=False),
 )
 TAG_AGGREGATES = (tag_daily, tag_day, tag_month, tag_conversation_daily, tag_values)
-# What an import, a rebuild of the aggregates or a re-pricing writes: ANALYZEd after it commits.
-WRITTEN_BY_IMPORT = (usage_events, agents, conversations, *AGGREGATES, *TAG_AGGREGATES)
+# What an import, a rebuild of the aggregates or a re-pricing writes: ANALYZEd after it commits,
+# and on PostgreSQL the tables reports read (all but the events) vacuumed too (sql/analyze_pg).
+READ_BY_REPORTS = (agents, conversations, *AGGREGATES, *TAG_AGGREGATES)
+WRITTEN_BY_IMPORT = (usage_events, *READ_BY_REPORTS)
 
 # Where a price comes from: hand-written rows (the seed of migration 0001, tests' own), the
 # catalogue loaded from genai-prices (`billing-dash prices update`) and an organization's own

@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.types import NullType, TypeEngine
 
-from .models import USAGE_SUMS, WRITTEN_BY_IMPORT, Money, UTCDateTime, usage_events
+from .models import READ_BY_REPORTS, USAGE_SUMS, WRITTEN_BY_IMPORT, Money, UTCDateTime, usage_events
 
 QUERY_DIR = resources.files(__package__) / "sql"
 # What a file may declare, in comment lines of its own:
@@ -23,6 +23,7 @@ QUERY_DIR = resources.files(__package__) / "sql"
 # and placeholders the loader expands, so that lists of columns are declared once, in models.py:
 #   {event_columns}              the columns of usage_events, in order
 #   {written_tables}             the tables of models.WRITTEN_BY_IMPORT
+#   {report_tables}              the tables of models.READ_BY_REPORTS
 #   {usage_sums}                 the names of models.USAGE_SUMS: prompt_tokens, completion_tokens, ...
 #   {usage_sums_of:d}            d.prompt_tokens, ... (columns of alias d, typed as declared there)
 #   {usage_sums_summed:d}        SUM(d.prompt_tokens) AS prompt_tokens, ... (typed the same way)
@@ -45,6 +46,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _EXPANSIONS = {
     "event_columns": lambda _: ", ".join(c.name for c in usage_events.columns),
     "written_tables": lambda _: ", ".join(t.name for t in WRITTEN_BY_IMPORT),
+    "report_tables": lambda _: ", ".join(t.name for t in READ_BY_REPORTS),
     "usage_sums": lambda _: ", ".join(s.name for s in USAGE_SUMS),
     "usage_sums_of": lambda a: ", ".join(f"{a}.{s.name}" for s in USAGE_SUMS),
     "usage_sums_summed": lambda a: ", ".join(f"SUM({a}.{s.name}) AS {s.name}" for s in USAGE_SUMS),

@@ -306,10 +306,13 @@ def analyze_stale(engine: Engine) -> None:
 
 
 def refresh_statistics(engine: Engine) -> None:
-    """ANALYZE the tables an import writes (SQLite: all of them), in a transaction of its own."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+    """ANALYZE the tables an import writes (SQLite: all of them); PostgreSQL also vacuums them, so
+    that reads find them as settled as autovacuum would leave them (sql/analyze_pg)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(load("analyze_pg"))
-        else:
-            conn.execute(load("analysis_limit_sqlite"))
-            conn.execute(load("analyze_sqlite"))
+            conn.execute(load("analyze_events_pg"))
+        return
+    with engine.begin() as conn:
+        conn.execute(load("analysis_limit_sqlite"))
+        conn.execute(load("analyze_sqlite"))

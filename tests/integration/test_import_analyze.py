@@ -78,7 +78,19 @@ def test_an_import_of_many_events_analyzes_the_tables_it_wrote_a_small_one_what_
                 estimate = conn.execute(
                     sa.text("SELECT reltuples FROM pg_class WHERE relname = 'usage_events'")
                 ).scalar_one()
+                # The tables reports read are vacuumed too: every page of each marked all-visible,
+                # so that a report's index-only scans read none of them (as after autovacuum).
+                rows = conn.execute(
+                    sa.text(
+                        "SELECT c.relname, c.relallvisible = c.relpages AND s.last_vacuum IS NOT NULL "
+                        "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid"
+                    )
+                )
+                visible = {name: done for name, done in rows}
             assert estimate >= ANALYZE_MIN_EVENTS
+            assert {"conversation_daily", "conversation_parts", "tag_daily"} <= filled
+            assert all(visible[name] for name in filled - {"usage_events"}), visible
+            assert not visible["usage_events"]  # analyzed only: vacuuming it would read all it wrote
 
         # 100 more events double no table (analyze_stale_pg's rule): nothing is analyzed again.
         analyzed = analyses(engine)
