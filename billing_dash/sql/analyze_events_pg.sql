@@ -1,3 +1,3 @@
 -- After a bulk import commits: the events' statistics only. Vacuuming them too would read every page
 -- the import wrote (5 s after 10M events, three times the rest), for reads that seldom touch them.
-ANALYZE (SKIP_LOCKED) usage_events
+ANALYZE usage_events
