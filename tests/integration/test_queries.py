@@ -82,6 +82,10 @@ def test_declared_columns_are_what_the_query_returns(engine, name):
     """A typed column the query does not return is a misread file; a money or time column it
     returns untyped would come back as raw integers or naive text on SQLite."""
     stmt = load(name)
+    if str(stmt).lstrip().startswith("VACUUM"):  # outside a transaction, as refresh_statistics runs it
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            assert not conn.execute(stmt).returns_rows
+        return
     with engine.connect() as conn, conn.begin():
         writer = EventWriter(conn, 0, "UTC")  # the staging table the ingest statements read
         tag_days_table.create(conn, checkfirst=True)  # only an organization with tag keys has it
