@@ -306,8 +306,8 @@ def analyze_stale(engine: Engine) -> None:
 
 
 def refresh_statistics(engine: Engine) -> None:
-    """ANALYZE the tables an import writes (SQLite: all of them); PostgreSQL also vacuums them, so
-    that reads find them as settled as autovacuum would leave them (sql/analyze_pg)."""
+    """ANALYZE the tables an import writes (SQLite: all of them); PostgreSQL also vacuums those that
+    reports read, so that reads find them as settled as autovacuum would leave them (sql/analyze_pg)."""
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(load("analyze_pg"))
