@@ -54,7 +54,7 @@ def analyses(engine) -> dict[str, object]:
             rows = conn.execute(sa.text("SELECT relname, analyze_count FROM pg_stat_user_tables"))
         else:
             rows = conn.execute(sa.text("SELECT tbl || '.' || COALESCE(idx, ''), stat FROM sqlite_stat1"))
-        return dict(rows.tuples().all())
+        return dict(rows.all())  # a list: a Result has keys(), so dict() would read it as a mapping
 
 
 def test_an_import_of_many_events_analyzes_the_tables_it_wrote_a_small_one_what_it_left_stale(
@@ -86,7 +86,7 @@ def test_an_import_of_many_events_analyzes_the_tables_it_wrote_a_small_one_what_
                         "FROM pg_class c JOIN pg_stat_user_tables s ON s.relid = c.oid"
                     )
                 )
-                visible = {name: done for name, done in rows}
+                visible = dict(rows.all())
             assert estimate >= ANALYZE_MIN_EVENTS
             assert {"conversation_daily", "conversation_parts", "tag_daily"} <= filled
             assert all(visible[name] for name in filled - {"usage_events"}), visible
