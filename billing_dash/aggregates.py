@@ -47,12 +47,15 @@ from .queries import load, run_in_chunks, sql
 if TYPE_CHECKING:
     import psycopg
 
-# starts reads the stored totals before totals updates them; totals, last, returns the spans.
-# Each writes its rows in key order, so concurrent imports lock shared rows in the same order
-# and cannot deadlock.
+    from .ingest.side import SideStage
+
+# The statements that group the staged events (into the grain tables), reading nothing stored: a
+# large import's side stage runs them on its own connection (ingest/side.py).
+GROUP_QUERIES = ("aggregate/conversation_days", "aggregate/usage_days", "aggregate/quarters")
+# The statements that add the grouped events to the aggregates. starts reads the stored totals
+# before totals updates them; totals, last, returns the spans. Each writes its rows in key order,
+# so concurrent imports lock shared rows in the same order and cannot deadlock.
 AGGREGATE_QUERIES = (
-    "aggregate/conversation_days",
-    "aggregate/usage_days",
     "aggregate/quarter",
     "aggregate/day",
     "aggregate/daily",
@@ -152,6 +155,12 @@ def _grain_table(name: str, *columns: Column) -> Table:
     return Table(name, MetaData(), *columns, prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
 
 
+def _unlogged(table: Table, schema: str) -> Table:
+    """A grain table as an unlogged table of a side stage's schema."""
+    columns = (Column(c.name, c.type, primary_key=c.primary_key) for c in table.columns)
+    return Table(table.name, MetaData(), *columns, schema=schema, prefixes=["UNLOGGED"])
+
+
 # The staged events grouped once by local day, conversation, agent and model, and those rows by
 # local day, agent and model: the other aggregates, and the names' newest instants, are sums of
 # these rows, far fewer than the events, so a large import reads its events twice (this grouping and
@@ -193,7 +202,13 @@ names_table = _grain_table(
     Column("title_ts", UTCDateTime),
     Column("name_ts", UTCDateTime),
 )
-GRAIN_TABLES = (usage_days_table, conversation_days_table, names_table)
+quarters_table = _grain_table(
+    "new_quarters",
+    Column("organization_id", Integer),
+    Column("bucket", UTCDateTime),
+    *(Column(u.name, u.type) for u in USAGE_SUMS),
+)
+GRAIN_TABLES = (usage_days_table, conversation_days_table, names_table, quarters_table)
 # The staged events grouped by pre-aggregated tag key and value, local day, agent, model and
 # conversation, once: the tag aggregates are sums of these rows. Only an organization with tag keys
 # (`billing-dash tags set`) creates and fills it.
@@ -236,36 +251,45 @@ class EventWriter:
     right under concurrent imports because the caller holds its organization's row lock
     (ingest.ingest), so imports of one organization run one at a time."""
 
-    def __init__(self, conn: Connection, org_id: int, tz: str) -> None:
-        self.conn, self.org_id, self.tz = conn, org_id, tz
+    def __init__(self, conn: Connection, org_id: int, tz: str, side: SideStage | None = None) -> None:
+        self.conn, self.org_id, self.tz, self.side = conn, org_id, tz, side
+        # The connection that stages the events (and, with a side stage, groups them).
+        self.stage = conn if side is None else side.conn
         self.postgres = conn.dialect.name == "postgresql"
         self.staged = self.stored = 0
         self.tag_keys = [k for (k,) in conn.execute(load("tags/keys"), {"org_id": org_id})]
-        # Created if need be, then emptied: a rebuild stages one organization after another in
-        # one transaction.
+        grains = [*GRAIN_TABLES, tag_days_table] if self.tag_keys else list(GRAIN_TABLES)
         if self.postgres:
             conn.execute(load("stage/work_mem_pg"))
+        if side is not None:
+            # The side stage's tables, by the staging tables' names, for both connections.
+            conn.execute(load("side/search_path_pg"), {"schema": side.schema})
+            side.begin().execute(load("side/create_pg"))
+            for table in grains:
+                _unlogged(table, side.schema).create(side.conn)
+        # Created if need be, then emptied: a rebuild stages one organization after another in
+        # one transaction.
+        elif self.postgres:
             conn.execute(load("stage/create_pg"))
-            for table in GRAIN_TABLES:
+            for table in grains:
                 table.create(conn, checkfirst=True)
             conn.execute(load("stage/empty_pg"))
+            if self.tag_keys:
+                conn.execute(delete(tag_days_table))
         else:
-            for table in (batch_table, new_table, *GRAIN_TABLES):
+            for table in (batch_table, new_table, *grains):
                 table.create(conn, checkfirst=True)
                 conn.execute(delete(table))
-        if self.tag_keys:
-            tag_days_table.create(conn, checkfirst=True)
-            conn.execute(delete(tag_days_table))
 
     def write(self, rows: list[tuple] | CopyRows) -> None:
         """Stage `rows` (tuples of STAGED_COLUMNS in order, unique event ids; on PostgreSQL also as
         CopyRows) for storing."""
-        conn = self.conn
+        conn = self.stage
         if self.postgres:
             # Stored at the end, all at once in key order: a batch of a file not sorted by time
             # would write to index pages all over usage_events' indexes, each page again and again.
             # psycopg's own connection: COPY is beyond the DB-API.
-            cursor = cast("psycopg.Connection[Any]", self.conn.connection.dbapi_connection).cursor()
+            cursor = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection).cursor()
             with cursor.copy(sql("stage/copy_pg")) as copy:
                 if isinstance(rows, CopyRows):
                     copy.write(rows.data)
@@ -291,19 +315,43 @@ class EventWriter:
         apply their names; returns how many were inserted, how many of them had no price and their
         models with event counts. Raises TotalTooLarge (SQLite) with nothing added when a total
         would overflow."""
+        result = self._finish()
+        if self.side is not None:
+            self.side.drop(self.conn)
+        return result
+
+    def _finish(self) -> tuple[int, int, list[tuple[str, int]]]:
+        grouped = self.side is not None
         if self.postgres and self.staged:
-            new = self.staged - self.conn.execute(load("stage/drop_stored_pg")).rowcount
-            self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
+            new = self.staged - self.stage.execute(load("stage/drop_stored_pg")).rowcount
+            if self.side is not None:
+                # The events to store are known: the side stage groups them meanwhile.
+                if new >= ANALYZE_STAGED_MIN:
+                    self.stage.execute(load("stage/analyze_pg"))
+                self.stage.commit()
+                grouping = self.side.submit(self._group_on_side)
+                try:
+                    self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
+                finally:
+                    grouping.result()
+            else:
+                self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
             if self.stored < new:  # ids repeated in the import: the first was stored
                 self.conn.execute(load("stage/drop_repeated_pg"))
+                if grouped:  # what the side stage grouped had them all: grouped again here
+                    self.conn.execute(load("stage/empty_groups_pg"))
+                    if self.tag_keys:
+                        self.conn.execute(delete(tag_days_table))
+                    grouped = False
         if not self.stored:
             return 0, 0, []
-        if self.postgres and self.stored >= ANALYZE_STAGED_MIN:
-            self.conn.execute(load("stage/analyze_pg"))
-        if not self.postgres:
-            self._check_sqlite_totals()
-        unpriced = self.aggregate_new(lookups=self.postgres and self.stored < LOOKUPS_MAX)[1]
-        self.conn.execute(load("stage/name_events"))
+        if not grouped:
+            if self.postgres and self.stored >= ANALYZE_STAGED_MIN:
+                self.conn.execute(load("stage/analyze_pg"))
+            if not self.postgres:
+                self._check_sqlite_totals()
+            self.group(self.conn, names=True)
+        unpriced = self.aggregate_new(lookups=self.postgres and self.stored < LOOKUPS_MAX, grouped=True)[1]
         if self.postgres:
             self.conn.execute(load("stage/no_nested_loops_pg"))
         self.conn.execute(load("stage/agent_names"), {"org_id": self.org_id})
@@ -313,6 +361,13 @@ class EventWriter:
             self.conn.execute(load("stage/report_counts_pg"))
         models = [(model, int(n)) for model, n in self.conn.execute(load("stage/unpriced_models"))] if unpriced else []
         return self.stored, unpriced, models
+
+    def _group_on_side(self) -> None:
+        assert self.side is not None
+        stage = self.side.begin()
+        stage.execute(load("stage/work_mem_pg"))
+        self.group(stage, names=True)
+        stage.commit()
 
     def _check_sqlite_totals(self) -> None:
         """Raise TotalTooLarge, naming the first event of new_usage that would take its day's or
@@ -376,11 +431,25 @@ class EventWriter:
         stored.update(run_in_chunks(self.conn, query, keys, org_id=self.org_id))
         return stored
 
-    def aggregate_new(self, lookups: bool = False) -> tuple[int, int]:
-        """Add the rows of new_usage to every aggregate; returns (events, unpriced among them).
-        `lookups` (PostgreSQL, a small import): the start counts read the stored conversations by index."""
+    def group(self, conn: Connection, names: bool = False) -> None:
+        """Group the staged events into the grain tables on `conn` (the import's or its side stage's
+        connection): the quarter-hours, conversation days and their sums by day, agent and model,
+        the tags' days; with `names` the events that may name their agent or conversation."""
+        for query in GROUP_QUERIES:
+            self._aggregate(conn, query, False, tz=self.tz)
+        if self.tag_keys:
+            conn.execute(load("aggregate/tag_days"), {"tz": self.tz})
+        if names:
+            conn.execute(load("stage/name_events"))
+
+    def aggregate_new(self, lookups: bool = False, grouped: bool = False) -> tuple[int, int]:
+        """Add the rows of new_usage to every aggregate (`grouped`: group() has run); returns
+        (events, unpriced among them). `lookups` (PostgreSQL, a small import): the start counts
+        read the stored conversations by index."""
+        if not grouped:
+            self.group(self.conn)
         for query in AGGREGATE_QUERIES:
-            result = self._aggregate(query, lookups, tz=self.tz)
+            result = self._aggregate(self.conn, query, lookups, tz=self.tz)
         # The last query, the conversation totals, returns their spans: one row per conversation and
         # agent of the import, so read as they come rather than held in a list (a 10M-event import
         # returns some 400,000).
@@ -395,27 +464,27 @@ class EventWriter:
         inserted, unpriced = self.conn.execute(load("stage/counts")).one()
         return int(inserted), int(unpriced)
 
-    def _aggregate(self, query: str, lookups: bool, **params: Any) -> Any:
-        """Run one aggregate statement; `lookups` (PostgreSQL, a small import): those that read
-        stored conversations (LOOKUP_QUERIES) read them by index. Otherwise PostgreSQL groups the
-        events of HASHED_QUERIES by hashing them."""
+    def _aggregate(self, conn: Connection, query: str, lookups: bool, **params: Any) -> Any:
+        """Run one aggregate statement on `conn`; `lookups` (PostgreSQL, a small import): those that
+        read stored conversations (LOOKUP_QUERIES) read them by index. Otherwise PostgreSQL groups
+        the events of HASHED_QUERIES by hashing them."""
         plan = None
         if lookups and query in LOOKUP_QUERIES:
             plan = "stage/lookups_pg"
         elif self.postgres and not lookups and query in HASHED_QUERIES:
             plan = "stage/hash_groups_pg"
         if plan:
-            self.conn.execute(load(plan))
-        result = self.conn.execute(load(query), params)
+            conn.execute(load(plan))
+        result = conn.execute(load(query), params)
         if plan:
-            self.conn.execute(load("stage/planner_pg"))
+            conn.execute(load("stage/planner_pg"))
         return result
 
     def aggregate_tags(self, lookups: bool = False) -> None:
-        """Add the rows of new_usage to the tag aggregates of each pre-aggregated key; raises
-        TooManyTagValues, nothing added, when a key would pass MAX_TAG_VALUES distinct values."""
+        """Add the import's tag days (new_tag_days, see group) to the tag aggregates of each
+        pre-aggregated key; raises TooManyTagValues, nothing added, when a key would pass
+        MAX_TAG_VALUES distinct values."""
         conn = self.conn
-        conn.execute(load("aggregate/tag_days"), {"tz": self.tz})
         for key, stored, added in conn.execute(load("tags/value_counts"), {"org_id": self.org_id}).all():
             if int(stored) + int(added) > MAX_TAG_VALUES:
                 new = conn.execute(load("tags/new_values"), {"org_id": self.org_id, "tag_key": key}).all()
@@ -425,7 +494,7 @@ class EventWriter:
         conn.execute(load("aggregate/tag_day"))
         conn.execute(load("aggregate/tag_month"))
         conn.execute(load("aggregate/tag_conversations"))
-        self._aggregate("aggregate/tag_part_starts", lookups, tz=self.tz, prefix=TAG_PARAM_PREFIX)
+        self._aggregate(conn, "aggregate/tag_part_starts", lookups, tz=self.tz, prefix=TAG_PARAM_PREFIX)
         conn.execute(load("aggregate/tag_parts"), {"prefix": TAG_PARAM_PREFIX})
 
     def close(self) -> None:
@@ -465,5 +534,6 @@ def rebuild_tags(conn: Connection, org_id: int, tz: str) -> None:
     writer = EventWriter(conn, org_id, tz)
     if writer.tag_keys:
         conn.execute(load("stage/from_events"), {"org_id": org_id})
+        conn.execute(load("aggregate/tag_days"), {"tz": tz})
         writer.aggregate_tags()
     writer.close()

@@ -20,6 +20,7 @@ from ..models import organizations
 from ..pricing import PriceBook, cache_savings_at, cost_at
 from ..queries import load
 from .parse import MAX_COST, MAX_ERRORS, FieldError, IngestError, UsageEvent, _Invalid, parse_event, read_jsonl
+from .side import SideStage
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +207,7 @@ def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers:
         if errors:
             raise IngestError(errors)
 
-    return _store(conn, org_id, staged())
+    return _store(conn, org_id, staged(), side=True)
 
 
 CHUNK_LINES = 10_000  # lines per task of ingest_jsonl's workers
@@ -251,10 +252,14 @@ def _chunks(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes
 
 
 def _store(
-    conn: Connection, org_id: int, staged: Iterator[tuple[int, list[tuple]] | tuple[int, CopyRows]]
+    conn: Connection,
+    org_id: int,
+    staged: Iterator[tuple[int, list[tuple]] | tuple[int, CopyRows]],
+    side: bool = False,
 ) -> IngestResult:
     """Lock the organization, stage what `staged` yields (valid events seen, their rows), then
-    store, aggregate and name it all (EventWriter.finish)."""
+    store, aggregate and name it all (EventWriter.finish); `side` (PostgreSQL, a large import):
+    stage and group on a second connection (SideStage)."""
     # One import at a time per organization, as SQLite's single writer does anyway: two imports
     # adding batches in different orders would otherwise lock each other's rows and deadlock.
     # SQLite: a write first, so the import holds the write lock from its start (had it read
@@ -266,18 +271,23 @@ def _store(
     tz = conn.execute(
         select(organizations.c.timezone).where(organizations.c.id == org_id).with_for_update()
     ).scalar_one()
-    writer = EventWriter(conn, org_id, tz)
-    seen = 0
-    for size, rows in staged:
-        seen += size
-        writer.write(rows)
+    stage = SideStage(conn.engine) if side else None
     try:
-        inserted, unpriced, unpriced_models = writer.finish()
-    except TotalTooLarge as exc:
-        raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
-    except TooManyTagValues as exc:
-        raise IngestError([FieldError(exc.position or 0, "tags", exc.message)]) from None
-    writer.close()
+        writer = EventWriter(conn, org_id, tz, stage)
+        seen = 0
+        for size, rows in staged:
+            seen += size
+            writer.write(rows)
+        try:
+            inserted, unpriced, unpriced_models = writer.finish()
+        except TotalTooLarge as exc:
+            raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
+        except TooManyTagValues as exc:
+            raise IngestError([FieldError(exc.position or 0, "tags", exc.message)]) from None
+        writer.close()
+    finally:
+        if stage is not None:
+            stage.close()
     return IngestResult(inserted, seen - inserted, unpriced, dict(unpriced_models))
 
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 
-from billing_dash import cli
+from billing_dash import aggregates, cli
+from billing_dash.aggregates import EventWriter
 from billing_dash.auth import create_org
+from billing_dash.db import make_engine, upgrade
 from billing_dash.ingest import MAX_ERRORS, IngestError, ingest, ingest_jsonl, read_jsonl, store
+from billing_dash.ingest.side import SideStage
 from billing_dash.models import AGGREGATES, TAG_AGGREGATES, agents, conversations, usage_events
 from billing_dash.tags import set_keys
 
@@ -26,9 +31,9 @@ CHUNK_LINES = 37
 AWKWARD = ["tab\there", "new\nline", "back\\slash \\N", "carriage\rreturn", 'quote " and ünï ☃']
 
 
-def scenario_lines(seed: int) -> tuple[Scenario, list[bytes]]:
+def scenario_lines(seed: int, repeats: int = 40) -> tuple[Scenario, list[bytes]]:
     """A scenario's events as JSONL lines with awkward text, tags, blank lines, a byte order mark
-    and ids repeated with other contents (later, in other chunks: the first stays)."""
+    and `repeats` ids repeated with other contents (later, in other chunks: the first stays)."""
     sc = Scenario(seed=seed, n=700, now=datetime.now(UTC))
     rng = random.Random(seed)
     for i, e in enumerate(sc.events):
@@ -37,7 +42,7 @@ def scenario_lines(seed: int) -> tuple[Scenario, list[bytes]]:
             e["agent_name"] = rng.choice(AWKWARD)
         if i % 3:
             e["tags"] = {"customer": rng.choice(AWKWARD), "env": rng.choice(("prod", "staging"))}
-    repeated = [dict(e, model=sc.unpriced_model, conversation_title="later") for e in rng.sample(sc.events, 40)]
+    repeated = [dict(e, model=sc.unpriced_model, conversation_title="later") for e in rng.sample(sc.events, repeats)]
     lines = [json.dumps(e).encode() + b"\n" for e in [*sc.events, *repeated]]
     for at in sorted(rng.sample(range(len(lines)), 15), reverse=True):
         lines.insert(at, b"   \n")
@@ -65,17 +70,18 @@ def stored(engine, org_id: int) -> dict:
     return snap
 
 
-@pytest.mark.parametrize("workers", [2, 3])
-def test_workers_store_what_one_process_stores(engine, workers, monkeypatch):
+# PostgreSQL: without repeated ids the side stage's grouping is kept; with them it is done again.
+@pytest.mark.parametrize("workers, repeats", [(2, 0), (2, 40), (3, 40)])
+def test_workers_store_what_one_process_stores(engine, workers, repeats, monkeypatch):
     monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
-    sc, lines = scenario_lines(seed=31 + workers)
+    sc, lines = scenario_lines(seed=31 + workers, repeats=repeats)
     parallel, single = two_orgs(engine, sc)
     with engine.begin() as conn:
         got = ingest_jsonl(conn, parallel.id, iter(lines), workers=workers)
     with engine.begin() as conn:
         expected = ingest(conn, single.id, read_jsonl(lines))
     assert got == expected
-    assert (got.inserted, got.skipped) == (len(sc.events), 40)
+    assert (got.inserted, got.skipped) == (len(sc.events), repeats)
     assert stored(engine, parallel.id) == stored(engine, single.id)
     # And against the scenario itself: every event once, as first given, its text intact.
     with engine.connect() as conn:
@@ -149,3 +155,107 @@ def test_the_import_command_parses_a_large_file_in_worker_processes(database_url
             sa.select(sa.func.sum(usage_events.c.cost)).where(usage_events.c.organization_id == org.id)
         ).scalar_one()
     assert cost == sum((sc.cost(e)[0] for e in sc.events), Decimal(0))
+
+
+@pytest.fixture
+def pg(postgres_url):
+    """An engine on PostgreSQL only: side stages are PostgreSQL's."""
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def side_schemas(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing\\_import\\_%'")
+            ).scalars()
+        )
+
+
+def test_a_large_import_groups_on_its_side_connection_and_leaves_no_schema(pg, monkeypatch):
+    """The grouping runs on the side stage's connection while the import's transaction stores the
+    events, and the import drops the side stage's schema as it commits."""
+    monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
+    sc, lines = scenario_lines(seed=61, repeats=0)
+    parallel, single = two_orgs(pg, sc)
+    pids: dict[str, int] = {}
+    group = EventWriter.group
+
+    def spied(writer, conn, names=False):
+        pids["group"] = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        pids["import"] = writer.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        group(writer, conn, names)
+
+    monkeypatch.setattr(EventWriter, "group", spied)
+    with pg.begin() as conn:
+        got = ingest_jsonl(conn, parallel.id, iter(lines), workers=2)
+        assert len(side_schemas(pg)) == 1  # dropped by this transaction, not yet committed
+    assert pids["group"] != pids["import"]
+    assert side_schemas(pg) == set()
+    with pg.begin() as conn:
+        assert got == ingest(conn, single.id, read_jsonl(lines))
+    assert stored(pg, parallel.id) == stored(pg, single.id)
+
+
+def test_imports_of_two_organizations_run_their_side_stages_at_once(pg, monkeypatch):
+    monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
+    sc, lines = scenario_lines(seed=71)
+    orgs = two_orgs(pg, sc)
+
+    def run_import(org_id: int):
+        with pg.begin() as conn:
+            return ingest_jsonl(conn, org_id, iter(lines), workers=2)
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(run_import, [o.id for o in orgs])
+    assert first == second and first.inserted == len(sc.events)
+    assert stored(pg, orgs[0].id) == stored(pg, orgs[1].id)
+    assert side_schemas(pg) == set()
+
+
+def test_a_failed_import_leaves_no_side_schema_for_long(pg, org, monkeypatch):
+    """Refused while staging, the import's side stage drops its schema as it closes; refused once
+    its transaction has read the side tables (a tag key past its limit), the next import drops it."""
+    monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
+    with pg.begin() as conn:
+        tagged = create_org(conn, f"org-{uuid.uuid4().hex[:12]}", "Asia/Kolkata")
+        set_keys(conn, tagged.id, ["customer"])
+    with pytest.raises(IngestError), pg.begin() as conn:
+        ingest_jsonl(conn, tagged.id, iter(bad_lines(5)), workers=2)
+    assert side_schemas(pg) == set()
+    sc, lines = scenario_lines(seed=81)
+    with pg.begin() as conn:
+        sc.store_prices(conn)
+    monkeypatch.setattr(aggregates, "MAX_TAG_VALUES", 2)
+    with pytest.raises(IngestError, match="more than 2 distinct values"), pg.begin() as conn:
+        ingest_jsonl(conn, tagged.id, iter(lines), workers=2)
+    assert len(side_schemas(pg)) == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
+    with pg.begin() as conn:
+        assert ingest_jsonl(conn, tagged.id, iter(lines), workers=2).inserted == len(sc.events)
+    assert side_schemas(pg) == set()
+    with pg.connect() as conn:
+        assert not conn.execute(
+            sa.select(usage_events.c.event_id).where(usage_events.c.organization_id == org.id)
+        ).all()
+
+
+def test_a_side_stage_whose_session_ended_is_dropped_by_the_next(pg):
+    live, dead = SideStage(pg), SideStage(pg)
+    pid = dead.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+    dead.conn.invalidate()  # the process died: its session, and the key's lock with it, end
+    with pg.connect() as conn:
+        for _ in range(100):
+            if not conn.execute(sa.text("SELECT 1 FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}).first():
+                break
+            time.sleep(0.05)
+    assert side_schemas(pg) == {live.schema, dead.schema}
+    after = SideStage(pg)
+    assert side_schemas(pg) == {live.schema, after.schema}
+    for stage in (live, after):
+        stage.close()
+    assert side_schemas(pg) == set()

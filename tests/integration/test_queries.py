@@ -52,6 +52,10 @@ SAMPLE = {
     "value": "x",
     "agent_id": "x",
     "prefix": "tag.",
+    # A side stage's advisory lock and schema (ingest/side.py).
+    "lock_class": 1,
+    "key": 1,
+    "schema": "billing_import_1",
 }
 # Statements the driver runs otherwise: psycopg feeds COPY ... FROM STDIN itself.
 NOT_EXECUTED = {"stage/copy_pg"}

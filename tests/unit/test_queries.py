@@ -98,10 +98,11 @@ def test_a_new_usage_sum_reaches_every_statement_from_its_declaration(monkeypatc
     )
     queries.load.cache_clear()
     try:
-        # Summed from the events into the quarter-hours and the import's conversation days, from
-        # those into its days, then from them.
+        # Summed from the events into the import's quarter-hours and conversation days, from those
+        # into its days, then from them.
         for name, summed in (
-            ("quarter", "SUM(n.reasoning_tokens)"),
+            ("quarters", "SUM(n.reasoning_tokens)"),
+            ("quarter", "q.reasoning_tokens"),
             ("conversation_days", "SUM(n.reasoning_tokens)"),
             ("usage_days", "SUM(c.reasoning_tokens)"),
             ("daily", "d.reasoning_tokens"),
@@ -110,7 +111,7 @@ def test_a_new_usage_sum_reaches_every_statement_from_its_declaration(monkeypatc
             statement = queries.load(f"aggregate/{name}").text
             assert "reasoning_tokens)" in statement.split("SELECT")[0]  # the inserted columns
             assert summed in statement
-            if name not in ("conversation_days", "usage_days"):
+            if name not in ("quarters", "conversation_days", "usage_days"):
                 assert re.search(
                     r"reasoning_tokens = usage_\w+\.reasoning_tokens \+ excluded\.reasoning_tokens", statement
                 )

@@ -1,9 +1,8 @@
--- Add the events just stored (temporary table new_usage) to the quarter-hour aggregates.
+-- Add the import's quarter-hours (aggregate/quarters) to the quarter-hour aggregates.
 INSERT INTO usage_quarter (organization_id, bucket, {usage_sums})
-SELECT n.organization_id, quarter_start(n.ts), {usage_sums_from_events:n}
-FROM new_usage n
+SELECT q.organization_id, q.bucket, {usage_sums_copied:q}
+FROM new_quarters q
 WHERE true
-GROUP BY n.organization_id, quarter_start(n.ts)
-ORDER BY n.organization_id, quarter_start(n.ts)
+ORDER BY q.organization_id, q.bucket
 ON CONFLICT (organization_id, bucket) DO UPDATE SET
     {usage_sums_added:usage_quarter}

@@ -1,0 +1,103 @@
+"""A large PostgreSQL import's side stage: a second connection that stages and groups its events."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from ..queries import load
+
+log = logging.getLogger(__name__)
+
+# Side stages' schemas are SCHEMA_PREFIX and the key of the advisory lock (of LOCK_CLASS) that the
+# stage holds while it lives: a schema whose lock is free was left by an import that failed.
+SCHEMA_PREFIX = "billing_import_"
+LOCK_CLASS = 0x62696C6C  # "bill"
+
+
+class SideStage:
+    """A second connection of a large import (the CLI's bulk import on PostgreSQL): its events are
+    staged in unlogged tables of a schema of their own, which the import's transaction reads by
+    name (side/search_path_pg), and grouped there on this connection, by another server process,
+    while the import's transaction inserts them into usage_events. A temporary table is its
+    session's alone, so the whole end of an import ran on one core while the other idled.
+
+    Only the import's transaction writes what users see; this one writes its own schema only, which
+    that transaction drops as it ends (or the next side stage, once its key's lock is free)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.conn = engine.connect()
+        self.dropped = False
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-side")
+        try:
+            self._drop_orphans()
+            self.key = self._claim()
+            self.schema = f"{SCHEMA_PREFIX}{self.key}"
+            self.conn.execute(CreateSchema(self.schema))
+            self.conn.commit()
+        except BaseException:
+            self.conn.close()
+            self._thread.shutdown()
+            raise
+
+    def _drop_orphans(self) -> None:
+        for (name,) in self.conn.execute(load("side/schemas_pg")).all():
+            key = name.removeprefix(SCHEMA_PREFIX)
+            if (
+                key.isdigit()
+                and self.conn.execute(load("side/orphan_pg"), {"lock_class": LOCK_CLASS, "key": int(key)}).scalar_one()
+            ):
+                log.info("dropping %s, left by an import that failed", name)
+                self.conn.execute(DropSchema(name, cascade=True))
+                self.conn.commit()
+        self.conn.commit()
+
+    def _claim(self) -> int:
+        while True:  # a key in use (one in 2**31) is drawn again
+            key = secrets.randbelow(2**31)
+            if self.conn.execute(load("side/claim_pg"), {"lock_class": LOCK_CLASS, "key": key}).scalar_one():
+                return key
+
+    def begin(self) -> Connection:
+        """The connection, in a transaction whose unqualified names find this stage's tables."""
+        self.conn.execute(load("side/search_path_pg"), {"schema": self.schema})
+        return self.conn
+
+    def submit(self, work: Callable[[], None]) -> Future[None]:
+        """Run `work` (using this connection, and only it) in this stage's thread."""
+        return self._thread.submit(work)
+
+    def drop(self, conn: Connection) -> None:
+        """Drop this stage's schema in `conn`'s transaction (the import's, as it succeeds)."""
+        conn.execute(DropSchema(self.schema, cascade=True))
+        self.dropped = True
+
+    def close(self) -> None:
+        """Wait for this stage's work, drop its schema if the import did not (waiting a second at
+        most for the import's transaction: the next side stage drops it otherwise), release its
+        key and return the connection."""
+        self._thread.shutdown(wait=True)
+        conn = self.conn
+        try:
+            conn.rollback()
+            if not self.dropped:
+                try:
+                    conn.execute(load("side/lock_timeout_pg"))
+                    conn.execute(DropSchema(self.schema, cascade=True))
+                    conn.commit()
+                except SQLAlchemyError:
+                    conn.rollback()
+                    log.info("left %s to the next import to drop", self.schema)
+            conn.execute(load("side/release_pg"), {"lock_class": LOCK_CLASS, "key": self.key})
+            conn.commit()
+        except SQLAlchemyError:  # the import's own outcome matters, not this; the key goes with the session
+            log.exception("closing the side stage %s failed", self.schema)
+            conn.invalidate()  # not back to the pool with the key's lock
+        finally:
+            conn.close()
