@@ -245,7 +245,8 @@ class EventWriter:
     skipped, and only the events really inserted reach the aggregates and names (also when two
     imports of the same events run at once). `write` takes a batch (PostgreSQL stages it, SQLite
     stores it); `finish` stores what is staged and adds the import's events to the aggregates and
-    names, once.
+    names, once. With a `side` stage (PostgreSQL) the events are staged and grouped on its
+    connection, the grouping while this transaction stores them; all else is this transaction's.
 
     The start counts read a conversation's stored first message before updating it; they stay
     right under concurrent imports because the caller holds its organization's row lock

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from ..queries import load
@@ -45,6 +45,16 @@ class SideStage:
             self.conn.close()
             self._thread.shutdown()
             raise
+
+    @classmethod
+    def open(cls, engine: Engine) -> SideStage | None:
+        """A side stage, or None where the database refuses one (a role that may not create a
+        schema): the import then stages and groups in its own transaction, as a small one does."""
+        try:
+            return cls(engine)
+        except DBAPIError as exc:
+            log.warning("importing on one connection: no side stage (%s)", str(exc.orig).splitlines()[0])
+            return None
 
     def _drop_orphans(self) -> None:
         for (name,) in self.conn.execute(load("side/schemas_pg")).all():

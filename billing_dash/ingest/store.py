@@ -271,7 +271,7 @@ def _store(
     tz = conn.execute(
         select(organizations.c.timezone).where(organizations.c.id == org_id).with_for_update()
     ).scalar_one()
-    stage = SideStage(conn.engine) if side else None
+    stage = SideStage.open(conn.engine) if side else None
     try:
         writer = EventWriter(conn, org_id, tz, stage)
         seen = 0

@@ -259,3 +259,30 @@ def test_a_side_stage_whose_session_ended_is_dropped_by_the_next(pg):
     for stage in (live, after):
         stage.close()
     assert side_schemas(pg) == set()
+
+
+def test_a_role_that_may_not_create_a_schema_imports_on_one_connection(pg, postgres_url, monkeypatch, caplog):
+    """A deployment's role with rights on the tables only (no CREATE on the database) still imports."""
+    monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
+    role = f"importer_{uuid.uuid4().hex[:8]}"
+    with pg.connect() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"))
+        conn.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
+        conn.commit()
+    limited = make_engine(sa.engine.make_url(postgres_url).set(username=role))
+    try:
+        sc, lines = scenario_lines(seed=91)
+        parallel, single = two_orgs(pg, sc)
+        with limited.begin() as conn:
+            got = ingest_jsonl(conn, parallel.id, iter(lines), workers=2)
+        assert "no side stage (permission denied" in caplog.text
+        with pg.begin() as conn:
+            assert got == ingest(conn, single.id, read_jsonl(lines))
+        assert stored(pg, parallel.id) == stored(pg, single.id)
+    finally:
+        limited.dispose()
+        with pg.connect() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE {role}"))
+            conn.commit()
