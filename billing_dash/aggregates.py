@@ -265,6 +265,7 @@ class EventWriter:
         if side is not None:
             # The side stage's tables, by the staging tables' names, for both connections.
             conn.execute(load("side/search_path_pg"), {"schema": side.schema})
+            side.hold(conn)
             side.begin().execute(load("side/create_pg"))
             for table in grains:
                 _unlogged(table, side.schema).create(side.conn)

@@ -42,6 +42,7 @@ class SideStage:
             self.conn.execute(CreateSchema(self.schema))
             self.conn.commit()
         except BaseException:
+            self.conn.invalidate()  # its session ends, and a key's lock with it
             self.conn.close()
             self._thread.shutdown()
             raise
@@ -69,7 +70,7 @@ class SideStage:
         self.conn.commit()
 
     def _claim(self) -> int:
-        while True:  # a key in use (one in 2**31) is drawn again
+        while True:  # a key being dropped is drawn again; one in use (one in 2**31) fails CreateSchema
             key = secrets.randbelow(2**31)
             if self.conn.execute(load("side/claim_pg"), {"lock_class": LOCK_CLASS, "key": key}).scalar_one():
                 return key
@@ -78,6 +79,10 @@ class SideStage:
         """The connection, in a transaction whose unqualified names find this stage's tables."""
         self.conn.execute(load("side/search_path_pg"), {"schema": self.schema})
         return self.conn
+
+    def hold(self, conn: Connection) -> None:
+        """Keep this stage's schema from looking left behind until `conn`'s transaction ends."""
+        conn.execute(load("side/hold_pg"), {"lock_class": LOCK_CLASS, "key": self.key})
 
     def submit(self, work: Callable[[], None]) -> Future[None]:
         """Run `work` (using this connection, and only it) in this stage's thread."""

@@ -175,7 +175,7 @@ def side_schemas(engine) -> set[str]:
         )
 
 
-def test_a_large_import_groups_on_its_side_connection_and_leaves_no_schema(pg, monkeypatch):
+def test_a_large_import_groups_on_its_side_connection_and_leaves_no_schema(pg, postgres_url, monkeypatch):
     """The grouping runs on the side stage's connection while the import's transaction stores the
     events, and the import drops the side stage's schema as it commits."""
     monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
@@ -190,9 +190,16 @@ def test_a_large_import_groups_on_its_side_connection_and_leaves_no_schema(pg, m
         group(writer, conn, names)
 
     monkeypatch.setattr(EventWriter, "group", spied)
+    # Another import starting before this one commits must not take its schema for left behind
+    # (it would wait for this transaction to drop it: here it fails after 5 s instead).
+    impatient = make_engine(postgres_url, connect_args={"options": "-c lock_timeout=5000"})
     with pg.begin() as conn:
         got = ingest_jsonl(conn, parallel.id, iter(lines), workers=2)
-        assert len(side_schemas(pg)) == 1  # dropped by this transaction, not yet committed
+        (ours,) = side_schemas(pg)  # dropped by this transaction, not yet committed
+        other = SideStage(impatient)
+        assert side_schemas(pg) == {ours, other.schema}
+        other.close()
+    impatient.dispose()
     assert pids["group"] != pids["import"]
     assert side_schemas(pg) == set()
     with pg.begin() as conn:

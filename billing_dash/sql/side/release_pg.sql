@@ -2,4 +2,4 @@
 -- returns to the pool.
 -- param lock_class: int
 -- param key: int
-SELECT pg_advisory_unlock(:lock_class, :key)
+SELECT pg_advisory_unlock_shared(:lock_class, :key)
