@@ -1,14 +1,17 @@
 /* Keeps the billing page's URL in step with its controls, so a link reproduces the view and
    Back works: each period or range the user picks is one history entry. */
 (function () {
-  const PAGE = "/dashboard/billing";
+  const PAGE = "/dashboard/billing";  // pages.DASHBOARD_PATH
   let shown = null;      // the query of the view the controls last showed
   let restoring = null;  // the query Back or Forward is putting the controls back to
 
   /* The filter (pages/billing.py FILTERS: agentId and model lists), the granularity and the stack
      ride along in the query as the API names them: agentId=a&model=m&granularity=week&stackBy=agent. */
-  const FILTER_PARAMS = ["agentId", "model"];
+  // The Python side's facts, checked against it by tests/integration/test_assets.py.
+  const FILTER_PARAMS = ["agentId", "model"];  // filters.AGENT_PARAM, filters.MODEL_PARAM
   const TAG_PREFIX = "tag.";  // filters.TAG_PARAM_PREFIX
+  const DEFAULT_PERIOD = "month";  // periods.DEFAULT_PERIOD
+  const AUTO = "auto";  // pages/billing.py AUTO
 
   function queryFor(period, startDate, endDate, filters, granularity, stack) {
     const params = new URLSearchParams();
@@ -26,7 +29,7 @@
         params.append(name, value);
       });
     });
-    if (granularity && granularity !== "auto") {
+    if (granularity && granularity !== AUTO) {
       params.set("granularity", granularity);
     }
     if (stack) {
@@ -36,7 +39,10 @@
   }
 
   function filtersOf(params) {
-    const filters = {agentId: params.getAll("agentId"), model: params.getAll("model")};
+    const filters = {};
+    FILTER_PARAMS.forEach(function (name) {
+      filters[name] = params.getAll(name);
+    });
     params.forEach(function (_value, name) {
       if (name.startsWith(TAG_PREFIX)) {
         filters[name] = params.getAll(name);
@@ -146,8 +152,8 @@
       return;
     }
     const params = new URLSearchParams(window.location.search);
-    const period = params.get("period") || "month";
-    const granularity = params.get("granularity") || "auto";
+    const period = params.get("period") || DEFAULT_PERIOD;
+    const granularity = params.get("granularity") || AUTO;
     const stack = params.get("stackBy") || "";
     if (complete(params)) {
       const target = queryFor(period, params.get("startDate"), params.get("endDate"), filtersOf(params), granularity,
