@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -182,7 +185,10 @@ def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers:
     def staged() -> Iterator[tuple[int, CopyRows]]:
         # spawn: a forked child would inherit this process's database connection and threads.
         pool = ProcessPoolExecutor(
-            workers, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(org_id, prices)
+            workers,
+            mp_context=get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(org_id, prices, os.getpid()),
         )
         pending: deque[Future[tuple[int, CopyRows | None, list[FieldError]]]] = deque()
 
@@ -211,15 +217,25 @@ def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers:
 
 
 CHUNK_LINES = 10_000  # lines per task of ingest_jsonl's workers
+PARENT_CHECK_SECONDS = 1.0  # how often a worker checks that its importing process lives
 # The price book and organization of this worker process of ingest_jsonl, set once by the pool's
 # initializer (the catalogue is too large to send with each chunk); unused elsewhere.
 _worker: tuple[int, PriceBook] | None = None
 
 
-def _start_worker(org_id: int, prices: PriceBook) -> None:
+def _start_worker(org_id: int, prices: PriceBook, parent: int) -> None:
     global _worker
     _worker = org_id, prices
     gc.disable()  # as the importing process does (cli._import): the parsed objects are acyclic
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="ingest-parent", daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the importing process is gone: killed (SIGKILL, the OOM killer), it
+    cannot shut its pool down, and its idle workers lived on, holding their memory."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _stage_lines(first: int, lines: list[bytes]) -> tuple[int, CopyRows | None, list[FieldError]]:

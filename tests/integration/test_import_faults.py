@@ -180,6 +180,27 @@ def pg_writing_transactions(engine) -> int:
         ).scalar_one()
 
 
+def side_schemas(engine) -> int:
+    """How many schemas of bulk imports' side stages (ingest/side.py) the database holds."""
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'billing\\_import\\_%'")
+        ).scalar_one()
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc/<pid>/stat)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def read_position(pid: int, path: Path) -> int | None:
     """How far process `pid` has read into `path` (from /proc/<pid>/fdinfo), None if it has no such fd."""
     target = str(path.resolve())
@@ -280,8 +301,15 @@ def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_ur
                 if writing:
                     break
             time.sleep(0.05)
+        helpers = children(proc.pid)  # PostgreSQL: the worker processes parsing the file
+        assert bool(helpers) == (db_file is None)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
+        # They end with the import, rather than idle on holding their memory.
+        deadline = time.monotonic() + 30
+        while alive := [pid for pid in helpers if Path(f"/proc/{pid}").exists()]:
+            assert time.monotonic() < deadline, f"the killed import's workers {alive} still run"
+            time.sleep(0.1)
 
     if db_file:
         # Not locked: a new write goes through at once, and through the app's engine too.
@@ -293,6 +321,8 @@ def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_ur
             assert time.monotonic() < deadline, "the killed import's transaction is still open"
             time.sleep(0.1)
     assert counts(engine, org.id) == {t.name: 0 for t in ORG_TABLES}
+    if not db_file:
+        assert side_schemas(engine) == 1  # left by the killed import's side stage
     with engine.begin() as conn:
         assert (
             conn.execute(
@@ -320,6 +350,8 @@ def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_ur
     assert got["conversations"] == len(conversation_ids)
     assert set(message_totals(engine, org.id).values()) == {KILL_EVENTS}
     assert_aggregates_equal_rebuild(engine, org.id, KILL_EVENTS)
+    if not db_file:  # the schema of the killed import's side stage went with the next import's
+        assert side_schemas(engine) == 0
 
 
 # ---------------------------------------------------------------- two imports at once
