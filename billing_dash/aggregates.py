@@ -326,18 +326,18 @@ class EventWriter:
         grouped = self.side is not None
         if self.postgres and self.staged:
             new = self.staged - self.stage.execute(load("stage/drop_stored_pg")).rowcount
+            grouping = None
             if self.side is not None:
                 # The events to store are known: the side stage groups them meanwhile.
                 if new >= ANALYZE_STAGED_MIN:
                     self.stage.execute(load("stage/analyze_pg"))
                 self.stage.commit()
                 grouping = self.side.submit(self._group_on_side)
-                try:
-                    self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
-                finally:
-                    grouping.result()
-            else:
+            try:
                 self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
+            finally:
+                if grouping is not None:
+                    grouping.result()
             if self.stored < new:  # ids repeated in the import: the first was stored
                 self.conn.execute(load("stage/drop_repeated_pg"))
                 if grouped:  # what the side stage grouped had them all: grouped again here

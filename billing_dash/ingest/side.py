@@ -104,7 +104,7 @@ class SideStage:
             if not self.dropped:
                 try:
                     conn.execute(load("side/lock_timeout_pg"))
-                    conn.execute(DropSchema(self.schema, cascade=True))
+                    self.drop(conn)
                     conn.commit()
                 except SQLAlchemyError:
                     conn.rollback()
