@@ -534,3 +534,11 @@ def priced_model(engine, price: tuple[Decimal, Decimal, Decimal | None, Decimal 
             )
         )
     return name
+
+
+def side_schemas(engine: sa.Engine) -> set[str]:
+    """The schemas of bulk imports' side stages (ingest/side.py) the PostgreSQL database holds, read
+    from the catalogue here rather than by the side stage's own query."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing\\_import\\_%'"))
+        return set(rows.scalars())

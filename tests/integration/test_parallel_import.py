@@ -22,7 +22,7 @@ from billing_dash.ingest.side import SideStage
 from billing_dash.models import AGGREGATES, TAG_AGGREGATES, agents, conversations, usage_events
 from billing_dash.tags import set_keys
 
-from ..factories import run
+from ..factories import run, side_schemas
 from .reference import Scenario
 
 # Few lines per chunk, so that a small file is many chunks in flight at once.
@@ -164,15 +164,6 @@ def pg(postgres_url):
     upgrade(engine)
     yield engine
     engine.dispose()
-
-
-def side_schemas(engine) -> set[str]:
-    with engine.connect() as conn:
-        return set(
-            conn.execute(
-                sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'billing\\_import\\_%'")
-            ).scalars()
-        )
 
 
 def test_a_large_import_groups_on_its_side_connection_and_leaves_no_schema(pg, postgres_url, monkeypatch):
