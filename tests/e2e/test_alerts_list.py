@@ -25,8 +25,12 @@ def test_recent_alerts_show_the_apis_alerts_newest_first(page, user_email, clien
     assert len(messages) == 2
 
     page.visit("/dashboard/billing")
-    page.duo.wait_for_element("#billing-alerts-items", timeout=15)
-    items = page.driver.find_elements(By.CSS_SELECTOR, "#billing-alerts-items .alert-item")
-    assert len(items) == len(messages)
-    for item, message in zip(items, messages, strict=True):  # kind, local time, then the message
-        assert item.text.startswith("threshold") and item.text.endswith(message), item.text
+
+    # The list may arrive while the report still loads, hidden (no text) until the report is on
+    # screen: wait for what a user sees, not for the elements.
+    def shown() -> list[str]:
+        return [item.text for item in page.driver.find_elements(By.CSS_SELECTOR, "#billing-alerts-items .alert-item")]
+
+    page.wait_until(lambda: len(shown()) == len(messages) and all(shown()), f"alerts never shown: {shown()}", 15)
+    for text, message in zip(shown(), messages, strict=True):  # kind, local time, then the message
+        assert text.startswith("threshold") and text.endswith(message), text
