@@ -335,9 +335,12 @@ class EventWriter:
                 grouping = self.side.submit(self._group_on_side)
             try:
                 self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
-            finally:
-                if grouping is not None:
-                    grouping.result()
+            except BaseException:
+                if self.side is not None:
+                    self.side.cancel()
+                raise
+            if grouping is not None:
+                grouping.result()
             if self.stored < new:  # ids repeated in the import: the first was stored
                 self.conn.execute(load("stage/drop_repeated_pg"))
                 if grouped:  # what the side stage grouped had them all: grouped again here

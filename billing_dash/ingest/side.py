@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -13,12 +14,18 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 
 from ..queries import load
 
+if TYPE_CHECKING:
+    import psycopg
+
 log = logging.getLogger(__name__)
 
 # Side stages' schemas are SCHEMA_PREFIX and the key of the advisory lock (of LOCK_CLASS) that the
 # stage holds while it lives: a schema whose lock is free was left by an import that failed.
 SCHEMA_PREFIX = "billing_import_"
 LOCK_CLASS = 0x62696C6C  # "bill"
+# How often cancel() asks again: a request that reached the server between two statements of the
+# stage's work cancelled nothing.
+CANCEL_AGAIN_SECONDS = 0.5
 
 
 class SideStage:
@@ -34,6 +41,7 @@ class SideStage:
     def __init__(self, engine: Engine) -> None:
         self.conn = engine.connect()
         self.dropped = False
+        self._work: Future[None] | None = None
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-side")
         try:
             self._drop_orphans()
@@ -86,7 +94,17 @@ class SideStage:
 
     def submit(self, work: Callable[[], None]) -> Future[None]:
         """Run `work` (using this connection, and only it) in this stage's thread."""
-        return self._thread.submit(work)
+        self._work = self._thread.submit(work)
+        return self._work
+
+    def cancel(self) -> None:
+        """Stop this stage's work, the import having failed (Ctrl-C included): its statement is
+        cancelled in the server rather than waited for (a 10M-event grouping takes a minute)."""
+        work = self._work
+        dbapi = cast("psycopg.Connection[object]", self.conn.connection.dbapi_connection)
+        while work is not None and not work.done():
+            dbapi.cancel_safe()
+            wait([work], timeout=CANCEL_AGAIN_SECONDS)
 
     def drop(self, conn: Connection) -> None:
         """Drop this stage's schema in `conn`'s transaction (the import's, as it succeeds)."""

@@ -10,6 +10,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from decimal import Decimal
 from multiprocessing import get_context
@@ -289,18 +290,25 @@ def _store(
     ).scalar_one()
     stage = SideStage.open(conn.engine) if side else None
     try:
-        writer = EventWriter(conn, org_id, tz, stage)
-        seen = 0
-        for size, rows in staged:
-            seen += size
-            writer.write(rows)
-        try:
-            inserted, unpriced, unpriced_models = writer.finish()
-        except TotalTooLarge as exc:
-            raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
-        except TooManyTagValues as exc:
-            raise IngestError([FieldError(exc.position or 0, "tags", exc.message)]) from None
-        writer.close()
+        # With a side stage, in a savepoint: a failed import's rollback to it releases the side
+        # tables this transaction read, so that stage.close() can drop them at once.
+        with conn.begin_nested() if stage is not None else nullcontext():
+            writer = EventWriter(conn, org_id, tz, stage)
+            seen = 0
+            for size, rows in staged:
+                seen += size
+                writer.write(rows)
+            try:
+                inserted, unpriced, unpriced_models = writer.finish()
+            except TotalTooLarge as exc:
+                raise IngestError([FieldError(exc.position, exc.field, exc.message)]) from None
+            except TooManyTagValues as exc:
+                raise IngestError([FieldError(exc.position or 0, "tags", exc.message)]) from None
+            writer.close()
+    except BaseException:
+        if stage is not None:
+            stage.cancel()
+        raise
     finally:
         if stage is not None:
             stage.close()

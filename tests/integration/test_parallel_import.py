@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -214,9 +216,9 @@ def test_imports_of_two_organizations_run_their_side_stages_at_once(pg, monkeypa
     assert side_schemas(pg) == set()
 
 
-def test_a_failed_import_leaves_no_side_schema_for_long(pg, monkeypatch):
-    """Refused while staging, the import's side stage drops its schema as it closes; refused once
-    its transaction has read the side tables (a tag key past its limit), the next import drops it."""
+def test_a_failed_import_leaves_no_side_schema(pg, monkeypatch):
+    """Refused while staging, or once its transaction has read the side tables (a tag key past its
+    limit), the import's side stage drops its schema as it closes."""
     monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
     with pg.begin() as conn:
         tagged = create_org(conn, f"org-{uuid.uuid4().hex[:12]}", "Asia/Kolkata")
@@ -230,7 +232,7 @@ def test_a_failed_import_leaves_no_side_schema_for_long(pg, monkeypatch):
     monkeypatch.setattr(aggregates, "MAX_TAG_VALUES", 2)
     with pytest.raises(IngestError, match="more than 2 distinct values"), pg.begin() as conn:
         ingest_jsonl(conn, tagged.id, iter(lines), workers=2)
-    assert len(side_schemas(pg)) == 1
+    assert side_schemas(pg) == set()
     monkeypatch.undo()
     monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
     with pg.begin() as conn:
@@ -240,6 +242,55 @@ def test_a_failed_import_leaves_no_side_schema_for_long(pg, monkeypatch):
         assert conn.execute(
             sa.select(sa.func.count()).where(usage_events.c.organization_id == tagged.id)
         ).scalar_one() == len(sc.events)
+
+
+SLEEP = "SELECT pg_sleep(600)"  # the side stage's grouping, made to last
+
+
+def sleeping(engine) -> list[int]:
+    """The server processes running SLEEP."""
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE query = :q AND state = 'active'"), {"q": SLEEP}
+            ).scalars()
+        )
+
+
+def test_ctrl_c_while_the_side_stage_groups_stops_the_import_at_once(pg, monkeypatch):
+    """A real SIGINT while the side stage's grouping runs: its statement is cancelled in the
+    server rather than waited for, nothing is stored, and the stage's schema is dropped."""
+    monkeypatch.setattr(store, "CHUNK_LINES", CHUNK_LINES)
+    sc, lines = scenario_lines(seed=101, repeats=0)
+    org, _ = two_orgs(pg, sc)
+    group = EventWriter.group
+
+    def slow(writer, conn, names=False):
+        if conn is not writer.conn:  # the side stage's connection
+            conn.execute(sa.text(SLEEP))
+        group(writer, conn, names)
+
+    monkeypatch.setattr(EventWriter, "group", slow)
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while not sleeping(pg) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(interrupt)
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt), pg.begin() as conn:
+            ingest_jsonl(conn, org.id, iter(lines), workers=2)
+        took = time.monotonic() - started
+    assert took < 60, f"the import waited {took:.0f} s for its side stage"
+    assert sleeping(pg) == []
+    assert side_schemas(pg) == set()
+    with pg.connect() as conn:
+        assert (
+            conn.execute(sa.select(sa.func.count()).where(usage_events.c.organization_id == org.id)).scalar_one() == 0
+        )
 
 
 def test_a_side_stage_whose_session_ended_is_dropped_by_the_next(pg):
