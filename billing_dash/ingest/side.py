@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # Side stages' schemas are SCHEMA_PREFIX and the key of the advisory lock (of LOCK_CLASS) that the
-# stage holds while it lives: a schema whose lock is free was left by an import that failed.
+# stage holds while it lives: a schema whose lock is free was left by an import killed outright.
 SCHEMA_PREFIX = "billing_import_"
 LOCK_CLASS = 0x62696C6C  # "bill"
 # How often cancel() asks again: a request that reached the server between two statements of the
@@ -72,7 +72,7 @@ class SideStage:
                 key.isdigit()
                 and self.conn.execute(load("side/orphan_pg"), {"lock_class": LOCK_CLASS, "key": int(key)}).scalar_one()
             ):
-                log.info("dropping %s, left by an import that failed", name)
+                log.info("dropping %s, left by an import killed outright", name)
                 self.conn.execute(DropSchema(name, cascade=True))
                 self.conn.commit()
         self.conn.commit()
