@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -228,6 +229,9 @@ def _start_worker(org_id: int, prices: PriceBook, parent: int) -> None:
     global _worker
     _worker = org_id, prices
     gc.disable()  # as the importing process does (cli._import): the parsed objects are acyclic
+    # A terminal's Ctrl-C reaches the whole process group: it is the importing process's to handle
+    # (it shuts this pool down); here it printed a traceback per worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="ingest-parent", daemon=True).start()
 
 

@@ -268,40 +268,51 @@ def concurrent_files(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
 # ---------------------------------------------------------------- SIGKILL midway
 
 
+def import_midway(database_url: str, engine, org, path: Path, out, err, started: list) -> subprocess.Popen:
+    """The CLI importing `path` (in a process group of its own), once it is midway: a third of the
+    file read (so several batches were written in the open transaction), the end not reached, and
+    the uncommitted writes visible from outside."""
+    size = path.stat().st_size
+    db_file = sqlite_path(database_url)
+    proc = subprocess.Popen(
+        [*cli_command(), "import", "--org", org.name, str(path)],
+        env=cli_env(database_url),
+        cwd=ROOT,
+        stdout=out,
+        stderr=err,
+        start_new_session=True,
+    )
+    started.append(proc)
+    deadline = time.monotonic() + 120
+    while True:
+        assert proc.poll() is None, "import ended before it was midway"
+        assert time.monotonic() < deadline, "import never got a third of the way through"
+        pos = read_position(proc.pid, path)
+        if pos is not None and size // 3 <= pos < size:
+            writing = (not sqlite_write_lock_free(db_file)) if db_file else pg_writing_transactions(engine) >= 1
+            if writing:
+                return proc
+        time.sleep(0.05)
+
+
+def wait_gone(pids: list[int], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while alive := [pid for pid in pids if Path(f"/proc/{pid}").exists()]:
+        assert time.monotonic() < deadline, f"{what} {alive} still run"
+        time.sleep(0.1)
+
+
 def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_url, engine, org, big_file, tmp_path):
-    size = big_file.stat().st_size
     db_file = sqlite_path(database_url)
     out, err = tmp_path / "killed.out", tmp_path / "killed.err"
     with processes() as started, out.open("wb") as o, err.open("wb") as e:
-        proc = subprocess.Popen(
-            [*cli_command(), "import", "--org", org.name, str(big_file)],
-            env=cli_env(database_url),
-            cwd=ROOT,
-            stdout=o,
-            stderr=e,
-        )
-        started.append(proc)
-        # Midway: a third of the file read (so several batches were written in the open
-        # transaction), the end not reached, and the uncommitted writes visible from outside.
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, f"import ended before it could be killed: {err.read_text()[-2000:]}"
-            assert time.monotonic() < deadline, "import never got a third of the way through"
-            pos = read_position(proc.pid, big_file)
-            if pos is not None and size // 3 <= pos < size:
-                writing = (not sqlite_write_lock_free(db_file)) if db_file else pg_writing_transactions(engine) >= 1
-                if writing:
-                    break
-            time.sleep(0.05)
+        proc = import_midway(database_url, engine, org, big_file, o, e, started)
         helpers = children(proc.pid)  # PostgreSQL: the worker processes parsing the file
         assert bool(helpers) == (db_file is None)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
         # They end with the import, rather than idle on holding their memory.
-        deadline = time.monotonic() + 30
-        while alive := [pid for pid in helpers if Path(f"/proc/{pid}").exists()]:
-            assert time.monotonic() < deadline, f"the killed import's workers {alive} still run"
-            time.sleep(0.1)
+        wait_gone(helpers, "the killed import's workers")
 
     if db_file:
         # Not locked: a new write goes through at once, and through the app's engine too.
@@ -343,6 +354,28 @@ def test_import_killed_midway_leaves_nothing_and_a_reimport_is_exact(database_ur
     assert set(message_totals(engine, org.id).values()) == {KILL_EVENTS}
     assert_aggregates_equal_rebuild(engine, org.id, KILL_EVENTS)
     if not db_file:  # the schema of the killed import's side stage went with the next import's
+        assert side_schemas(engine) == set()
+
+
+def test_ctrl_c_midway_ends_the_import_at_once_and_leaves_nothing(database_url, engine, org, big_file, tmp_path):
+    """A terminal's Ctrl-C (SIGINT to the import's process group, its parsing workers included):
+    click's "Aborted!" and no traceback, the workers gone, nothing stored, no side stage schema."""
+    out, err = tmp_path / "interrupted.out", tmp_path / "interrupted.err"
+    with processes() as started, out.open("wb") as o, err.open("wb") as e:
+        proc = import_midway(database_url, engine, org, big_file, o, e, started)
+        helpers = children(proc.pid)
+        # The worst order of a terminal's one signal to all: the workers take it first. They leave
+        # it to the importing process, which still runs.
+        for pid in helpers:
+            os.kill(pid, signal.SIGINT)
+        time.sleep(0.5)
+        assert proc.poll() is None and all(Path(f"/proc/{pid}").exists() for pid in helpers)
+        os.killpg(proc.pid, signal.SIGINT)
+        code, _, stderr = finished(proc, out, err, timeout=30)
+        wait_gone(helpers, "the interrupted import's workers")
+    assert code == 1 and stderr.strip() == "Aborted!", stderr[-2000:]
+    assert counts(engine, org.id) == {t.name: 0 for t in ORG_TABLES}
+    if not sqlite_path(database_url):
         assert side_schemas(engine) == set()
 
 
