@@ -50,23 +50,41 @@ WITH crossing AS (
         WHERE e.organization_id = :org_id AND e.ts >= :full_end AND e.ts < :end
     ) p
     GROUP BY p.conversation_id
-), listed AS (
+), inside AS (
+    -- A page of the union is a page of the union of the crossing conversations and of the first
+    -- :limit + :offset inside, in the same order: the costliest are read off ix_conversation_totals_cost.
     SELECT t.conversation_id, t.first_ts, t.last_ts, t.total_tokens, t.cost, t.message_count
     FROM conversation_totals t
     WHERE t.organization_id = :org_id AND t.agent_id = ''
       AND t.first_ts >= :start AND t.first_ts < :end AND t.last_ts < :end
+    ORDER BY CASE WHEN :sort = 'last' THEN t.last_ts END DESC,
+             CASE WHEN :sort = 'messages' THEN t.message_count END DESC,
+             CASE WHEN :sort = 'tokens' THEN t.total_tokens END DESC,
+             t.cost DESC, t.total_tokens DESC, t.conversation_id COLLATE "C"
+    LIMIT :limit + :offset
+), listed AS (
+    SELECT i.conversation_id, i.first_ts, i.last_ts, i.total_tokens, i.cost, i.message_count
+    FROM inside i
     UNION ALL
     SELECT c.conversation_id, c.first_ts, c.last_ts, p.total_tokens, p.cost, p.message_count
     FROM crossing c
     JOIN crossing_part p ON p.conversation_id = c.conversation_id
     WHERE p.message_count > 0
+), page AS (
+    -- The page before the names: a name is looked up for its rows only, not for every conversation.
+    SELECT l.conversation_id, l.first_ts, l.last_ts, l.total_tokens, l.cost, l.message_count
+    FROM listed l
+    ORDER BY CASE WHEN :sort = 'last' THEN l.last_ts END DESC,
+             CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
+             CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
+             l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
+    LIMIT :limit OFFSET :offset
 )
 SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,
        l.first_ts, l.last_ts, l.total_tokens, l.cost AS cost, l.message_count
-FROM listed l
+FROM page l
 LEFT JOIN conversations n ON n.organization_id = :org_id AND n.id = l.conversation_id
 ORDER BY CASE WHEN :sort = 'last' THEN l.last_ts END DESC,
          CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
          CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
          l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
-LIMIT :limit OFFSET :offset

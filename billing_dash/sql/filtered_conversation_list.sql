@@ -49,15 +49,28 @@ WITH listed AS (
           AND (:all_tags = 1 OR tag_value(e.tags, :tag_key) IN :tag_values)
     ) u
     GROUP BY u.conversation_id
+), page AS (
+    -- The page before the totals and names: they are looked up for its rows only (a conversation's
+    -- last message, for sort 'last', for each one).
+    SELECT l.conversation_id, l.total_tokens, l.cost, l.message_count,
+           CASE WHEN :sort = 'last' THEN (
+               SELECT t.last_ts FROM conversation_totals t
+               WHERE t.organization_id = :org_id AND t.conversation_id = l.conversation_id AND t.agent_id = ''
+           ) END AS last_ts
+    FROM listed l
+    ORDER BY last_ts DESC,
+             CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
+             CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
+             l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
+    LIMIT :limit OFFSET :offset
 )
 SELECT l.conversation_id, COALESCE(n.title, l.conversation_id) AS title, COALESCE(n.agent_id, '') AS agent_id,
        t.first_ts, t.last_ts, l.total_tokens, l.cost AS cost, l.message_count
-FROM listed l
+FROM page l
 JOIN conversation_totals t
   ON t.organization_id = :org_id AND t.conversation_id = l.conversation_id AND t.agent_id = ''
 LEFT JOIN conversations n ON n.organization_id = :org_id AND n.id = l.conversation_id
-ORDER BY CASE WHEN :sort = 'last' THEN t.last_ts END DESC,
+ORDER BY l.last_ts DESC,
          CASE WHEN :sort = 'messages' THEN l.message_count END DESC,
          CASE WHEN :sort = 'tokens' THEN l.total_tokens END DESC,
          l.cost DESC, l.total_tokens DESC, l.conversation_id COLLATE "C"
-LIMIT :limit OFFSET :offset
