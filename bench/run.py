@@ -468,29 +468,59 @@ def api_cases(today_org: date, tags: bool = False) -> list[tuple[str, dict[str, 
     ]
 
 
+# A page (of 50) of GET /api/v1/conversations: a year's costliest (the default order), latest, and
+# the busiest agent's. Each case's `total` is checked against its report's totalConversations.
+CONVERSATION_CASES = {
+    "conversations_year": ({"period": "year"}, "year"),
+    "conversations_year_last": ({"period": "year", "sort": "last"}, "year"),
+    "conversations_year_agent": ({"period": "year", "agentId": "agent-01"}, "year_agent"),
+}
+
+
+def _report_info(body: bytes) -> dict[str, Any]:
+    report = json.loads(body)
+    summary = report["summary"]
+    return {"total_messages": summary["totalMessages"], "period": report.get("period"), "summary": summary}
+
+
+def _page_info(body: bytes) -> dict[str, Any]:
+    page = json.loads(body)
+    return {
+        "total_messages": None,
+        "period": page.get("period"),
+        "summary": {"totalConversations": page["total"]},
+        "total_conversations": page["total"],
+    }
+
+
 def run_api_cases(client: Client, token: str, requests: int, warmups: int = 1, tags: bool = False) -> list[CaseResult]:
     auth = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    reports = [
+        ("/api/v1/analytics/billing", name, params, target, _report_info)
+        for name, params, target in api_cases(datetime.now(ZoneInfo(ORG_TZ)).date(), tags)
+    ]
+    pages = [
+        ("/api/v1/conversations", name, params, ORG_ZONE_P95_MS, _page_info)
+        for name, (params, _) in CONVERSATION_CASES.items()
+    ]
     results = []
-    for name, params, target in api_cases(datetime.now(ZoneInfo(ORG_TZ)).date(), tags):
-        path = "/api/v1/analytics/billing?" + urlencode(params)
+    for endpoint, name, params, target, check in [*reports, *pages]:
+        path = f"{endpoint}?{urlencode(params)}"
 
         def send(path: str = path) -> tuple[int, bytes, float]:
             status, body, ms, _ = client.request("GET", path, headers=auth)
             return status, body, ms
 
-        def check(body: bytes) -> dict[str, Any]:
-            report = json.loads(body)
-            return {
-                "total_messages": report["summary"]["totalMessages"],
-                "period": report.get("period"),
-                "summary": report["summary"],
-            }
-
         times, info, size = time_requests(name, send, requests, check, warmups)
         results.append(CaseResult.timed(name, params, times, target, info, size, info["summary"]))
+        counted = (
+            f"{info['total_conversations']:,} conversations"
+            if info["total_messages"] is None
+            else f"{info['total_messages']:,} messages"
+        )
         log(
             f"  {name:<28} p50 {results[-1].p50_ms:8.1f} ms  p95 {results[-1].p95_ms:8.1f} ms  "
-            f"max {results[-1].max_ms:8.1f} ms  ({info['total_messages']:,} messages)"
+            f"max {results[-1].max_ms:8.1f} ms  ({counted})"
         )
     return results
 
@@ -1066,6 +1096,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
         res["consistency"] = consistency(year.summary or {}, raw.report, naive.report if naive else None)
         res["consistency"]["dashboard_vs_api"] = callback.total_messages == year.total_messages
+        by_name = {c.name: c.summary or {} for c in cases}
+        res["consistency"]["conversations_vs_api"] = all(
+            by_name[name].get("totalConversations") == by_name[report]["totalConversations"]
+            for name, (_, report) in CONVERSATION_CASES.items()
+        )
         res["targets"] = build_targets(res)
         res["targets_apply"] = args.events >= TARGET_EVENTS
         res["total_seconds"] = round(time.perf_counter() - started, 1)

@@ -326,6 +326,8 @@ conversation_totals = Table(
     Index("ix_conversation_totals_first", "organization_id", "first_ts", "last_ts", "agent_id"),
     # The costliest conversations, whole (agent_id '') or one agent's (top_conversations).
     Index("ix_conversation_totals_cost", "organization_id", "agent_id", "cost"),
+    # The latest conversations (conversation_list, sort 'last').
+    Index("ix_conversation_totals_last", "organization_id", "agent_id", "last_ts"),
 )
 
 # Per local day of the organization's zone and agent (ALL_AGENTS too): conversations whose first
