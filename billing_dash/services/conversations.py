@@ -84,14 +84,16 @@ def _conversation(row: Row[Any]) -> Conversation:
 
 
 def _query(conn: Connection, org: Tenant, period: Period, sort: str, filters: Filters) -> tuple[str, dict]:
-    """The list statement and its parameters: filtered, as filtered_conversations_query chooses;
-    else from the conversation aggregates."""
+    """The list statement and its parameters: from the stored totals of whole conversations or of
+    one agent's parts (conversation_list.sql; not latest first by one agent, whose parts end before
+    their conversations may); any other filter's as filtered_conversations_query chooses."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
-    if filters:
-        name, params = filtered_conversations_query(org, period, filters, "list")
-        return name, {**params, "sort": sort}
-    return "conversation_list", {**organization_window(conn, org, period), "sort": sort}
+    part = filters.conversation_part()
+    if part is not None and not part[0] and not (part[2] and sort == "last"):
+        return "conversation_list", {**organization_window(conn, org, period), "sort": sort, "agent_id": part[2]}
+    name, params = filtered_conversations_query(org, period, filters, "list")
+    return name, {**params, "sort": sort}
 
 
 def conversation_page(

@@ -183,7 +183,10 @@ def test_filtered_conversations_api_and_csv(client, auth_headers, scenario, org,
     }
     model = next(iter(scenario.prices))
     for agents, models, sort in [
+        # One agent: its parts' stored totals (conversation_list.sql), but latest first (summed days).
         (("agent-1",), (), "cost"),
+        (("agent-1",), (), "tokens"),
+        (("agent-2",), (), "last"),
         ((), (model,), "last"),
         (("agent-0", "agent-3"), (model,), "messages"),
     ]:
