@@ -159,9 +159,15 @@ def ingest(
     Raises IngestError listing the bad records if any record is invalid; the caller's
     transaction must then roll back, so a bad file writes nothing. Reading and validating the
     next batch runs in a second thread while the database takes the current one (PostgreSQL
-    stages it; EventWriter.finish stores, aggregates and names the whole import at its end).
+    stages it; EventWriter.finish stores, aggregates and names the whole import at its end);
+    records in a list (a request's) are validated in this thread.
     Positions must be unique ints: they order the import's events (names' ties, error lines).
     """
+    if isinstance(records, list):
+        # Held in memory (an API or OTLP batch): priced from the catalogue rows of its models only,
+        # and in this thread (a price book reading more of them reads on this connection).
+        prices = PriceBook(conn, org_id, models=_model_names(records))
+        return _store(conn, org_id, _staged_batches(org_id, records, batch_size, [], prices))
     batches = _staged_batches(org_id, records, batch_size, [], PriceBook(conn, org_id))
 
     def staged() -> Iterator[tuple[int, list[tuple]]]:
@@ -172,6 +178,17 @@ def ingest(
                 yield item
 
     return _store(conn, org_id, staged())
+
+
+def _model_names(records: list[tuple[int, Any]]) -> set[str]:
+    """The model names of `records` as validation keeps them (a name that validation would make
+    differently only costs the price book a read of the whole catalogue)."""
+    names = set()
+    for _, raw in records:
+        model = raw.model if type(raw) is UsageEvent else raw.get("model") if isinstance(raw, dict) else None
+        if isinstance(model, str):
+            names.add(model)
+    return names
 
 
 def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers: int) -> IngestResult:

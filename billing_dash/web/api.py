@@ -314,7 +314,7 @@ def post_usage() -> tuple[Response, int]:
         with get_engine().begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(load("lock_timeout_pg"))
-            result = ingest(conn, caller.org.id, enumerate(events))
+            result = ingest(conn, caller.org.id, list(enumerate(events)))
     except IngestError as exc:
         details = [{"index": e.position, "field": e.field, "message": e.message} for e in exc.errors]
         raise ApiError(400, "invalid_events", "No event was stored: " + exc.describe("event"), details) from None

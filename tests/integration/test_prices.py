@@ -141,6 +141,39 @@ def test_dated_prefixed_and_aliased_names_cost_what_genai_prices_computes(fresh,
         assert row.priced_as == ref and row.price_id is not None, name
 
 
+def test_a_batch_held_in_memory_costs_what_genai_prices_computes(fresh):
+    """An API or OTLP batch (records in a list) reads only the catalogue rows its names can
+    resolve to: the same costs as the import's whole catalogue."""
+    _, engine = fresh
+    records = [
+        (i, cli_event(i, model=name, timestamp=ts.isoformat(), cost=None, prompt_tokens=p, completion_tokens=c))
+        for i, (name, _, _, ts, p, c) in enumerate(NAMES)
+    ]
+    with engine.begin() as conn:
+        org = create_org(conn, "Batch", "UTC")
+        assert ingest(conn, org.id, records).inserted == len(NAMES)
+    for i, (name, ref, provider, ts, p, c) in enumerate(NAMES):
+        expected = calc_price(
+            Usage(input_tokens=p, output_tokens=c), ref, provider_id=provider, genai_request_timestamp=ts
+        ).total_price.quantize(TEN)
+        row = stored_event(engine, org.id, f"ev-{i}")
+        assert (row.cost, row.priced, row.priced_as) == (expected, True, ref), name
+
+
+def test_a_price_book_of_some_models_reads_the_whole_catalogue_for_another(fresh):
+    _, engine = fresh
+
+    def described(entry):
+        return entry and (entry.source, entry.provider, entry.name, entry.starts, [c.price for c in entry.charges])
+
+    names = [name for name, *_ in NAMES] + ["no-such-model", "models/gemini-2.5-flash"]
+    with engine.connect() as conn:
+        full = PriceBook(conn)
+        some = PriceBook(conn, models=["gpt-4o-2024-08-06"])
+        assert described(some.resolve("gpt-4o-2024-08-06")) == described(full.resolve("gpt-4o-2024-08-06"))
+        assert [described(some.resolve(n)) for n in names] == [described(full.resolve(n)) for n in names]
+
+
 def test_names_of_one_model_share_its_entry_read_once(fresh):
     _, engine = fresh
     with engine.connect() as conn:
