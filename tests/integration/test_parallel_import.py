@@ -244,7 +244,7 @@ def test_a_failed_import_leaves_no_side_schema(pg, monkeypatch):
         ).scalar_one() == len(sc.events)
 
 
-SLEEP = "SELECT pg_sleep(600)"  # the side stage's grouping, made to last
+SLEEP = "SELECT pg_sleep(120)"  # the side stage's grouping, made to last
 
 
 def sleeping(engine) -> list[int]:
@@ -272,18 +272,24 @@ def test_ctrl_c_while_the_side_stage_groups_stops_the_import_at_once(pg, monkeyp
 
     monkeypatch.setattr(EventWriter, "group", slow)
 
-    def interrupt() -> None:
+    def interrupt() -> bool:
+        # Only while the import runs, in its side stage's sleep: a SIGINT after the test's
+        # pytest.raises would end the whole test session.
         deadline = time.monotonic() + 60
-        while not sleeping(pg) and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if sleeping(pg):
+                os.kill(os.getpid(), signal.SIGINT)
+                return True
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)
+        return False
 
     with ThreadPoolExecutor(1) as pool:
-        pool.submit(interrupt)
+        sent = pool.submit(interrupt)
         started = time.monotonic()
         with pytest.raises(KeyboardInterrupt), pg.begin() as conn:
             ingest_jsonl(conn, org.id, iter(lines), workers=2)
         took = time.monotonic() - started
+    assert sent.result()
     assert took < 60, f"the import waited {took:.0f} s for its side stage"
     assert sleeping(pg) == []
     assert side_schemas(pg) == set()
