@@ -142,7 +142,8 @@ class PriceBook:
                 names, provider = name_candidates(model)
                 found = (match or catalogue_match)(names[-1], provider)
                 wanted.update(names if found is None else [*names, found[1]])
-            self._read(load("catalogue_prices_of"), {"models": sorted(wanted)})
+            if wanted:  # (an empty IN list would be typed as integers)
+                self._read(load("catalogue_prices_of"), {"models": sorted(wanted)})
 
     def _read(self, statement: Any, params: dict[str, Any]) -> None:
         for row in self._conn.execute(statement, params):

@@ -172,6 +172,8 @@ def test_a_price_book_of_some_models_reads_the_whole_catalogue_for_another(fresh
         some = PriceBook(conn, models=["gpt-4o-2024-08-06"])
         assert described(some.resolve("gpt-4o-2024-08-06")) == described(full.resolve("gpt-4o-2024-08-06"))
         assert [described(some.resolve(n)) for n in names] == [described(full.resolve(n)) for n in names]
+        none = PriceBook(conn, models=[])  # a batch whose events name no model (all refused)
+        assert [described(none.resolve(n)) for n in names] == [described(full.resolve(n)) for n in names]
 
 
 def test_names_of_one_model_share_its_entry_read_once(fresh):
