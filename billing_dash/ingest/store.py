@@ -209,6 +209,7 @@ def ingest_jsonl(conn: Connection, org_id: int, lines: Iterable[bytes], workers:
             initializer=_start_worker,
             initargs=(org_id, prices, os.getpid()),
         )
+        _start_deaf_to_ctrl_c(pool, workers)
         pending: deque[Future[tuple[int, CopyRows | None, list[FieldError]]]] = deque()
 
         def oldest() -> Iterator[tuple[int, CopyRows]]:
@@ -246,10 +247,22 @@ def _start_worker(org_id: int, prices: PriceBook, parent: int) -> None:
     global _worker
     _worker = org_id, prices
     gc.disable()  # as the importing process does (cli._import): the parsed objects are acyclic
-    # A terminal's Ctrl-C reaches the whole process group: it is the importing process's to handle
-    # (it shuts this pool down); here it printed a traceback per worker.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent,), name="ingest-parent", daemon=True).start()
+
+
+def _start_deaf_to_ctrl_c(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start the pool's processes now, each with SIGINT blocked from its first instruction on (a
+    child inherits its parent thread's signal mask). A terminal's Ctrl-C reaches the whole process
+    group; it is the importing process's to handle (it shuts the pool down), and a worker it
+    reached printed a traceback, most often while still importing its modules. Blocked, not
+    ignored, here: a Ctrl-C meanwhile is delivered once the mask is back, not lost."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGINT])
+    try:
+        # Each submit starts a process while none is idle yet (one takes a second to start).
+        for _ in range(workers):
+            pool.submit(os.getpid)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _exit_with_parent(parent: int) -> None:

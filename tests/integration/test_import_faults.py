@@ -369,7 +369,7 @@ def test_ctrl_c_midway_ends_the_import_at_once_and_leaves_nothing(database_url, 
         for pid in helpers:
             os.kill(pid, signal.SIGINT)
         time.sleep(0.5)
-        assert proc.poll() is None and all(Path(f"/proc/{pid}").exists() for pid in helpers)
+        assert proc.poll() is None and all(Path(f"/proc/{pid}").exists() for pid in helpers), err.read_text()[-3000:]
         os.killpg(proc.pid, signal.SIGINT)
         code, _, stderr = finished(proc, out, err, timeout=30)
         wait_gone(helpers, "the interrupted import's workers")
