@@ -333,12 +333,8 @@ class EventWriter:
                     self.stage.execute(load("stage/analyze_pg"))
                 self.stage.commit()
                 grouping = self.side.submit(self._group_on_side)
-            try:
-                self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
-            except BaseException:
-                if self.side is not None:
-                    self.side.cancel()
-                raise
+            # Failed, the import's _store cancels the side stage's grouping rather than wait for it.
+            self.stored = self.conn.execute(load("stage/insert_pg")).rowcount
             if grouping is not None:
                 grouping.result()
             if self.stored < new:  # ids repeated in the import: the first was stored
