@@ -489,7 +489,6 @@ def _page_info(body: bytes) -> dict[str, Any]:
         "total_messages": None,
         "period": page.get("period"),
         "summary": {"totalConversations": page["total"]},
-        "total_conversations": page["total"],
     }
 
 
@@ -514,7 +513,7 @@ def run_api_cases(client: Client, token: str, requests: int, warmups: int = 1, t
         times, info, size = time_requests(name, send, requests, check, warmups)
         results.append(CaseResult.timed(name, params, times, target, info, size, info["summary"]))
         counted = (
-            f"{info['total_conversations']:,} conversations"
+            f"{info['summary']['totalConversations']:,} conversations"
             if info["total_messages"] is None
             else f"{info['total_messages']:,} messages"
         )
